@@ -1,0 +1,53 @@
+"""The one configuration object, built at the edge (CLI flags, then MEDIAPLEX_* variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+
+class Config(msgspec.Struct, frozen=True):
+    data_dir: Path = Path("data")
+    # Empty: start an embedded nats-server with its store under the data directory.
+    nats_urls: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The URL clients see; every URL in a response is built from it.
+    public_url: str = ""
+    blobs_dir: Path | None = None
+    stream: str = "MEDIAPLEX"
+    subject_prefix: str = "mx"
+    stream_replicas: int = 1
+    image_size_limit: int = 16 * 1024 * 1024
+    description_limit: int = 1500
+    # How long POST /api/v2/media waits for an image to finish before answering 202.
+    v2_sync_wait: float = 5.0
+    # How long the synchronous POST /api/v1/media waits for processing at most.
+    v1_sync_wait: float = 60.0
+    processor_concurrency: int = 2
+
+    @property
+    def blobs(self) -> Path:
+        return self.blobs_dir if self.blobs_dir is not None else self.data_dir / "blobs"
+
+    @property
+    def renditions(self) -> Path:
+        return self.data_dir / "renditions"
+
+    @property
+    def projection_dir(self) -> Path:
+        return self.data_dir / "projection"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def nats_store(self) -> Path:
+        return self.data_dir / "nats"
+
+    @property
+    def base_url(self) -> str:
+        url = self.public_url or f"http://{self.host}:{self.port}"
+        return url.rstrip("/")

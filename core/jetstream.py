@@ -1,0 +1,170 @@
+"""The event log on NATS JetStream: one stream, a subject per aggregate, deduplicated appends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import msgspec
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js import errors as js_errors
+
+from core.events import AnyEvent, Codec
+from core.log import Conflict, LogUnavailable, Record
+
+log = logging.getLogger(__name__)
+
+WRONG_LAST_SEQUENCE = 10071
+
+
+class StreamSettings(msgspec.Struct, frozen=True):
+    name: str = "MEDIAPLEX"
+    # Events name subjects under "mx"; another prefix lets several logs share one NATS account.
+    prefix: str = "mx"
+    replicas: int = 1
+    duplicate_window: float = 120.0
+
+    @property
+    def subjects(self) -> str:
+        return f"{self.prefix}.>"
+
+
+async def connect(urls: Sequence[str], *, name: str) -> Client:
+    """A client that keeps reconnecting forever: a gateway outlives a broker restart."""
+    errors = 0
+
+    async def on_error(exc: Exception) -> None:
+        nonlocal errors
+        errors += 1
+        # Reconnect attempts report every refused dial; one line per burst is enough.
+        if errors == 1 or errors % 50 == 0:
+            log.warning("nats: %s", exc)
+
+    async def on_reconnected() -> None:
+        nonlocal errors
+        errors = 0
+        log.info("nats: reconnected")
+
+    return await nats.connect(
+        servers=list(urls),
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        reconnected_cb=on_reconnected,
+    )
+
+
+class JetStreamLog:
+    """The EventLog port over one JetStream stream. The owner of the NATS client closes it."""
+
+    def __init__(self, client: Client, settings: StreamSettings, *, timeout: float = 10.0) -> None:
+        self._client = client
+        self._settings = settings
+        self._timeout = timeout
+        self._codec = Codec()
+        self.jetstream: JetStreamContext = client.jetstream(timeout=timeout)
+
+    @property
+    def stream(self) -> str:
+        return self._settings.name
+
+    def subject(self, subject: str) -> str:
+        """Where an event subject (or filter) written as `mx.…` lives in this stream."""
+        head, _, rest = subject.partition(".")
+        return f"{self._settings.prefix}.{rest}" if head == "mx" else subject
+
+    async def ensure_stream(self) -> None:
+        config = js_api.StreamConfig(
+            name=self._settings.name,
+            subjects=[self._settings.subjects],
+            storage=js_api.StorageType.FILE,
+            retention=js_api.RetentionPolicy.LIMITS,
+            discard=js_api.DiscardPolicy.NEW,
+            deny_delete=True,
+            deny_purge=True,
+            allow_rollup_hdrs=False,
+            num_replicas=self._settings.replicas,
+            duplicate_window=self._settings.duplicate_window,
+        )
+        try:
+            await self.jetstream.stream_info(self._settings.name)
+        except js_errors.NotFoundError:
+            await self.jetstream.add_stream(config)
+
+    async def append(
+        self,
+        event: AnyEvent,
+        *,
+        msg_id: str,
+        expected_last: int | None = None,
+        expected_on: str | None = None,
+    ) -> int:
+        subject = self.subject(event.subject())
+        headers = {"Nats-Msg-Id": msg_id}
+        if expected_last is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_last)
+            if expected_on and self.subject(expected_on) != subject:
+                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subject(expected_on)
+        try:
+            ack = await self.jetstream.publish(
+                subject,
+                self._codec.encode(event),
+                timeout=self._timeout,
+                stream=self._settings.name,
+                headers=headers,
+            )
+        except js_errors.BadRequestError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise Conflict(exc.description or "wrong last sequence") from exc
+            raise
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, js_errors.ServiceUnavailableError) as exc:
+            raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+        return ack.seq
+
+    async def last_seq(self) -> int:
+        info = await self.jetstream.stream_info(self._settings.name)
+        return info.state.last_seq
+
+    async def last_on(self, subject: str) -> int:
+        try:
+            msg = await self.jetstream.get_last_msg(self._settings.name, self.subject(subject))
+        except js_errors.NotFoundError:
+            return 0
+        return msg.seq or 0
+
+    async def read(self, start: int, *, follow: bool) -> AsyncIterator[Record]:
+        end = None if follow else await self.last_seq()
+        start = max(start, 1)
+        if end is not None and start > end:
+            return
+        # An ordered consumer re-creates itself after gaps and reconnects, so the
+        # sequence we see is gap-free without any bookkeeping here.
+        sub = await self.jetstream.subscribe(
+            self._settings.subjects,
+            stream=self._settings.name,
+            ordered_consumer=True,
+            config=js_api.ConsumerConfig(
+                deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start,
+            ),
+            pending_msgs_limit=1 << 20,
+            pending_bytes_limit=1 << 30,
+        )
+        try:
+            async for msg in sub.messages:
+                seq = msg.metadata.sequence.stream
+                yield Record(seq=seq, event=self._codec.decode(msg.data))
+                if end is not None and seq >= end:
+                    return
+        finally:
+            try:
+                await asyncio.shield(sub.unsubscribe())
+            except Exception:  # noqa: BLE001 - a closed connection has nothing left to unsubscribe
+                pass

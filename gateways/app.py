@@ -1,0 +1,47 @@
+"""The gateway application: every protocol's routes on one aiohttp app, JSON errors everywhere."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateways import files
+from gateways.mastodon import app as mastodon
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Routing misses and crashes answer in JSON too, and the server keeps serving."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        message = "Record not found" if exc.status == 404 else exc.reason
+        return web.json_response({"error": message}, status=exc.status, headers=_keep(exc))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "Internal server error"}, status=500)
+
+
+def _keep(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k in ("Allow",)}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app() -> web.Application:
+    """Routes only; the composition root fills in the keys from gateways.keys before it starts."""
+    app = web.Application(middlewares=[json_errors])
+    mastodon.add_routes(app)
+    files.add_routes(app)
+    app.router.add_get("/healthz", healthz)
+    return app

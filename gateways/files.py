@@ -1,0 +1,43 @@
+"""Serves renditions at the URLs the JSON gives, re-rendering any that went missing."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from core.ports import rendition_dir
+from gateways import keys
+
+RENDITION = re.compile(r"(original|small)\.(jpg|png|gif|webp)")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+async def rendition(request: web.Request) -> web.StreamResponse:
+    blob = request.match_info["blob"]
+    name = request.match_info["name"]
+    try:
+        version = int(request.match_info["version"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    found = RENDITION.fullmatch(name)
+    if not SHA256.fullmatch(blob) or found is None:
+        raise web.HTTPNotFound()
+    app = request.app
+    path = rendition_dir(app[keys.CONFIG].renditions, blob, version) / name
+    if not path.exists():
+        # Renditions are derived data: after a wipe they come back from the blob on first use.
+        regenerate = app.get(keys.REGENERATE)
+        if regenerate is None or not app[keys.BLOBS].exists(blob) or not await regenerate(blob, version):
+            raise web.HTTPNotFound()
+        if not path.exists():
+            raise web.HTTPNotFound()
+    return web.FileResponse(
+        path, headers={"Content-Type": TYPES[found.group(2)], "Cache-Control": IMMUTABLE}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(r"/media/files/{blob}/v{version:\d+}/{name}", rendition)

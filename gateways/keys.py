@@ -1,0 +1,23 @@
+"""Typed keys for what the composition root hands every gateway app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from core.config import Config
+from core.log import EventLog
+from core.ports import BlobStore
+from core.probe import Limits
+from store.projection import Projection
+
+# Re-creates missing renditions of (blob, processing version); None where nothing can render.
+Regenerate = Callable[[str, int], Awaitable[bool]]
+
+CONFIG = web.AppKey("config", Config)
+EVENTS: web.AppKey[EventLog] = web.AppKey("events")
+PROJECTION = web.AppKey("projection", Projection)
+BLOBS: web.AppKey[BlobStore] = web.AppKey("blobs")
+LIMITS = web.AppKey("limits", Limits)
+REGENERATE: web.AppKey[Regenerate] = web.AppKey("regenerate")

@@ -1,0 +1,32 @@
+"""Mastodon's error texts and the JSON shape they travel in."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+TOKEN_INVALID = "The access token is invalid"
+OUT_OF_SCOPE = "This action is outside the authorized scopes"
+NOT_FOUND = "Record not found"
+PROCESSING_FAILED = "Error processing thumbnail for uploaded media"
+UNVERIFIED_TYPE = "File type of uploaded media could not be verified"
+INVALID_TYPE = "Validation failed: File content type is invalid, File is invalid"
+THUMBNAIL_NOT_BLANK = "Validation failed: Thumbnail must be blank"
+MISSING_FILE = "param is missing or the value is empty: file"
+BAD_FOCUS = "Validation failed: Focus must be two numbers between -1.0 and 1.0, as \"x,y\""
+UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
+
+
+def too_large(limit: int) -> str:
+    return f"Validation failed: File must be less than {limit // (1024 * 1024)} MB"
+
+
+def too_many_pixels(width: int, height: int) -> str:
+    return f"{width}x{height} images are not supported"
+
+
+def description_too_long(limit: int) -> str:
+    return f"Validation failed: Description is too long (maximum is {limit} characters)"
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)

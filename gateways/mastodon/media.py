@@ -1,0 +1,272 @@
+"""Mastodon's media endpoints: v1/v2 upload, status polling, update, delete."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from core.events import Focus, MediaDeleted, MediaUpdated
+from core.log import LogUnavailable
+from core.ports import TooLarge
+from core.probe import MediaRejected
+from gateways import keys
+from gateways.ingest import Checked, record, stage
+from gateways.mastodon import errors
+from gateways.mastodon.auth import Principal, authenticate
+from gateways.mastodon.render import attachment
+from store.readmodel import FAILED, READY
+
+CHUNK = 256 * 1024
+# Room for the multipart framing and the text fields around the file.
+FORM_OVERHEAD = 64 * 1024
+
+Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+
+
+class Invalid(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def requires(*scopes: str) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            app = request.app
+            principal = await authenticate(request, app[keys.EVENTS], app[keys.PROJECTION])
+            if principal is None:
+                return errors.error(401, errors.TOKEN_INVALID)
+            if not principal.allows(*scopes):
+                return errors.error(403, errors.OUT_OF_SCOPE)
+            try:
+                return await handler(request, principal)
+            except Invalid as exc:
+                return errors.error(exc.status, exc.message)
+            except LogUnavailable:
+                return errors.error(503, errors.UNAVAILABLE)
+
+        return checked
+
+    return wrap
+
+
+def parse_focus(value: str) -> Focus:
+    parts = value.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise Invalid(422, errors.BAD_FOCUS) from None
+    if not all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in (x, y)):
+        raise Invalid(422, errors.BAD_FOCUS)
+    return Focus(x=x, y=y)
+
+
+def check_description(value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise Invalid(422, errors.description_too_long(limit))
+    return value
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK):
+        yield chunk
+
+
+async def _upload(request: web.Request, principal: Principal) -> str:
+    app = request.app
+    config = app[keys.CONFIG]
+    blobs = app[keys.BLOBS]
+    if request.content_length is not None and request.content_length > config.image_size_limit + FORM_OVERHEAD:
+        raise Invalid(422, errors.too_large(config.image_size_limit))
+    if not request.content_type.startswith("multipart/"):
+        raise Invalid(400, errors.MISSING_FILE)
+    fields: dict[str, str] = {}
+    checked: Checked | None = None
+    filename = ""
+    has_thumbnail = False
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file" and checked is None:
+                filename = part.filename or ""
+                checked = await stage(
+                    blobs, _chunks(part), max_bytes=config.image_size_limit - 1, limits=app[keys.LIMITS]
+                )
+            elif part.name == "thumbnail":
+                has_thumbnail = bool(await part.read_chunk(1))
+                await part.release()
+            elif part.name in ("description", "focus"):
+                fields[part.name] = await part.text()
+            else:
+                await part.release()
+        if checked is None:
+            raise Invalid(400, errors.MISSING_FILE)
+        if has_thumbnail:
+            raise Invalid(422, errors.THUMBNAIL_NOT_BLANK)
+        description = check_description(fields.get("description", ""), config.description_limit)
+        focus = parse_focus(fields["focus"]) if fields.get("focus") else None
+    except BaseException as exc:  # noqa: BLE001 - translated for the client, nothing swallowed
+        if checked is not None:
+            blobs.discard(checked.staged)
+        raise _refusal(exc, config.image_size_limit) from None
+    return await record(
+        checked,
+        events=app[keys.EVENTS],
+        blobs=blobs,
+        projection=app[keys.PROJECTION],
+        owner_id=principal.user_id,
+        via="mastodon",
+        filename=filename,
+        description=description,
+        focus=focus,
+    )
+
+
+def _refusal(exc: BaseException, size_limit: int) -> BaseException:
+    """What the client is told for a refused upload; anything unexpected passes through."""
+    if isinstance(exc, TooLarge):
+        return Invalid(422, errors.too_large(size_limit))
+    if isinstance(exc, MediaRejected):
+        return Invalid(422, _rejection(exc))
+    if isinstance(exc, ValueError):
+        # A malformed multipart body: say so rather than failing the connection.
+        return Invalid(400, f"Malformed multipart body: {exc}")
+    return exc
+
+
+def _rejection(exc: MediaRejected) -> str:
+    if exc.kind == "unidentified":
+        return errors.UNVERIFIED_TYPE
+    if exc.kind == "too_many_pixels":
+        return errors.too_many_pixels(exc.width or 0, exc.height or 0)
+    if exc.kind == "corrupt":
+        return errors.UNVERIFIED_TYPE
+    return errors.INVALID_TYPE
+
+
+async def _row(request: web.Request, media_id: str) -> sqlite3.Row | None:
+    return await request.app[keys.PROJECTION].one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+
+
+async def _owned(request: web.Request, principal: Principal) -> sqlite3.Row:
+    row = await _row(request, request.match_info["id"])
+    if row is None or row["owner_id"] != principal.user_id:
+        raise Invalid(404, errors.NOT_FOUND)
+    return row
+
+
+async def _wait_processed(request: web.Request, media_id: str, timeout: float) -> sqlite3.Row:
+    projection = request.app[keys.PROJECTION]
+    latest: sqlite3.Row | None = None
+
+    async def settled() -> bool:
+        nonlocal latest
+        latest = await _row(request, media_id)
+        return latest is None or latest["status"] in (READY, FAILED)
+
+    await projection.wait_until(settled, timeout)
+    if latest is None:
+        raise Invalid(404, errors.NOT_FOUND)
+    return latest
+
+
+def _respond(request: web.Request, row: sqlite3.Row, *, pending: int) -> web.Response:
+    if row["status"] == FAILED:
+        return errors.error(422, errors.PROCESSING_FAILED)
+    status = 200 if row["status"] == READY else pending
+    return web.json_response(attachment(row, request.app[keys.CONFIG].base_url), status=status)
+
+
+@requires("write", "write:media")
+async def post_v1(request: web.Request, principal: Principal) -> web.StreamResponse:
+    media_id = await _upload(request, principal)
+    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].v1_sync_wait)
+    return _respond(request, row, pending=200)
+
+
+@requires("write", "write:media")
+async def post_v2(request: web.Request, principal: Principal) -> web.StreamResponse:
+    media_id = await _upload(request, principal)
+    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].v2_sync_wait)
+    return _respond(request, row, pending=202)
+
+
+@requires("write", "write:media")
+async def get_media(request: web.Request, principal: Principal) -> web.StreamResponse:
+    row = await _owned(request, principal)
+    return _respond(request, row, pending=206)
+
+
+async def _form(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise Invalid(400, "Invalid JSON body") from None
+        if not isinstance(body, dict):
+            raise Invalid(400, "Invalid JSON body")
+        return body
+    form: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        posted = await request.post()
+        form.update({k: v for k, v in posted.items()})
+    return form
+
+
+async def _update(request: web.Request, media_id: str, form: dict[str, Any]) -> None:
+    config = request.app[keys.CONFIG]
+    description = focus = None
+    if "description" in form and form["description"] is not None:
+        description = check_description(str(form["description"]), config.description_limit)
+    if form.get("focus"):
+        focus = parse_focus(str(form["focus"]))
+    if description is None and focus is None:
+        return
+    event = MediaUpdated(at=time.time(), media_id=media_id, description=description, focus=focus)
+    seq = await request.app[keys.EVENTS].append(event, msg_id=f"{media_id}.updated.{time.time_ns()}")
+    await request.app[keys.PROJECTION].wait_for(seq, timeout=10.0)
+
+
+async def _delete(request: web.Request, media_id: str) -> None:
+    seq = await request.app[keys.EVENTS].append(
+        MediaDeleted(at=time.time(), media_id=media_id), msg_id=f"{media_id}.deleted"
+    )
+    await request.app[keys.PROJECTION].wait_for(seq, timeout=10.0)
+
+
+@requires("write", "write:media")
+async def put_media(request: web.Request, principal: Principal) -> web.StreamResponse:
+    row = await _owned(request, principal)
+    form = await _form(request)
+    thumbnail = form.get("thumbnail")
+    if thumbnail is not None and getattr(thumbnail, "file", None) is not None:
+        raise Invalid(422, errors.THUMBNAIL_NOT_BLANK)
+    await _update(request, row["media_id"], form)
+    updated = await _row(request, row["media_id"])
+    assert updated is not None
+    return _respond(request, updated, pending=206)
+
+
+@requires("write", "write:media")
+async def delete_media(request: web.Request, principal: Principal) -> web.StreamResponse:
+    row = await _owned(request, principal)
+    await _delete(request, row["media_id"])
+    return web.json_response({})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/v1/media", post_v1),
+        web.post("/api/v2/media", post_v2),
+        web.get("/api/v1/media/{id}", get_media),
+        web.put("/api/v1/media/{id}", put_media),
+        web.delete("/api/v1/media/{id}", delete_media),
+    ]

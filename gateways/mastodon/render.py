@@ -1,0 +1,197 @@
+"""Mastodon's JSON shapes, built from read-model rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from core.config import Config
+from core.events import RenditionInfo
+from core.probe import Limits
+from store.readmodel import READY
+
+MASTODON_VERSION = "4.5.0"
+API_VERSION = 6
+IMAGE_TYPES = (
+    "image/jpeg", "image/png", "image/gif", "image/heic", "image/heif", "image/webp", "image/avif",
+)
+VIDEO_SIZE_LIMIT = 103_809_024
+VIDEO_MATRIX_LIMIT = 8_294_400
+VIDEO_FRAME_RATE_LIMIT = 120
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+
+
+def iso(ts: float) -> str:
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def file_url(base: str, blob: str, version: int, info: RenditionInfo) -> str:
+    return f"{base}/media/files/{blob}/v{version}/{info.style}.{EXTENSIONS[info.content_type]}"
+
+
+def _size(info: RenditionInfo) -> dict[str, Any]:
+    return {
+        "width": info.width,
+        "height": info.height,
+        "size": f"{info.width}x{info.height}",
+        "aspect": info.width / info.height,
+    }
+
+
+def attachment(row: sqlite3.Row, base: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    if row["focus_x"] is not None:
+        meta["focus"] = {"x": row["focus_x"], "y": row["focus_y"]}
+    url = preview = None
+    if row["status"] == READY:
+        original = msgspec.json.decode(row["original"], type=RenditionInfo)
+        small = msgspec.json.decode(row["small"], type=RenditionInfo)
+        meta["original"] = _size(original)
+        meta["small"] = _size(small)
+        url = file_url(base, row["blob"], row["version"], original)
+        preview = file_url(base, row["blob"], row["version"], small)
+    return {
+        "id": row["media_id"],
+        "type": "image",
+        "url": url,
+        "preview_url": preview,
+        "remote_url": None,
+        "preview_remote_url": None,
+        "text_url": None,
+        "meta": meta,
+        "description": row["description"] or None,
+        "blurhash": row["blurhash"],
+    }
+
+
+def account_id(user_id: str) -> str:
+    """A stable numeric id, as clients expect Mastodon's ids to look."""
+    return str(int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:6], "big"))
+
+
+def account(user: sqlite3.Row, base: str) -> dict[str, Any]:
+    name = user["user_id"]
+    created = dt.datetime.fromtimestamp(user["created_at"], dt.UTC).strftime("%Y-%m-%dT00:00:00.000Z")
+    avatar = f"{base}/avatars/original/missing.png"
+    return {
+        "id": account_id(name),
+        "username": name,
+        "acct": name,
+        "display_name": name,
+        "locked": False,
+        "bot": False,
+        "discoverable": None,
+        "group": False,
+        "created_at": created,
+        "note": "",
+        "url": f"{base}/@{name}",
+        "uri": f"{base}/users/{name}",
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": avatar,
+        "header_static": avatar,
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 0,
+        "last_status_at": None,
+        "emojis": [],
+        "fields": [],
+        "source": {
+            "privacy": "public",
+            "sensitive": False,
+            "language": None,
+            "note": "",
+            "fields": [],
+            "follow_requests_count": 0,
+        },
+    }
+
+
+def media_limits(config: Config, limits: Limits) -> dict[str, Any]:
+    return {
+        "supported_mime_types": list(IMAGE_TYPES),
+        "description_limit": config.description_limit,
+        "image_size_limit": config.image_size_limit,
+        "image_matrix_limit": limits.max_pixels,
+        "video_size_limit": VIDEO_SIZE_LIMIT,
+        "video_frame_rate_limit": VIDEO_FRAME_RATE_LIMIT,
+        "video_matrix_limit": VIDEO_MATRIX_LIMIT,
+    }
+
+
+def _statuses() -> dict[str, Any]:
+    return {"max_characters": 500, "max_media_attachments": 4, "characters_reserved_per_url": 23}
+
+
+def _polls() -> dict[str, Any]:
+    return {"max_options": 4, "max_characters_per_option": 50, "min_expiration": 300,
+            "max_expiration": 2_629_746}
+
+
+def _version(package_version: str) -> str:
+    return f"{MASTODON_VERSION} (compatible; Mediaplex {package_version})"
+
+
+def instance_v1(config: Config, limits: Limits, users: int, package_version: str) -> dict[str, Any]:
+    base = config.base_url
+    domain = urlsplit(base).netloc
+    return {
+        "uri": domain,
+        "title": "Mediaplex",
+        "short_description": "A media pipeline speaking the Mastodon media API",
+        "description": "A media pipeline speaking the Mastodon media API",
+        "email": "",
+        "version": _version(package_version),
+        "urls": {"streaming_api": base.replace("http", "ws", 1)},
+        "stats": {"user_count": users, "status_count": 0, "domain_count": 0},
+        "thumbnail": None,
+        "languages": ["en"],
+        "registrations": False,
+        "approval_required": False,
+        "invites_enabled": False,
+        "configuration": {
+            "accounts": {"max_featured_tags": 0},
+            "statuses": _statuses(),
+            "media_attachments": media_limits(config, limits),
+            "polls": _polls(),
+        },
+        "contact_account": None,
+        "rules": [],
+    }
+
+
+def instance_v2(config: Config, limits: Limits, users: int, package_version: str) -> dict[str, Any]:
+    base = config.base_url
+    return {
+        "domain": urlsplit(base).netloc,
+        "title": "Mediaplex",
+        "version": _version(package_version),
+        "source_url": f"{base}/",
+        "description": "A media pipeline speaking the Mastodon media API",
+        "usage": {"users": {"active_month": users}},
+        "thumbnail": {"url": f"{base}/avatars/original/missing.png", "blurhash": None, "versions": {}},
+        "icon": [],
+        "languages": ["en"],
+        "configuration": {
+            "urls": {"streaming": base.replace("http", "ws", 1), "status": None, "about": None,
+                     "privacy_policy": None, "terms_of_service": None},
+            "vapid": {"public_key": ""},
+            "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
+            "statuses": _statuses(),
+            "media_attachments": media_limits(config, limits),
+            "polls": _polls(),
+            "translation": {"enabled": False},
+        },
+        "registrations": {"enabled": False, "approval_required": False, "reason_required": False,
+                          "message": None, "url": None},
+        "api_versions": {"mastodon": API_VERSION},
+        "contact": {"email": "", "account": None},
+        "rules": [],
+    }

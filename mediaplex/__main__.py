@@ -1,0 +1,3 @@
+from mediaplex.cli import main
+
+raise SystemExit(main())

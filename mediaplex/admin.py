@@ -1,0 +1,48 @@
+"""Users and tokens, created by appending events, so they work with or without a running server."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from core.events import TokenIssued, UserAdded
+from core.ids import USERNAME, hash_password, new_token, token_hash
+from core.log import Conflict, EventLog
+
+KNOWN_SCOPES = frozenset(
+    {"read", "write", "follow", "push", "profile", "read:accounts", "read:statuses", "write:media",
+     "write:statuses", "admin:read", "admin:write"}
+)
+
+
+class AdminError(Exception):
+    pass
+
+
+def _user_subject(name: str) -> str:
+    return UserAdded(at=0, user_id=name, password_hash="").subject()
+
+
+async def add_user(events: EventLog, name: str, password: str) -> None:
+    if not USERNAME.fullmatch(name):
+        raise AdminError(f"invalid user name {name!r}: use 1-30 letters, digits or underscores")
+    event = UserAdded(at=time.time(), user_id=name, password_hash=hash_password(password))
+    try:
+        # Expecting nothing on the user's subject makes the name unique across racing writers.
+        await events.append(event, msg_id=f"user.{name}", expected_last=0)
+    except Conflict:
+        raise AdminError(f"user {name!r} exists already") from None
+
+
+async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> str:
+    if not await events.last_on(_user_subject(name)):
+        raise AdminError(f"no user {name!r}")
+    unknown = sorted(set(scopes) - KNOWN_SCOPES)
+    if unknown or not scopes:
+        raise AdminError(f"unknown scopes: {' '.join(unknown) or '(none given)'}")
+    token = new_token()
+    hashed = token_hash(token)
+    token_id = hashlib.sha256(hashed.encode()).hexdigest()[:16]
+    event = TokenIssued(at=time.time(), token_id=token_id, user_id=name, token_hash=hashed, scopes=scopes)
+    await events.append(event, msg_id=f"token.{token_id}")
+    return token

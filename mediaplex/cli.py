@@ -1,0 +1,196 @@
+"""The `mediaplex` command. Every flag falls back to a MEDIAPLEX_* environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from core.config import Config
+from core.ids import new_password
+from mediaplex.admin import AdminError, add_user, create_token
+from mediaplex.runtime import event_log, projection_at
+from store import generations
+from store.feed import Feed
+
+DESCRIPTION = """\
+Mediaplex: an event-sourced media pipeline speaking the Mastodon media API.
+
+Every change is an event on NATS JetStream; SQLite read models are folded from it and can be
+rebuilt from it at any time. Without --nats, an embedded nats-server keeps its store under --data.
+"""
+
+
+def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    return env.get(f"MEDIAPLEX_{name}", default)
+
+
+def _common(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    parser.add_argument(
+        "--data", type=Path, default=Path(_env(env, "DATA", "data") or "data"),
+        help="data directory: projection, media files, embedded broker store (env MEDIAPLEX_DATA; default ./data)",
+    )
+    parser.add_argument(
+        "--nats", default=_env(env, "NATS", ""),
+        help="comma-separated NATS server URLs; empty starts an embedded broker (env MEDIAPLEX_NATS)",
+    )
+
+
+def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="mediaplex", description=DESCRIPTION,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("-v", "--verbose", action="store_true", help="log more, including HTTP access")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run gateways, projection and processor in one process",
+                                description="Run everything in one process and serve HTTP until interrupted.")
+    _common(serve, env)
+    serve.add_argument("--host", default=_env(env, "HOST", "127.0.0.1"),
+                       help="address to listen on (env MEDIAPLEX_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=int(_env(env, "PORT", "8080") or 8080),
+                       help="port to listen on, 0 for any free one (env MEDIAPLEX_PORT; default 8080)")
+    serve.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
+                       help="URL clients reach this server at, used in every URL it hands out "
+                            "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
+
+    rebuild = commands.add_parser(
+        "rebuild", help="replay the log into a fresh projection and make it the live one",
+        description="Replay every event from sequence 1 into a new projection file beside the live one, "
+                    "then make it the one the next start uses. Prints the content digest as its last line.",
+    )
+    _common(rebuild, env)
+
+    digest = commands.add_parser("digest", help="print the checkpoint and content digest of the live projection")
+    _common(digest, env)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user_add = user.add_parser("add", help="add a user (prints a generated password if none is given)")
+    _common(user_add, env)
+    user_add.add_argument("name")
+    user_add.add_argument("--password", help="the password; generated and printed when left out")
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
+    token_create = token.add_parser("create", help="issue a bearer token; prints it alone on stdout")
+    _common(token_create, env)
+    token_create.add_argument("name", help="the user the token acts as")
+    token_create.add_argument("--scopes", default="read write", help='space-separated scopes (default "read write")')
+    return top
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    urls = tuple(u.strip() for u in (args.nats or "").split(",") if u.strip())
+    fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
+    if getattr(args, "host", None) is not None:
+        fields.update(host=args.host, port=args.port, public_url=args.public_url or "")
+    return Config(**fields)  # type: ignore[arg-type]
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self._total = max(total, 1)
+        self._stream = stream
+        self._shown = stream.isatty()
+
+    def __call__(self, done: int) -> None:
+        if self._shown:
+            width = 30
+            filled = width * min(done, self._total) // self._total
+            self._stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self._total} events")
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
+
+
+async def rebuild(config: Config, out: TextIO, err: TextIO) -> int:
+    async with event_log(config, name="mediaplex-rebuild", reuse_running=True) as events:
+        head = await events.last_seq()
+        directory = config.projection_dir
+        path = generations.fresh(directory)
+        marker = path.with_name(path.name + ".building")
+        marker.touch()
+        started = time.monotonic()
+        progress = Progress(head, err)
+        try:
+            async with projection_at(path) as projection:
+                await Feed(events, projection, on_batch=progress).run(follow=False)
+                seq, digest = await projection.digest()
+            generations.promote(directory, path)
+        except BaseException:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            raise
+        finally:
+            marker.unlink(missing_ok=True)
+            progress.close()
+    elapsed = time.monotonic() - started
+    rate = seq / elapsed if elapsed > 0 else 0.0
+    print(f"rebuilt {seq} events in {elapsed:.2f}s ({rate:,.0f} events/s) into {path}", file=out)
+    print(digest, file=out)
+    return 0
+
+
+async def show_digest(config: Config, out: TextIO) -> int:
+    pointer = config.projection_dir / generations.POINTER
+    if not pointer.exists():
+        print("no projection yet", file=sys.stderr)
+        return 1
+    async with projection_at(generations.current(config.projection_dir)) as projection:
+        seq, digest = await projection.digest()
+    print(f"{seq} {digest}", file=out)
+    return 0
+
+
+async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = config_from(args)
+    if args.command == "serve":
+        from mediaplex.server import serve
+
+        await serve(config)
+        return 0
+    if args.command == "rebuild":
+        return await rebuild(config, out, err)
+    if args.command == "digest":
+        return await show_digest(config, out)
+    async with event_log(config, name=f"mediaplex-{args.command}", reuse_running=True) as events:
+        if args.command == "user":
+            password = args.password or new_password()
+            await add_user(events, args.name, password)
+            print(f"added user {args.name!r}", file=err)
+            if not args.password:
+                print(f"password: {password}", file=out)
+            return 0
+        token = await create_token(events, args.name, tuple(args.scopes.split()))
+        print(token, file=out)
+        return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser(os.environ).parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(run(args, sys.stdout, sys.stderr))
+    except AdminError as exc:
+        print(f"mediaplex: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"mediaplex: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

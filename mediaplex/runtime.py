@@ -1,0 +1,102 @@
+"""Opens and closes what the commands need: broker, log, blobs, projection, processor, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+
+from core.broker import EmbeddedBroker
+from core.config import Config
+from core.jetstream import JetStreamLog, StreamSettings, connect
+from core.ports import rendition_dir
+from core.probe import Limits
+from processors.imaging import PROCESSING_VERSION, configure_vips, process
+from store.blobs import FileBlobStore
+from store.feed import Feed
+from store.projection import Projection
+
+log = logging.getLogger(__name__)
+
+
+def stream_settings(config: Config) -> StreamSettings:
+    return StreamSettings(name=config.stream, prefix=config.subject_prefix, replicas=config.stream_replicas)
+
+
+async def running_broker(config: Config) -> str | None:
+    """The URL of the embedded broker of a `serve` already running on this data directory."""
+    url_file = config.run_dir / "nats.url"
+    if not url_file.exists():
+        return None
+    url = url_file.read_text().strip()
+    try:
+        client = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+    except Exception:  # noqa: BLE001 - a stale file from a server that is gone
+        return None
+    await client.close()
+    return url
+
+
+@contextlib.asynccontextmanager
+async def event_log(config: Config, *, name: str, reuse_running: bool) -> AsyncIterator[JetStreamLog]:
+    """The log, on the configured cluster, on a running server's broker, or on a broker of our own."""
+    urls = config.nats_urls
+    broker: EmbeddedBroker | None = None
+    if not urls:
+        running = await running_broker(config) if reuse_running else None
+        if running is not None:
+            urls = (running,)
+        else:
+            broker = EmbeddedBroker(config.nats_store, config.run_dir)
+            urls = (await broker.start(),)
+    try:
+        client = await connect(urls, name=name)
+        try:
+            events = JetStreamLog(client, stream_settings(config))
+            await events.ensure_stream()
+            yield events
+        finally:
+            with contextlib.suppress(Exception):
+                await client.drain()
+    finally:
+        if broker is not None:
+            await broker.stop()
+
+
+@contextlib.asynccontextmanager
+async def projection_at(path: Path) -> AsyncIterator[Projection]:
+    projection = Projection(path)
+    await projection.open()
+    try:
+        yield projection
+    finally:
+        await projection.close()
+
+
+async def catch_up(events: JetStreamLog, projection: Projection) -> int:
+    """Fold everything already in the log before serving, so the first answers are current."""
+    return await Feed(events, projection).run(follow=False)
+
+
+class Renderer:
+    """Re-creates renditions that were deleted (they are derived data) on first request."""
+
+    def __init__(self, blobs: FileBlobStore, renditions: Path, limits: Limits) -> None:
+        self._blobs = blobs
+        self._renditions = renditions
+        self._limits = limits
+
+    async def __call__(self, blob: str, version: int) -> bool:
+        if version != PROCESSING_VERSION:
+            return False
+        out = rendition_dir(self._renditions, blob, version)
+        await asyncio.to_thread(process, self._blobs.path(blob), out, self._limits)
+        return True
+
+
+def prepare_vips() -> None:
+    configure_vips()

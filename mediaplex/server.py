@@ -1,0 +1,155 @@
+"""`mediaplex serve`: gateways, projection and processor in one process, embedded broker by default."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import socket
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+import pyvips
+from aiohttp import web
+
+from core.config import Config
+from core.jetstream import JetStreamLog
+from core.probe import Limits
+from gateways import keys
+from gateways.app import create_app
+from mediaplex.admin import add_user, create_token
+from mediaplex.runtime import Renderer, catch_up, event_log, prepare_vips, projection_at, running_broker
+from processors.worker import Processor, ProcessorSettings
+from store import generations
+from store.blobs import FileBlobStore
+from store.feed import Feed
+from store.projection import Projection
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class Server:
+    """Everything `serve` runs, started and stopped as one; `url` is known once started."""
+
+    def __init__(self, config: Config, *, processor: bool = True, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self._with_processor = processor
+        self._say = say
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.events: JetStreamLog | None = None
+        self.projection: Projection | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
+        if not config.nats_urls and await running_broker(config) is not None:
+            raise AlreadyRunning(f"a server is already running on {config.data_dir}")
+        prepare_vips()
+        events = await self._stack.enter_async_context(event_log(config, name="mediaplex", reuse_running=False))
+        self.events = events
+        first_start = await events.last_seq() == 0
+        blobs = FileBlobStore(config.blobs)
+        path = generations.current(config.projection_dir)
+        generations.prune(config.projection_dir, path)
+        projection = await self._stack.enter_async_context(projection_at(path))
+        self.projection = projection
+        await catch_up(events, projection)
+        self._spawn(Feed(events, projection).run_forever())
+        limits = Limits()
+        if self._with_processor:
+            settings = ProcessorSettings(concurrency=config.processor_concurrency)
+            self._spawn(Processor(events, blobs, config.renditions, limits, settings).run())
+
+        listener = _listen(config.host, config.port)
+        port = listener.getsockname()[1]
+        if port != config.port:
+            # Asked for any free port: the URLs in responses must carry the real one.
+            config = msgspec.structs.replace(config, port=port)
+            self.config = config
+        app = create_app()
+        app[keys.CONFIG] = config
+        app[keys.EVENTS] = events
+        app[keys.PROJECTION] = projection
+        app[keys.BLOBS] = blobs
+        app[keys.LIMITS] = limits
+        app[keys.REGENERATE] = Renderer(blobs, config.renditions, limits)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        await web.SockSite(runner, listener).start()
+        self.url = config.base_url
+        if first_start:
+            await self._welcome(events)
+        self._say(f"Mediaplex is serving at {self.url}")
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        task.add_done_callback(_report)
+        self._tasks.append(task)
+
+    async def _welcome(self, events: JetStreamLog) -> None:
+        password = secrets.token_urlsafe(12)
+        await add_user(events, "admin", password)
+        token = await create_token(events, "admin", ("read", "write"))
+        sample = self.config.data_dir.resolve() / "sample.jpg"
+        await asyncio.to_thread(_write_sample, sample)
+        self._say(
+            "First start: created the user 'admin' (shown once, keep it safe)\n"
+            f"  password: {password}\n"
+            f"  token:    {token}\n"
+            "Upload an image through the Mastodon API:\n"
+            f'  curl -H "Authorization: Bearer {token}" -F "file=@{sample}" '
+            f'-F "description=A first upload" {self.url}/api/v2/media'
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._stack.aclose()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=512)
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task stopped", exc_info=task.exception())
+
+
+def _write_sample(path: object) -> None:
+    """A small gradient to upload, so a first try needs no file of one's own."""
+    x = pyvips.Image.xyz(640, 480)
+    image = (x[0] * 255 / 640).bandjoin([x[1] * 255 / 480, 128]).cast("uchar")
+    image.jpegsave(str(path), Q=85)
+
+
+async def serve(config: Config) -> None:
+    server = Server(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

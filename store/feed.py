@@ -1,0 +1,82 @@
+"""Keeps a projection folded up to the head of the log, in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from core.log import EventLog, Record
+from store.projection import Projection
+
+log = logging.getLogger(__name__)
+
+
+class Feed:
+    """Reads the log from the projection's checkpoint on and applies what arrives in batches."""
+
+    def __init__(
+        self,
+        events: EventLog,
+        projection: Projection,
+        *,
+        batch: int = 1000,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self._events = events
+        self._projection = projection
+        self._batch = batch
+        self._on_batch = on_batch
+
+    async def run(self, *, follow: bool = True) -> int:
+        """Apply until cancelled (follow) or until the head as of the call; returns the checkpoint."""
+        queue: asyncio.Queue[Record | BaseException | None] = asyncio.Queue(maxsize=self._batch * 4)
+        reader = asyncio.create_task(self._read(queue, follow))
+        try:
+            while True:
+                first = await queue.get()
+                if first is None:
+                    break
+                if isinstance(first, BaseException):
+                    raise first
+                records = [first]
+                done = False
+                while len(records) < self._batch and not queue.empty():
+                    item = queue.get_nowait()
+                    if item is None:
+                        done = True
+                        break
+                    if isinstance(item, BaseException):
+                        await self._projection.apply(records)
+                        raise item
+                    records.append(item)
+                applied = await self._projection.apply(records)
+                if self._on_batch is not None:
+                    self._on_batch(applied)
+                if done:
+                    break
+            await reader
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        return self._projection.applied
+
+    async def run_forever(self, *, retry_delay: float = 1.0) -> None:
+        """Follow the log for good; a broken subscription is resumed from the checkpoint."""
+        while True:
+            try:
+                await self.run(follow=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the feed must outlive any one failure
+                log.warning("projection feed stopped (%s); resuming from %d", exc, self._projection.applied)
+                await asyncio.sleep(retry_delay)
+
+    async def _read(self, queue: asyncio.Queue[Record | BaseException | None], follow: bool) -> None:
+        try:
+            async for record in self._events.read(self._projection.applied + 1, follow=follow):
+                await queue.put(record)
+        except Exception as exc:  # noqa: BLE001 - handed to the applier, which raises it
+            await queue.put(exc)
+            return
+        await queue.put(None)
