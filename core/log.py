@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 import msgspec
@@ -47,6 +47,6 @@ class EventLog(Protocol):
         """The sequence of the last event on exactly `subject`, 0 when there is none."""
         ...
 
-    def read(self, start: int, *, follow: bool) -> AsyncIterator[Record]:
+    def read(self, start: int, *, follow: bool) -> AsyncGenerator[Record, None]:
         """Events from `start` on. Without `follow` it ends at the last sequence as of the call."""
         ...

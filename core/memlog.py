@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from core.events import AnyEvent, Codec
 from core.log import Conflict, Record
@@ -60,7 +60,7 @@ class MemoryLog:
     async def last_on(self, subject: str) -> int:
         return max((i + 1 for i, (s, _) in enumerate(self._records) if s == subject), default=0)
 
-    async def read(self, start: int, *, follow: bool) -> AsyncIterator[Record]:
+    async def read(self, start: int, *, follow: bool) -> AsyncGenerator[Record, None]:
         seq = max(start, 1)
         end = len(self._records)
         while follow or seq <= end:

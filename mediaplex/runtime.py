@@ -60,8 +60,10 @@ async def event_log(config: Config, *, name: str, reuse_running: bool) -> AsyncI
             await events.ensure_stream()
             yield events
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 await client.drain()
+            except Exception:  # noqa: BLE001 - a drain that cannot finish still ends in a close
+                await client.close()
     finally:
         if broker is not None:
             await broker.stop()

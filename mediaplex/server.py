@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import signal
@@ -38,14 +39,16 @@ class AlreadyRunning(Exception):
 class Server:
     """Everything `serve` runs, started and stopped as one; `url` is known once started."""
 
-    def __init__(self, config: Config, *, processor: bool = True, say: Callable[[str], None] = print) -> None:
+    def __init__(self, config: Config, *, processor: bool = True, say: Callable[[str], None] | None = None) -> None:
         self.config = config
         self._with_processor = processor
-        self._say = say
+        self._say = say or functools.partial(print, flush=True)
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self.events: JetStreamLog | None = None
         self.projection: Projection | None = None
+        self.blobs = FileBlobStore(config.blobs)
+        self.limits = Limits()
         self.url = ""
 
     async def start(self) -> None:
@@ -63,14 +66,14 @@ class Server:
         events = await self._stack.enter_async_context(event_log(config, name="mediaplex", reuse_running=False))
         self.events = events
         first_start = await events.last_seq() == 0
-        blobs = FileBlobStore(config.blobs)
+        blobs = self.blobs
         path = generations.current(config.projection_dir)
         generations.prune(config.projection_dir, path)
         projection = await self._stack.enter_async_context(projection_at(path))
         self.projection = projection
         await catch_up(events, projection)
         self._spawn(Feed(events, projection).run_forever())
-        limits = Limits()
+        limits = self.limits
         if self._with_processor:
             settings = ProcessorSettings(concurrency=config.processor_concurrency)
             self._spawn(Processor(events, blobs, config.renditions, limits, settings).run())
@@ -87,7 +90,8 @@ class Server:
         app[keys.PROJECTION] = projection
         app[keys.BLOBS] = blobs
         app[keys.LIMITS] = limits
-        app[keys.REGENERATE] = Renderer(blobs, config.renditions, limits)
+        regenerate: keys.Regenerate = Renderer(blobs, config.renditions, limits)
+        app[keys.REGENERATE] = regenerate
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)

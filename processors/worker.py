@@ -19,6 +19,7 @@ from pathlib import Path
 import msgspec
 import nats.errors
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js import errors as js_errors
 
@@ -104,6 +105,13 @@ class Processor:
         sub = await self._events.jetstream.pull_subscribe_bind(
             durable=self._settings.durable, stream=self._events.stream
         )
+        try:
+            await self._fetch_loop(sub)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(sub.unsubscribe())
+
+    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
                 msgs = await sub.fetch(1, timeout=self._settings.fetch_timeout)

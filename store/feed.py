@@ -74,8 +74,13 @@ class Feed:
 
     async def _read(self, queue: asyncio.Queue[Record | BaseException | None], follow: bool) -> None:
         try:
-            async for record in self._events.read(self._projection.applied + 1, follow=follow):
-                await queue.put(record)
+            records = self._events.read(self._projection.applied + 1, follow=follow)
+            try:
+                async for record in records:
+                    await queue.put(record)
+            finally:
+                # A cancelled feed must end its subscription now, not whenever it is collected.
+                await records.aclose()
         except Exception as exc:  # noqa: BLE001 - handed to the applier, which raises it
             await queue.put(exc)
             return

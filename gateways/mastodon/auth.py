@@ -39,8 +39,9 @@ async def authenticate(request: web.Request, events: EventLog, projection: Proje
     hashed = token_hash(token)
     principal = await _lookup(projection, hashed)
     if principal is None:
-        head = await events.last_seq()
-        if head > projection.applied and await projection.wait_for(head, CATCH_UP):
+        # Look again once the projection holds everything the log had a moment ago; the first
+        # miss may have raced the very event that issued this token.
+        if await projection.wait_for(await events.last_seq(), CATCH_UP):
             principal = await _lookup(projection, hashed)
     return principal
 

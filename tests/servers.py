@@ -1,0 +1,66 @@
+"""Starting real Mediaplex servers inside the test process, each on its own stream and data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from core.config import Config
+from core.jetstream import JetStreamLog
+from mediaplex.admin import add_user, create_token
+from mediaplex.server import Server
+from store.projection import Projection
+from tests.conftest import unique_stream
+
+
+def make_config(nats_url: str, data_dir: Path, **overrides: object) -> Config:
+    stream = unique_stream()
+    config = Config(
+        data_dir=data_dir,
+        nats_urls=(nats_url,),
+        port=0,
+        stream=stream.name,
+        subject_prefix=stream.prefix,
+        v2_sync_wait=10.0,
+        v1_sync_wait=20.0,
+    )
+    return msgspec.structs.replace(config, **overrides)
+
+
+class Running:
+    """A started server plus what tests reach into: its log, its projection, what it printed."""
+
+    def __init__(self, server: Server, said: list[str]) -> None:
+        self.server = server
+        self.said = said
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def config(self) -> Config:
+        return self.server.config
+
+    @property
+    def events(self) -> JetStreamLog:
+        assert self.server.events is not None
+        return self.server.events
+
+    @property
+    def projection(self) -> Projection:
+        assert self.server.projection is not None
+        return self.server.projection
+
+    async def token(self, user: str, scopes: str = "read write") -> str:
+        if not await self.events.last_on(f"mx.user.{user}.added"):
+            await add_user(self.events, user, f"{user}-password")
+        return await create_token(self.events, user, tuple(scopes.split()))
+
+
+async def start(config: Config, *, processor: bool = True) -> Running:
+    said: list[str] = []
+    server = Server(config, processor=processor, say=said.append)
+    await server.start()
+    return Running(server, said)

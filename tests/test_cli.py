@@ -1,0 +1,132 @@
+"""The `mediaplex` command as an operator runs it: real processes, the embedded broker, the printed curl."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+MEDIAPLEX = [sys.executable, "-m", "mediaplex"]
+
+
+def run(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MEDIAPLEX_DATA": str(data)}
+    return subprocess.run([*MEDIAPLEX, *args], capture_output=True, text=True, env=env, timeout=60, check=check)
+
+
+class Serving:
+    def __init__(self, process: subprocess.Popen[str], lines: list[str], url: str) -> None:
+        self.process = process
+        self.lines = lines
+        self.url = url
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)
+            raise
+
+
+def serve(data: Path) -> Serving:
+    process = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", "mediaplex", "serve", "--data", str(data), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=(data.parent / "serve.log").open("a"), text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        found = re.search(r"serving at (\S+)", line)
+        if found:
+            return Serving(process, lines, found.group(1))
+    process.kill()
+    raise AssertionError(f"serve did not come up: {lines}")
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def serving(data: Path) -> Iterator[Serving]:
+    running = serve(data)
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def test_help_explains_every_command() -> None:
+    out = subprocess.run([*MEDIAPLEX, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "rebuild", "digest", "user", "token"):
+        assert command in out
+    serve_help = subprocess.run([*MEDIAPLEX, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    for flag in ("--data", "--host", "--port", "--nats", "--public-url", "MEDIAPLEX_PORT"):
+        assert flag in serve_help
+
+
+def test_first_start_prints_a_curl_that_works(serving: Serving) -> None:
+    said = "\n".join(serving.lines)
+    assert "password:" in said
+    (command,) = [line.strip() for line in serving.lines if line.strip().startswith("curl ")]
+    result = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=True)
+    body = json.loads(result.stdout)
+    assert body["url"] and body["description"] == "A first upload"
+    assert body["meta"]["small"]["size"] == "554x416"
+
+
+def test_users_and_tokens_with_and_without_a_running_server(serving: Serving, data: Path) -> None:
+    run("user", "add", "bob", "--password", "secret", data=data)
+    token = run("token", "create", "bob", "--scopes", "read write:media", data=data).stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token)
+    me = requests.get(f"{serving.url}/api/v1/accounts/verify_credentials",
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 200 and me.json()["username"] == "bob"
+
+    taken = run("user", "add", "bob", "--password", "again", data=data, check=False)
+    assert taken.returncode == 2 and "exists already" in taken.stderr
+    unknown = run("token", "create", "nobody", data=data, check=False)
+    assert unknown.returncode == 2 and "no user 'nobody'" in unknown.stderr
+    generated = run("user", "add", "carol", data=data)
+    assert generated.stdout.startswith("password: ")
+
+    before = run("digest", data=data).stdout.split()
+    assert serving.stop() == 0
+    assert not (data / "run" / "nats.url").exists()
+
+    # With the server stopped, the commands bring up the broker themselves.
+    later = run("token", "create", "carol", "--scopes", "read", data=data).stdout.strip()
+    rebuilt = run("rebuild", data=data).stdout.splitlines()
+    digest = run("digest", data=data).stdout.split()
+    assert rebuilt[-1] == digest[1]
+    assert int(digest[0]) == int(before[0]) + 1  # the token created while stopped
+
+    again = serve(data)
+    try:
+        assert not any("created the user" in line for line in again.lines)
+        me = requests.get(f"{again.url}/api/v1/accounts/verify_credentials",
+                          headers={"Authorization": f"Bearer {later}"}, timeout=10)
+        assert me.status_code == 200 and me.json()["username"] == "carol"
+    finally:
+        assert again.stop() == 0
+
+
+def test_a_second_server_on_the_same_data_is_refused(serving: Serving, data: Path) -> None:
+    second = run("serve", "--port", "0", data=data, check=False)
+    assert second.returncode == 1 and "already running" in second.stderr
