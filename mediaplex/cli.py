@@ -181,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+        # libvips reports every finished thread pool at INFO.
+        for noisy in ("aiohttp.access", "pyvips"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(run(args, sys.stdout, sys.stderr))
     except AdminError as exc:

@@ -7,8 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-
-import nats
+from urllib.parse import urlsplit
 
 from core.broker import EmbeddedBroker
 from core.config import Config
@@ -33,12 +32,16 @@ async def running_broker(config: Config) -> str | None:
     if not url_file.exists():
         return None
     url = url_file.read_text().strip()
+    address = urlsplit(url)
+    # A bare greeting check: the NATS client would keep retrying a dead address.
     try:
-        client = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
-    except Exception:  # noqa: BLE001 - a stale file from a server that is gone
+        async with asyncio.timeout(2):
+            reader, writer = await asyncio.open_connection(address.hostname, address.port)
+            greeting = await reader.readline()
+    except (OSError, TimeoutError):
         return None
-    await client.close()
-    return url
+    writer.close()
+    return url if greeting.startswith(b"INFO ") else None
 
 
 @contextlib.asynccontextmanager

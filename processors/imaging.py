@@ -8,6 +8,8 @@ CPU-bound; callers run ``process`` in a worker thread.
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -38,6 +40,10 @@ class Processed(msgspec.Struct, frozen=True):
     original: Rendition
     small: Rendition
     blurhash: str
+
+
+# Renders the upright source image scaled down to fit a (width, height) box.
+Thumbnailer = Callable[[tuple[int, int]], pyvips.Image]
 
 
 def configure_vips() -> None:
@@ -91,15 +97,16 @@ def process(src: Path, out_dir: Path, limits: Limits) -> Processed:
     still_type = _still_output_type(header.content_type)
     temporaries: list[Path] = []
     try:
+        thumbnail = _thumbnailer(src, header)
         original_type = "image/gif" if animated else still_type
         original_tmp = _temporary(out_dir, "original", temporaries)
-        original_image = _render_original(src, header, animated)
+        original_image = _render_original(src, header, animated, thumbnail)
         _save(original_image, original_tmp, original_type)
         original = _rendition("original", original_image, original_type, original_tmp)
 
         small_tmp = _temporary(out_dir, "small", temporaries)
         # Held in memory because it is read twice: once to encode, once for the BlurHash.
-        small_image = _thumbnail(src, fit_box(header.width, header.height, SMALL_PIXELS)).copy_memory()
+        small_image = thumbnail(fit_box(header.width, header.height, SMALL_PIXELS)).copy_memory()
         _save(small_image, small_tmp, still_type)
         small = _rendition("small", small_image, still_type, small_tmp)
 
@@ -108,7 +115,7 @@ def process(src: Path, out_dir: Path, limits: Limits) -> Processed:
         os.replace(original_tmp, out_dir / f"original.{extension(original_type)}")
         os.replace(small_tmp, out_dir / f"small.{extension(still_type)}")
     except pyvips.Error as error:
-        raise _decode_failure(header, error) from error
+        raise MediaRejected("corrupt") from error
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
@@ -171,10 +178,10 @@ def _temporary(out_dir: Path, style: str, temporaries: list[Path]) -> Path:
     return Path(name)
 
 
-def _render_original(src: Path, header: Header, animated: bool) -> pyvips.Image:
+def _render_original(src: Path, header: Header, animated: bool, thumbnail: Thumbnailer) -> pyvips.Image:
     box = fit_box(header.width, header.height, ORIGINAL_PIXELS)
     if not animated:
-        return _thumbnail(src, box)
+        return thumbnail(box)
     # thumbnail() would only read the first frame; GIF has no shrink-on-load to lose anyway.
     frames = pyvips.Image.gifload(str(src), n=-1, access="sequential", fail_on=FAIL_ON)
     return frames.thumbnail_image(box[0], height=box[1], size="down")
@@ -190,6 +197,227 @@ def _thumbnail(src: Path, box: tuple[int, int]) -> pyvips.Image:
     return pyvips.Image.thumbnail_source(
         source, box[0], height=box[1], size="down", option_string=f"fail_on={FAIL_ON}"
     )
+
+
+def _thumbnailer(src: Path, header: Header) -> Thumbnailer:
+    if header.content_type in ("image/heic", "image/heif", "image/avif") and _heif_codec(src) == b"hvc1":
+        decoded = _decode_hevc(src, header)
+        return lambda box: decoded.thumbnail_image(box[0], height=box[1], size="down")
+    return partial(_thumbnail, src)
+
+
+def _heif_codec(src: Path) -> bytes | None:
+    """The item type (``hvc1``, ``av01``, …) coding the primary image of a HEIF file.
+
+    libvips reports heif-compression from the brand, so an AV1 image in a "heic" file is
+    called HEVC and the other way round; only the coded item says which decoder is needed.
+    None leaves the file to libvips, which reports anything it cannot read as corrupt.
+    """
+    meta = _read_meta_box(src)
+    if meta is None:
+        return None
+    children = dict(_boxes(meta, 4))
+    try:
+        data_end = _item_data_end(children.get(b"iloc", b""))
+    except ValueError as error:
+        raise MediaRejected("corrupt") from error
+    if data_end > src.stat().st_size:
+        # libheif leaves the grid tiles it finds no data for blank instead of failing, and
+        # neither libvips nor pillow-heif can ask it for strict decoding: a cut-off iPhone
+        # photo would otherwise come out with its lower part missing.
+        raise MediaRejected("corrupt", "the HEIF image data ends before the last item")
+    return _primary_codec(children)
+
+
+def _decode_hevc(src: Path, header: Header) -> pyvips.Image:
+    """The primary image of an HEVC-coded HEIF, decoded by pillow-heif's libheif and libde265.
+
+    pyvips-binary's libheif has no HEVC decoder. libheif applies the irot/imir/clap
+    transformations while decoding, so the pixels come out upright, as libvips' own heifload
+    would give them; EXIF orientation in a HEIF is informational only and is not applied.
+    """
+    # Imported on first use: it loads Pillow and a second libheif with x265 and libde265,
+    # which only HEVC uploads need. Used directly, never registered as a Pillow plugin.
+    import pillow_heif
+
+    try:
+        heif = pillow_heif.open_heif(src, convert_hdr_to_8bit=True)
+        # read_header (libvips) and pillow-heif both pick the primary image; if they ever
+        # disagreed, the pixel limit would have been checked against another image.
+        if heif.size != (header.width, header.height):
+            raise MediaRejected("corrupt", "the HEIF primary image does not match its header")
+        pixels = heif.data
+    except (ValueError, EOFError, SyntaxError, RuntimeError) as error:
+        # pillow-heif maps libheif's errors onto these; all of them mean the file cannot be read.
+        raise MediaRejected("corrupt") from error
+    image = _image_from_pixels(pixels, heif.size, heif.mode, heif.stride)
+    profile = heif.info.get("icc_profile")
+    if profile:
+        # keep="icc" on save keeps exactly this field, as for every libvips loader.
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(profile))
+    return image
+
+
+def _image_from_pixels(pixels: memoryview, size: tuple[int, int], mode: str, stride: int) -> pyvips.Image:
+    width, height = size
+    match mode:
+        case "RGB" | "RGBA" | "RGBa":
+            bands, band_format, interpretation = len(mode), "uchar", "srgb"
+        case "L":
+            bands, band_format, interpretation = 1, "uchar", "b-w"
+        case "I;16":
+            # Monochrome deeper than 8 bits stays 16-bit whatever convert_hdr_to_8bit says.
+            bands, band_format, interpretation = 1, "ushort", "grey16"
+        case _:
+            raise MediaRejected("unsupported", f"HEIF images decoded as {mode} are not supported")
+    if stride != width * bands * (2 if band_format == "ushort" else 1):
+        raise MediaRejected("corrupt", "the decoded HEIF rows are not packed")
+    # Wraps the decoded buffer without a copy; pyvips keeps a reference to it.
+    image = pyvips.Image.new_from_memory(pixels, width, height, bands, band_format)
+    image = image.copy(interpretation=interpretation)
+    if mode == "RGBa":
+        image = image.unpremultiply().cast("uchar").copy(interpretation="srgb")
+    return image
+
+
+def _read_meta_box(src: Path) -> bytes | None:
+    """The payload of the top-level ``meta`` box of an ISO-BMFF file, found without reading ``mdat``."""
+    with src.open("rb") as file:
+        end = file.seek(0, os.SEEK_END)
+        position = 0
+        while position + 8 <= end:
+            file.seek(position)
+            size, kind, header_size = _box_header(file.read(16), end - position)
+            if size is None:
+                return None
+            if kind == b"meta":
+                file.seek(position + header_size)
+                return file.read(size - header_size)
+            position += size
+    return None
+
+
+def _box_header(head: bytes, remaining: int) -> tuple[int | None, bytes, int]:
+    """(size, type, header length) of the box at the start of ``head``; size None when malformed."""
+    size = int.from_bytes(head[0:4], "big")
+    kind = head[4:8]
+    header_size = 8
+    if size == 1:
+        size = int.from_bytes(head[8:16], "big")
+        header_size = 16
+    elif size == 0:
+        size = remaining
+    if len(head) < header_size or size < header_size or size > remaining:
+        return None, kind, header_size
+    return size, kind, header_size
+
+
+def _boxes(data: bytes, start: int) -> Iterator[tuple[bytes, bytes]]:
+    """(type, payload) of each box in ``data[start:]``, stopping at the first malformed one."""
+    position = start
+    while position + 8 <= len(data):
+        size, kind, header_size = _box_header(data[position : position + 16], len(data) - position)
+        if size is None:
+            return
+        yield kind, data[position + header_size : position + size]
+        position += size
+
+
+def _item_data_end(iloc: bytes) -> int:
+    """How far into the file the data of the items listed in ``iloc`` reaches.
+
+    Raises ValueError when the box is cut short.
+    """
+    version = _version(iloc)
+    cursor = _Cursor(iloc, 4)
+    sizes = cursor.uint(2)
+    offset_size, length_size, base_offset_size = sizes >> 12, (sizes >> 8) & 0xF, (sizes >> 4) & 0xF
+    index_size = sizes & 0xF if version in (1, 2) else 0
+    id_size = 4 if version == 2 else 2
+    end = 0
+    for _ in range(cursor.uint(id_size)):
+        cursor.uint(id_size)
+        method = cursor.uint(2) & 0xF if version in (1, 2) else 0
+        data_reference = cursor.uint(2)
+        base = cursor.uint(base_offset_size)
+        for _ in range(cursor.uint(2)):
+            cursor.uint(index_size)
+            offset, length = cursor.uint(offset_size), cursor.uint(length_size)
+            # Only method 0 from this file points into the file; idat (1) and item (2) offsets
+            # are relative to other data, and other data references name other files.
+            if method == 0 and data_reference == 0:
+                end = max(end, base + offset + length)
+    return end
+
+
+class _Cursor:
+    """Big-endian unsigned integers read one after the other."""
+
+    def __init__(self, data: bytes, position: int) -> None:
+        self._data = data
+        self._position = position
+
+    def uint(self, size: int) -> int:
+        end = self._position + size
+        if end > len(self._data):
+            raise ValueError("box ends in the middle of a field")
+        value = int.from_bytes(self._data[self._position : end], "big")
+        self._position = end
+        return value
+
+
+def _primary_codec(meta: dict[bytes, bytes]) -> bytes | None:
+    """The item type coding the primary image, given the boxes inside ``meta``.
+
+    iPhones store a ``grid`` of HEVC tiles as the primary item, so derived images are
+    followed through their ``dimg`` references down to a coded item.
+    """
+    if b"pitm" not in meta or b"iinf" not in meta:
+        return None
+    item = _uint(meta[b"pitm"][4:], 4 if _version(meta[b"pitm"]) else 2)
+    types = _item_types(meta[b"iinf"])
+    sources = _derivation_sources(meta.get(b"iref", b""))
+    # A few levels cover every layout in use (an overlay of grids at most); a cycle ends here too.
+    for _ in range(4):
+        kind = types.get(item)
+        if kind not in (b"grid", b"iovl", b"iden") or not sources.get(item):
+            return kind
+        item = sources[item][0]
+    return None
+
+
+def _item_types(iinf: bytes) -> dict[int, bytes]:
+    types = {}
+    count_size = 2 if _version(iinf) == 0 else 4
+    for kind, infe in _boxes(iinf, 4 + count_size):
+        version = _version(infe)
+        # Item info entries before version 2 carry no item type; images always use 2 or 3.
+        if kind != b"infe" or version < 2:
+            continue
+        id_size = 2 if version == 2 else 4
+        types[_uint(infe[4:], id_size)] = infe[4 + id_size + 2 : 4 + id_size + 6]
+    return types
+
+
+def _derivation_sources(iref: bytes) -> dict[int, list[int]]:
+    """For each derived item, the items its ``dimg`` reference names, in order."""
+    id_size = 2 if _version(iref) == 0 else 4
+    sources = {}
+    for kind, reference in _boxes(iref, 4):
+        if kind != b"dimg":
+            continue
+        count = _uint(reference[id_size:], 2)
+        first = id_size + 2
+        sources[_uint(reference, id_size)] = [_uint(reference[first + i * id_size :], id_size) for i in range(count)]
+    return sources
+
+
+def _version(full_box: bytes) -> int:
+    return full_box[0] if full_box else 0
+
+
+def _uint(data: bytes, size: int) -> int:
+    return int.from_bytes(data[:size], "big")
 
 
 def _save(image: pyvips.Image, path: Path, content_type: str) -> None:
@@ -241,14 +469,3 @@ def _blurhash(small: pyvips.Image) -> str:
         raise ValueError("blurhash encoder rejected its arguments")
     encoded: str = blurhash_c.ffi.string(result).decode("ascii")
     return encoded
-
-
-def _decode_failure(header: Header, error: pyvips.Error) -> MediaRejected:
-    detail = str(error)
-    # pyvips-binary's libheif has AV1 but no HEVC decoder, so a perfectly good iPhone HEIC
-    # fails at decode time; that is a gap in this build, not damage to the file.
-    if header.content_type in ("image/heic", "image/heif") and (
-        "has not been built in" in detail or "Unsupported codec" in detail
-    ):
-        return MediaRejected("unsupported", "HEVC-coded HEIC/HEIF images cannot be decoded by this server")
-    return MediaRejected("corrupt")

@@ -1,12 +1,14 @@
-"""Test images made at test time: libvips for real encodings, hand-built bytes for headers.
+"""Test images made at test time: libvips and pillow-heif for real encodings, hand-built bytes for headers.
 
 Everything is deterministic: the same call always writes the same bytes.
 """
 
+import io
 import struct
 import zlib
 from pathlib import Path
 
+import pillow_heif
 import pyvips
 
 
@@ -83,13 +85,53 @@ def animated_gif(path: Path, width: int, height: int, frames: int) -> Path:
 def heif(path: Path, width: int, height: int, *, brand: bytes = b"avif", seed: int = 0) -> Path:
     """An AV1-coded HEIF from libvips' heifsave, with ``brand`` as its major brand.
 
-    pyvips-binary's libheif has no HEVC encoder, so "heic"/"mif1" files are made by
-    relabelling an AV1 one; libheif picks the codec from the item type, not the brand.
+    libheif picks the codec from the item type, not the brand, so relabelling an AV1 file
+    makes an AV1-coded "heic" or "mif1" one; ``hevc`` makes HEVC-coded ones.
     """
     data = pattern(width, height, seed).heifsave_buffer(compression="av1", Q=60, effort=0)
     assert data[4:8] == b"ftyp"
     path.write_bytes(data[:8] + brand + data[12:])
     return path
+
+
+def hevc(
+    path: Path,
+    width: int,
+    height: int,
+    *,
+    seed: int = 0,
+    flat: bool = False,
+    brand: bytes = b"heic",
+    grid: bool = False,
+    orientation: int | None = None,
+    profile: str | None = None,
+) -> Path:
+    """An HEVC-coded HEIF from the x265 encoder in pillow-heif's wheel, with ``brand`` as its major brand.
+
+    ``grid`` stores the picture as a grid of 512x512 tiles, as iPhones do. ``orientation`` is
+    written both as EXIF orientation and as the irot/imir transformation that libheif applies
+    when decoding, as iPhones do. ``profile`` embeds one of libvips' built-in ICC profiles.
+    """
+    image = solid(width, height) if flat else pattern(width, height, seed)
+    options: dict[str, object] = {"quality": 60, "enc_params": {"preset": "ultrafast"}}
+    if grid:
+        options["tile_size"] = 512
+    if orientation is not None:
+        options["exif"] = _exif_orientation(orientation)
+    if profile is not None:
+        options["icc_profile"] = pyvips.Image.profile_load(profile)
+    out = io.BytesIO()
+    pillow_heif.from_bytes("RGB", (width, height), image.write_to_memory()).save(out, **options)
+    data = out.getvalue()
+    assert data[4:12] == b"ftypheic"
+    path.write_bytes(data[:8] + brand + data[12:])
+    return path
+
+
+def _exif_orientation(orientation: int) -> bytes:
+    """An EXIF block holding nothing but an orientation tag."""
+    entry = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    return b"Exif\x00\x00" + b"MM\x00*" + struct.pack(">IH", 8, 1) + entry + struct.pack(">I", 0)
 
 
 def tiff(path: Path, width: int, height: int) -> Path:

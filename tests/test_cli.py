@@ -130,3 +130,32 @@ def test_users_and_tokens_with_and_without_a_running_server(serving: Serving, da
 def test_a_second_server_on_the_same_data_is_refused(serving: Serving, data: Path) -> None:
     second = run("serve", "--port", "0", data=data, check=False)
     assert second.returncode == 1 and "already running" in second.stderr
+
+
+def test_a_killed_server_restarts_with_everything(serving: Serving, data: Path) -> None:
+    token = run("token", "create", "admin", data=data).stdout.strip()
+    sample = data / "sample.jpg"
+    with sample.open("rb") as image:
+        posted = requests.post(f"{serving.url}/api/v1/media", files={"file": image},
+                               headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert posted.status_code == 200
+    serving.process.kill()
+    serving.process.wait(timeout=10)
+    # The embedded broker goes with it (it gets SIGTERM when its parent dies).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _broker_alive(data):
+        time.sleep(0.1)
+    assert not _broker_alive(data)
+
+    again = serve(data)
+    try:
+        got = requests.get(f"{again.url}/api/v1/media/{posted.json()['id']}",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert got.status_code == 200 and got.json()["meta"] == posted.json()["meta"]
+    finally:
+        assert again.stop() == 0
+
+
+def _broker_alive(data: Path) -> bool:
+    found = subprocess.run(["pgrep", "-f", f"--store_dir {data}/nats"], capture_output=True)
+    return found.returncode == 0

@@ -131,7 +131,9 @@ FORMATS: list[tuple[str, Callable[[Path], Path], str, str]] = [
     ("gif-static", lambda p: images.gif(p, 160, 120), "image/png", "image/png"),
     ("avif", lambda p: images.heif(p, 160, 120), "image/jpeg", "image/jpeg"),
     ("heif", lambda p: images.heif(p, 160, 120, brand=b"mif1"), "image/jpeg", "image/jpeg"),
-    ("heic", lambda p: images.heif(p, 160, 120, brand=b"heic"), "image/jpeg", "image/jpeg"),
+    ("heic-av1", lambda p: images.heif(p, 160, 120, brand=b"heic"), "image/jpeg", "image/jpeg"),
+    ("heic-hevc", lambda p: images.hevc(p, 160, 120), "image/jpeg", "image/jpeg"),
+    ("heif-hevc", lambda p: images.hevc(p, 160, 120, brand=b"mif1"), "image/jpeg", "image/jpeg"),
     ("gif-animated", lambda p: images.animated_gif(p, 160, 120, 3), "image/gif", "image/png"),
 ]
 
@@ -185,6 +187,73 @@ def test_animated_gif_is_resized_frame_by_frame(tmp_path: Path) -> None:
     assert (original.width, original.get("page-height"), original.get("n-pages")) == (640, 480, 2)
 
 
+# -- HEVC-coded HEIC --------------------------------------------------------------------
+
+
+def test_hevc_heic_renditions(tmp_path: Path) -> None:
+    src = images.hevc(tmp_path / "in", 4000, 3000, flat=True, grid=True)
+    assert read_header(src) == Header(content_type="image/heic", width=4000, height=3000, frames=1)
+    processed = run(src, tmp_path / "out")
+    assert (processed.original.content_type, processed.small.content_type) == ("image/jpeg", "image/jpeg")
+    assert (processed.original.width, processed.original.height) == (3325, 2494)
+    assert (processed.small.width, processed.small.height) == (554, 416)
+    assert listing(tmp_path / "out") == ["original.jpg", "small.jpg"]
+    assert len(processed.blurhash) == 36
+    assert blurhash.is_valid_blurhash(processed.blurhash)
+    # Every tile was decoded: the whole picture has the source colour, no black or grey patches.
+    for name in ("original.jpg", "small.jpg"):
+        image = load(tmp_path / "out" / name)
+        for band, expected in enumerate((90, 140, 200)):
+            assert abs(image[band].min() - expected) <= 4, name
+            assert abs(image[band].max() - expected) <= 4, name
+
+
+def test_hevc_heic_is_deterministic(tmp_path: Path) -> None:
+    src = images.hevc(tmp_path / "in", 800, 600, seed=3)
+    first = run(src, tmp_path / "a")
+    second = run(src, tmp_path / "b")
+    assert first == second
+    assert (first.small.width, first.small.height) == (554, 416)
+    for name in ("original.jpg", "small.jpg"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_hevc_heic_keeps_icc_profile_only(tmp_path: Path) -> None:
+    src = images.hevc(tmp_path / "in", 300, 200, orientation=1, profile="p3")
+    run(src, tmp_path / "out")
+    for name in ("original.jpg", "small.jpg"):
+        image = load(tmp_path / "out" / name)
+        assert image.get("icc-profile-data") == pyvips.Image.profile_load("p3")
+        fields = image.get_fields()
+        assert not [f for f in fields if f.startswith(("exif", "xmp", "iptc"))], name
+        assert "orientation" not in fields
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_hevc_heic_transformations_are_applied(tmp_path: Path, orientation: int) -> None:
+    src = images.hevc(tmp_path / "in", 300, 200, seed=5, orientation=orientation)
+    upright = images.pattern(300, 200, seed=5).copy()
+    upright.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    upright = upright.autorot()
+    assert read_header(src) == Header(content_type="image/heic", width=upright.width, height=upright.height, frames=1)
+    processed = run(src, tmp_path / "out")
+    assert (processed.original.width, processed.original.height) == (upright.width, upright.height)
+    original = load(tmp_path / "out" / "original.jpg")
+    # Lossy twice over, but a wrong rotation or mirroring differs by far more than this.
+    assert (original - upright).abs().avg() < 8
+    assert not original.get_typeof("orientation")
+
+
+@pytest.mark.parametrize("brand", [b"heic", b"mif1", b"avif"])
+def test_heif_decoder_follows_the_codec_not_the_brand(tmp_path: Path, brand: bytes) -> None:
+    # libvips' heif-compression follows the brand; decoding must follow the coded item instead.
+    av1 = run(images.heif(tmp_path / "av1", 160, 120, brand=brand), tmp_path / "av1-out")
+    hevc = run(images.hevc(tmp_path / "hevc", 160, 120, brand=brand), tmp_path / "hevc-out")
+    for processed in (av1, hevc):
+        assert (processed.original.width, processed.original.height) == (160, 120)
+        assert processed.original.content_type == "image/jpeg"
+
+
 # -- blurhash ---------------------------------------------------------------------------
 
 
@@ -228,10 +297,11 @@ def test_blurhash_of_grey_and_translucent_images(tmp_path: Path) -> None:
         lambda p: images.png(p, 400, 300),
         lambda p: images.webp(p, 400, 300),
         lambda p: images.heif(p, 400, 300),
+        lambda p: images.hevc(p, 400, 300),
         lambda p: images.gif(p, 120, 90),
         lambda p: images.animated_gif(p, 400, 300, 3),
     ],
-    ids=["jpeg", "png", "webp", "avif", "gif", "gif-animated"],
+    ids=["jpeg", "png", "webp", "avif", "heic-hevc", "gif", "gif-animated"],
 )
 def test_truncated_data_is_corrupt(tmp_path: Path, make: Callable[[Path], Path]) -> None:
     src = images.truncate(make(tmp_path / "in"))
@@ -288,15 +358,35 @@ def test_identified_non_supported_types(tmp_path: Path) -> None:
         assert "image/tiff" in str(caught.value) or "application/pdf" in str(caught.value)
 
 
-def test_hevc_heic_is_rejected_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fraction", [0.5, 0.9, 0.999])
+def test_hevc_grid_cut_short_is_corrupt(tmp_path: Path, fraction: float) -> None:
+    # libheif decodes a grid with missing tiles without complaint, leaving them black.
+    src = images.truncate(images.hevc(tmp_path / "in", 1200, 900, grid=True), fraction)
+    assert read_header(src) == Header(content_type="image/heic", width=1200, height=900, frames=1)
+    with pytest.raises(MediaRejected) as caught:
+        process(src, tmp_path / "out", LIMITS)
+    assert caught.value.kind == "corrupt"
+    assert listing(tmp_path / "out") == []
+
+
+def test_hevc_heic_with_a_junk_bitstream_is_corrupt(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.write_bytes(images.hevc_heic())
     assert read_header(src) == Header(content_type="image/heic", width=64, height=48, frames=1)
     with pytest.raises(MediaRejected) as caught:
         process(src, tmp_path / "out", LIMITS)
-    # Without an HEVC decoder (pyvips-binary has none) this is "unsupported"; with one, the
-    # junk bitstream makes it "corrupt".
-    assert caught.value.kind in ("unsupported", "corrupt")
+    assert caught.value.kind == "corrupt"
+    assert listing(tmp_path / "out") == []
+
+
+def test_hevc_heic_pixel_limit_from_header(tmp_path: Path) -> None:
+    # The bitstream is junk, so getting "too_many_pixels" rather than "corrupt" shows nothing was decoded.
+    src = tmp_path / "in"
+    src.write_bytes(images.hevc_heic(8000, 4250))
+    with pytest.raises(MediaRejected) as caught:
+        process(src, tmp_path / "out", LIMITS)
+    assert caught.value.kind == "too_many_pixels"
+    assert (caught.value.width, caught.value.height) == (8000, 4250)
     assert listing(tmp_path / "out") == []
 
 

@@ -316,3 +316,31 @@ async def test_unknown_routes_answer_json(server: Running, http: aiohttp.ClientS
         assert r.status == 404 and await r.json() == {"error": "Record not found"}
     async with http.patch(f"{server.url}/api/v2/media") as r:
         assert r.status == 405 and "error" in await r.json()
+
+
+@pytest.mark.parametrize("make", ["hevc", "avif", "webp", "gif", "png_alpha"])
+async def test_every_image_type_comes_out_in_a_web_format(server: Running, http: aiohttp.ClientSession,
+                                                          tmp_path: Path, make: str) -> None:
+    token = await server.token("alice")
+    path = tmp_path / f"in.{make}"
+    match make:
+        case "hevc":
+            images.hevc(path, 800, 600, grid=True)
+            expected = ("jpg", "image/jpeg")
+        case "avif":
+            images.heif(path, 800, 600, brand=b"avif")
+            expected = ("jpg", "image/jpeg")
+        case "webp":
+            images.webp(path, 800, 600)
+            expected = ("webp", "image/webp")
+        case "gif":
+            images.gif(path, 200, 100)
+            expected = ("png", "image/png")
+        case _:
+            images.png(path, 800, 600, alpha=True)
+            expected = ("png", "image/png")
+    status, body = await upload(http, server, token, path.read_bytes(), content_type="application/octet-stream")
+    assert status == 200, body
+    assert body["url"].endswith(f"/original.{expected[0]}")
+    async with http.get(body["preview_url"]) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == expected[1]

@@ -133,3 +133,26 @@ async def test_live_feed_follows_new_events(jetstream_log: JetStreamLog, tmp_pat
     feed.cancel()
     await asyncio.gather(feed, return_exceptions=True)
     await projection.close()
+
+
+def test_rebuild_progress_is_drawn_only_on_a_terminal() -> None:
+    import io
+
+    from mediaplex.cli import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = Progress(200, screen)
+    bar(50)
+    bar(200)
+    bar.close()
+    assert screen.getvalue() == (f"\r[{'#' * 7}{'.' * 23}] 50/200 events"
+                                 f"\r[{'#' * 30}] 200/200 events\n")
+    piped = io.StringIO()
+    quiet = Progress(200, piped)
+    quiet(50)
+    quiet.close()
+    assert piped.getvalue() == ""

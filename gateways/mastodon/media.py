@@ -78,6 +78,16 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
+async def _text(part: BodyPartReader, limit: int) -> str:
+    """A text field, read no further than one character past what any check could accept."""
+    cap = (limit + 1) * 4
+    data = bytearray()
+    while len(data) <= cap and (chunk := await part.read_chunk(CHUNK)):
+        data += chunk
+    await part.release()
+    return data[:cap].decode(part.get_charset("utf-8"), errors="replace")
+
+
 async def _upload(request: web.Request, principal: Principal) -> str:
     app = request.app
     config = app[keys.CONFIG]
@@ -104,7 +114,7 @@ async def _upload(request: web.Request, principal: Principal) -> str:
                 has_thumbnail = bool(await part.read_chunk(1))
                 await part.release()
             elif part.name in ("description", "focus"):
-                fields[part.name] = await part.text()
+                fields[part.name] = await _text(part, config.description_limit)
             else:
                 await part.release()
         if checked is None:
