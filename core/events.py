@@ -93,6 +93,9 @@ class MediaUpdated(Event, frozen=True, tag="media.updated"):
     media_id: str
     description: str | None = None
     focus: Focus | None = None
+    title: str | None = None
+    license: str | None = None
+    tags: tuple[str, ...] | None = None
 
     def subject(self) -> str:
         return f"mx.media.{self.media_id}.updated"
@@ -100,12 +103,83 @@ class MediaUpdated(Event, frozen=True, tag="media.updated"):
 
 class MediaDeleted(Event, frozen=True, tag="media.deleted"):
     media_id: str
+    # Why, for operators reading the log: "" for a user's request, "unposted" for the sweeper.
+    reason: str = ""
 
     def subject(self) -> str:
         return f"mx.media.{self.media_id}.deleted"
 
 
-AnyEvent = UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
+class ClientRegistered(Event, frozen=True, tag="client.registered"):
+    """A pump.io client from dynamic registration. The secret is kept: OAuth 1.0a signs with it."""
+
+    client_id: str
+    client_secret: str
+    application_type: str = "native"
+    application_name: str = ""
+    logo_uri: str = ""
+    contacts: tuple[str, ...] = ()
+    redirect_uris: tuple[str, ...] = ()
+
+    def subject(self) -> str:
+        return f"mx.client.{self.client_id}.registered"
+
+
+class ClientUpdated(Event, frozen=True, tag="client.updated"):
+    """client_update: a field left as None keeps its value."""
+
+    client_id: str
+    application_type: str | None = None
+    application_name: str | None = None
+    logo_uri: str | None = None
+    contacts: tuple[str, ...] | None = None
+    redirect_uris: tuple[str, ...] | None = None
+
+    def subject(self) -> str:
+        return f"mx.client.{self.client_id}.updated"
+
+
+class AccessGranted(Event, frozen=True, tag="oauth.granted"):
+    """An OAuth 1.0a access token, as every gateway replica must be able to verify its signatures."""
+
+    token: str
+    secret: str
+    client_id: str
+    user_id: str
+
+    def subject(self) -> str:
+        return f"mx.oauth.{self.token}.granted"
+
+
+class ActivityPosted(Event, frozen=True, tag="activity.posted"):
+    """One pump.io activity and its effect on the object it names, as a single atomic change.
+
+    verb: post | update | delete; object_type: image | comment. For images object_id is the
+    media id. Fields left as None are not changed. `reply_owner` is the owner of the object a
+    comment replies to, so inboxes can be folded without looking anything up.
+    """
+
+    activity_id: str
+    actor: str
+    verb: str
+    object_type: str
+    object_id: str
+    display_name: str | None = None
+    content: str | None = None
+    license: str | None = None
+    tags: tuple[str, ...] | None = None
+    in_reply_to: str | None = None
+    reply_owner: str | None = None
+    generator: str = ""
+
+    def subject(self) -> str:
+        return f"mx.activity.{self.activity_id}.posted"
+
+
+AnyEvent = (
+    UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
+    | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted
+)
 
 
 def outcome_subject(media_id: str) -> str:

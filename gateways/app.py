@@ -9,6 +9,8 @@ from aiohttp import web
 
 from gateways import files
 from gateways.mastodon import app as mastodon
+from gateways.pumpio import app as pumpio
+from gateways.pumpio.errors import PumpError
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     """Routing misses and crashes answer in JSON too, and the server keeps serving."""
     try:
         return await handler(request)
+    except PumpError as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
@@ -42,6 +46,7 @@ def create_app() -> web.Application:
     """Routes only; the composition root fills in the keys from gateways.keys before it starts."""
     app = web.Application(middlewares=[json_errors])
     mastodon.add_routes(app)
+    pumpio.add_routes(app)
     files.add_routes(app)
     app.router.add_get("/healthz", healthz)
     return app

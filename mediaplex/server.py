@@ -27,7 +27,7 @@ from processors.worker import Processor, ProcessorSettings
 from store import generations
 from store.blobs import FileBlobStore
 from store.feed import Feed
-from store.projection import Projection
+from store.projection import Projection, SchemaChanged
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,16 @@ class Server:
         first_start = await events.last_seq() == 0
         blobs = self.blobs
         path = generations.current(config.projection_dir)
+        try:
+            projection = await self._stack.enter_async_context(projection_at(path))
+        except SchemaChanged:
+            # Read models are derived: a new shape is folded afresh from the whole log.
+            log.info("read-model schema changed: folding a new projection from the log")
+            path = generations.fresh(config.projection_dir)
+            projection = await self._stack.enter_async_context(projection_at(path))
+            await catch_up(events, projection)
+            generations.promote(config.projection_dir, path)
         generations.prune(config.projection_dir, path)
-        projection = await self._stack.enter_async_context(projection_at(path))
         self.projection = projection
         await catch_up(events, projection)
         self._spawn(Feed(events, projection).run_forever())

@@ -22,6 +22,16 @@ T = TypeVar("T")
 CHECKPOINT = "checkpoint"
 
 
+class SchemaChanged(Exception):
+    """The file was folded under another schema; fold a fresh one from the log instead."""
+
+
+def schema_fingerprint() -> str:
+    """Changes whenever a table, column, type or index of the read model does."""
+    shape = [(t.name, t.pk, sorted((c, k.__name__) for c, k in t.columns.items()), t.indexes) for t in TABLES]
+    return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -48,7 +58,12 @@ class Projection:
     async def open(self) -> None:
         self._progress = asyncio.Condition()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.applied = await self._on_writer(self._open_writer)
+        try:
+            self.applied = await self._on_writer(self._open_writer)
+        except SchemaChanged:
+            self._writer.shutdown(wait=True)
+            self._readers.shutdown(wait=True)
+            raise
 
     async def close(self) -> None:
         await self._on_writer(self._close_writer)
@@ -70,8 +85,13 @@ class Projection:
                 db[table.name].create(table.columns, pk=table.pk)  # type: ignore[union-attr]
                 for columns in table.indexes:
                     db[table.name].create_index(columns)  # type: ignore[union-attr]
+        fingerprint = schema_fingerprint()
         if not db[CHECKPOINT].exists():
-            db[CHECKPOINT].insert({"id": 1, "seq": 0}, pk="id")  # type: ignore[union-attr]
+            db[CHECKPOINT].insert({"id": 1, "seq": 0, "schema": fingerprint}, pk="id")  # type: ignore[union-attr]
+        row = conn.execute(f"SELECT * FROM {CHECKPOINT} WHERE id = 1").fetchone()
+        if "schema" not in row.keys() or row["schema"] != fingerprint:
+            conn.close()
+            raise SchemaChanged(f"{self.path} was built for another read-model schema")
         self._write_conn = conn
         row = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
         return int(row[0])
@@ -86,7 +106,7 @@ class Projection:
         fresh = [r for r in records if r.seq > self.applied]
         if not fresh:
             return self.applied
-        planned = [(r.seq, changes(r.event)) for r in fresh]
+        planned = [(r.seq, changes(r.event, r.seq)) for r in fresh]
         applied = await self._on_writer(self._write, planned)
         self.applied = applied
         assert self._progress is not None

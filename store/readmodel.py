@@ -11,7 +11,11 @@ from typing import Any
 import msgspec
 
 from core.events import (
+    AccessGranted,
+    ActivityPosted,
     AnyEvent,
+    ClientRegistered,
+    ClientUpdated,
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
@@ -86,8 +90,46 @@ TABLES: tuple[Table, ...] = (
             "failure": str,
             "created_at": float,
             "updated_at": float,
+            "title": str,
+            "license": str,
+            "tags": str,
+            # Set when a pump.io post activity publishes the media; unposted uploads may be swept.
+            "published_at": float,
         },
-        indexes=(("owner_id",), ("blob",)),
+        indexes=(("owner_id",), ("blob",), ("published_at", "created_at")),
+    ),
+    Table(
+        "clients",
+        "client_id",
+        {"client_id": str, "client_secret": str, "application_type": str, "application_name": str,
+         "logo_uri": str, "contacts": str, "redirect_uris": str, "created_at": float, "updated_at": float},
+    ),
+    Table(
+        "oauth_tokens",
+        "token",
+        {"token": str, "secret": str, "client_id": str, "user_id": str, "created_at": float},
+    ),
+    Table(
+        "activities",
+        "activity_id",
+        {"activity_id": str, "seq": int, "actor": str, "verb": str, "object_type": str, "object_id": str,
+         "major": int, "in_reply_to": str, "reply_owner": str, "generator": str, "display_name": str,
+         "content": str, "published": float},
+        # Feeds page by (actor, seq): a deep page costs the same as the first.
+        indexes=(("actor", "seq"), ("actor", "major", "seq"), ("object_id",), ("seq",)),
+    ),
+    Table(
+        "inbox",
+        "entry",
+        {"entry": str, "user_id": str, "seq": int, "activity_id": str, "major": int, "direct": int},
+        indexes=(("user_id", "seq"), ("user_id", "major", "seq"), ("user_id", "direct", "major", "seq")),
+    ),
+    Table(
+        "comments",
+        "comment_id",
+        {"comment_id": str, "author": str, "in_reply_to": str, "content": str, "published": float,
+         "updated": float},
+        indexes=(("in_reply_to", "published"),),
     ),
 )
 
@@ -100,7 +142,12 @@ def rendition_json(info: RenditionInfo) -> str:
     return msgspec.json.encode(info).decode()
 
 
-def changes(event: AnyEvent) -> list[Change]:
+def _json(value: object) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
+    """What `event`, appended at stream sequence `seq`, does to the read model."""
     match event:
         case UserAdded():
             return [
@@ -125,6 +172,7 @@ def changes(event: AnyEvent) -> list[Change]:
                     "via": event.via, "status": PROCESSING, "version": None, "original": None,
                     "small": None, "blurhash": None, "failure": None,
                     "created_at": event.at, "updated_at": event.at,
+                    "title": None, "license": None, "tags": None, "published_at": None,
                 }),
             ]
         case MediaProcessed():
@@ -145,7 +193,89 @@ def changes(event: AnyEvent) -> list[Change]:
             if event.focus is not None:
                 fields["focus_x"] = event.focus.x
                 fields["focus_y"] = event.focus.y
+            if event.title is not None:
+                fields["title"] = event.title
+            if event.license is not None:
+                fields["license"] = event.license
+            if event.tags is not None:
+                fields["tags"] = _json(event.tags)
             return [Patch("media", event.media_id, fields)]
         case MediaDeleted():
             return [Remove("media", event.media_id)]
+        case ClientRegistered():
+            return [Put("clients", {
+                "client_id": event.client_id, "client_secret": event.client_secret,
+                "application_type": event.application_type, "application_name": event.application_name,
+                "logo_uri": event.logo_uri, "contacts": _json(event.contacts),
+                "redirect_uris": _json(event.redirect_uris), "created_at": event.at, "updated_at": event.at,
+            })]
+        case ClientUpdated():
+            updates: dict[str, Any] = {"updated_at": event.at}
+            for name in ("application_type", "application_name", "logo_uri"):
+                if getattr(event, name) is not None:
+                    updates[name] = getattr(event, name)
+            for name in ("contacts", "redirect_uris"):
+                if getattr(event, name) is not None:
+                    updates[name] = _json(getattr(event, name))
+            return [Patch("clients", event.client_id, updates)]
+        case AccessGranted():
+            return [Put("oauth_tokens", {"token": event.token, "secret": event.secret,
+                                         "client_id": event.client_id, "user_id": event.user_id,
+                                         "created_at": event.at})]
+        case ActivityPosted():
+            return _activity(event, seq)
     raise TypeError(f"no projection for {type(event).__name__}")
+
+
+def _activity(event: ActivityPosted, seq: int) -> list[Change]:
+    major = 1 if event.verb == "post" else 0
+    out: list[Change] = [
+        Put("activities", {
+            "activity_id": event.activity_id, "seq": seq, "actor": event.actor, "verb": event.verb,
+            "object_type": event.object_type, "object_id": event.object_id, "major": major,
+            "in_reply_to": event.in_reply_to, "reply_owner": event.reply_owner, "generator": event.generator,
+            "display_name": event.display_name, "content": event.content, "published": event.at,
+        }),
+        _inbox(event.actor, seq, event.activity_id, major, direct=False),
+    ]
+    if event.reply_owner and event.reply_owner != event.actor:
+        # Somebody else's comment on your image reaches your inbox, addressed to you.
+        out.append(_inbox(event.reply_owner, seq, event.activity_id, major, direct=True))
+    out.extend(_effect(event))
+    return out
+
+
+def _inbox(user: str, seq: int, activity_id: str, major: int, *, direct: bool) -> Put:
+    return Put("inbox", {"entry": f"{user}:{seq:012d}", "user_id": user, "seq": seq, "activity_id": activity_id,
+                         "major": major, "direct": int(direct)})
+
+
+def _effect(event: ActivityPosted) -> list[Change]:
+    fields: dict[str, Any] = {}
+    if event.object_type == "image":
+        if event.verb == "delete":
+            return [Remove("media", event.object_id)]
+        if event.display_name is not None:
+            fields["title"] = event.display_name
+        if event.content is not None:
+            fields["description"] = event.content
+        if event.license is not None:
+            fields["license"] = event.license
+        if event.tags is not None:
+            fields["tags"] = _json(event.tags)
+        fields["updated_at"] = event.at
+        if event.verb == "post":
+            fields["published_at"] = event.at
+        return [Patch("media", event.object_id, fields)]
+    if event.object_type == "comment":
+        if event.verb == "delete":
+            return [Remove("comments", event.object_id)]
+        if event.verb == "post":
+            return [Put("comments", {"comment_id": event.object_id, "author": event.actor,
+                                     "in_reply_to": event.in_reply_to, "content": event.content or "",
+                                     "published": event.at, "updated": event.at})]
+        if event.content is not None:
+            fields["content"] = event.content
+        fields["updated"] = event.at
+        return [Patch("comments", event.object_id, fields)]
+    return []

@@ -9,7 +9,11 @@ import msgspec
 import pytest
 
 from core.events import (
+    AccessGranted,
+    ActivityPosted,
     AnyEvent,
+    ClientRegistered,
+    ClientUpdated,
     Codec,
     Focus,
     MediaDeleted,
@@ -37,6 +41,19 @@ SAMPLES: list[AnyEvent] = [
     MediaFailed(at=5.0, media_id="8", reason="corrupt"),
     MediaUpdated(at=6.0, media_id="7", description="new", focus=None),
     MediaDeleted(at=7.0, media_id="7"),
+    # Added with the pump.io gateway; the lines above were written before MediaUpdated's
+    # title/license/tags and MediaDeleted's reason existed, and still decode.
+    MediaUpdated(at=8.0, media_id="7", title="Heron", license="CC-BY-4.0", tags=("bird", "lake")),
+    MediaDeleted(at=9.0, media_id="8", reason="unposted"),
+    ClientRegistered(at=10.0, client_id="c1", client_secret="s1", application_type="native",
+                     application_name="PyPump", redirect_uris=("oob",)),
+    ClientUpdated(at=11.0, client_id="c1", application_name="PyPump 2"),
+    AccessGranted(at=12.0, token="t1", secret="ts1", client_id="c1", user_id="alice"),
+    ActivityPosted(at=13.0, activity_id="a1", actor="alice", verb="post", object_type="image", object_id="7",
+                   display_name="Heron", content="On the lake", license="CC-BY-4.0", tags=("bird",),
+                   generator="PyPump"),
+    ActivityPosted(at=14.0, activity_id="a2", actor="bob", verb="post", object_type="comment", object_id="c9",
+                   content="Nice!", in_reply_to="7", reply_owner="alice"),
 ]
 
 
@@ -53,7 +70,8 @@ def test_golden_samples_still_decode() -> None:
     assert decoded == SAMPLES
     tags = {json.loads(line)["type"] for line in lines}
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
-                    "media.updated", "media.deleted"}
+                    "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
+                    "activity.posted"}
 
 
 def test_fields_added_later_have_defaults() -> None:

@@ -1,0 +1,9 @@
+"""pump.io client API: uploads (not built yet)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def add_routes(app: web.Application) -> None:
+    """No routes yet."""
