@@ -74,6 +74,8 @@ class MediaProcessed(Event, frozen=True, tag="media.processed"):
     original: RenditionInfo
     small: RenditionInfo
     blurhash: str
+    # Processing version 2 on: the 320x320-fit rendition pump.io clients show.
+    thumb: RenditionInfo | None = None
 
     def subject(self) -> str:
         return outcome_subject(self.media_id)

@@ -9,7 +9,7 @@ from aiohttp import web
 from core.ports import rendition_dir
 from gateways import keys
 
-RENDITION = re.compile(r"(original|small)\.(jpg|png|gif|webp)")
+RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp)")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 IMMUTABLE = "public, max-age=31536000, immutable"

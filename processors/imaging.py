@@ -18,10 +18,12 @@ from blurhash import _functions as blurhash_c
 
 from core.probe import FAIL_ON, Header, Limits, MediaRejected, check_limits, is_animated, read_header
 
-PROCESSING_VERSION: int = 1
+PROCESSING_VERSION: int = 2
 
 ORIGINAL_PIXELS = 8_294_400
 SMALL_PIXELS = 230_400
+# pump.io clients show a thumbnail that fits a 320x320 box.
+THUMB_BOX = (320, 320)
 BLURHASH_COMPONENTS = 4
 BLURHASH_INPUT_SIZE = 100
 # Room for the largest hash the encoder can write (9x9 components) plus the terminator.
@@ -40,6 +42,7 @@ class Processed(msgspec.Struct, frozen=True):
     original: Rendition
     small: Rendition
     blurhash: str
+    thumb: Rendition
 
 
 # Renders the upright source image scaled down to fit a (width, height) box.
@@ -83,9 +86,9 @@ def extension(content_type: str) -> str:
 
 
 def process(src: Path, out_dir: Path, limits: Limits) -> Processed:
-    """Write ``out_dir/original.<ext>`` and ``out_dir/small.<ext>`` for the upload at ``src``.
+    """Write ``out_dir/{original,small,thumb}.<ext>`` for the upload at ``src``.
 
-    Both files appear together or not at all: each is written to a temporary name in
+    The files appear together or not at all: each is written to a temporary name in
     ``out_dir`` and renamed into place once everything has succeeded.
     """
     header = read_header(src)
@@ -112,14 +115,21 @@ def process(src: Path, out_dir: Path, limits: Limits) -> Processed:
 
         hashed = _blurhash(small_image)
 
+        thumb_tmp = _temporary(out_dir, "thumb", temporaries)
+        # From the small rendition: it already fits 230,400 px, far cheaper than the source.
+        thumb_image = small_image.thumbnail_image(THUMB_BOX[0], height=THUMB_BOX[1], size="down")
+        _save(thumb_image, thumb_tmp, still_type)
+        thumb = _rendition("thumb", thumb_image, still_type, thumb_tmp)
+
         os.replace(original_tmp, out_dir / f"original.{extension(original_type)}")
         os.replace(small_tmp, out_dir / f"small.{extension(still_type)}")
+        os.replace(thumb_tmp, out_dir / f"thumb.{extension(still_type)}")
     except pyvips.Error as error:
         raise MediaRejected("corrupt") from error
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
-    return Processed(original=original, small=small, blurhash=hashed)
+    return Processed(original=original, small=small, blurhash=hashed, thumb=thumb)
 
 
 def _gif_blocks_complete(data: bytes) -> bool:

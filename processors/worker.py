@@ -28,7 +28,7 @@ from core.jetstream import JetStreamLog
 from core.log import Conflict
 from core.ports import BlobStore, rendition_dir
 from core.probe import Limits, MediaRejected
-from processors.imaging import PROCESSING_VERSION, Processed, process
+from processors.imaging import PROCESSING_VERSION, Rendition, process
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,9 @@ class ProcessorSettings(msgspec.Struct, frozen=True):
     fetch_timeout: float = 2.0
 
 
-def to_info(processed: Processed) -> tuple[RenditionInfo, RenditionInfo]:
-    def info(r: object) -> RenditionInfo:
-        return msgspec.convert(msgspec.to_builtins(r), RenditionInfo)
-
-    return info(processed.original), info(processed.small)
+def to_info(rendition: Rendition) -> RenditionInfo:
+    return RenditionInfo(style=rendition.style, width=rendition.width, height=rendition.height,
+                         content_type=rendition.content_type, size=rendition.size)
 
 
 class Processor:
@@ -173,15 +171,15 @@ class Processor:
             if delivered >= self._settings.max_deliver:
                 return MediaFailed(at=self._clock(), media_id=event.media_id, reason=f"gave up: {exc}")
             raise
-        original, small = to_info(processed)
         return MediaProcessed(
             at=self._clock(),
             media_id=event.media_id,
             blob=event.blob,
             version=PROCESSING_VERSION,
-            original=original,
-            small=small,
+            original=to_info(processed.original),
+            small=to_info(processed.small),
             blurhash=processed.blurhash,
+            thumb=to_info(processed.thumb),
         )
 
     async def _heartbeat(self, msg: Msg) -> None:

@@ -95,6 +95,7 @@ TABLES: tuple[Table, ...] = (
             "tags": str,
             # Set when a pump.io post activity publishes the media; unposted uploads may be swept.
             "published_at": float,
+            "thumb": str,
         },
         indexes=(("owner_id",), ("blob",), ("published_at", "created_at")),
     ),
@@ -172,7 +173,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "via": event.via, "status": PROCESSING, "version": None, "original": None,
                     "small": None, "blurhash": None, "failure": None,
                     "created_at": event.at, "updated_at": event.at,
-                    "title": None, "license": None, "tags": None, "published_at": None,
+                    "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
                 }),
             ]
         case MediaProcessed():
@@ -180,6 +181,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                 Patch("media", event.media_id, {
                     "status": READY, "version": event.version,
                     "original": rendition_json(event.original), "small": rendition_json(event.small),
+                    "thumb": rendition_json(event.thumb) if event.thumb else None,
                     "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
                 }),
             ]

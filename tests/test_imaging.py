@@ -64,6 +64,9 @@ def test_rendition_sizes(
     processed = run(src, tmp_path / "out")
     assert (processed.small.width, processed.small.height) == small
     assert (processed.original.width, processed.original.height) == original
+    # pump.io's thumbnail fits 320x320 with the same shape.
+    thumb = (processed.thumb.width, processed.thumb.height)
+    assert max(thumb) == 320 and abs(thumb[0] / thumb[1] - small[0] / small[1]) < 0.01
 
 
 def test_fit_box() -> None:
@@ -147,7 +150,11 @@ def test_output_formats_are_deterministic(
     second = run(src, tmp_path / "b")
     assert first == second
     assert (first.original.content_type, first.small.content_type) == (original, small)
-    assert listing(tmp_path / "a") == sorted([f"original.{extension(original)}", f"small.{extension(small)}"])
+    assert listing(tmp_path / "a") == sorted(
+        [f"original.{extension(original)}", f"small.{extension(small)}", f"thumb.{extension(small)}"]
+    )
+    assert first.thumb.content_type == small
+    assert max(first.thumb.width, first.thumb.height) <= 320
     for name in listing(tmp_path / "a"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
@@ -197,7 +204,7 @@ def test_hevc_heic_renditions(tmp_path: Path) -> None:
     assert (processed.original.content_type, processed.small.content_type) == ("image/jpeg", "image/jpeg")
     assert (processed.original.width, processed.original.height) == (3325, 2494)
     assert (processed.small.width, processed.small.height) == (554, 416)
-    assert listing(tmp_path / "out") == ["original.jpg", "small.jpg"]
+    assert listing(tmp_path / "out") == ["original.jpg", "small.jpg", "thumb.jpg"]
     assert len(processed.blurhash) == 36
     assert blurhash.is_valid_blurhash(processed.blurhash)
     # Every tile was decoded: the whole picture has the source colour, no black or grey patches.
