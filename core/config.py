@@ -26,6 +26,9 @@ class Config(msgspec.Struct, frozen=True):
     # How long the synchronous POST /api/v1/media waits for processing at most.
     v1_sync_wait: float = 60.0
     processor_concurrency: int = 2
+    # Uploads through pump.io that are never posted are deleted after this many seconds.
+    unposted_ttl: float = 24 * 3600.0
+    sweep_interval: float = 600.0
 
     @property
     def blobs(self) -> Path:

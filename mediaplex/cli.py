@@ -55,6 +55,9 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                        help="address to listen on (env MEDIAPLEX_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=int(_env(env, "PORT", "8080") or 8080),
                        help="port to listen on, 0 for any free one (env MEDIAPLEX_PORT; default 8080)")
+    serve.add_argument("--unposted-ttl", type=float, default=float(_env(env, "UNPOSTED_TTL", "86400") or 86400),
+                       help="seconds after which pump.io uploads that were never posted are deleted "
+                            "(env MEDIAPLEX_UNPOSTED_TTL; default 86400)")
     serve.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
                        help="URL clients reach this server at, used in every URL it hands out "
                             "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
@@ -87,7 +90,8 @@ def config_from(args: argparse.Namespace) -> Config:
     urls = tuple(u.strip() for u in (args.nats or "").split(",") if u.strip())
     fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
     if getattr(args, "host", None) is not None:
-        fields.update(host=args.host, port=args.port, public_url=args.public_url or "")
+        fields.update(host=args.host, port=args.port, public_url=args.public_url or "",
+                      unposted_ttl=args.unposted_ttl)
     return Config(**fields)  # type: ignore[arg-type]
 
 

@@ -23,6 +23,7 @@ from gateways import keys
 from gateways.app import create_app
 from mediaplex.admin import add_user, create_token
 from mediaplex.runtime import Renderer, catch_up, event_log, prepare_vips, projection_at, running_broker
+from mediaplex.sweeper import Sweeper, SweepSettings
 from processors.worker import Processor, ProcessorSettings
 from store import generations
 from store.blobs import FileBlobStore
@@ -82,6 +83,8 @@ class Server:
         await catch_up(events, projection)
         self._spawn(Feed(events, projection).run_forever())
         limits = self.limits
+        sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval)
+        self._spawn(Sweeper(events, projection, blobs, config.renditions, sweep).run())
         if self._with_processor:
             settings = ProcessorSettings(concurrency=config.processor_concurrency)
             self._spawn(Processor(events, blobs, config.renditions, limits, settings).run())

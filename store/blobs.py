@@ -7,7 +7,7 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
 from pathlib import Path
 
 from core.ports import Staged, TooLarge
@@ -57,6 +57,9 @@ class FileBlobStore:
         final = self.path(staged.sha256)
         if final.exists():
             staged.path.unlink(missing_ok=True)
+            # Fresh again: the sweeper leaves blobs touched within its grace period alone, so
+            # bytes re-uploaded just now are not collected before their event is projected.
+            os.utime(final)
             return False
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged.path, final)
@@ -68,6 +71,12 @@ class FileBlobStore:
 
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+    def stored(self) -> Iterator[tuple[str, float]]:
+        """Every committed blob with its last-modified time."""
+        for path in self._root.glob("??/??/*"):
+            if SHA256.fullmatch(path.name):
+                yield path.name, path.stat().st_mtime
 
     def leftovers(self) -> list[Path]:
         """Temp files of uploads that never finished (a crash mid-stream)."""

@@ -1,0 +1,100 @@
+"""Deletes uploads nobody posted, by appending events, and collects blobs no media names any more."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from core.events import MediaDeleted
+from core.log import EventLog
+from store.blobs import FileBlobStore
+from store.projection import Projection
+
+log = logging.getLogger(__name__)
+
+
+class SweepSettings(msgspec.Struct, frozen=True):
+    unposted_ttl: float = 24 * 3600.0
+    interval: float = 600.0
+    # A blob younger than this is never collected: its upload event may not be projected yet.
+    blob_grace: float = 600.0
+    # Uploads through these gateways are meant to be posted; Mastodon media stay until deleted.
+    via: tuple[str, ...] = ("pumpio",)
+
+
+class SweepReport(msgspec.Struct, frozen=True):
+    expired: int
+    blobs_removed: int
+
+
+class Sweeper:
+    def __init__(
+        self,
+        events: EventLog,
+        projection: Projection,
+        blobs: FileBlobStore,
+        renditions: Path,
+        settings: SweepSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._events = events
+        self._projection = projection
+        self._blobs = blobs
+        self._renditions = renditions
+        self._settings = settings
+        self._clock = clock
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.interval)
+            try:
+                report = await self.sweep_once()
+            except Exception:
+                log.exception("sweep failed; trying again next round")
+                continue
+            if report.expired or report.blobs_removed:
+                log.info("swept %d unposted uploads and %d blobs", report.expired, report.blobs_removed)
+
+    async def sweep_once(self) -> SweepReport:
+        now = self._clock()
+        cutoff = now - self._settings.unposted_ttl
+        via = self._settings.via
+        marks = ", ".join("?" for _ in via)
+
+        def expired(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                f"SELECT media_id FROM media WHERE published_at IS NULL AND created_at < ? AND via IN ({marks})",
+                (cutoff, *via),
+            )
+            return [row[0] for row in rows]
+
+        last = 0
+        swept = await self._projection.read(expired)
+        for media_id in swept:
+            event = MediaDeleted(at=now, media_id=media_id, reason="unposted")
+            # Same id as a user's delete: whichever comes first is the one in the log.
+            last = await self._events.append(event, msg_id=f"{media_id}.deleted")
+        if last:
+            await self._projection.wait_for(last, timeout=30.0)
+        return SweepReport(expired=len(swept), blobs_removed=await self._collect(now))
+
+    async def _collect(self, now: float) -> int:
+        referenced = set(await self._projection.read(
+            lambda conn: [row[0] for row in conn.execute("SELECT DISTINCT blob FROM media")]
+        ))
+        old_enough = now - self._settings.blob_grace
+        removed = 0
+        for sha, modified in await asyncio.to_thread(lambda: list(self._blobs.stored())):
+            if sha in referenced or modified > old_enough:
+                continue
+            self._blobs.remove(sha)
+            await asyncio.to_thread(shutil.rmtree, self._renditions / sha[:2] / sha, True)
+            removed += 1
+        return removed

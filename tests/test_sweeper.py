@@ -1,0 +1,88 @@
+"""Unposted uploads are deleted by appending events; blobs go only when nothing names them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.events import ActivityPosted, MediaDeleted, MediaUploaded
+from core.jetstream import JetStreamLog
+from mediaplex.sweeper import Sweeper, SweepSettings
+from store.blobs import FileBlobStore
+from store.feed import Feed
+from store.projection import Projection
+
+DAY = 24 * 3600.0
+NOW = 1_800_000_000.0
+
+
+async def stored(blobs: FileBlobStore, data: bytes, age: float) -> str:
+    async def one() -> AsyncIterator[bytes]:
+        yield data
+
+    staged = await blobs.receive(one(), limit=1000)
+    await blobs.commit(staged)
+    os.utime(blobs.path(staged.sha256), (NOW - age, NOW - age))
+    return staged.sha256
+
+
+def upload(media_id: str, blob: str, via: str, age: float) -> MediaUploaded:
+    return MediaUploaded(at=NOW - age, media_id=media_id, owner_id="alice", blob=blob, size=1,
+                         content_type="image/png", width=1, height=1, via=via)
+
+
+@pytest.fixture
+async def projection(tmp_path: Path) -> AsyncIterator[Projection]:
+    opened = Projection(tmp_path / "p.db")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    lonely = await stored(blobs, b"lonely", 2 * DAY)
+    shared = await stored(blobs, b"shared", 2 * DAY)
+    posted = await stored(blobs, b"posted", 2 * DAY)
+    fresh = await stored(blobs, b"fresh", 60)
+    orphan = await stored(blobs, b"orphan of a deleted mastodon upload", 2 * DAY)
+    young_orphan = await stored(blobs, b"just uploaded, not projected yet", 60)
+    for event in (
+        upload("old-unposted", lonely, "pumpio", 2 * DAY),
+        upload("old-unposted-shared", shared, "pumpio", 2 * DAY),
+        upload("mastodon-shared", shared, "mastodon", 2 * DAY),
+        upload("old-posted", posted, "pumpio", 2 * DAY),
+        ActivityPosted(at=NOW - DAY, activity_id="a1", actor="alice", verb="post", object_type="image",
+                       object_id="old-posted"),
+        upload("recent-unposted", fresh, "pumpio", 60),
+        upload("deleted", orphan, "mastodon", 3 * DAY),
+        MediaDeleted(at=NOW - 2 * DAY, media_id="deleted"),
+    ):
+        await jetstream_log.append(event, msg_id=event.subject())
+    # As in a server: the projection follows the log, so the sweeper reads its own deletions.
+    following = asyncio.create_task(Feed(jetstream_log, projection).run_forever())
+    assert await projection.wait_for(await jetstream_log.last_seq(), timeout=10)
+    renditions = tmp_path / "renditions"
+    (renditions / lonely[:2] / lonely / "v2").mkdir(parents=True)
+
+    sweeper = Sweeper(jetstream_log, projection, blobs, renditions, SweepSettings(), clock=lambda: NOW)
+    report = await sweeper.sweep_once()
+
+    swept = [r.event async for r in jetstream_log.read(1, follow=False) if isinstance(r.event, MediaDeleted)]
+    assert [(e.media_id, e.reason) for e in swept] == [("deleted", ""), ("old-unposted", "unposted"),
+                                                       ("old-unposted-shared", "unposted")]
+    left = {row[0] for row in await projection.read(lambda c: c.execute("SELECT media_id FROM media").fetchall())}
+    assert left == {"mastodon-shared", "old-posted", "recent-unposted"}
+    assert (report.expired, report.blobs_removed) == (2, 2)
+    assert {sha for sha, _ in blobs.stored()} == {shared, posted, fresh, young_orphan}
+    assert not (renditions / lonely[:2] / lonely).exists()
+
+    # A second round finds nothing more to do.
+    again = await sweeper.sweep_once()
+    assert (again.expired, again.blobs_removed) == (0, 0)
+    following.cancel()
+    await asyncio.gather(following, return_exceptions=True)
