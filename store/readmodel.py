@@ -190,17 +190,10 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                                                     "updated_at": event.at})]
         case MediaUpdated():
             fields: dict[str, Any] = {"updated_at": event.at}
-            if event.description is not None:
-                fields["description"] = event.description
             if event.focus is not None:
                 fields["focus_x"] = event.focus.x
                 fields["focus_y"] = event.focus.y
-            if event.title is not None:
-                fields["title"] = event.title
-            if event.license is not None:
-                fields["license"] = event.license
-            if event.tags is not None:
-                fields["tags"] = _json(event.tags)
+            fields.update(_metadata(event.title, event.description, event.license, event.tags))
             return [Patch("media", event.media_id, fields)]
         case MediaDeleted():
             return [Remove("media", event.media_id)]
@@ -247,6 +240,15 @@ def _activity(event: ActivityPosted, seq: int) -> list[Change]:
     return out
 
 
+def _metadata(
+    title: str | None, description: str | None, license: str | None, tags: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """The media fields a change gives a value; None leaves a field as it is."""
+    given = {"title": title, "description": description, "license": license,
+             "tags": None if tags is None else _json(tags)}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def _inbox(user: str, seq: int, activity_id: str, major: int, *, direct: bool) -> Put:
     return Put("inbox", {"entry": f"{user}:{seq:012d}", "user_id": user, "seq": seq, "activity_id": activity_id,
                          "major": major, "direct": int(direct)})
@@ -257,14 +259,7 @@ def _effect(event: ActivityPosted) -> list[Change]:
     if event.object_type == "image":
         if event.verb == "delete":
             return [Remove("media", event.object_id)]
-        if event.display_name is not None:
-            fields["title"] = event.display_name
-        if event.content is not None:
-            fields["description"] = event.content
-        if event.license is not None:
-            fields["license"] = event.license
-        if event.tags is not None:
-            fields["tags"] = _json(event.tags)
+        fields = _metadata(event.display_name, event.content, event.license, event.tags)
         fields["updated_at"] = event.at
         if event.verb == "post":
             fields["published_at"] = event.at
