@@ -6,12 +6,14 @@ import re
 
 from aiohttp import web
 
+from core.events import RenditionInfo
 from core.ports import rendition_dir
 from gateways import keys
 
 RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp)")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+EXTENSIONS = {content_type: ext for ext, content_type in TYPES.items()}
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -37,6 +39,11 @@ async def rendition(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         path, headers={"Content-Type": TYPES[found.group(2)], "Cache-Control": IMMUTABLE}
     )
+
+
+def file_url(base: str, blob: str, version: int, info: RenditionInfo) -> str:
+    """Where `rendition` below serves a rendition."""
+    return f"{base}/media/files/{blob}/v{version}/{info.style}.{EXTENSIONS[info.content_type]}"
 
 
 def add_routes(app: web.Application) -> None:

@@ -13,6 +13,7 @@ import msgspec
 from core.config import Config
 from core.events import RenditionInfo
 from core.probe import Limits
+from gateways.files import file_url
 from store.readmodel import READY
 
 MASTODON_VERSION = "4.5.0"
@@ -23,18 +24,6 @@ IMAGE_TYPES = (
 VIDEO_SIZE_LIMIT = 103_809_024
 VIDEO_MATRIX_LIMIT = 8_294_400
 VIDEO_FRAME_RATE_LIMIT = 120
-
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
-
-
-def iso(ts: float) -> str:
-    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def file_url(base: str, blob: str, version: int, info: RenditionInfo) -> str:
-    return f"{base}/media/files/{blob}/v{version}/{info.style}.{EXTENSIONS[info.content_type]}"
-
 
 def _size(info: RenditionInfo) -> dict[str, Any]:
     return {

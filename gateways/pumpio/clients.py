@@ -1,9 +1,183 @@
-"""pump.io client API: clients (not built yet)."""
+"""Dynamic client registration: `POST /api/client/register`, client_associate and client_update.
+
+Field names follow pump.io and MediaGoblin, plus the spellings PyPump sends (`logo_url`,
+`redirect_uri`). client_update proves the client either with `client_id` and `client_secret` in the
+body, as PyPump and pump.io do, or by signing the request as the OAuth consumer (two-legged).
+"""
 
 from __future__ import annotations
 
+import hmac
+import re
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
 from aiohttp import web
+from oauthlib.common import generate_token
+
+from core.events import ClientRegistered, ClientUpdated
+from gateways.pumpio.errors import PumpError
+from gateways.pumpio.oauth import find_client, record, signed_client
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+APPLICATION_TYPES = ("web", "native")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+UNKNOWN_CONTENT_TYPE = "Unknown Content-Type: send application/json or application/x-www-form-urlencoded"
+BAD_JSON = "Could not decode the JSON body"
+NO_TYPE = "No registration type provided"
+BAD_TYPE = "Invalid registration type"
+BAD_APPLICATION_TYPE = "Unknown application_type."
+ID_ONLY_FOR_UPDATE = "Only set client_id for update."
+SECRET_ONLY_FOR_UPDATE = "Only set client_secret for update."
+UPDATE_NEEDS_CREDENTIALS = "client_update needs client_id and client_secret, or an OAuth signature"
+UNAUTHORIZED = "Unauthorized"
+
+
+class Registration(msgspec.Struct, frozen=True):
+    """What a registration request says, each field None when it was not sent."""
+
+    application_type: str | None = None
+    application_name: str | None = None
+    logo_uri: str | None = None
+    contacts: tuple[str, ...] | None = None
+    redirect_uris: tuple[str, ...] | None = None
+
+
+async def _fields(request: web.Request) -> dict[str, Any]:
+    if request.content_type == JSON:
+        try:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
+            raise PumpError(400, BAD_JSON) from None
+        if not isinstance(body, dict):
+            raise PumpError(400, BAD_JSON)
+        return body
+    if request.content_type == FORM:
+        return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    raise PumpError(400, UNKNOWN_CONTENT_TYPE)
+
+
+def _text(fields: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise PumpError(400, f"{name} must be a string")
+        return value
+    return None
+
+
+def _words(fields: dict[str, Any], *names: str) -> tuple[str, ...] | None:
+    """A space-separated string or a list of strings, under the first of `names` present."""
+    for name in names:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return tuple(value.split())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(w for v in value for w in v.split())
+        raise PumpError(400, f"{name} must be a space-separated string or a list of strings")
+    return None
+
+
+def _is_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _is_redirect(value: str) -> bool:
+    # Native clients register custom schemes (myapp://callback) as well as web URLs.
+    parts = urlsplit(value)
+    return bool(parts.scheme) and bool(parts.netloc or parts.path)
+
+
+def _registration(fields: dict[str, Any]) -> Registration:
+    application_type = _text(fields, "application_type")
+    if application_type is not None and application_type not in APPLICATION_TYPES:
+        raise PumpError(400, BAD_APPLICATION_TYPE)
+    logo = _text(fields, "logo_uri", "logo_url")
+    if logo is not None and not _is_url(logo):
+        raise PumpError(400, "Invalid logo_uri.")
+    contacts = _words(fields, "contacts")
+    if contacts is not None and not all(EMAIL.fullmatch(c) for c in contacts):
+        raise PumpError(400, "contacts must be space-separated email addresses.")
+    redirects = _words(fields, "redirect_uris", "redirect_uri")
+    if redirects is not None and not all(_is_redirect(r) for r in redirects):
+        raise PumpError(400, "redirect_uris must be space-separated URLs.")
+    return Registration(
+        application_type=application_type,
+        application_name=_text(fields, "application_name"),
+        logo_uri=logo,
+        contacts=contacts,
+        redirect_uris=redirects,
+    )
+
+
+def _answer(client_id: str, secret: str) -> web.Response:
+    return web.json_response({"client_id": client_id, "client_secret": secret, "expires_at": 0})
+
+
+async def _associate(request: web.Request, fields: dict[str, Any]) -> web.Response:
+    if "client_id" in fields:
+        raise PumpError(400, ID_ONLY_FOR_UPDATE)
+    if "client_secret" in fields:
+        raise PumpError(400, SECRET_ONLY_FOR_UPDATE)
+    wanted = _registration(fields)
+    client_id, secret = generate_token(), generate_token(40)
+    event = ClientRegistered(
+        at=time.time(),
+        client_id=client_id,
+        client_secret=secret,
+        application_type=wanted.application_type or "native",
+        application_name=wanted.application_name or "",
+        logo_uri=wanted.logo_uri or "",
+        contacts=wanted.contacts or (),
+        redirect_uris=wanted.redirect_uris or (),
+    )
+    await record(request, event, msg_id=f"{client_id}.registered")
+    return _answer(client_id, secret)
+
+
+async def _update(request: web.Request, fields: dict[str, Any]) -> web.Response:
+    claimed = _text(fields, "client_id")
+    given = _text(fields, "client_secret")
+    if request.headers.get("Authorization", "")[:6].lower() == "oauth ":
+        client_id = await signed_client(request)
+        if claimed is not None and claimed != client_id:
+            raise PumpError(403, UNAUTHORIZED)
+    elif claimed and given:
+        client_id = claimed
+    else:
+        raise PumpError(400, UPDATE_NEEDS_CREDENTIALS)
+    client = await find_client(request, client_id)
+    secret = str(client["client_secret"]) if client is not None else ""
+    # An unknown client and a wrong secret look the same, so ids cannot be probed.
+    if client is None or (given is not None and not hmac.compare_digest(secret.encode(), given.encode())):
+        raise PumpError(403, UNAUTHORIZED)
+    wanted = _registration(fields)
+    event = ClientUpdated(at=time.time(), client_id=client_id, **msgspec.structs.asdict(wanted))
+    await record(request, event, msg_id=f"{client_id}.updated.{time.time_ns()}")
+    return _answer(client_id, secret)
+
+
+async def register(request: web.Request) -> web.StreamResponse:
+    fields = await _fields(request)
+    kind = fields.get("type")
+    if kind is None:
+        raise PumpError(400, NO_TYPE)
+    if kind == "client_associate":
+        return await _associate(request, fields)
+    if kind == "client_update":
+        return await _update(request, fields)
+    raise PumpError(400, BAD_TYPE)
 
 
 def add_routes(app: web.Application) -> None:
-    """No routes yet."""
+    for path in ("/api/client/register", "/api/client/register/"):
+        app.router.add_post(path, register)

@@ -1,9 +1,94 @@
-"""pump.io client API: discovery (not built yet)."""
+"""Discovery: `HEAD /`, host-meta (XRD and JSON) and WebFinger for local users."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+from xml.sax.saxutils import quoteattr
+
 from aiohttp import web
+
+from gateways import keys
+from gateways.pumpio.errors import PumpError
+
+XRD = "application/xrd+xml"
+JRD = "application/jrd+json"
+APINAMESPACE = "http://apinamespace.org"
+
+Link = dict[str, str]
+
+
+def host_links(base: str) -> list[Link]:
+    return [
+        {"rel": "lrdd", "type": "application/json", "template": f"{base}/.well-known/webfinger?resource={{uri}}"},
+        {"rel": "registration_endpoint", "href": f"{base}/api/client/register"},
+        {"rel": f"{APINAMESPACE}/oauth/request_token", "href": f"{base}/oauth/request_token"},
+        {"rel": f"{APINAMESPACE}/oauth/authorize", "href": f"{base}/oauth/authorize"},
+        {"rel": f"{APINAMESPACE}/oauth/access_token", "href": f"{base}/oauth/access_token"},
+        {"rel": f"{APINAMESPACE}/activitypub/whoami", "href": f"{base}/api/whoami"},
+    ]
+
+
+def user_links(base: str, user: str) -> list[Link]:
+    api = f"{base}/api/user/{user}"
+    return [
+        # There is no HTML profile; the profile page is the API's person object.
+        {"rel": "http://webfinger.net/rel/profile-page", "type": "application/json", "href": f"{api}/profile"},
+        {"rel": "self", "href": f"{api}/profile"},
+        {"rel": "activity-inbox", "href": f"{api}/inbox"},
+        {"rel": "activity-outbox", "href": f"{api}/feed"},
+    ]
+
+
+def xrd(links: list[Link]) -> str:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">']
+    for link in links:
+        attributes = " ".join(f"{name}={quoteattr(value)}" for name, value in link.items())
+        lines.append(f"  <Link {attributes}/>")
+    lines.append("</XRD>")
+    return "\n".join(lines) + "\n"
+
+
+def _base(request: web.Request) -> str:
+    return request.app[keys.CONFIG].base_url
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    # PyPump sends HEAD / to learn the server's URL before building the authorize URL.
+    return web.Response()
+
+
+async def host_meta(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=xrd(host_links(_base(request))), content_type=XRD, charset="utf-8")
+
+
+async def host_meta_json(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"links": host_links(_base(request))})
+
+
+async def webfinger(request: web.Request) -> web.StreamResponse:
+    resource = request.query.get("resource", "")
+    if not resource:
+        raise PumpError(400, "No resource parameter")
+    base = _base(request)
+    account = resource.removeprefix("acct:")
+    user, at, host = account.rpartition("@")
+    if not at or not user:
+        raise PumpError(404, f"Unrecognized resource {resource}")
+    if host.lower() != urlsplit(base).netloc.lower():
+        raise PumpError(404, f"No such host: {host}")
+    row = await request.app[keys.PROJECTION].one("SELECT user_id FROM users WHERE user_id = ?", (user,))
+    if row is None:
+        raise PumpError(404, f"No such user: {user}")
+    body = {"subject": f"acct:{row['user_id']}@{host}", "links": user_links(base, row["user_id"])}
+    return web.json_response(body, content_type=JRD)
 
 
 def add_routes(app: web.Application) -> None:
-    """No routes yet."""
+    app.router.add_route("HEAD", "/", root)
+    for path, handler in (
+        ("/.well-known/host-meta", host_meta),
+        ("/.well-known/host-meta.json", host_meta_json),
+        ("/.well-known/webfinger", webfinger),
+    ):
+        app.router.add_get(path, handler)
+        app.router.add_get(path + "/", handler)

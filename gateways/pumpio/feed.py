@@ -1,9 +1,248 @@
-"""pump.io client API: feed (not built yet)."""
+"""pump.io feeds: `POST /api/user/<u>/feed` (activities) and the outbox and inbox collections.
+
+Pages are read newest first straight off the (actor, seq) and (user_id, ...) indexes with the stream
+sequence as the cursor: `before=<id>` reads `seq < ?` downwards and `since=<id>` reads `seq > ?`
+upwards, each `LIMIT count`, so a page deep in a long feed costs what the first one does. `links.next`
+is `before=<last id on the page>` and only present while older items exist; `links.prev` is
+`since=<first id>`. `offset` is honoured as pump.io does, at the cost of skipping that many index
+entries; the links never use it.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
 from aiohttp import web
+
+from core.log import LogUnavailable
+from gateways import keys
+from gateways.pumpio import render
+from gateways.pumpio.activities import Activities, msg_id
+from gateways.pumpio.errors import PumpError
+from gateways.pumpio.oauth import PumpPrincipal, authenticate
+from gateways.pumpio.objects import Rows, View, activity_json, count_param, gather_activities, offset_param
+from gateways.pumpio.render import Site
+from gateways.pumpio.users import find_user, poster
+
+BAD_JSON = "Could not decode the JSON body"
+NOT_YOUR_INBOX = "Only the owner can read an inbox."
+BEFORE_AND_SINCE = "Use either 'before' or 'since', not both."
+CURSOR_AND_OFFSET = "'offset' cannot be combined with 'before' or 'since'."
+UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
+NOT_VISIBLE_YET = "The activity was recorded but is not readable yet; try again in a moment"
+
+
+class Stream(msgspec.Struct, frozen=True):
+    """One of a user's feeds: the outbox (`inbox` False) or the inbox, narrowed to major/minor and direct."""
+
+    inbox: bool
+    major: int | None = None
+    direct: bool = False
+
+    def name(self, user: str) -> str:
+        kind = {None: "Activities", 1: "Major activities", 0: "Minor activities"}[self.major]
+        if self.direct:
+            kind = "Direct " + kind[0].lower() + kind[1:]
+        return f"{kind} {'for' if self.inbox else 'by'} {user}"
+
+    def path(self) -> str:
+        parts = ["inbox" if self.inbox else "feed"]
+        if self.direct:
+            parts.append("direct")
+        if self.major is not None:
+            parts.append("major" if self.major else "minor")
+        return "/".join(parts)
+
+    def parts(self, owner: str) -> list[tuple[str, tuple[Any, ...]]]:
+        """`FROM ... WHERE ...` clauses, each one index's equality prefix, that together make the stream.
+
+        All direct entries are two index ranges, (user, 1, major=1) and (user, 1, major=0): reading both
+        and merging keeps every read on an index in seq order instead of sorting the whole direct inbox.
+        """
+        table, who = ("inbox", "user_id") if self.inbox else ("activities", "actor")
+        where, params = f"FROM {table} WHERE {who} = ?", (owner,)
+        if self.direct:
+            where += " AND direct = 1"
+        majors: tuple[int | None, ...] = (self.major,) if self.major is not None or not self.direct else (1, 0)
+        return [(where + " AND major = ?", (*params, m)) if m is not None else (where, params) for m in majors]
+
+
+class Cursor(msgspec.Struct, frozen=True):
+    count: int
+    offset: int = 0
+    before: int | None = None
+    since: int | None = None
+
+
+class Page(msgspec.Struct, frozen=True):
+    """Stream sequences and activity ids, newest first; whether anything older exists; the stream's size."""
+
+    entries: list[tuple[int, str]]
+    older: bool
+    total: int
+
+
+def page_sql(stream: Stream, owner: str, cursor: Cursor) -> tuple[str, tuple[Any, ...]]:
+    upwards = cursor.since is not None
+    order = "ASC" if upwards else "DESC"
+    bound = ""
+    extra: tuple[Any, ...] = ()
+    if cursor.before is not None:
+        bound, extra = " AND seq < ?", (cursor.before,)
+    elif cursor.since is not None:
+        bound, extra = " AND seq > ?", (cursor.since,)
+    parts = stream.parts(owner)
+    window = cursor.count + cursor.offset
+    if len(parts) == 1:
+        clause, params = parts[0]
+        sql = f"SELECT seq, activity_id {clause}{bound} ORDER BY seq {order} LIMIT ? OFFSET ?"
+        return sql, (*params, *extra, cursor.count, cursor.offset)
+    selects: list[str] = []
+    values: list[Any] = []
+    for clause, params in parts:
+        selects.append(f"SELECT * FROM (SELECT seq, activity_id {clause}{bound} ORDER BY seq {order} LIMIT ?)")
+        values.extend((*params, *extra, window))
+    sql = " UNION ALL ".join(selects) + f" ORDER BY seq {order} LIMIT ? OFFSET ?"
+    return sql, (*values, cursor.count, cursor.offset)
+
+
+def read_page(conn: sqlite3.Connection, stream: Stream, owner: str, cursor: Cursor) -> Page:
+    sql, params = page_sql(stream, owner, cursor)
+    entries = [(int(seq), str(aid)) for seq, aid in conn.execute(sql, params)]
+    if cursor.since is not None:
+        entries.reverse()
+    parts = stream.parts(owner)
+    older = bool(entries) and any(
+        conn.execute(f"SELECT 1 {clause} AND seq < ? LIMIT 1", (*params, entries[-1][0])).fetchone()
+        for clause, params in parts
+    )
+    total = sum(conn.execute(f"SELECT count(*) {clause}", params).fetchone()[0] for clause, params in parts)
+    return Page(entries=entries, older=older, total=total)
+
+
+def _activity_key(value: str, site: Site) -> str:
+    """`before` and `since` take activity ids; PyPump sends the full URL, the bare id is accepted too."""
+    prefix = site.object_id("activity", "")
+    return value[len(prefix):].rstrip("/") if value.startswith(prefix) else value
+
+
+async def _cursor(request: web.Request, site: Site) -> Cursor:
+    query = request.query
+    count, offset = count_param(query), offset_param(query)
+    before, since = query.get("before"), query.get("since")
+    if before and since:
+        raise PumpError(400, BEFORE_AND_SINCE)
+    if (before or since) and "offset" in query:
+        raise PumpError(400, CURSOR_AND_OFFSET)
+    if not (before or since):
+        return Cursor(count=count, offset=offset)
+    name, value = ("before", before) if before else ("since", since)
+    assert value is not None
+    row = await request.app[keys.PROJECTION].one(
+        "SELECT seq FROM activities WHERE activity_id = ?", (_activity_key(value, site),))
+    if row is None:
+        raise PumpError(400, f"Unknown activity in '{name}': {value}")
+    return Cursor(count=count, before=row["seq"]) if before else Cursor(count=count, since=row["seq"])
+
+
+def _links(url: str, query: Mapping[str, str], page: Page, site: Site) -> dict[str, dict[str, str]]:
+    count = query.get("count") or None
+    links = {"first": render.link(url, count=count), "self": render.link(url, **dict(query))}
+    if page.entries:
+        links["prev"] = render.link(url, since=site.object_id("activity", page.entries[0][1]), count=count)
+    if page.older:
+        links["next"] = render.link(url, before=site.object_id("activity", page.entries[-1][1]), count=count)
+    return links
+
+
+def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        principal = await authenticate(request)
+        user = await find_user(request, request.match_info["user"])
+        owner = user["user_id"]
+        if stream.inbox and owner != principal.user_id:
+            raise PumpError(403, NOT_YOUR_INBOX)
+        site = Site.of(request.app[keys.CONFIG])
+        cursor = await _cursor(request, site)
+
+        def load(conn: sqlite3.Connection) -> tuple[Page, list[sqlite3.Row], Rows]:
+            page = read_page(conn, stream, owner, cursor)
+            ids = [aid for _, aid in page.entries]
+            marks = ", ".join("?" for _ in ids)
+            found = {r["activity_id"]: r for r in
+                     conn.execute(f"SELECT * FROM activities WHERE activity_id IN ({marks})", ids)}
+            activities = [found[aid] for aid in ids if aid in found]
+            rows = gather_activities(conn, activities)
+            rows.users.setdefault(owner, user)
+            return page, activities, rows
+
+        page, activities, rows = await request.app[keys.PROJECTION].read(load)
+        view = View(rows, site)
+        url = f"{site.user(owner)}/{stream.path()}"
+        body = render.collection(
+            display_name=stream.name(owner), url=url, object_type="activity",
+            items=[view.activity(a) for a in activities], total=page.total,
+            links=_links(url, request.query, page, site), author=view.person(owner),
+        )
+        return web.json_response(body)
+
+    return handler
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
+        raise PumpError(400, BAD_JSON) from None
+
+
+async def _generator(request: web.Request, principal: PumpPrincipal) -> str:
+    row = await request.app[keys.PROJECTION].one(
+        "SELECT application_name FROM clients WHERE client_id = ?", (principal.client_id,))
+    return str(row["application_name"] or "") if row else ""
+
+
+async def post_activity(request: web.Request) -> web.Response:
+    principal = await poster(request)
+    owner = principal.user_id
+    body = await _json_body(request)
+    app = request.app
+    config, projection = app[keys.CONFIG], app[keys.PROJECTION]
+    activities = Activities(projection, Site.of(config), actor=owner,
+                            generator=await _generator(request, principal),
+                            content_limit=config.description_limit)
+    event = await activities.interpret(body)
+    try:
+        seq = await app[keys.EVENTS].append(event, msg_id=msg_id(event))
+    except LogUnavailable:
+        raise PumpError(503, UNAVAILABLE) from None
+    await projection.wait_for(seq, timeout=10.0)
+    activity = await activity_json(request, event.activity_id)
+    if activity is None:
+        # Either the log already held this change under the same message id (a racing duplicate), and
+        # judged again against what is projected now it gets the refusal a later duplicate would; or
+        # the projection has not caught up in time.
+        await activities.interpret(body)
+        raise PumpError(503, NOT_VISIBLE_YET)
+    return web.json_response(activity)
+
+
+STREAMS = (
+    Stream(inbox=False), Stream(inbox=False, major=1), Stream(inbox=False, major=0),
+    Stream(inbox=True), Stream(inbox=True, major=1), Stream(inbox=True, major=0),
+    Stream(inbox=True, direct=True), Stream(inbox=True, direct=True, major=1),
+    Stream(inbox=True, direct=True, major=0),
+)
 
 
 def add_routes(app: web.Application) -> None:
-    """No routes yet."""
+    for path in ("/api/user/{user}/feed", "/api/user/{user}/feed/"):
+        app.router.add_post(path, post_activity)
+    for stream in STREAMS:
+        handler = _stream_handler(stream)
+        path = f"/api/user/{{user}}/{stream.path()}"
+        app.router.add_get(path, handler)
+        app.router.add_get(path + "/", handler)

@@ -1,9 +1,237 @@
-"""pump.io client API: objects (not built yet)."""
+"""pump.io objects: loading everything a page of them shows in one reader call, and the object endpoints.
+
+`GET /api/image/<id>`, `/api/image/<id>/replies`, `/api/comment/<id>` and `/api/activity/<id>` need an
+OAuth access token. An image nobody has posted yet is seen only by its owner; to anyone else it does not
+exist (404), just as on pump.io an upload stays private until a `post` activity shares it.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
 from aiohttp import web
+
+from gateways import keys
+from gateways.pumpio import render
+from gateways.pumpio.errors import PumpError
+from gateways.pumpio.oauth import authenticate
+from gateways.pumpio.render import Site
+
+# How many of an image's newest comments its `replies` embeds; the rest are a link away.
+REPLIES_SHOWN = 4
+DEFAULT_COUNT = 20
+MAX_COUNT = 200
+
+NO_IMAGE = "No such image"
+NO_COMMENT = "No such comment"
+NO_ACTIVITY = "No such activity"
+BAD_COUNT = f"Count must be between 0 and {MAX_COUNT}"
+BAD_OFFSET = "Offset must be a whole number, 0 or more"
+
+
+class Rows(msgspec.Struct):
+    """The read-model rows behind a page of objects, keyed by id."""
+
+    users: dict[str, sqlite3.Row] = {}
+    media: dict[str, sqlite3.Row] = {}
+    comments: dict[str, sqlite3.Row] = {}
+    reply_totals: dict[str, int] = {}
+    reply_rows: dict[str, list[sqlite3.Row]] = {}
+
+
+def _by_key(conn: sqlite3.Connection, table: str, key: str, ids: Iterable[str]) -> dict[str, sqlite3.Row]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    return {row[key]: row for row in conn.execute(f"SELECT * FROM {table} WHERE {key} IN ({marks})", wanted)}
+
+
+def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_ids: Iterable[str] = (),
+           user_ids: Iterable[str] = ()) -> Rows:
+    """Everything rendering these objects needs: their rows, their authors, and each image's newest replies."""
+    comments = _by_key(conn, "comments", "comment_id", comment_ids)
+    media = _by_key(conn, "media", "media_id", [*media_ids, *(c["in_reply_to"] for c in comments.values())])
+    totals: dict[str, int] = {}
+    shown: dict[str, list[sqlite3.Row]] = {}
+    for media_id in media:
+        # Both off the (in_reply_to, published) index: the newest few, and how many there are.
+        (totals[media_id],) = conn.execute("SELECT count(*) FROM comments WHERE in_reply_to = ?",
+                                           (media_id,)).fetchone()
+        shown[media_id] = conn.execute(
+            "SELECT * FROM comments WHERE in_reply_to = ? ORDER BY published DESC LIMIT ?",
+            (media_id, REPLIES_SHOWN),
+        ).fetchall()
+    # Comments shown under an image are looked up like any other.
+    comments.update((c["comment_id"], c) for rows in shown.values() for c in rows)
+    people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values())}
+    users = _by_key(conn, "users", "user_id", people)
+    return Rows(users=users, media=media, comments=comments, reply_totals=totals, reply_rows=shown)
+
+
+def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row]) -> Rows:
+    rows = list(activities)
+    return gather(
+        conn,
+        media_ids=[a["object_id"] for a in rows if a["object_type"] == "image"],
+        comment_ids=[a["object_id"] for a in rows if a["object_type"] == "comment"],
+        user_ids=[a["actor"] for a in rows],
+    )
+
+
+class View:
+    """Turns gathered rows into pump.io JSON."""
+
+    def __init__(self, rows: Rows, site: Site) -> None:
+        self.rows = rows
+        self.site = site
+
+    def person(self, user_id: str) -> dict[str, Any]:
+        row = self.rows.users.get(user_id)
+        if row is None:
+            return {"id": f"acct:{user_id}@{self.site.host}", "objectType": "person", "preferredUsername": user_id}
+        return render.person(row, self.site)
+
+    def image(self, media_id: str) -> dict[str, Any]:
+        row = self.rows.media.get(media_id)
+        if row is None:
+            return render.reference("image", media_id, self.site)
+        shown = [self.comment(c["comment_id"], nested=True) for c in self.rows.reply_rows.get(media_id, [])]
+        replies = render.replies(media_id, self.rows.reply_totals.get(media_id, 0), shown, self.site)
+        return render.image(row, self.person(row["owner_id"]), replies, self.site)
+
+    def comment(self, comment_id: str, *, nested: bool = False) -> dict[str, Any]:
+        """A comment inside its image's replies names that image by id only, which ends the recursion."""
+        row = self.rows.comments.get(comment_id)
+        if row is None:
+            return render.reference("comment", comment_id, self.site)
+        parent = row["in_reply_to"]
+        in_reply_to = render.reference("image", parent, self.site) if nested else self.image(parent)
+        return render.comment(row, self.person(row["author"]), in_reply_to, self.site)
+
+    def title(self, activity: sqlite3.Row) -> str | None:
+        if activity["object_type"] == "image" and (media := self.rows.media.get(activity["object_id"])):
+            return media["title"] or None
+        return None
+
+    def activity(self, row: sqlite3.Row) -> dict[str, Any]:
+        object_type, object_id = row["object_type"], row["object_id"]
+        if row["verb"] == "delete":
+            obj = render.reference(object_type, object_id, self.site, deleted=row["published"])
+        elif object_type == "image":
+            obj = self.image(object_id)
+        else:
+            obj = self.comment(object_id)
+        content = render.activity_content(row, self.title(row))
+        return render.activity(row, self.person(row["actor"]), obj, content, self.site)
+
+
+def visible(media: sqlite3.Row, viewer: str) -> bool:
+    return media["published_at"] is not None or media["owner_id"] == viewer
+
+
+def count_param(query: Mapping[str, str]) -> int:
+    return _whole(query.get("count"), DEFAULT_COUNT, BAD_COUNT, MAX_COUNT)
+
+
+def offset_param(query: Mapping[str, str]) -> int:
+    return _whole(query.get("offset"), 0, BAD_OFFSET, None)
+
+
+def _whole(value: str | None, default: int, message: str, most: int | None) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise PumpError(400, message) from None
+    if number < 0 or (most is not None and number > most):
+        raise PumpError(400, message)
+    return number
+
+
+async def image_json(request: web.Request, media_id: str) -> dict[str, Any]:
+    rows = await request.app[keys.PROJECTION].read(lambda c: gather(c, media_ids=[media_id]))
+    return View(rows, Site.of(request.app[keys.CONFIG])).image(media_id)
+
+
+async def _visible_image(request: web.Request, viewer: str) -> sqlite3.Row:
+    media_id = request.match_info["id"]
+    row = await request.app[keys.PROJECTION].one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    if row is None or not visible(row, viewer):
+        raise PumpError(404, NO_IMAGE)
+    return row
+
+
+async def get_image(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    row = await _visible_image(request, principal.user_id)
+    return web.json_response(await image_json(request, row["media_id"]))
+
+
+async def get_replies(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    media_id = (await _visible_image(request, principal.user_id))["media_id"]
+    count, offset = count_param(request.query), offset_param(request.query)
+
+    def page(conn: sqlite3.Connection) -> tuple[int, list[str], Rows]:
+        (total,) = conn.execute("SELECT count(*) FROM comments WHERE in_reply_to = ?", (media_id,)).fetchone()
+        ids = [r[0] for r in conn.execute(
+            "SELECT comment_id FROM comments WHERE in_reply_to = ? ORDER BY published DESC LIMIT ? OFFSET ?",
+            (media_id, count, offset))]
+        return total, ids, gather(conn, comment_ids=ids)
+
+    total, ids, rows = await request.app[keys.PROJECTION].read(page)
+    where = Site.of(request.app[keys.CONFIG])
+    view = View(rows, where)
+    url = f"{where.object_id('image', media_id)}/replies"
+    links = {"first": render.link(url), "self": render.link(url, count=count, offset=offset or None)}
+    if offset > 0:
+        links["prev"] = render.link(url, count=count, offset=max(offset - count, 0) or None)
+    if offset + len(ids) < total:
+        links["next"] = render.link(url, count=count, offset=offset + len(ids))
+    body = render.collection(
+        display_name=f"Replies to {where.object_id('image', media_id)}", url=url, object_type="comment",
+        items=[view.comment(c, nested=True) for c in ids], total=total, links=links,
+    )
+    return web.json_response(body)
+
+
+async def get_comment(request: web.Request) -> web.Response:
+    await authenticate(request)
+    comment_id = request.match_info["id"]
+    rows = await request.app[keys.PROJECTION].read(lambda c: gather(c, comment_ids=[comment_id]))
+    if comment_id not in rows.comments:
+        raise PumpError(404, NO_COMMENT)
+    return web.json_response(View(rows, Site.of(request.app[keys.CONFIG])).comment(comment_id))
+
+
+async def activity_json(request: web.Request, activity_id: str) -> dict[str, Any] | None:
+    def load(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, Rows]:
+        row = conn.execute("SELECT * FROM activities WHERE activity_id = ?", (activity_id,)).fetchone()
+        return row, gather_activities(conn, [row] if row else [])
+
+    row, rows = await request.app[keys.PROJECTION].read(load)
+    return None if row is None else View(rows, Site.of(request.app[keys.CONFIG])).activity(row)
+
+
+async def get_activity(request: web.Request) -> web.Response:
+    await authenticate(request)
+    body = await activity_json(request, request.match_info["id"])
+    if body is None:
+        raise PumpError(404, NO_ACTIVITY)
+    return web.json_response(body)
 
 
 def add_routes(app: web.Application) -> None:
-    """No routes yet."""
+    for path, handler in (
+        ("/api/image/{id}", get_image),
+        ("/api/image/{id}/replies", get_replies),
+        ("/api/comment/{id}", get_comment),
+        ("/api/activity/{id}", get_activity),
+    ):
+        app.router.add_get(path, handler)
+        app.router.add_get(path + "/", handler)

@@ -1,9 +1,300 @@
-"""pump.io client API: uploads (not built yet)."""
+"""pump.io uploads: `POST /api/user/<u>/uploads`, the raw bytes or pump.io's JSON `{"mimeType", "data"}`.
+
+Both forms stream into the same staged blob as the Mastodon API's uploads; the JSON form is decoded
+from base64 as it arrives, so no more than one network chunk of it is ever held in memory. The type
+is sniffed from the bytes; the declared Content-Type or mimeType only has to be present.
+
+Answers 200 with the image object once the processor is done, or after `v2_sync_wait` seconds with
+what is known so far: an image still processing has no `image` and `fullImage` yet, and its
+`links.self` shows them once they exist.
+"""
 
 from __future__ import annotations
 
+import binascii
+import json
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+
 from aiohttp import web
+
+from core.log import LogUnavailable
+from core.ports import TooLarge
+from core.probe import MediaRejected
+from gateways import keys
+from gateways.ingest import Checked, record, stage
+from gateways.pumpio.errors import PumpError
+from gateways.pumpio.feed import UNAVAILABLE
+from gateways.pumpio.objects import image_json
+from gateways.pumpio.users import poster
+from store.readmodel import FAILED, READY
+
+CHUNK = 256 * 1024
+# Room in a JSON upload for everything but the base64 data; any one other value is held whole to check it.
+JSON_OVERHEAD = 64 * 1024
+
+NO_CONTENT_TYPE = "Must supply 'Content-Type' header to upload media."
+EMPTY = "The upload is empty: send the image bytes as the request body."
+UNSUPPORTED = "Unsupported media type: upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image."
+CORRUPT = "The image data is truncated or corrupt."
+FAILED_PROCESSING = "The uploaded image could not be processed."
+BAD_JSON_UPLOAD = "A JSON upload must be an object with the base64-encoded file in 'data'."
+BAD_BASE64 = "'data' is not valid base64."
+
+WHITESPACE = b" \t\r\n"
+QUOTE, BACKSLASH = ord('"'), ord("\\")
+STRING_END_OR_ESCAPE = re.compile(rb'["\\]')
+BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+SIMPLE_ESCAPES = {ord("/"): b"/", ord("n"): b"", ord("r"): b"", ord("t"): b""}
+
+
+def too_large(limit: int) -> str:
+    return f"The upload is too large: it must be less than {limit // (1024 * 1024)} MB."
+
+
+class BadUpload(Exception):
+    pass
+
+
+class JsonUpload:
+    """Reads pump.io's JSON upload from a byte stream and yields the decoded `data` as it goes.
+
+    Only the top-level object is parsed by hand: its `data` string is base64-decoded slice by slice,
+    any other member is read whole (at most JSON_OVERHEAD bytes) and checked with the json module.
+    """
+
+    def __init__(self, body: AsyncIterator[bytes], max_bytes: int) -> None:
+        self._body = body
+        self._buf = b""
+        self._pos = 0
+        self._read = 0
+        self._max_bytes = max_bytes
+
+    async def _more(self) -> bool:
+        while self._pos >= len(self._buf):
+            chunk = await anext(self._body, None)
+            if chunk is None:
+                return False
+            self._read += len(chunk)
+            if self._read > self._max_bytes:
+                raise TooLarge(self._max_bytes)
+            self._buf, self._pos = chunk, 0
+        return True
+
+    async def _byte(self) -> int:
+        if not await self._more():
+            raise BadUpload(BAD_JSON_UPLOAD)
+        value = self._buf[self._pos]
+        self._pos += 1
+        return value
+
+    async def _token(self) -> int:
+        while (value := await self._byte()) in WHITESPACE:
+            pass
+        return value
+
+    async def _raw_string(self) -> bytes:
+        """The bytes of a string whose opening quote was read, escapes kept, closing quote consumed."""
+        raw = bytearray()
+        while (value := await self._byte()) != QUOTE:
+            raw.append(value)
+            if value == BACKSLASH:
+                raw.append(await self._byte())
+            if len(raw) > JSON_OVERHEAD:
+                raise BadUpload(BAD_JSON_UPLOAD)
+        return bytes(raw)
+
+    async def _skip_value(self, first: int) -> None:
+        """Reads a member other than `data` whole, as it must be small, and checks that it is JSON."""
+        raw = bytearray([first])
+        if first == QUOTE:
+            raw += await self._raw_string() + b'"'
+        elif first in b"{[":
+            depth = 1
+            while depth and len(raw) <= JSON_OVERHEAD:
+                value = await self._byte()
+                raw.append(value)
+                if value == QUOTE:
+                    raw += await self._raw_string() + b'"'
+                elif value in b"{[":
+                    depth += 1
+                elif value in b"}]":
+                    depth -= 1
+        else:
+            # A number, true, false or null runs up to the next delimiter, which is left for the caller.
+            while (value := await self._byte()) not in b",}" and value not in WHITESPACE and len(raw) <= JSON_OVERHEAD:
+                raw.append(value)
+            self._pos -= 1
+        try:
+            json.loads(raw)
+        except ValueError:
+            raise BadUpload(BAD_JSON_UPLOAD) from None
+
+    async def _escape(self) -> bytes:
+        value = await self._byte()
+        if value in SIMPLE_ESCAPES:
+            return SIMPLE_ESCAPES[value]
+        if value == ord("u"):
+            digits = bytes([await self._byte() for _ in range(4)])
+            try:
+                char = chr(int(digits, 16)).encode()
+            except (ValueError, UnicodeEncodeError):
+                raise BadUpload(BAD_BASE64) from None
+            if len(char) == 1 and (char[0] in BASE64_ALPHABET or char[0] in WHITESPACE):
+                return char.strip(WHITESPACE)
+        raise BadUpload(BAD_BASE64)
+
+    async def _base64(self) -> AsyncIterator[bytes]:
+        pending = bytearray()
+        padded = False
+        done = False
+        while not done:
+            if not await self._more():
+                raise BadUpload(BAD_JSON_UPLOAD)
+            found = STRING_END_OR_ESCAPE.search(self._buf, self._pos)
+            end = found.start() if found else len(self._buf)
+            pending += self._buf[self._pos:end]
+            self._pos = end
+            if found:
+                self._pos += 1
+                if self._buf[end] == QUOTE:
+                    done = True
+                else:
+                    pending += await self._escape()
+            whole = pending.translate(None, WHITESPACE)
+            if done:
+                # Unpadded base64 is common enough; pad the tail rather than refuse it.
+                whole += b"=" * (-len(whole) % 4)
+            cut = len(whole) - len(whole) % 4
+            if cut:
+                try:
+                    decoded = binascii.a2b_base64(bytes(whole[:cut]), strict_mode=True)
+                except binascii.Error:
+                    raise BadUpload(BAD_BASE64) from None
+                if padded:
+                    raise BadUpload(BAD_BASE64)
+                padded = whole[cut - 1] == ord("=")
+                yield decoded
+            pending = whole[cut:]
+
+    async def data(self) -> AsyncIterator[bytes]:
+        if await self._token() != ord("{"):
+            raise BadUpload(BAD_JSON_UPLOAD)
+        found = False
+        value = await self._token()
+        while value != ord("}"):
+            if value != QUOTE:
+                raise BadUpload(BAD_JSON_UPLOAD)
+            try:
+                key = json.loads(b'"' + await self._raw_string() + b'"')
+            except ValueError:
+                raise BadUpload(BAD_JSON_UPLOAD) from None
+            if await self._token() != ord(":"):
+                raise BadUpload(BAD_JSON_UPLOAD)
+            first = await self._token()
+            if key == "data":
+                if found or first != QUOTE:
+                    raise BadUpload(BAD_JSON_UPLOAD)
+                found = True
+                async for piece in self._base64():
+                    yield piece
+            else:
+                await self._skip_value(first)
+            value = await self._token()
+            if value == ord(","):
+                value = await self._token()
+                if value == ord("}"):
+                    raise BadUpload(BAD_JSON_UPLOAD)
+            elif value != ord("}"):
+                raise BadUpload(BAD_JSON_UPLOAD)
+        while await self._more():
+            if self._buf[self._pos:].strip(WHITESPACE):
+                raise BadUpload(BAD_JSON_UPLOAD)
+            self._pos = len(self._buf)
+        if not found:
+            raise BadUpload(BAD_JSON_UPLOAD)
+
+
+class Counted:
+    """Passes chunks through and remembers how many bytes went by, to tell an empty upload from a bad one."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            self.size += len(chunk)
+            yield chunk
+
+
+def _rejection(exc: MediaRejected) -> PumpError:
+    if exc.kind in ("unidentified", "unsupported"):
+        return PumpError(415, UNSUPPORTED)
+    if exc.kind == "too_many_pixels":
+        return PumpError(400, f"The image is too large: {exc}.")
+    return PumpError(400, CORRUPT)
+
+
+def _json_limit(size_limit: int) -> int:
+    # Base64 is 4 bytes for 3; escaped slashes ("\/") can double what is left of the worst case.
+    return size_limit * 8 // 3 + JSON_OVERHEAD
+
+
+async def _stage(request: web.Request) -> Checked:
+    app = request.app
+    limit = app[keys.CONFIG].image_size_limit
+    is_json = request.content_type == "application/json"
+    most = _json_limit(limit) if is_json else limit - 1
+    if request.content_length is not None and request.content_length > most:
+        raise PumpError(413, too_large(limit))
+    body = request.content.iter_chunked(CHUNK)
+    chunks = Counted(JsonUpload(body, most).data() if is_json else body)
+    try:
+        return await stage(app[keys.BLOBS], chunks, max_bytes=limit - 1, limits=app[keys.LIMITS])
+    except TooLarge:
+        raise PumpError(413, too_large(limit)) from None
+    except BadUpload as exc:
+        raise PumpError(400, str(exc)) from None
+    except MediaRejected as exc:
+        if chunks.size == 0:
+            raise PumpError(400, EMPTY) from None
+        raise _rejection(exc) from None
+
+
+async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
+    projection = request.app[keys.PROJECTION]
+    latest: sqlite3.Row | None = None
+
+    async def done() -> bool:
+        nonlocal latest
+        latest = await projection.one("SELECT status FROM media WHERE media_id = ?", (media_id,))
+        return latest is None or latest["status"] in (READY, FAILED)
+
+    await projection.wait_until(done, request.app[keys.CONFIG].v2_sync_wait)
+    return latest
+
+
+async def upload(request: web.Request) -> web.Response:
+    owner = (await poster(request)).user_id
+    if not request.headers.get("Content-Type"):
+        raise PumpError(400, NO_CONTENT_TYPE)
+    checked = await _stage(request)
+    app = request.app
+    try:
+        media_id = await record(
+            checked, events=app[keys.EVENTS], blobs=app[keys.BLOBS], projection=app[keys.PROJECTION],
+            owner_id=owner, via="pumpio", filename=request.headers.get("X-File-Name", ""),
+        )
+    except LogUnavailable:
+        raise PumpError(503, UNAVAILABLE) from None
+    row = await _settled(request, media_id)
+    if row is not None and row["status"] == FAILED:
+        raise PumpError(400, FAILED_PROCESSING)
+    return web.json_response(await image_json(request, media_id))
 
 
 def add_routes(app: web.Application) -> None:
-    """No routes yet."""
+    for path in ("/api/user/{user}/uploads", "/api/user/{user}/uploads/"):
+        app.router.add_post(path, upload)

@@ -1,0 +1,209 @@
+"""What a posted pump.io activity means: checked against the read model and turned into one event.
+
+Supported: `post` of an uploaded image (publishes it) or of a comment on a posted image; `update` of an
+image's displayName, content, license and tags or of a comment's content; `delete` of either. Only the
+author may update or delete. Addressing (`to`, `cc`, `bto`, `bcc`) is accepted and ignored: everything
+posted is public to the server's users.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import uuid
+from typing import Any
+
+from core.events import ActivityPosted
+from gateways.pumpio.errors import PumpError
+from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
+from gateways.pumpio.render import Site
+from store.projection import Projection
+from store.readmodel import FAILED
+
+VERBS = ("post", "update", "delete")
+OBJECT_TYPES = ("image", "comment")
+LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TITLE_LIMIT = 255
+LICENSE_LIMIT = 255
+TAG_LIMIT = 100
+TAGS_LIMIT = 100
+
+INVALID_ACTIVITY = "Invalid activity provided."
+NOT_IMPLEMENTED = "Verb not yet implemented"
+NO_OBJECT_TYPE = "No objectType specified."
+NO_OBJECT_ID = "Object ID has not been specified."
+ALREADY_POSTED = "This image has already been posted."
+NOT_PROCESSED = "This image could not be processed, so it cannot be posted."
+NOT_YOURS = "Not able to post another user's image."
+NOT_POSTED = "Post the image before updating it."
+ONLY_POSTED = "Only posted images can be commented on."
+NO_REPLY_TARGET = "A comment must be in reply to an image (inReplyTo)."
+REPLY_TO_IMAGES = "Comments can only reply to images."
+
+
+def msg_id(event: ActivityPosted) -> str:
+    """The log's de-duplication key: an image is posted once and anything is deleted once, even when two
+    requests race past the read-model checks on different replicas; other activities are each their own."""
+    if event.verb == "delete" or (event.verb == "post" and event.object_type == "image"):
+        return f"activity.{event.verb}.{event.object_type}.{event.object_id}"
+    return f"activity.{event.activity_id}"
+
+
+def only_author(verb: str, object_type: str) -> str:
+    return f"Only the author can {verb} this {object_type}."
+
+
+def unknown_type(object_type: object) -> str:
+    return f"Unknown object type '{object_type}'."
+
+
+def parse(body: Any) -> tuple[str, dict[str, Any], str]:
+    """(verb, object, objectType), refused in pump.io's order: activity shape, verb, object type."""
+    if not isinstance(body, dict):
+        raise PumpError(400, INVALID_ACTIVITY)
+    verb, obj = body.get("verb"), body.get("object")
+    if not isinstance(verb, str) or not verb or not isinstance(obj, dict):
+        raise PumpError(400, INVALID_ACTIVITY)
+    if verb not in VERBS:
+        raise PumpError(501, NOT_IMPLEMENTED)
+    object_type = obj.get("objectType")
+    if object_type is None or object_type == "":
+        raise PumpError(400, NO_OBJECT_TYPE)
+    if object_type not in OBJECT_TYPES:
+        raise PumpError(400, unknown_type(object_type))
+    return verb, obj, object_type
+
+
+def local_id(value: object, object_type: str, site: Site) -> str | None:
+    """The local id in `<public url>/api/<type>/<id>`; None for anything else, such as another server's object."""
+    if not isinstance(value, str):
+        return None
+    prefix = site.object_id(object_type, "")
+    if not value.startswith(prefix):
+        return None
+    rest = value[len(prefix):].rstrip("/")
+    return rest if LOCAL_ID.fullmatch(rest) else None
+
+
+def _text(obj: dict[str, Any], key: str, limit: int) -> str | None:
+    if key not in obj or obj[key] is None:
+        return None
+    value = obj[key]
+    if not isinstance(value, str):
+        raise PumpError(400, f"'{key}' must be a string")
+    if len(value) > limit:
+        raise PumpError(400, f"'{key}' is too long (maximum is {limit} characters)")
+    return value
+
+
+def _tags(obj: dict[str, Any]) -> tuple[str, ...] | None:
+    value = obj.get("tags")
+    if value is None:
+        return None
+    message = f"'tags' must be a list of at most {TAGS_LIMIT} strings of at most {TAG_LIMIT} characters"
+    if not isinstance(value, list) or len(value) > TAGS_LIMIT:
+        raise PumpError(400, message)
+    if not all(isinstance(tag, str) and len(tag) <= TAG_LIMIT for tag in value):
+        raise PumpError(400, message)
+    return tuple(value)
+
+
+class Activities:
+    """Decides what one actor's activity does, reading the actor's own projection."""
+
+    def __init__(self, projection: Projection, site: Site, *, actor: str, generator: str,
+                 content_limit: int) -> None:
+        self._projection = projection
+        self._site = site
+        self._actor = actor
+        self._generator = generator
+        self._content_limit = content_limit
+
+    async def interpret(self, body: Any) -> ActivityPosted:
+        verb, obj, object_type = parse(body)
+        if object_type == "comment":
+            if verb == "post":
+                return await self._comment(obj)
+            return await self._change_comment(verb, obj)
+        media = await self._image(obj)
+        if verb == "post":
+            return self._post_image(media, obj)
+        return self._change_image(verb, media, obj)
+
+    def _event(self, verb: str, object_type: str, object_id: str, **fields: Any) -> ActivityPosted:
+        return ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=self._actor, verb=verb,
+                              object_type=object_type, object_id=object_id, generator=self._generator,
+                              **fields)
+
+    def _image_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "display_name": _text(obj, "displayName", TITLE_LIMIT),
+            "content": _text(obj, "content", self._content_limit),
+            "license": _text(obj, "license", LICENSE_LIMIT),
+            "tags": _tags(obj),
+        }
+
+    async def _row(self, sql: str, key: str) -> sqlite3.Row | None:
+        return await self._projection.one(sql, (key,))
+
+    async def _image(self, obj: dict[str, Any]) -> sqlite3.Row:
+        if "id" not in obj:
+            raise PumpError(400, NO_OBJECT_ID)
+        media_id = local_id(obj["id"], "image", self._site)
+        media = await self._row("SELECT * FROM media WHERE media_id = ?", media_id) if media_id else None
+        # Someone else's unposted upload is as good as absent.
+        if media is None or not visible(media, self._actor):
+            raise PumpError(404, NO_IMAGE)
+        return media
+
+    def _post_image(self, media: sqlite3.Row, obj: dict[str, Any]) -> ActivityPosted:
+        if media["owner_id"] != self._actor:
+            raise PumpError(403, NOT_YOURS)
+        if media["published_at"] is not None:
+            raise PumpError(400, ALREADY_POSTED)
+        if media["status"] == FAILED:
+            raise PumpError(400, NOT_PROCESSED)
+        return self._event("post", "image", media["media_id"], **self._image_fields(obj))
+
+    def _change_image(self, verb: str, media: sqlite3.Row, obj: dict[str, Any]) -> ActivityPosted:
+        if media["owner_id"] != self._actor:
+            raise PumpError(403, only_author(verb, "image"))
+        if verb == "delete":
+            return self._event("delete", "image", media["media_id"])
+        # Updates go to the outbox, which every user may read: an unposted image would show through.
+        if media["published_at"] is None:
+            raise PumpError(400, NOT_POSTED)
+        return self._event("update", "image", media["media_id"], **self._image_fields(obj))
+
+    async def _comment(self, obj: dict[str, Any]) -> ActivityPosted:
+        content = _text(obj, "content", self._content_limit) or ""
+        target = obj.get("inReplyTo")
+        if isinstance(target, str):
+            target = {"id": target}
+        if not isinstance(target, dict) or "id" not in target:
+            raise PumpError(400, NO_REPLY_TARGET)
+        if target.get("objectType", "image") != "image" or local_id(target["id"], "comment", self._site):
+            raise PumpError(400, REPLY_TO_IMAGES)
+        media = await self._image(target)
+        if media["published_at"] is None:
+            raise PumpError(400, ONLY_POSTED)
+        return self._event("post", "comment", uuid.uuid4().hex, content=content, in_reply_to=media["media_id"],
+                           reply_owner=media["owner_id"])
+
+    async def _change_comment(self, verb: str, obj: dict[str, Any]) -> ActivityPosted:
+        if "id" not in obj:
+            raise PumpError(400, NO_OBJECT_ID)
+        comment_id = local_id(obj["id"], "comment", self._site)
+        comment = await self._row("SELECT * FROM comments WHERE comment_id = ?", comment_id) if comment_id else None
+        if comment is None:
+            raise PumpError(404, NO_COMMENT)
+        if comment["author"] != self._actor:
+            raise PumpError(403, only_author(verb, "comment"))
+        image = await self._row("SELECT owner_id FROM media WHERE media_id = ?", comment["in_reply_to"])
+        # The image's owner hears of changes to comments on it, as of the comment itself.
+        reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
+        if verb == "delete":
+            return self._event("delete", "comment", comment["comment_id"], **reply)
+        return self._event("update", "comment", comment["comment_id"],
+                           content=_text(obj, "content", self._content_limit), **reply)

@@ -1,0 +1,172 @@
+"""pump.io's JSON shapes (activity streams 1.0 as pump.io and MediaGoblin serve them), built from read-model rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import msgspec
+
+from core.config import Config
+from core.events import RenditionInfo
+from gateways.files import file_url
+from gateways.timestamps import iso
+from store.readmodel import READY
+
+PAST = {"post": "posted", "update": "updated", "delete": "deleted"}
+ARTICLES = {"image": "an image", "comment": "a comment"}
+
+
+class Site(msgspec.Struct, frozen=True):
+    """Where every URL in a response points: the public base URL, and its host for `acct:` ids."""
+
+    base: str
+    host: str
+
+    @classmethod
+    def of(cls, config: Config) -> Site:
+        base = config.base_url
+        return cls(base=base, host=urlsplit(base).netloc)
+
+    def user(self, name: str) -> str:
+        return f"{self.base}/api/user/{name}"
+
+    def object_id(self, object_type: str, local_id: str) -> str:
+        return f"{self.base}/api/{object_type}/{local_id}"
+
+
+def person(user: sqlite3.Row, site: Site) -> dict[str, Any]:
+    name = user["user_id"]
+    at = iso(user["created_at"])
+    return {
+        "id": f"acct:{name}@{site.host}",
+        "preferredUsername": name,
+        "displayName": name,
+        "objectType": "person",
+        "published": at,
+        "updated": at,
+        "links": {
+            "self": {"href": f"{site.user(name)}/profile"},
+            "activity-inbox": {"href": f"{site.user(name)}/inbox"},
+            "activity-outbox": {"href": f"{site.user(name)}/feed"},
+        },
+    }
+
+
+def user(row: sqlite3.Row, site: Site) -> dict[str, Any]:
+    at = iso(row["created_at"])
+    return {"nickname": row["user_id"], "updated": at, "published": at, "profile": person(row, site)}
+
+
+def _file(row: sqlite3.Row, info: RenditionInfo, site: Site) -> dict[str, Any]:
+    return {"url": file_url(site.base, row["blob"], row["version"], info), "width": info.width,
+            "height": info.height}
+
+
+def _thumbnail(row: sqlite3.Row) -> str:
+    # pump.io's `image` fits 320x320; media processed before that rendition existed show `small`.
+    return str(row["thumb"] or row["small"])
+
+
+def image(row: sqlite3.Row, author: dict[str, Any], replies: dict[str, Any], site: Site) -> dict[str, Any]:
+    """An uploaded image; `image` and `fullImage` appear once the renditions exist."""
+    object_id = site.object_id("image", row["media_id"])
+    body: dict[str, Any] = {"id": object_id, "objectType": "image", "url": object_id, "author": author}
+    if row["status"] == READY:
+        body["image"] = _file(row, msgspec.json.decode(_thumbnail(row), type=RenditionInfo), site)
+        body["fullImage"] = _file(row, msgspec.json.decode(row["original"], type=RenditionInfo), site)
+    body.update({
+        "published": iso(row["created_at"]),
+        "updated": iso(row["updated_at"]),
+        "pump_io": {"shared": False},
+        "links": {"self": {"href": object_id}},
+    })
+    if row["title"]:
+        body["displayName"] = row["title"]
+    if row["description"]:
+        body["content"] = row["description"]
+    if row["license"]:
+        body["license"] = row["license"]
+    body["tags"] = msgspec.json.decode(row["tags"]) if row["tags"] else []
+    body["replies"] = replies
+    return body
+
+
+def comment(row: sqlite3.Row, author: dict[str, Any], in_reply_to: dict[str, Any], site: Site) -> dict[str, Any]:
+    object_id = site.object_id("comment", row["comment_id"])
+    return {
+        "id": object_id,
+        "objectType": "comment",
+        "url": object_id,
+        "author": author,
+        "content": row["content"],
+        "inReplyTo": in_reply_to,
+        "published": iso(row["published"]),
+        "updated": iso(row["updated"]),
+        "pump_io": {"shared": False},
+        "links": {"self": {"href": object_id}},
+    }
+
+
+def reference(object_type: str, local_id: str, site: Site, deleted: float | None = None) -> dict[str, Any]:
+    """An object named by id and type only: one that is gone, or one nested where its whole self would recurse."""
+    body: dict[str, Any] = {"id": site.object_id(object_type, local_id), "objectType": object_type}
+    if deleted is not None:
+        body["deleted"] = iso(deleted)
+    return body
+
+
+def replies(media_id: str, total: int, items: list[dict[str, Any]], site: Site) -> dict[str, Any]:
+    return {"totalItems": total, "items": items, "url": f"{site.object_id('image', media_id)}/replies"}
+
+
+def activity_content(row: sqlite3.Row, title: str | None) -> str:
+    """Such as "alice posted Heron": the object is named by its title when it has one."""
+    what = row["display_name"] or title or ARTICLES.get(row["object_type"], "an object")
+    return f"{row['actor']} {PAST.get(row['verb'], row['verb'])} {what}"
+
+
+def generator(name: str) -> dict[str, Any]:
+    if name:
+        return {"objectType": "client", "displayName": name}
+    return {"objectType": "service", "displayName": "Mediaplex"}
+
+
+def activity(row: sqlite3.Row, actor: dict[str, Any], obj: dict[str, Any], content: str,
+             site: Site) -> dict[str, Any]:
+    activity_id = site.object_id("activity", row["activity_id"])
+    at = iso(row["published"])
+    return {
+        "id": activity_id,
+        "objectType": "activity",
+        "verb": row["verb"],
+        "actor": actor,
+        "object": obj,
+        "content": content,
+        "url": activity_id,
+        "published": at,
+        "updated": at,
+        "links": {"self": {"href": activity_id}},
+        "generator": generator(row["generator"] or ""),
+    }
+
+
+def link(url: str, /, **params: str | int | None) -> dict[str, str]:
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return {"href": f"{url}?{query}" if query else url}
+
+
+def collection(*, display_name: str, url: str, object_type: str, items: list[dict[str, Any]], total: int,
+               links: dict[str, dict[str, str]], author: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "displayName": display_name,
+        "objectTypes": [object_type],
+        "url": url,
+        "links": links,
+        "items": items,
+        "totalItems": total,
+    }
+    if author is not None:
+        body["author"] = author
+    return body
