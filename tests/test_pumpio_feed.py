@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -449,3 +450,39 @@ async def test_racing_duplicates_post_and_delete_an_image_once(server: Running, 
     assert sorted(a.status for a in deletes) == [200, 404, 404, 404]
     feed = await alice.get("/api/user/alice/feed")
     assert [a["verb"] for a in feed.json["items"]] == ["delete", "post"]
+
+
+async def test_feeds_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, tmp_path: Path) -> None:
+    import io
+
+    from mediaplex.cli import rebuild
+
+    # One port for both starts: every URL in the JSON carries it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = make_config(nats_url, data_dir, port=port)
+    first = await start(config)
+    alice, bob = await login(first, "alice"), await login(first, "bob")
+    image = await posted_image(alice, tmp_path, displayName="Heron")
+    await posted_image(alice, tmp_path, seed=1)
+    said = await bob.activity("post", {"objectType": "comment", "content": "Lovely!", "inReplyTo": image})
+    assert said.status == 200
+    updated = await alice.activity("update", {"id": image["id"], "objectType": "image", "displayName": "Egret"})
+    assert updated.status == 200
+    paths = ["/api/user/alice/feed", "/api/user/alice/feed/major", "/api/user/alice/feed/minor",
+             "/api/user/alice/inbox", "/api/user/alice/inbox/direct", f"/api/image/{image['id'].rsplit('/', 1)[1]}",
+             f"/api/image/{image['id'].rsplit('/', 1)[1]}/replies"]
+    before = [(await alice.get(path, count=2)).json for path in paths]
+    await first.server.stop()
+
+    out = io.StringIO()
+    assert await rebuild(config, out, io.StringIO()) == 0
+    second = await start(config)
+    try:
+        again = Pump(second.url, "alice", alice.auth)
+        after = [(await again.get(path, count=2)).json for path in paths]
+    finally:
+        await second.server.stop()
+    assert after == before
+    assert second.projection.path != first.projection.path
