@@ -1,0 +1,101 @@
+"""Work done in a child process, so that its peak memory is its own and not the suite's.
+
+`python -m bench.child serve DATA` starts a server and prints its URL and a token as one JSON
+line, then serves until its stdin closes. The other tasks do one piece of image work and print
+its time and memory as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import bare, procfs, servers
+from core.probe import Limits, MediaRejected, check_limits, read_header
+from processors.imaging import configure_vips, process
+
+
+async def serve(data_dir: Path, max_pixels: int | None, v2_sync_wait: float | None) -> None:
+    overrides: dict[str, Any] = {}
+    if v2_sync_wait is not None:
+        overrides["v2_sync_wait"] = v2_sync_wait
+    async with servers.in_process(data_dir, max_pixels=max_pixels, **overrides) as (_server, endpoint):
+        print(json.dumps({"url": endpoint.url, "token": endpoint.token}), flush=True)
+        # The parent ends the server by closing our stdin.
+        await asyncio.to_thread(sys.stdin.read)
+
+
+def measured(work: Callable[[], object]) -> dict[str, Any]:
+    pid = os.getpid()
+    before = procfs.rss_kb(pid)
+    reset = procfs.reset_peak(pid)
+    started = time.perf_counter()
+    work()
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "rss_before_kb": before, "peak_kb": procfs.peak_kb(pid), "peak_reset": reset}
+
+
+def headers(src: Path, repeat: int) -> dict[str, Any]:
+    """read_header + check_limits ``repeat`` times; the time of each, the peak over all of them."""
+    times: list[float] = []
+    outcome = "accepted"
+
+    def work() -> None:
+        nonlocal outcome
+        for _ in range(repeat):
+            started = time.perf_counter()
+            try:
+                check_limits(read_header(src), Limits())
+            except MediaRejected as exc:
+                outcome = exc.kind
+            times.append(time.perf_counter() - started)
+
+    result = measured(work)
+    result.update(times=times, outcome=outcome)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
+    tasks = parser.add_subparsers(dest="task", required=True)
+    serve_args = tasks.add_parser("serve")
+    serve_args.add_argument("data", type=Path)
+    serve_args.add_argument("--max-pixels", type=int)
+    serve_args.add_argument("--v2-sync-wait", type=float)
+    render_args = tasks.add_parser("render", help="the bare pyvips renditions")
+    render_args.add_argument("src", type=Path)
+    render_args.add_argument("out", type=Path)
+    render_args.add_argument("content_type")
+    process_args = tasks.add_parser("process", help="processors.imaging.process")
+    process_args.add_argument("src", type=Path)
+    process_args.add_argument("out", type=Path)
+    process_args.add_argument("--max-pixels", type=int, default=Limits().max_pixels)
+    header_args = tasks.add_parser("header", help="read_header + check_limits")
+    header_args.add_argument("src", type=Path)
+    header_args.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    if args.task == "serve":
+        asyncio.run(serve(args.data, args.max_pixels, args.v2_sync_wait))
+        return 0
+    # The same process-wide libvips settings the server uses.
+    configure_vips()
+    if args.task == "render":
+        result = measured(lambda: bare.render(args.src, args.out, args.content_type))
+    elif args.task == "process":
+        result = measured(lambda: process(args.src, args.out, Limits(max_pixels=args.max_pixels)))
+    else:
+        result = headers(args.src, args.repeat)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
