@@ -79,7 +79,7 @@ async def peak_rows(settings: Settings) -> tuple[Row, list[str]]:
 async def growth_row(settings: Settings) -> tuple[Row, list[str]]:
     total = settings.scaled(10_000, 300)
     warmup = max(total // 20, 50)
-    original = corpus.jpeg(settings.work / "small.jpg", corpus.photo(320, 240, 43)).read_bytes()
+    original = corpus.jpeg(settings.work / "small.jpg", corpus.photo(160, 120, 43)).read_bytes()
     serial = itertools.count()
     samples: list[tuple[int, int]] = []
     async with (
@@ -111,7 +111,7 @@ async def growth_row(settings: Settings) -> tuple[Row, list[str]]:
     trace = ", ".join(stats.mib(kb).removesuffix(" MiB") for _, kb in samples)
     row = Row(
         key="6b",
-        what=f"Memory: server RSS growth over {total - warmup:,} uploads (320x240 JPEGs, POST /api/v1/media, "
+        what=f"Memory: server RSS growth over {total - warmup:,} uploads (160x120 JPEGs, POST /api/v1/media, "
              f"concurrency {CONCURRENCY}, after {warmup} warm-up uploads; one run)",
         result=f"{stats.mib(before)} → {stats.mib(after)}, trend {trend / 1024:+.2f} MiB per 1,000 uploads",
         reference=f"RSS after warm-up: {stats.mib(before)}",

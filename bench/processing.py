@@ -9,10 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from bench import bare, corpus, stats
+from bench import bare, corpus, servers, stats
 from bench.common import CouldNotMeasure, Outcome, Row, Settings, verdict
 from core.broker import EmbeddedBroker
 from core.events import Codec, MediaProcessed, MediaUploaded
@@ -48,55 +47,54 @@ def uploaded(run: int, i: int, sample: corpus.Sample, blob: str) -> MediaUploade
                          width=header.width, height=header.height)
 
 
-async def pipeline_run(client: Client, root: Path, run: int, samples: list[corpus.Sample], blob_names: list[str],
-                       blobs: FileBlobStore) -> tuple[float, dict[str, MediaProcessed]]:
-    """Seconds from the first append until every outcome is in the log, and the outcomes."""
-    events = JetStreamLog(client, StreamSettings(name=f"BENCH_PROCESSING_{run}", prefix=f"bp{run}"))
-    await events.ensure_stream()
-    settings = ProcessorSettings(concurrency=CONCURRENCY)
-    processor = Processor(events, blobs, root / f"renditions-{run}", Limits(), settings)
-    await processor.ensure_consumer()
-    codec = Codec()
-    outcomes: dict[str, MediaProcessed] = {}
-    failures: list[str] = []
-    all_in = asyncio.Event()
+class Outcomes:
+    """Collects outcomes from a plain subscription: it sees each one as JetStream stores it, no polling."""
 
-    # A plain subscription sees each outcome as JetStream stores it, without polling the log.
-    async def on_outcome(msg: Msg) -> None:
-        event = codec.decode(msg.data)
+    def __init__(self) -> None:
+        self._codec = Codec()
+        self.processed: dict[str, MediaProcessed] = {}
+        self.failed: list[str] = []
+        self._expected: set[str] = set()
+        self.all_in = asyncio.Event()
+
+    def expect(self, media_ids: set[str]) -> None:
+        self._expected = set(media_ids)
+        self.all_in.clear()
+
+    def seen(self) -> int:
+        return len(self._expected & set(self.processed)) + len(self.failed)
+
+    async def on_message(self, msg: Msg) -> None:
+        event = self._codec.decode(msg.data)
         if isinstance(event, MediaProcessed):
-            outcomes[event.media_id] = event
+            self.processed[event.media_id] = event
         else:
-            failures.append(msgspec.json.encode(event).decode())
-        if len(outcomes) + len(failures) >= len(samples):
-            all_in.set()
+            self.failed.append(msgspec.json.encode(event).decode())
+        if self.failed or self._expected <= set(self.processed):
+            self.all_in.set()
 
+
+async def pipeline_run(events: JetStreamLog, outcomes: Outcomes, worker: asyncio.Task[None], run: int,
+                       samples: list[corpus.Sample], blob_names: list[str]) -> float:
+    """Seconds from the first append until every outcome is in the log."""
     # The gateway reads the header before appending, so that is not part of the time either.
-    uploads = [uploaded(run, i, sample, name) for i, (sample, name) in enumerate(zip(samples, blob_names, strict=True))]
-    subscription = await client.subscribe(events.subject("mx.media.*.outcome"), cb=on_outcome)
-    worker = asyncio.create_task(processor.run())
-    # Let both fetch loops bind and park a pull request, as in a server that has been up a while.
-    await asyncio.sleep(0.5)
-    try:
-        started = time.perf_counter()
-        await asyncio.gather(*(events.append(event, msg_id=f"{event.media_id}.uploaded") for event in uploads))
-        waiting = asyncio.create_task(all_in.wait())
-        await asyncio.wait({waiting, worker}, timeout=OUTCOME_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
-        elapsed = time.perf_counter() - started
-        waiting.cancel()
-        if not all_in.is_set():
-            seen = len(outcomes) + len(failures)
-            if worker.done():
-                problem = worker.exception() if not worker.cancelled() else "cancelled"
-                raise CouldNotMeasure(f"the processor stopped after {seen} of {len(samples)} outcomes: {problem!r}")
-            raise CouldNotMeasure(f"only {seen} of {len(samples)} outcomes within {OUTCOME_TIMEOUT:.0f}s")
-    finally:
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
-        await subscription.unsubscribe()
-    if failures:
-        raise CouldNotMeasure(f"the processor failed {len(failures)} uploads: {failures[0]}")
-    return elapsed, outcomes
+    uploads = [uploaded(run, i, s, name) for i, (s, name) in enumerate(zip(samples, blob_names, strict=True))]
+    outcomes.expect({u.media_id for u in uploads})
+    started = time.perf_counter()
+    await asyncio.gather(*(events.append(event, msg_id=f"{event.media_id}.uploaded") for event in uploads))
+    waiting = asyncio.create_task(outcomes.all_in.wait())
+    await asyncio.wait({waiting, worker}, timeout=OUTCOME_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    elapsed = time.perf_counter() - started
+    waiting.cancel()
+    if outcomes.failed:
+        raise CouldNotMeasure(f"the processor failed an upload: {outcomes.failed[0]}")
+    if not outcomes.all_in.is_set():
+        if worker.done():
+            problem = "cancelled" if worker.cancelled() else repr(worker.exception())
+            raise CouldNotMeasure(f"the processor stopped after {outcomes.seen()} of {len(uploads)} outcomes: "
+                                  f"{problem}")
+        raise CouldNotMeasure(f"only {outcomes.seen()} of {len(uploads)} outcomes within {OUTCOME_TIMEOUT:.0f}s")
+    return elapsed
 
 
 def bare_run(samples: list[corpus.Sample], out: Path) -> tuple[float, list[bare.Rendered]]:
@@ -133,24 +131,39 @@ async def measure(settings: Settings) -> Outcome:
         try:
             blobs = FileBlobStore(settings.work / "blobs")
             names = await store_blobs(blobs, samples)
-            # One untimed pass warms the page cache and libvips' operation table on both sides.
-            await asyncio.to_thread(bare_run, samples[:2], settings.work / "warm")
-            for run in range(settings.runs):
-                out = settings.work / f"bare-{run}"
-                # Alternating the order keeps a drift in machine load from favouring one side.
-                if run % 2 == 0:
-                    bare_seconds, rendered = await asyncio.to_thread(bare_run, samples, out)
-                    seconds, outcomes = await pipeline_run(client, settings.work, run, samples, names, blobs)
-                else:
-                    seconds, outcomes = await pipeline_run(client, settings.work, run, samples, names, blobs)
-                    bare_seconds, rendered = await asyncio.to_thread(bare_run, samples, out)
-                different = mismatches(samples, rendered, outcomes, run)
-                if different and run == 0:
-                    notes.append(f"Processing: the bare loop's renditions differ from the processor's for "
-                                 f"{', '.join(different)}; the ratio compares unlike work there.")
-                pipeline_rates.append(len(samples) / seconds)
-                bare_rates.append(len(samples) / bare_seconds)
-                ratios.append(bare_seconds / seconds)
+            events = JetStreamLog(client, StreamSettings(name="BENCH_PROCESSING", prefix="bp"))
+            await events.ensure_stream()
+            processor = Processor(events, blobs, settings.work / "renditions", Limits(),
+                                  ProcessorSettings(concurrency=CONCURRENCY))
+            await processor.ensure_consumer()
+            outcomes = Outcomes()
+            subscription = await client.subscribe(events.subject("mx.media.*.outcome"), cb=outcomes.on_message)
+            worker = asyncio.create_task(processor.run())
+            try:
+                # Untimed: warms the page cache and libvips on both sides, and lets both fetch loops
+                # bind and park a pull request, as in a server that has been up a while.
+                await asyncio.to_thread(bare_run, samples[:2], settings.work / "warm")
+                await pipeline_run(events, outcomes, worker, -1, samples[:2], names[:2])
+                for run in range(settings.runs):
+                    out = settings.work / f"bare-{run}"
+                    # Alternating the order keeps a drift in machine load from favouring one side.
+                    if run % 2 == 0:
+                        bare_seconds, rendered = await asyncio.to_thread(bare_run, samples, out)
+                        seconds = await pipeline_run(events, outcomes, worker, run, samples, names)
+                    else:
+                        seconds = await pipeline_run(events, outcomes, worker, run, samples, names)
+                        bare_seconds, rendered = await asyncio.to_thread(bare_run, samples, out)
+                    different = mismatches(samples, rendered, outcomes.processed, run)
+                    if different and run == 0:
+                        notes.append(f"Processing: the bare loop's renditions differ from the processor's for "
+                                     f"{', '.join(different)}; the ratio compares unlike work there.")
+                    pipeline_rates.append(len(samples) / seconds)
+                    bare_rates.append(len(samples) / bare_seconds)
+                    ratios.append(bare_seconds / seconds)
+            finally:
+                worker.cancel()
+                await servers.until_done(worker)
+                await subscription.unsubscribe()
         finally:
             await client.close()
     finally:
