@@ -29,6 +29,13 @@ class Config(msgspec.Struct, frozen=True):
     # Uploads through pump.io that are never posted are deleted after this many seconds.
     unposted_ttl: float = 24 * 3600.0
     sweep_interval: float = 600.0
+    # Presigned uploads (POST /media, then PUT to the signed URL).
+    presigned_size_limit: int = 10 * 1024 * 1024
+    upload_url_ttl: float = 15 * 60.0
+    # HMAC key of upload URLs; empty: one generated key, kept in the broker, shared by every replica.
+    upload_secret: str = ""
+    # When set, every transformation URL must carry a valid `s=` signature made with this key.
+    transform_key: str = ""
 
     @property
     def blobs(self) -> Path:
@@ -37,6 +44,11 @@ class Config(msgspec.Struct, frozen=True):
     @property
     def renditions(self) -> Path:
         return self.data_dir / "renditions"
+
+    @property
+    def variants(self) -> Path:
+        """Transformed images, cached by (blob, normalized parameters)."""
+        return self.data_dir / "variants"
 
     @property
     def projection_dir(self) -> Path:

@@ -173,14 +173,44 @@ class ActivityPosted(Event, frozen=True, tag="activity.posted"):
     in_reply_to: str | None = None
     reply_owner: str | None = None
     generator: str = ""
+    # A note posted through the presigned-upload API: the media it attaches, and the space it names.
+    attachments: tuple[str, ...] = ()
+    space: str = ""
 
     def subject(self) -> str:
         return f"mx.activity.{self.activity_id}.posted"
 
 
+class MediaRequested(Event, frozen=True, tag="media.requested"):
+    """A presigned upload was granted: the media id exists, its bytes have not arrived yet.
+
+    The upload that follows is a MediaUploaded with the same media id, via "presigned".
+    """
+
+    media_id: str
+    owner_id: str
+    filename: str
+    content_type: str
+    max_bytes: int
+    expires_at: float
+
+    def subject(self) -> str:
+        return f"mx.media.{self.media_id}.requested"
+
+
+class AvatarSet(Event, frozen=True, tag="identity.avatar"):
+    """A user's profile picture now is this media (its owner's own)."""
+
+    user_id: str
+    media_id: str
+
+    def subject(self) -> str:
+        return f"mx.identity.{self.user_id}.avatar"
+
+
 AnyEvent = (
     UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
-    | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted
+    | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
 )
 
 

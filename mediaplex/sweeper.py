@@ -26,7 +26,7 @@ class SweepSettings(msgspec.Struct, frozen=True):
     # A blob younger than this is never collected: its upload event may not be projected yet.
     blob_grace: float = 600.0
     # Uploads through these gateways are meant to be posted; Mastodon media stay until deleted.
-    via: tuple[str, ...] = ("pumpio",)
+    via: tuple[str, ...] = ("pumpio", "presigned")
 
 
 class SweepReport(msgspec.Struct, frozen=True):
@@ -70,7 +70,8 @@ class Sweeper:
 
         def expired(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(
-                f"SELECT media_id FROM media WHERE published_at IS NULL AND created_at < ? AND via IN ({marks})",
+                f"SELECT media_id FROM media WHERE published_at IS NULL AND attached_at IS NULL"
+                f" AND created_at < ? AND via IN ({marks})",
                 (cutoff, *via),
             )
             return [row[0] for row in rows]

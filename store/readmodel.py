@@ -14,11 +14,13 @@ from core.events import (
     AccessGranted,
     ActivityPosted,
     AnyEvent,
+    AvatarSet,
     ClientRegistered,
     ClientUpdated,
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
+    MediaRequested,
     MediaUpdated,
     MediaUploaded,
     RenditionInfo,
@@ -58,7 +60,7 @@ class Table(msgspec.Struct, frozen=True):
 
 
 TABLES: tuple[Table, ...] = (
-    Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float}),
+    Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float, "avatar": str}),
     Table(
         "tokens",
         "token_hash",
@@ -96,8 +98,18 @@ TABLES: tuple[Table, ...] = (
             # Set when a pump.io post activity publishes the media; unposted uploads may be swept.
             "published_at": float,
             "thumb": str,
+            # Set when a profile uses the media; attached media is never swept as unposted either.
+            "attached_at": float,
         },
         indexes=(("owner_id",), ("blob",), ("published_at", "created_at")),
+    ),
+    Table(
+        "requests",
+        "media_id",
+        # Presigned uploads granted whose bytes have not arrived; the upload moves them to `media`.
+        {"media_id": str, "owner_id": str, "filename": str, "content_type": str, "max_bytes": int,
+         "expires_at": float, "created_at": float},
+        indexes=(("owner_id",), ("expires_at",)),
     ),
     Table(
         "clients",
@@ -115,7 +127,7 @@ TABLES: tuple[Table, ...] = (
         "activity_id",
         {"activity_id": str, "seq": int, "actor": str, "verb": str, "object_type": str, "object_id": str,
          "major": int, "in_reply_to": str, "reply_owner": str, "generator": str, "display_name": str,
-         "content": str, "published": float},
+         "content": str, "published": float, "attachments": str, "space": str},
         # Feeds page by (actor, seq): a deep page costs the same as the first.
         indexes=(("actor", "seq"), ("actor", "major", "seq"), ("object_id",), ("seq",)),
     ),
@@ -153,7 +165,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
         case UserAdded():
             return [
                 Put("users", {"user_id": event.user_id, "password_hash": event.password_hash,
-                              "created_at": event.at}),
+                              "created_at": event.at, "avatar": None}),
             ]
         case TokenIssued():
             return [
@@ -174,7 +186,22 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "small": None, "blurhash": None, "failure": None,
                     "created_at": event.at, "updated_at": event.at,
                     "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
+                    "attached_at": None,
                 }),
+                Remove("requests", event.media_id),
+            ]
+        case MediaRequested():
+            return [
+                Put("requests", {
+                    "media_id": event.media_id, "owner_id": event.owner_id, "filename": event.filename,
+                    "content_type": event.content_type, "max_bytes": event.max_bytes,
+                    "expires_at": event.expires_at, "created_at": event.at,
+                }),
+            ]
+        case AvatarSet():
+            return [
+                Patch("users", event.user_id, {"avatar": event.media_id}),
+                Patch("media", event.media_id, {"attached_at": event.at}),
             ]
         case MediaProcessed():
             return [
@@ -196,7 +223,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             fields.update(_metadata(event.title, event.description, event.license, event.tags))
             return [Patch("media", event.media_id, fields)]
         case MediaDeleted():
-            return [Remove("media", event.media_id)]
+            return [Remove("media", event.media_id), Remove("requests", event.media_id)]
         case ClientRegistered():
             return [Put("clients", {
                 "client_id": event.client_id, "client_secret": event.client_secret,
@@ -230,6 +257,8 @@ def _activity(event: ActivityPosted, seq: int) -> list[Change]:
             "object_type": event.object_type, "object_id": event.object_id, "major": major,
             "in_reply_to": event.in_reply_to, "reply_owner": event.reply_owner, "generator": event.generator,
             "display_name": event.display_name, "content": event.content, "published": event.at,
+            "attachments": _json(event.attachments) if event.attachments else None,
+            "space": event.space or None,
         }),
         _inbox(event.actor, seq, event.activity_id, major, direct=False),
     ]
@@ -237,6 +266,9 @@ def _activity(event: ActivityPosted, seq: int) -> list[Change]:
         # Somebody else's comment on your image reaches your inbox, addressed to you.
         out.append(_inbox(event.reply_owner, seq, event.activity_id, major, direct=True))
     out.extend(_effect(event))
+    if event.verb == "post":
+        # Attached media counts as posted: it is shown, and never swept as unposted.
+        out.extend(Patch("media", media_id, {"published_at": event.at}) for media_id in event.attachments)
     return out
 
 

@@ -12,6 +12,7 @@ from core.events import (
     AccessGranted,
     ActivityPosted,
     AnyEvent,
+    AvatarSet,
     ClientRegistered,
     ClientUpdated,
     Codec,
@@ -19,6 +20,7 @@ from core.events import (
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
+    MediaRequested,
     MediaUpdated,
     MediaUploaded,
     RenditionInfo,
@@ -54,6 +56,12 @@ SAMPLES: list[AnyEvent] = [
                    generator="PyPump"),
     ActivityPosted(at=14.0, activity_id="a2", actor="bob", verb="post", object_type="comment", object_id="c9",
                    content="Nice!", in_reply_to="7", reply_owner="alice"),
+    # Added with presigned uploads; ActivityPosted lines above predate attachments and space.
+    MediaRequested(at=15.0, media_id="9", owner_id="alice", filename="cat.png", content_type="image/png",
+                   max_bytes=10485760, expires_at=915.0),
+    ActivityPosted(at=16.0, activity_id="a3", actor="alice", verb="post", object_type="note", object_id="n1",
+                   content="Look", attachments=("9",), space="did:example:space"),
+    AvatarSet(at=17.0, user_id="alice", media_id="9"),
 ]
 
 
@@ -71,7 +79,7 @@ def test_golden_samples_still_decode() -> None:
     tags = {json.loads(line)["type"] for line in lines}
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
-                    "activity.posted"}
+                    "activity.posted", "media.requested", "identity.avatar"}
 
 
 def test_fields_added_later_have_defaults() -> None:

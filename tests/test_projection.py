@@ -6,10 +6,13 @@ import asyncio
 from pathlib import Path
 
 from core.events import (
+    ActivityPosted,
+    AvatarSet,
     Focus,
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
+    MediaRequested,
     MediaUpdated,
     MediaUploaded,
     RenditionInfo,
@@ -35,11 +38,37 @@ def processed(media_id: str) -> MediaProcessed:
 
 
 def test_folding_is_pure_data() -> None:
-    assert changes(MediaDeleted(at=1.0, media_id="3")) == [Remove("media", "3")]
-    (put,) = changes(uploaded("3"))
+    assert changes(MediaDeleted(at=1.0, media_id="3")) == [Remove("media", "3"), Remove("requests", "3")]
+    put, moved = changes(uploaded("3"))
     assert isinstance(put, Put) and put.row["status"] == "processing"
+    assert moved == Remove("requests", "3")
     (patch,) = changes(MediaUpdated(at=2.0, media_id="3", focus=Focus(0.1, 0.2)))
     assert patch == Patch("media", "3", {"updated_at": 2.0, "focus_x": 0.1, "focus_y": 0.2})
+
+
+async def test_presigned_requests_attachments_and_avatars_fold(tmp_path: Path) -> None:
+    projection = await open_projection(tmp_path / "p.db")
+    try:
+        requested = MediaRequested(at=1.0, media_id="9", owner_id="alice", filename="cat.png",
+                                   content_type="image/png", max_bytes=100, expires_at=901.0)
+        post = ActivityPosted(at=3.0, activity_id="a1", actor="alice", verb="post", object_type="note",
+                              object_id="n1", content="Look", attachments=("9",), space="did:x")
+        records = [Record(seq, event) for seq, event in enumerate(
+            [UserAdded(at=0.5, user_id="alice", password_hash="x"), requested], start=1)]
+        await projection.apply(records)
+        pending = await projection.one("SELECT * FROM requests WHERE media_id = '9'", ())
+        assert pending is not None and pending["expires_at"] == 901.0
+        await projection.apply([Record(3, uploaded("9")), Record(4, post),
+                                Record(5, AvatarSet(at=4.0, user_id="alice", media_id="9"))])
+        assert await projection.one("SELECT * FROM requests WHERE media_id = '9'", ()) is None
+        media = await projection.one("SELECT published_at, attached_at FROM media WHERE media_id = '9'", ())
+        assert media is not None and (media["published_at"], media["attached_at"]) == (3.0, 4.0)
+        user = await projection.one("SELECT avatar FROM users WHERE user_id = 'alice'", ())
+        assert user is not None and user["avatar"] == "9"
+        activity = await projection.one("SELECT attachments, space FROM activities", ())
+        assert activity is not None and (activity["attachments"], activity["space"]) == ('["9"]', "did:x")
+    finally:
+        await projection.close()
 
 
 async def open_projection(path: Path) -> Projection:
