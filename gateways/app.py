@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateways import files
+from gateways.apierrors import ApiError
 from gateways.mastodon import app as mastodon
 from gateways.pumpio import app as pumpio
 from gateways.pumpio.errors import PumpError
@@ -24,6 +25,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except PumpError as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
+    except ApiError as exc:
+        return exc.response()
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
