@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import sqlite3
@@ -69,7 +70,7 @@ async def in_flight(calls: Iterable[Callable[[], Awaitable[object]]], worker_cou
 
 async def append_all(events: JetStreamLog, log_events: list[AnyEvent]) -> float:
     return await in_flight(
-        ((lambda e=event, i=i: events.append(e, msg_id=f"bench-{i}")) for i, event in enumerate(log_events)),
+        (functools.partial(events.append, event, msg_id=f"bench-{i}") for i, event in enumerate(log_events)),
         IN_FLIGHT,
     )
 
@@ -83,7 +84,7 @@ async def publish_all(client: Client, settings: StreamSettings, log_events: list
     prefix = settings.prefix
     messages = [(f"{prefix}.{e.subject().partition('.')[2]}", codec.encode(e)) for e in log_events]
     return await in_flight(
-        ((lambda s=subject, p=payload: js.publish(s, p, stream=settings.name)) for subject, payload in messages),
+        (functools.partial(js.publish, subject, payload, stream=settings.name) for subject, payload in messages),
         IN_FLIGHT,
     )
 

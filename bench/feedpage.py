@@ -8,6 +8,7 @@ loading the objects on the page and rendering them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import sqlite3
 import time
@@ -110,7 +111,7 @@ async def populate(events: Any, heavy: int, light: int) -> int:
     await events.append(AccessGranted(at=now, token=ACCESS[0], secret=ACCESS[1], client_id=CLIENT[0],
                                       user_id=READER), msg_id="bench.access")
     log = activity_log(heavy, light)
-    await in_flight(((lambda e=e, i=i: events.append(e, msg_id=f"bench.{i}")) for i, e in enumerate(log)),
+    await in_flight((functools.partial(events.append, e, msg_id=f"bench.{i}") for i, e in enumerate(log)),
                     IN_FLIGHT)
     last: int = await events.last_seq()
     return last

@@ -71,7 +71,10 @@ async def measure(settings: Settings) -> Outcome:
     def payloads(n: int) -> list[bytes]:
         return [corpus.variant(original, next(serial)) for _ in range(n)]
 
-    rates, refs, p99s, ref_p99s = [], [], [], []
+    rates: list[float] = []
+    refs: list[float] = []
+    p99s: list[float] = []
+    ref_p99s: list[float] = []
     async with (
         # No processor: it would compete for the same two cores, and processing is measured in 1.
         servers.in_process(settings.work / "data", processor=False, v2_sync_wait=0.0) as (_server, endpoint),
