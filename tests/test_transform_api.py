@@ -13,6 +13,8 @@ import pyvips
 import yarl
 from multidict import CIMultiDict
 
+from gateways.transform.routes import canonical_url
+from tests import images
 from tests.servers import Running, make_config, start
 
 
@@ -24,7 +26,7 @@ class Uploaded(msgspec.Struct, frozen=True):
 
     @property
     def canonical(self) -> str:
-        return f"{self.url.split('/media/files/')[0]}/media/sha256/{self.blob}"
+        return canonical_url(self.url.split("/media/files/")[0], self.blob)
 
 
 def bands(width: int, height: int, colours: list[tuple[int, int, int]], *, across: bool = True) -> bytes:
@@ -376,3 +378,35 @@ async def test_missing_renditions_come_back_for_transformations(server: Running,
     assert (image.width, image.height) == (30, 30)
     image, _ = await image_at(http, f"{media.url.replace('/original.', '/thumb.')}?w=20")
     assert (image.width, image.height) == (20, 20)
+
+
+async def test_gif_and_transparent_png_sources(server: Running, http: aiohttp.ClientSession, tmp_path_factory:
+                                               pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("sources")
+    animated = await upload(http, server, images.animated_gif(folder / "a.gif", 120, 90, frames=3).read_bytes())
+    assert animated.url.endswith("/original.gif")
+    # Transformations write still formats: an animation gives its first frame, as PNG by default.
+    image, headers = await image_at(http, f"{animated.canonical}?w=60")
+    assert headers["Content-Type"] == "image/png" and (image.width, image.height) == (60, 45)
+    transparent = await upload(http, server, images.png(folder / "t.png", 200, 100, alpha=True).read_bytes())
+    image, headers = await image_at(http, f"{transparent.url}?w=50")
+    assert headers["Content-Type"] == "image/png" and image.bands == 4
+    # JPEG has no alpha channel: the image is put on white.
+    image, headers = await image_at(http, f"{transparent.url}?w=50&fm=jpg")
+    assert headers["Content-Type"] == "image/jpeg" and image.bands == 3
+
+
+async def test_rendering_does_not_hold_up_other_requests(server: Running, http: aiohttp.ClientSession,
+                                                         photo: Uploaded) -> None:
+    slow = asyncio.ensure_future(fetch(http, f"{photo.canonical}?w=4000&h=3000&fit=scale&fm=webp&q=91"))
+    await asyncio.sleep(0.1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(5):
+        async with http.get(f"{server.url}/healthz") as response:
+            assert response.status == 200
+    answered = loop.time() - started
+    assert not slow.done()
+    status, _, body = await slow
+    assert status == 200 and len(body) > 0
+    assert answered < 0.5, answered

@@ -39,7 +39,7 @@ class VariantCache:
     def __init__(self, root: Path, *, concurrency: int | None = None) -> None:
         self._root = root
         # Renders queue here rather than in the shared thread pool, where they could starve
-        # every other off-loop task of the process.
+        # every other off-loop job of the process.
         self._slots = asyncio.Semaphore(concurrency or max(1, (os.cpu_count() or 2) // 2))
         self._running: dict[str, asyncio.Task[bytes]] = {}
         # How many variants this process has rendered: a cache hit leaves it unchanged.
@@ -55,19 +55,19 @@ class VariantCache:
         if cached is not None:
             return cached
         digest = key.digest
-        task = self._running.get(digest)
-        if task is None:
-            task = asyncio.create_task(self._render(key, source, path))
-            self._running[digest] = task
-            task.add_done_callback(lambda done: self._finished(digest, done))
+        rendering = self._running.get(digest)
+        if rendering is None:
+            rendering = asyncio.create_task(self._render(key, source, path))
+            self._running[digest] = rendering
+            rendering.add_done_callback(lambda done: self._finished(digest, done))
         # Shielded: a client that hangs up must not cancel the render others are waiting for.
-        return await asyncio.shield(task)
+        return await asyncio.shield(rendering)
 
-    def _finished(self, digest: str, task: asyncio.Task[bytes]) -> None:
+    def _finished(self, digest: str, rendered: asyncio.Future[bytes]) -> None:
         self._running.pop(digest, None)
-        if not task.cancelled():
+        if not rendered.cancelled():
             # Marks a failure as seen even when every waiter has gone; waiters still get it raised.
-            task.exception()
+            rendered.exception()
 
     async def _render(self, key: Key, source: Path, path: Path) -> bytes:
         async with self._slots:

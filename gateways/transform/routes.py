@@ -113,5 +113,10 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     return _file(source)
 
 
+def canonical_url(base: str, blob: str) -> str:
+    """Where `by_digest` serves the original of a blob: a media's content-addressed URL."""
+    return f"{base}/media/sha256/{blob}"
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/media/sha256/{blob}", by_digest)
