@@ -12,6 +12,7 @@ from gateways.apierrors import ApiError
 from gateways.mastodon import app as mastodon
 from gateways.pumpio import app as pumpio
 from gateways.pumpio.errors import PumpError
+from gateways.transform import routes as transform
 
 log = logging.getLogger(__name__)
 
@@ -51,5 +52,6 @@ def create_app() -> web.Application:
     mastodon.add_routes(app)
     pumpio.add_routes(app)
     files.add_routes(app)
+    transform.add_routes(app)
     app.router.add_get("/healthz", healthz)
     return app

@@ -1,4 +1,5 @@
-"""Serves renditions at the URLs the JSON gives, re-rendering any that went missing."""
+"""Serves renditions at the URLs the JSON gives, re-rendering any that went missing, and their
+transformations (gateways.transform) when the query asks for one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import re
 from aiohttp import web
 
 from core.events import RenditionInfo
-from core.ports import rendition_dir
-from gateways import keys
+from gateways.transform import routes as transform
+from gateways.transform.source import Source, ensure_rendition
 
 RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp)")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -27,15 +28,11 @@ async def rendition(request: web.Request) -> web.StreamResponse:
     found = RENDITION.fullmatch(name)
     if not SHA256.fullmatch(blob) or found is None:
         raise web.HTTPNotFound()
-    app = request.app
-    path = rendition_dir(app[keys.CONFIG].renditions, blob, version) / name
-    if not path.exists():
-        # Renditions are derived data: after a wipe they come back from the blob on first use.
-        regenerate = app.get(keys.REGENERATE)
-        if regenerate is None or not app[keys.BLOBS].exists(blob) or not await regenerate(blob, version):
-            raise web.HTTPNotFound()
-        if not path.exists():
-            raise web.HTTPNotFound()
+    path = await ensure_rendition(request.app, blob, version, name)
+    if path is None:
+        raise web.HTTPNotFound()
+    if transform.applies(request.query):
+        return await transform.respond(request, Source(blob=blob, version=version, name=name, path=path))
     return web.FileResponse(
         path, headers={"Content-Type": TYPES[found.group(2)], "Cache-Control": IMMUTABLE}
     )

@@ -10,6 +10,7 @@ from core.config import Config
 from core.log import EventLog
 from core.ports import BlobStore
 from core.probe import Limits
+from gateways.transform.cache import VariantCache
 from store.projection import Projection
 
 # Re-creates missing renditions of (blob, processing version); None where nothing can render.
@@ -21,3 +22,5 @@ PROJECTION = web.AppKey("projection", Projection)
 BLOBS: web.AppKey[BlobStore] = web.AppKey("blobs")
 LIMITS = web.AppKey("limits", Limits)
 REGENERATE: web.AppKey[Regenerate] = web.AppKey("regenerate")
+# Transformed images: owned by the composition root, which closes it after the app.
+VARIANTS = web.AppKey("variants", VariantCache)

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from core.config import Config
 from core.ids import new_password
+from gateways.transform import signing
 from mediaplex.admin import AdminError, add_user, create_token
 from mediaplex.runtime import event_log, projection_at
 from store import generations
@@ -42,6 +43,11 @@ def _common(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     )
 
 
+def _transform_key(parser: argparse.ArgumentParser, env: Mapping[str, str], purpose: str) -> None:
+    parser.add_argument("--transform-key", default=_env(env, "TRANSFORM_KEY", ""),
+                        help=f"HMAC key of image transformation URLs: {purpose} (env MEDIAPLEX_TRANSFORM_KEY)")
+
+
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="mediaplex", description=DESCRIPTION,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,6 +67,12 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     serve.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
                        help="URL clients reach this server at, used in every URL it hands out "
                             "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
+    _transform_key(serve, env, "when set, every image transformation URL must carry a valid s= signature")
+
+    sign = commands.add_parser("sign-url", help="sign an image transformation URL; prints it alone on stdout",
+                               description="Append s=, the signature a server with this key checks, to URL.")
+    sign.add_argument("url")
+    _transform_key(sign, env, "the key the server was started with")
 
     rebuild = commands.add_parser(
         "rebuild", help="replay the log into a fresh projection and make it the live one",
@@ -91,7 +103,7 @@ def config_from(args: argparse.Namespace) -> Config:
     fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
     if getattr(args, "host", None) is not None:
         fields.update(host=args.host, port=args.port, public_url=args.public_url or "",
-                      unposted_ttl=args.unposted_ttl)
+                      unposted_ttl=args.unposted_ttl, transform_key=args.transform_key)
     return Config(**fields)  # type: ignore[arg-type]
 
 
@@ -143,6 +155,14 @@ async def rebuild(config: Config, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def sign_url(url: str, key: str, out: TextIO, err: TextIO) -> int:
+    if not key:
+        print("mediaplex: no key: pass --transform-key or set MEDIAPLEX_TRANSFORM_KEY", file=err)
+        return 2
+    print(signing.sign_url(url, key), file=out)
+    return 0
+
+
 async def show_digest(config: Config, out: TextIO) -> int:
     pointer = config.projection_dir / generations.POINTER
     if not pointer.exists():
@@ -155,6 +175,8 @@ async def show_digest(config: Config, out: TextIO) -> int:
 
 
 async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "sign-url":
+        return sign_url(args.url, args.transform_key, out, err)
     config = config_from(args)
     if args.command == "serve":
         from mediaplex.server import serve

@@ -21,6 +21,7 @@ from core.jetstream import JetStreamLog
 from core.probe import Limits
 from gateways import keys
 from gateways.app import create_app
+from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
 from mediaplex.runtime import Renderer, catch_up, event_log, prepare_vips, projection_at, running_broker
 from mediaplex.sweeper import Sweeper, SweepSettings
@@ -48,6 +49,7 @@ class Server:
         self._tasks: list[asyncio.Task[None]] = []
         self.events: JetStreamLog | None = None
         self.projection: Projection | None = None
+        self.variants: VariantCache | None = None
         self.blobs = FileBlobStore(config.blobs)
         self.limits = Limits()
         self.url = ""
@@ -84,7 +86,7 @@ class Server:
         self._spawn(Feed(events, projection).run_forever())
         limits = self.limits
         sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval)
-        self._spawn(Sweeper(events, projection, blobs, config.renditions, sweep).run())
+        self._spawn(Sweeper(events, projection, blobs, config.renditions, sweep, variants=config.variants).run())
         if self._with_processor:
             settings = ProcessorSettings(concurrency=config.processor_concurrency)
             self._spawn(Processor(events, blobs, config.renditions, limits, settings).run())
@@ -103,6 +105,11 @@ class Server:
         app[keys.LIMITS] = limits
         regenerate: keys.Regenerate = Renderer(blobs, config.renditions, limits)
         app[keys.REGENERATE] = regenerate
+        variants = VariantCache(config.variants)
+        # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
+        self._stack.push_async_callback(variants.close)
+        app[keys.VARIANTS] = variants
+        self.variants = variants
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)

@@ -43,6 +43,7 @@ class Sweeper:
         renditions: Path,
         settings: SweepSettings,
         clock: Callable[[], float] = time.time,
+        variants: Path | None = None,
     ) -> None:
         self._events = events
         self._projection = projection
@@ -50,6 +51,7 @@ class Sweeper:
         self._renditions = renditions
         self._settings = settings
         self._clock = clock
+        self._variants = variants
 
     async def run(self) -> None:
         while True:
@@ -97,5 +99,7 @@ class Sweeper:
                 continue
             self._blobs.remove(sha)
             await asyncio.to_thread(shutil.rmtree, self._renditions / sha[:2] / sha, True)
+            if self._variants is not None:
+                await asyncio.to_thread(shutil.rmtree, self._variants / sha[:2] / sha, True)
             removed += 1
         return removed

@@ -68,8 +68,13 @@ async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, tmp
     assert await projection.wait_for(await jetstream_log.last_seq(), timeout=10)
     renditions = tmp_path / "renditions"
     (renditions / lonely[:2] / lonely / "v2").mkdir(parents=True)
+    variants = tmp_path / "variants"
+    for sha in (lonely, shared):
+        (variants / sha[:2] / sha).mkdir(parents=True)
+        (variants / sha[:2] / sha / "variant.webp").write_bytes(b"RIFF")
 
-    sweeper = Sweeper(jetstream_log, projection, blobs, renditions, SweepSettings(), clock=lambda: NOW)
+    sweeper = Sweeper(jetstream_log, projection, blobs, renditions, SweepSettings(), clock=lambda: NOW,
+                      variants=variants)
     report = await sweeper.sweep_once()
 
     swept = [r.event async for r in jetstream_log.read(1, follow=False) if isinstance(r.event, MediaDeleted)]
@@ -80,6 +85,8 @@ async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, tmp
     assert (report.expired, report.blobs_removed) == (2, 2)
     assert {sha for sha, _ in blobs.stored()} == {shared, posted, fresh, young_orphan}
     assert not (renditions / lonely[:2] / lonely).exists()
+    assert not (variants / lonely[:2] / lonely).exists()
+    assert (variants / shared[:2] / shared / "variant.webp").exists()
 
     # A second round finds nothing more to do.
     again = await sweeper.sweep_once()

@@ -1,0 +1,1 @@
+"""imgix-style transformations of public image URLs: parameters, rendering, caching, signing, routes."""

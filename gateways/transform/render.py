@@ -1,0 +1,128 @@
+"""Renders a variant of a rendition file with libvips. Synchronous and CPU-bound: run it in a thread.
+
+The source is a rendition: already upright, stripped of metadata but its ICC profile, at most
+8.3 megapixels. Output sizes are computed here rather than left to libvips' own rounding, so
+that a box of w x h always gives exactly the sizes the fit mode promises.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyvips
+
+from gateways.transform.params import Variant
+
+# Part of every cache key and ETag: bump it whenever the same Variant would give other bytes.
+RENDER_VERSION = 1
+
+# AVIF encoding is by far the slowest step; effort 2 of 9 keeps a large variant to a second or so.
+AVIF_EFFORT = 2
+WEBP_EFFORT = 4
+
+
+def render(source: Path, variant: Variant) -> bytes:
+    """The encoded bytes of `variant` of the image at `source`."""
+    image = _sized(source, variant)
+    keep = "icc"
+    if variant.compress:
+        # Stripping a profile is only harmless once the pixels are in sRGB, which is what a
+        # browser assumes of an image without one.
+        if image.get_typeof("icc-profile-data"):
+            image = image.icc_transform("srgb", embedded=True)
+        keep = "none"
+    return _encode(_displayable(image, variant), variant, keep)
+
+
+def _load(source: Path) -> pyvips.Image:
+    # A Source keeps libvips from reading a trailing "[...]" of the path as load options.
+    return pyvips.Image.new_from_source(pyvips.Source.new_from_file(str(source)), "", access="sequential")
+
+
+def _thumbnail(source: Path, width: int, height: int) -> pyvips.Image:
+    # Exactly width x height: the box is computed by the caller, who already kept the aspect.
+    return pyvips.Image.thumbnail_source(
+        pyvips.Source.new_from_file(str(source)), width, height=height, size="force"
+    )
+
+
+def _sized(source: Path, variant: Variant) -> pyvips.Image:
+    if variant.width is None and variant.height is None:
+        return _load(source)
+    header = _load(source)
+    sw, sh = header.width, header.height
+    match variant.fit:
+        case "scale":
+            return _thumbnail(source, variant.width or sw, variant.height or sh)
+        case "crop" | "min":
+            return _cropped(source, variant, sw, sh)
+    scale = min(
+        variant.width / sw if variant.width else math.inf,
+        variant.height / sh if variant.height else math.inf,
+    )
+    if variant.fit == "max":
+        scale = min(scale, 1.0)
+    if scale == 1.0:
+        return header
+    return _thumbnail(source, _side(sw, scale, variant.width), _side(sh, scale, variant.height))
+
+
+def _side(source_side: int, scale: float, asked: int | None) -> int:
+    exact = source_side * scale
+    # The side that set the scale comes out exactly as asked, not off by a rounding error.
+    if asked is not None and abs(exact - asked) < 0.5:
+        return asked
+    return max(1, math.floor(exact + 0.5))
+
+
+def _cropped(source: Path, variant: Variant, sw: int, sh: int) -> pyvips.Image:
+    assert variant.width is not None and variant.height is not None
+    box_w, box_h = variant.width, variant.height
+    if variant.fit == "min":
+        # The box keeps its aspect but shrinks until it fits inside the source: no upscaling.
+        shrink = min(1.0, sw / box_w, sh / box_h)
+        box_w, box_h = max(1, math.floor(box_w * shrink + 0.5)), max(1, math.floor(box_h * shrink + 0.5))
+    cover = max(box_w / sw, box_h / sh)
+    covering = _thumbnail(source, max(box_w, _side(sw, cover, None)), max(box_h, _side(sh, cover, None)))
+    if variant.crop in ("entropy", "edges"):
+        interesting = "entropy" if variant.crop == "entropy" else "attention"
+        # smartcrop reads the image more than once; the thumbnail streams from its file only once.
+        return covering.copy_memory().smartcrop(box_w, box_h, interesting=interesting)
+    fp_x = 0.5 if variant.fp_x is None else variant.fp_x
+    fp_y = 0.5 if variant.fp_y is None else variant.fp_y
+    left = _offset(covering.width, box_w, fp_x)
+    top = _offset(covering.height, box_h, fp_y)
+    return covering.crop(left, top, box_w, box_h)
+
+
+def _offset(full: int, window: int, focus: float) -> int:
+    """Where a window of `window` pixels starts so that it is centred on `focus` (0..1) if it can be."""
+    return min(full - window, max(0, math.floor(focus * full - window / 2 + 0.5)))
+
+
+def _displayable(image: pyvips.Image, variant: Variant) -> pyvips.Image:
+    if image.format != "uchar":
+        image = image.colourspace("b-w" if image.bands <= 2 else "srgb").cast("uchar")
+    if variant.format == "jpg" and image.hasalpha():
+        # JPEG has no alpha; transparent areas become white, as browsers show them on a page.
+        image = image.flatten(background=[255] * (image.bands - 1))
+    return image
+
+
+def _encode(image: pyvips.Image, variant: Variant, keep: str) -> bytes:
+    quality = variant.quality if variant.quality is not None else 100
+    data: bytes
+    match variant.format:
+        case "jpg":
+            # libjpeg's scale starts at 1; q=0 is the lowest quality it has.
+            data = image.jpegsave_buffer(Q=max(1, quality), interlace=True, optimize_coding=True, keep=keep)
+        case "png":
+            data = image.pngsave_buffer(compression=9 if variant.compress else 6, interlace=False, keep=keep)
+        case "webp":
+            data = image.webpsave_buffer(Q=quality, effort=WEBP_EFFORT, keep=keep)
+        case "avif":
+            data = image.heifsave_buffer(
+                Q=max(1, quality), compression="av1", effort=AVIF_EFFORT, keep=keep
+            )
+    return data

@@ -1,0 +1,122 @@
+"""Transformations on public image URLs, and the content-addressed URL of a blob's original.
+
+`GET /media/sha256/{blob}` serves the original rendition of a blob that some ready media names.
+It and `/media/files/...` answer with the file as it is when the query holds no transformation
+parameter, and with a variant otherwise. Unknown parameter names are ignored, as imgix does,
+so tracking parameters and cache busters never break a URL; `s` is the exception: it is
+checked whenever a transformation key is configured, and refused when none is.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from gateways import keys
+from gateways.apierrors import ApiError
+from gateways.transform import params, signing
+from gateways.transform.cache import Key
+from gateways.transform.source import (
+    OUTPUT_FORMATS,
+    SHA256,
+    TYPES,
+    Source,
+    current_original,
+    ensure_rendition,
+    media_focus,
+)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+# The media's focus point can change under the same URL: caches keep the bytes but ask first,
+# and the ETag (which covers the focus point) turns the question into a cheap 304.
+REVALIDATE = "public, no-cache"
+
+
+def applies(query: MultiMapping[str]) -> bool:
+    """Whether a request for an image file goes through here rather than straight to the file."""
+    return params.requested(query.keys()) or params.SIGNATURE in query
+
+
+async def respond(request: web.Request, source: Source) -> web.StreamResponse:
+    """The variant of `source` the query asks for, or the file itself under a valid signature alone."""
+    query = request.query
+    _check_signature(request)
+    if not params.requested(query.keys()):
+        return _file(source)
+    try:
+        transform = params.parse(query.items())
+    except params.InvalidParameter as exc:
+        raise ApiError(400, "invalid_parameter", exc.message, parameter=exc.parameter) from None
+    app = request.app
+    focus = await media_focus(app, source.blob) if params.needs_focus(transform) else None
+    variant = params.normalize(
+        transform,
+        source_format=OUTPUT_FORMATS[source.extension],
+        accept=request.headers.get("Accept", ""),
+        focus=focus,
+    )
+    key = Key(blob=source.blob, source=source.label, variant=variant)
+    headers = {
+        "ETag": f'"{key.digest[:40]}"',
+        "Cache-Control": REVALIDATE if params.needs_focus(transform) else IMMUTABLE,
+    }
+    if params.varies_on_accept(transform):
+        headers["Vary"] = "Accept"
+    if _not_modified(request, headers["ETag"]):
+        return web.Response(status=304, headers=headers)
+    body = await app[keys.VARIANTS].get(key, source.path)
+    return web.Response(body=body, headers={**headers, "Content-Type": TYPES[variant.format]})
+
+
+def _check_signature(request: web.Request) -> None:
+    key = request.app[keys.CONFIG].transform_key
+    given = request.query.getall(params.SIGNATURE, [])
+    if not key:
+        if given:
+            raise ApiError(400, "invalid_parameter", "this server does not sign URLs", parameter=params.SIGNATURE)
+        return
+    if len(given) != 1:
+        raise ApiError(403, "signature_required", "a transformation URL must carry one signature, s",
+                       parameter=params.SIGNATURE)
+    if not signing.verify(key, request.path, request.query.items(), given[0]):
+        raise ApiError(403, "invalid_signature", "the signature does not match the URL",
+                       parameter=params.SIGNATURE)
+
+
+def _not_modified(request: web.Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    # If-None-Match compares weakly: a cache may hand back our tag with a W/ in front.
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _file(source: Source) -> web.FileResponse:
+    return web.FileResponse(
+        source.path, headers={"Content-Type": TYPES[source.extension], "Cache-Control": IMMUTABLE}
+    )
+
+
+async def by_digest(request: web.Request) -> web.StreamResponse:
+    blob = request.match_info["blob"]
+    if not SHA256.fullmatch(blob):
+        raise ApiError(404, "not_found", "no image has this address")
+    app = request.app
+    found = await current_original(app, blob)
+    path = await ensure_rendition(app, blob, *found) if found is not None else None
+    if found is None or path is None:
+        raise ApiError(404, "not_found", "no image has this address")
+    source = Source(blob=blob, version=found[0], name=found[1], path=path)
+    if applies(request.query):
+        return await respond(request, source)
+    return _file(source)
+
+
+def canonical_url(base: str, blob: str) -> str:
+    """Where `by_digest` serves the original of a blob: a media's content-addressed URL."""
+    return f"{base}/media/sha256/{blob}"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/media/sha256/{blob}", by_digest)

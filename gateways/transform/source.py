@@ -1,0 +1,90 @@
+"""Where a transformation starts from: a rendition file (re-rendered if it went missing) and the
+media rows of the projection that name its blob."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+from aiohttp import web
+
+from core.events import RenditionInfo
+from core.ports import rendition_dir
+from gateways import keys
+from gateways.transform.params import Format, focus_point
+from store.readmodel import READY
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+# What a transformation of each rendition type gives when no format is asked for: GIF, a format
+# transformations do not write, becomes PNG (of its first frame).
+OUTPUT_FORMATS: dict[str, Format] = {"jpg": "jpg", "png": "png", "webp": "webp", "gif": "png"}
+
+
+class Source(msgspec.Struct, frozen=True):
+    """A rendition file: `name` is one of original, small, thumb with its extension."""
+
+    blob: str
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}/{self.name}"
+
+    @property
+    def extension(self) -> str:
+        return self.name.rpartition(".")[2]
+
+
+async def ensure_rendition(app: web.Application, blob: str, version: int, name: str) -> Path | None:
+    """The rendition's file, re-rendered from the blob if it was deleted; None if it cannot be had.
+
+    Callers have checked `blob` and `name` against fixed patterns, so the path stays inside the
+    renditions directory.
+    """
+    path = rendition_dir(app[keys.CONFIG].renditions, blob, version) / name
+    if path.exists():
+        return path
+    # Renditions are derived data: after a wipe they come back from the blob on first use.
+    regenerate = app.get(keys.REGENERATE)
+    if regenerate is None or not app[keys.BLOBS].exists(blob) or not await regenerate(blob, version):
+        return None
+    return path if path.exists() else None
+
+
+async def current_original(app: web.Application, blob: str) -> tuple[int, str] | None:
+    """(processing version, file name) of the original rendition of a blob some ready media names.
+
+    Every media row with the blob has the same renditions per version; the newest version wins.
+    """
+    row = await app[keys.PROJECTION].one(
+        "SELECT version, original FROM media WHERE blob = ? AND status = ? AND original IS NOT NULL"
+        " ORDER BY version DESC LIMIT 1",
+        (blob, READY),
+    )
+    if row is None:
+        return None
+    info = msgspec.json.decode(row["original"], type=RenditionInfo)
+    extension = EXTENSIONS.get(info.content_type)
+    if extension is None:
+        return None
+    return int(row["version"]), f"original.{extension}"
+
+
+async def media_focus(app: web.Application, blob: str) -> tuple[float, float] | None:
+    """The focus (as fp-x, fp-y) of the most recently updated media with this blob that has one.
+
+    Media ids break ties so that the answer never depends on the order SQLite happens to use.
+    """
+    row = await app[keys.PROJECTION].one(
+        "SELECT focus_x, focus_y FROM media WHERE blob = ? AND focus_x IS NOT NULL AND focus_y IS NOT NULL"
+        " ORDER BY updated_at DESC, media_id DESC LIMIT 1",
+        (blob,),
+    )
+    if row is None:
+        return None
+    return focus_point(float(row["focus_x"]), float(row["focus_y"]))

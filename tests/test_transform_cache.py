@@ -1,0 +1,77 @@
+"""The variant cache on its own: real libvips renders into a real directory."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from gateways.transform.cache import Key, VariantCache
+from gateways.transform.params import normalize, parse
+from tests import images
+
+BLOB = "0f" * 32
+
+
+def key(query: str, source: str = "v2/original.jpg") -> Key:
+    pairs = [tuple(pair.split("=", 1)) for pair in query.split("&")]
+    variant = normalize(parse(pairs), source_format="jpg")  # type: ignore[arg-type]
+    return Key(blob=BLOB, source=source, variant=variant)
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()]
+
+
+async def test_concurrent_gets_render_once_and_later_ones_read_the_file(tmp_path: Path) -> None:
+    source = images.jpeg(tmp_path / "original.jpg", 1600, 1200)
+    cache = VariantCache(tmp_path / "variants")
+    wanted = key("w=900&fm=webp")
+    got = await asyncio.gather(*(cache.get(wanted, source) for _ in range(8)))
+    assert cache.renders == 1 and len(set(got)) == 1
+    assert leftovers(tmp_path / "variants") == [cache.path(wanted)]
+    assert cache.path(wanted).read_bytes() == got[0]
+    assert pyvips.Image.new_from_buffer(got[0], "").width == 900
+    assert await cache.get(wanted, source) == got[0]
+    assert cache.renders == 1
+    await cache.close()
+
+
+async def test_a_failed_render_leaves_no_file_and_can_be_tried_again(tmp_path: Path) -> None:
+    source = tmp_path / "original.jpg"
+    source.write_bytes(b"not an image at all")
+    cache = VariantCache(tmp_path / "variants")
+    wanted = key("w=100&fm=png")
+    results = await asyncio.gather(*(cache.get(wanted, source) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(result, pyvips.Error) for result in results)
+    assert leftovers(tmp_path / "variants") == [] and cache.renders == 0
+    images.jpeg(source, 640, 480)
+    data = await cache.get(wanted, source)
+    assert pyvips.Image.new_from_buffer(data, "").width == 100
+    assert leftovers(tmp_path / "variants") == [cache.path(wanted)]
+    await cache.close()
+
+
+async def test_a_render_a_waiter_gave_up_on_still_completes(tmp_path: Path) -> None:
+    source = images.jpeg(tmp_path / "original.jpg", 1600, 1200)
+    cache = VariantCache(tmp_path / "variants")
+    wanted = key("w=1200&fm=avif")
+    first = asyncio.ensure_future(cache.get(wanted, source))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    data = await cache.get(wanted, source)
+    assert cache.renders == 1 and pyvips.Image.new_from_buffer(data, "").width == 1200
+    await cache.close()
+
+
+def test_keys_differ_by_everything_the_bytes_depend_on() -> None:
+    base = key("w=100")
+    assert key("w=100").digest == base.digest
+    assert key("w=101").digest != base.digest
+    assert key("w=100", source="v2/small.jpg").digest != base.digest
+    assert Key(blob="1f" * 32, source=base.source, variant=base.variant).digest != base.digest
+    assert key("w=100&fm=png").digest != base.digest
