@@ -43,7 +43,7 @@ def box(width: int, height: int, pixels: int) -> tuple[int, int]:
 
 def save(image: pyvips.Image, path: Path, content_type: str) -> None:
     if content_type == "image/jpeg":
-        image.jpegsave(str(path), Q=90, interlace=True, optimize_coding=True, keep="icc")
+        image.jpegsave(str(path), Q=90, optimize_coding=True, keep="icc")
     elif content_type == "image/png":
         image.pngsave(str(path), compression=6, interlace=False, keep="icc")
     elif content_type == "image/webp":

@@ -39,8 +39,9 @@ class VariantCache:
     def __init__(self, root: Path, *, concurrency: int | None = None) -> None:
         self._root = root
         # Renders queue here rather than in the shared thread pool, where they could starve
-        # every other off-loop job of the process.
-        self._slots = asyncio.Semaphore(concurrency or max(1, (os.cpu_count() or 2) // 2))
+        # every other off-loop job of the process. One per core: a render is mostly one
+        # single-threaded decode, so fewer slots leave cores idle under load.
+        self._slots = asyncio.Semaphore(concurrency or (os.cpu_count() or 1))
         self._running: dict[str, asyncio.Task[bytes]] = {}
         # How many variants this process has rendered: a cache hit leaves it unchanged.
         self.renders = 0
