@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import eventlog, feedpage, hostile, ingest, latency, machine, memory, processing, report
-from bench.common import FAILED, Outcome, Row, Settings, not_built
+from bench import eventlog, feedpage, hostile, ingest, latency, machine, memory, processing, report, transform
+from bench.common import FAILED, Outcome, Row, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,16 +29,12 @@ class Measurement:
     run: Callable[[Settings], Outcome]
 
 
-def _transformations(settings: Settings) -> Outcome:
-    return Outcome(rows=[not_built("4", "Transformations vs thumbor", "the presigned/transform gateway is pending")])
-
-
 def measurements() -> tuple[Measurement, ...]:
     return (
         Measurement("processing", "1", "Processing", processing.run),
         Measurement("latency", "2", "Upload to ready", latency.run),
         Measurement("ingest", "3", "Ingest", ingest.run),
-        Measurement("transform", "4", "Transformations vs thumbor", _transformations),
+        Measurement("transform", "4", "Transformations vs thumbor", transform.run),
         Measurement("eventlog", "5", "Event log and projection", eventlog.run),
         Measurement("memory", "6", "Memory", memory.run),
         Measurement("hostile", "7", "Hostile inputs", hostile.run),

@@ -22,10 +22,13 @@ from core.probe import Limits, MediaRejected, check_limits, read_header
 from processors.imaging import configure_vips, process
 
 
-async def serve(data_dir: Path, max_pixels: int | None, v2_sync_wait: float | None) -> None:
+async def serve(data_dir: Path, max_pixels: int | None, v2_sync_wait: float | None,
+                presigned_size_limit: int | None) -> None:
     overrides: dict[str, Any] = {}
     if v2_sync_wait is not None:
         overrides["v2_sync_wait"] = v2_sync_wait
+    if presigned_size_limit is not None:
+        overrides["presigned_size_limit"] = presigned_size_limit
     async with servers.in_process(data_dir, max_pixels=max_pixels, **overrides) as (_server, endpoint):
         print(json.dumps({"url": endpoint.url, "token": endpoint.token}), flush=True)
         # The parent ends the server by closing our stdin.
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_args.add_argument("data", type=Path)
     serve_args.add_argument("--max-pixels", type=int)
     serve_args.add_argument("--v2-sync-wait", type=float)
+    serve_args.add_argument("--presigned-size-limit", type=int)
     render_args = tasks.add_parser("render", help="the bare pyvips renditions")
     render_args.add_argument("src", type=Path)
     render_args.add_argument("out", type=Path)
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.task == "serve":
-        asyncio.run(serve(args.data, args.max_pixels, args.v2_sync_wait))
+        asyncio.run(serve(args.data, args.max_pixels, args.v2_sync_wait, args.presigned_size_limit))
         return 0
     # The same process-wide libvips settings the server uses.
     configure_vips()

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import AsyncIterator
 
 import aiohttp
 
 from bench import corpus, procfs, servers, stats
-from bench.common import CouldNotMeasure, Outcome, Row, Settings, not_built
+from bench.common import CouldNotMeasure, Outcome, Row, Settings, verdict
 from core.probe import Limits
 
 CONCURRENCY = 8
 SEGMENTS = 10
+PUT_CHUNK = 1 << 20
 
 
 async def _upload_v1(session: aiohttp.ClientSession, endpoint: servers.Endpoint, data: bytes) -> None:
@@ -122,10 +124,68 @@ async def growth_row(settings: Settings) -> tuple[Row, list[str]]:
     return row, notes
 
 
+async def _padded_jpeg(head: bytes, total: int) -> AsyncIterator[bytes]:
+    """A small JPEG followed by zeros up to ``total`` bytes, made on the fly: the client holds 1 MiB at most."""
+    yield head
+    left = total - len(head)
+    block = bytes(PUT_CHUNK)
+    while left > 0:
+        yield block[:left]
+        left -= PUT_CHUNK
+
+
+async def presigned_run(settings: Settings, run: int, head: bytes, total: int) -> tuple[int, int, float]:
+    """(idle RSS, peak RSS in kB, seconds) of one server child taking a ``total``-byte presigned PUT."""
+    async with (
+        servers.ChildServer(settings.work / f"put-{run}", presigned_size_limit=total) as child,
+        aiohttp.ClientSession() as session,
+    ):
+        async with session.post(f"{child.endpoint.url}/media", headers=child.endpoint.headers,
+                                json={"filename": "huge.jpg", "contentType": "image/jpeg"}) as response:
+            grant = await response.json()
+            if response.status not in (200, 201):
+                raise CouldNotMeasure(f"POST /media answered {response.status} {grant}")
+        idle = procfs.rss_kb(child.pid)
+        reset = procfs.reset_peak(child.pid)
+        headers = {"Content-Type": "image/jpeg", "Content-Disposition": grant["contentDispositionHeader"],
+                   "Content-Length": str(total)}
+        async with procfs.PeakSampler(child.pid) as sampler:
+            started = time.perf_counter()
+            async with session.put(grant["uploadUrl"], data=_padded_jpeg(head, total), headers=headers) as response:
+                body = await response.read()
+                if response.status not in (200, 201):
+                    raise CouldNotMeasure(f"PUT answered {response.status} {body[:300]!r}")
+            elapsed = time.perf_counter() - started
+        peak = procfs.peak_kb(child.pid) if reset else sampler.highest
+    return idle, peak, elapsed
+
+
+async def presigned_row(settings: Settings) -> Row:
+    total = settings.scaled(1 << 30, 128 << 20)
+    head = corpus.jpeg(settings.work / "head.jpg", corpus.photo(640, 480, 44)).read_bytes()
+    idles, peaks, times = [], [], []
+    for run in range(settings.runs):
+        idle, peak, elapsed = await presigned_run(settings, run, head, total)
+        idles.append(idle)
+        peaks.append(peak)
+        times.append(elapsed)
+    grown = stats.median([p - i for p, i in zip(peaks, idles, strict=True)])
+    return Row(
+        key="6c",
+        what=f"Memory: server RSS growth while streaming a {total / (1 << 30):.3g} GiB presigned PUT "
+             "(Content-Length set; a 640x480 JPEG padded with zeros; cap raised to fit), server in a child process",
+        result=f"+{stats.mib(grown)} (peak {stats.mib(stats.median(peaks))}), "
+               f"{total / stats.median(times) / (1 << 20):,.0f} MiB/s",
+        reference=f"idle RSS {stats.mib(stats.median(idles))}",
+        goal="< 64 MB growth",
+        verdict=verdict(grown * 1024 < 64_000_000),
+    )
+
+
 async def measure(settings: Settings) -> Outcome:
     peak, peak_notes = await peak_rows(settings)
     growth, growth_notes = await growth_row(settings)
-    presigned = not_built("6c", "Memory: 1 GB presigned PUT", "presigned uploads are not built yet")
+    presigned = await presigned_row(settings)
     return Outcome(rows=[peak, growth, presigned], notes=peak_notes + growth_notes)
 
 

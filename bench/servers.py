@@ -101,8 +101,11 @@ async def get_media(session: aiohttp.ClientSession, endpoint: Endpoint, media_id
 class ChildServer:
     """A server in a child process (`python -m bench.child serve`); it stops when its stdin closes."""
 
-    def __init__(self, data_dir: Path, *, max_pixels: int | None = None, v2_sync_wait: float | None = None) -> None:
+    def __init__(self, data_dir: Path, *, max_pixels: int | None = None, v2_sync_wait: float | None = None,
+                 presigned_size_limit: int | None = None) -> None:
         self._args = ["serve", str(data_dir)]
+        if presigned_size_limit is not None:
+            self._args += ["--presigned-size-limit", str(presigned_size_limit)]
         if max_pixels is not None:
             self._args += ["--max-pixels", str(max_pixels)]
         if v2_sync_wait is not None:
