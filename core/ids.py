@@ -46,3 +46,10 @@ def check_password(password: str, stored: str) -> bool:
         return False
     actual = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
     return hmac.compare_digest(actual.hex(), digest)
+
+
+def media_id_time(media_id: str) -> float | None:
+    """When `new_media_id` made this id, in seconds since the epoch; None for an id of another form."""
+    if not media_id.isascii() or not media_id.isdigit():
+        return None
+    return (int(media_id) >> 16) / 1000

@@ -22,6 +22,18 @@ RejectKind = Literal["unidentified", "unsupported", "too_many_pixels", "corrupt"
 class Limits(msgspec.Struct, frozen=True):
     max_pixels: int = 33_177_600
     max_gif_pixels: int = 921_600
+    # None: only the area counts (Mastodon's rule); a long thin strip is as costly as a square.
+    max_side: int | None = None
+
+
+def widest(*limits: Limits) -> Limits:
+    """Limits that pass whatever any of `limits` passes: a processor must not fail media a gateway accepted."""
+    sides = [lim.max_side for lim in limits]
+    return Limits(
+        max_pixels=max(lim.max_pixels for lim in limits),
+        max_gif_pixels=max(lim.max_gif_pixels for lim in limits),
+        max_side=None if None in sides else max(side for side in sides if side is not None),
+    )
 
 
 class Header(msgspec.Struct, frozen=True):
@@ -106,6 +118,14 @@ def check_limits(header: Header, limits: Limits) -> None:
         raise MediaRejected(
             "too_many_pixels",
             f"{what} of {header.width}x{header.height} ({pixels:,} px) exceeds the limit of {limit:,} px",
+            width=header.width,
+            height=header.height,
+        )
+    side = max(header.width, header.height)
+    if limits.max_side is not None and side > limits.max_side:
+        raise MediaRejected(
+            "too_many_pixels",
+            f"image of {header.width}x{header.height} exceeds the limit of {limits.max_side:,} px per side",
             width=header.width,
             height=header.height,
         )

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterable
 
 import msgspec
 
-from core.events import Focus, MediaUploaded
+from core.completeness import check_complete
+from core.events import Focus, MediaUploaded, aggregate_filter
 from core.ids import new_media_id
 from core.log import EventLog
 from core.ports import BlobStore, Staged
-from core.probe import Header, Limits, check_limits, read_header
+from core.probe import Header, Limits, MediaRejected, check_limits, read_header
 from store.projection import Projection
 
 
@@ -25,12 +26,28 @@ class Checked(msgspec.Struct, frozen=True):
     header: Header
 
 
-async def stage(blobs: BlobStore, chunks: AsyncIterable[bytes], *, max_bytes: int, limits: Limits) -> Checked:
-    """Raises TooLarge or MediaRejected with nothing left behind."""
+async def stage(
+    blobs: BlobStore,
+    chunks: AsyncIterable[bytes],
+    *,
+    max_bytes: int,
+    limits: Limits,
+    expect: str | None = None,
+    whole: bool = False,
+) -> Checked:
+    """Raises TooLarge or MediaRejected with nothing left behind.
+
+    `expect`: the only content type accepted (sniffed, never taken from the client's word).
+    `whole`: also refuse bytes that end before their container does, instead of leaving that to processing.
+    """
     staged = await blobs.receive(chunks, max_bytes)
     try:
         header = await asyncio.to_thread(read_header, staged.path)
+        if expect is not None and header.content_type != expect:
+            raise MediaRejected("unsupported", f"the bytes are {header.content_type}, not {expect}")
         check_limits(header, limits)
+        if whole:
+            await asyncio.to_thread(check_complete, staged.path, header.content_type)
     except BaseException:
         blobs.discard(staged)
         raise
@@ -48,11 +65,18 @@ async def record(
     filename: str = "",
     description: str = "",
     focus: Focus | None = None,
+    media_id: str | None = None,
+    expected_last: int | None = None,
 ) -> str:
-    """Commit the staged bytes and append the upload; returns the media id once projected."""
+    """Commit the staged bytes and append the upload; returns the media id once projected.
+
+    `media_id`: an id granted before the bytes came (a presigned upload); a new one otherwise.
+    `expected_last`: the append lands only if the last event about this media (any subject under
+    `mx.media.<id>.`) is at this sequence, else Conflict; 0 means nothing about it yet.
+    """
     staged, header = checked.staged, checked.header
     created = await blobs.commit(staged)
-    media_id = new_media_id()
+    media_id = media_id or new_media_id()
     event = MediaUploaded(
         at=time.time(),
         media_id=media_id,
@@ -69,7 +93,12 @@ async def record(
         via=via,
     )
     try:
-        seq = await events.append(event, msg_id=f"{media_id}.uploaded")
+        seq = await events.append(
+            event,
+            msg_id=f"{media_id}.uploaded",
+            expected_last=expected_last,
+            expected_on=aggregate_filter(event.subject()) if expected_last is not None else None,
+        )
     except BaseException:
         # No event will name these bytes; take them back unless they were there before.
         if created:

@@ -67,6 +67,9 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     serve.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
                        help="URL clients reach this server at, used in every URL it hands out "
                             "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
+    serve.add_argument("--upload-secret", default=_env(env, "UPLOAD_SECRET", ""),
+                       help="key that signs presigned upload URLs; empty: one generated key kept in the broker "
+                            "and shared by every replica (env MEDIAPLEX_UPLOAD_SECRET)")
     _transform_key(serve, env, "when set, every image transformation URL must carry a valid s= signature")
 
     sign = commands.add_parser("sign-url", help="sign an image transformation URL; prints it alone on stdout",
@@ -103,7 +106,8 @@ def config_from(args: argparse.Namespace) -> Config:
     fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
     if getattr(args, "host", None) is not None:
         fields.update(host=args.host, port=args.port, public_url=args.public_url or "",
-                      unposted_ttl=args.unposted_ttl, transform_key=args.transform_key)
+                      unposted_ttl=args.unposted_ttl, transform_key=args.transform_key,
+                      upload_secret=args.upload_secret or "")
     return Config(**fields)  # type: ignore[arg-type]
 
 

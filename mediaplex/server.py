@@ -18,9 +18,10 @@ from aiohttp import web
 
 from core.config import Config
 from core.jetstream import JetStreamLog
-from core.probe import Limits
+from core.probe import Limits, widest
 from gateways import keys
 from gateways.app import create_app
+from gateways.presigned import app as presigned
 from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
 from mediaplex.runtime import Renderer, catch_up, event_log, prepare_vips, projection_at, running_broker
@@ -85,11 +86,13 @@ class Server:
         await catch_up(events, projection)
         self._spawn(Feed(events, projection).run_forever())
         limits = self.limits
+        # Each gateway refuses at its own edge; processing must not fail what any of them let in.
+        processing = widest(limits, presigned.LIMITS)
         sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval)
         self._spawn(Sweeper(events, projection, blobs, config.renditions, sweep, variants=config.variants).run())
         if self._with_processor:
             settings = ProcessorSettings(concurrency=config.processor_concurrency)
-            self._spawn(Processor(events, blobs, config.renditions, limits, settings).run())
+            self._spawn(Processor(events, blobs, config.renditions, processing, settings).run())
 
         listener = _listen(config.host, config.port)
         port = listener.getsockname()[1]
@@ -103,7 +106,8 @@ class Server:
         app[keys.PROJECTION] = projection
         app[keys.BLOBS] = blobs
         app[keys.LIMITS] = limits
-        regenerate: keys.Regenerate = Renderer(blobs, config.renditions, limits)
+        app[presigned.SIGNER] = presigned.Signer(await presigned.upload_key(config, events))
+        regenerate: keys.Regenerate = Renderer(blobs, config.renditions, processing)
         app[keys.REGENERATE] = regenerate
         variants = VariantCache(config.variants)
         # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.

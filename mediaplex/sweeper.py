@@ -12,8 +12,8 @@ from pathlib import Path
 
 import msgspec
 
-from core.events import MediaDeleted
-from core.log import EventLog
+from core.events import MediaDeleted, aggregate_filter
+from core.log import Conflict, EventLog
 from store.blobs import FileBlobStore
 from store.projection import Projection
 
@@ -27,11 +27,15 @@ class SweepSettings(msgspec.Struct, frozen=True):
     blob_grace: float = 600.0
     # Uploads through these gateways are meant to be posted; Mastodon media stay until deleted.
     via: tuple[str, ...] = ("pumpio", "presigned")
+    # A presigned upload that started just before its URL expired may still be streaming.
+    request_grace: float = 300.0
 
 
 class SweepReport(msgspec.Struct, frozen=True):
     expired: int
     blobs_removed: int
+    # Presigned uploads granted whose URL expired with no bytes sent.
+    requests_expired: int = 0
 
 
 class Sweeper:
@@ -61,8 +65,9 @@ class Sweeper:
             except Exception:
                 log.exception("sweep failed; trying again next round")
                 continue
-            if report.expired or report.blobs_removed:
-                log.info("swept %d unposted uploads and %d blobs", report.expired, report.blobs_removed)
+            if report.expired or report.blobs_removed or report.requests_expired:
+                log.info("swept %d unposted uploads, %d expired upload requests and %d blobs",
+                         report.expired, report.requests_expired, report.blobs_removed)
 
     async def sweep_once(self) -> SweepReport:
         now = self._clock()
@@ -86,7 +91,31 @@ class Sweeper:
             last = await self._events.append(event, msg_id=f"{media_id}.deleted")
         if last:
             await self._projection.wait_for(last, timeout=30.0)
-        return SweepReport(expired=len(swept), blobs_removed=await self._collect(now))
+        requests_expired = await self._expire_requests(now)
+        return SweepReport(expired=len(swept), blobs_removed=await self._collect(now),
+                           requests_expired=requests_expired)
+
+    async def _expire_requests(self, now: float) -> int:
+        cutoff = now - self._settings.request_grace
+        stale = await self._projection.read(
+            lambda conn: [row[0] for row in conn.execute("SELECT media_id FROM requests WHERE expires_at < ?",
+                                                         (cutoff,))]
+        )
+        last = expired = 0
+        for media_id in stale:
+            requested = await self._events.last_on(f"mx.media.{media_id}.requested")
+            event = MediaDeleted(at=now, media_id=media_id, reason="expired")
+            try:
+                # Only if nothing happened to the media since it was requested: an upload that
+                # landed a moment ago is kept.
+                last = await self._events.append(event, msg_id=f"{media_id}.deleted", expected_last=requested,
+                                                 expected_on=aggregate_filter(event.subject()))
+            except Conflict:
+                continue
+            expired += 1
+        if last:
+            await self._projection.wait_for(last, timeout=30.0)
+        return expired
 
     async def _collect(self, now: float) -> int:
         referenced = set(await self._projection.read(

@@ -1,0 +1,118 @@
+"""`PUT /media/{id}/upload`: the bytes of a granted upload, authorized by the URL's signature alone.
+
+Every check that needs no body runs before a byte is read: signature, expiry, Content-Type,
+Content-Length, the pending request, the single-use claim. The body then streams into a staged
+blob, capped, sniffed and checked from its header; only when all of that passed does the blob
+become visible and the upload event go into the log. A refusal leaves no file, blob or event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import aiohttp
+from aiohttp import web
+
+from core.log import Conflict
+from core.ports import TooLarge
+from core.probe import Limits, MediaRejected
+from gateways import keys
+from gateways.apierrors import ApiError
+from gateways.ingest import Checked, record, stage
+from gateways.presigned.claims import CLAIMS
+from gateways.presigned.errors import reachable
+from gateways.presigned.requests import SIGNER
+from gateways.presigned.signing import grant_from
+from gateways.presigned.status import Found, lookup, render
+
+# Cloudflare Images' limits for direct uploads.
+LIMITS = Limits(max_pixels=100_000_000, max_side=12_000)
+CHUNK = 256 * 1024
+VIA = "presigned"
+
+
+def _signature_mismatch() -> ApiError:
+    # S3's words, so that apps and people who know S3 recognise the situation.
+    return ApiError(403, "signature_mismatch",
+                    "The request signature we calculated does not match the signature you provided")
+
+
+def _already_used() -> ApiError:
+    return ApiError(409, "already_used", "This upload URL has already been used")
+
+
+def _too_large(cap: int) -> ApiError:
+    return ApiError(413, "too_large", f"The upload must be at most {cap} bytes")
+
+
+def _rejection(exc: MediaRejected, content_type: str) -> ApiError:
+    match exc.kind:
+        case "unidentified" | "unsupported":
+            return ApiError(415, "type_mismatch", f"The uploaded bytes are not {content_type}")
+        case "too_many_pixels":
+            return ApiError(422, "too_many_pixels", f"The image is too large: {exc}")
+        case "corrupt":
+            return ApiError(422, "corrupt_image", f"The image is truncated or corrupt: {exc}")
+
+
+async def put_upload(request: web.Request) -> web.Response:
+    app = request.app
+    media_id = request.match_info["id"]
+    grant = grant_from(media_id, request.query)
+    if grant is None or not app[SIGNER].verify(grant, request.query.get("sig", "")):
+        raise _signature_mismatch()
+    if time.time() > grant.expires:
+        raise ApiError(403, "request_expired", "Request has expired")
+    if request.content_type != grant.content_type:
+        raise ApiError(415, "content_type_mismatch", f"Content-Type must be {grant.content_type}",
+                       parameter="Content-Type")
+    if request.content_length is not None and request.content_length > grant.max_bytes:
+        raise _too_large(grant.max_bytes)
+
+    with reachable():
+        found = await lookup(app, media_id)
+        if found is None:
+            raise ApiError(404, "not_found", "No upload is pending for this media")
+        if not found.pending:
+            raise _already_used()
+        claims = await app[CLAIMS].get(app)
+        revision = await claims.claim(media_id)
+        if revision is None:
+            raise _already_used()
+        try:
+            requested = await app[keys.EVENTS].last_on(f"mx.media.{media_id}.requested")
+            await _receive(request, found, grant.content_type, grant.max_bytes, requested)
+        except BaseException:
+            # Nothing was recorded: the URL stays good for another try until it expires. A broker
+            # that cannot take the release back leaves the claim to age out; the refusal still stands.
+            with contextlib.suppress(ApiError):
+                await claims.release(media_id, revision)
+            raise
+    uploaded = await lookup(app, media_id)
+    if uploaded is None:
+        # Deleted between its upload and this answer.
+        raise ApiError(404, "not_found", "Media not found")
+    return web.json_response(render(uploaded, app[keys.CONFIG].base_url))
+
+
+async def _receive(request: web.Request, found: Found, content_type: str, cap: int, requested: int) -> None:
+    app = request.app
+    blobs = app[keys.BLOBS]
+    try:
+        checked: Checked = await stage(blobs, request.content.iter_chunked(CHUNK), max_bytes=cap, limits=LIMITS,
+                                       expect=content_type, whole=True)
+    except TooLarge:
+        raise _too_large(cap) from None
+    except MediaRejected as exc:
+        raise _rejection(exc, content_type) from None
+    except (aiohttp.ClientPayloadError, ConnectionError):
+        raise ApiError(400, "incomplete_body", "The request body ended early") from None
+    try:
+        await record(checked, events=app[keys.EVENTS], blobs=blobs, projection=app[keys.PROJECTION],
+                     owner_id=found.row["owner_id"], via=VIA, filename=found.row["filename"],
+                     media_id=found.row["media_id"], expected_last=requested)
+    except Conflict:
+        # Another upload of this media landed first, or it was deleted (its URL expired) meanwhile.
+        raise _already_used() from None
+
