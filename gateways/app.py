@@ -10,6 +10,7 @@ from aiohttp import web
 from gateways import files
 from gateways.apierrors import ApiError
 from gateways.mastodon import app as mastodon
+from gateways.posts import app as posts
 from gateways.pumpio import app as pumpio
 from gateways.pumpio.errors import PumpError
 
@@ -50,6 +51,7 @@ def create_app() -> web.Application:
     app = web.Application(middlewares=[json_errors])
     mastodon.add_routes(app)
     pumpio.add_routes(app)
+    posts.add_routes(app)
     files.add_routes(app)
     app.router.add_get("/healthz", healthz)
     return app
