@@ -7,6 +7,7 @@ uploaded it. Also holds the small client the other posts test modules use.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 import pyvips
 
+from core.events import MediaRequested
 from tests import images
 from tests.servers import Running, make_config, start
 
@@ -296,3 +298,22 @@ async def test_racing_posts_each_land_once(server: Running, http: aiohttp.Client
     assert len(ids) == 5
     count = await server.projection.one("SELECT count(*) AS n FROM activities WHERE object_type = 'note'", ())
     assert count is not None and count["n"] == 5
+
+
+async def test_a_presigned_upload_whose_bytes_never_came_cannot_be_attached(
+        server: Running, http: aiohttp.ClientSession) -> None:
+    alice = await api(server, http, "alice")
+    await api(server, http, "bob")
+    for media_id, owner in (("77001", "alice"), ("77002", "bob")):
+        requested = MediaRequested(at=time.time(), media_id=media_id, owner_id=owner, filename="cat.png",
+                                   content_type="image/png", max_bytes=1000, expires_at=time.time() + 900)
+        assert await server.projection.wait_for(await server.events.append(requested, msg_id=media_id), 10.0)
+    before = await server.events.last_seq()
+    pending = await alice.post("Soon", ["77001"])
+    assert (pending.status, pending.json) == (422, {"error": "Media not uploaded yet: 77001",
+                                                    "code": "media_not_uploaded", "parameter": "attachmentIds"})
+    # Someone else's pending upload is as unknown as any other id.
+    theirs = await alice.call("PUT", "/identity/current", json={"avatarId": "77002"})
+    assert (theirs.status, theirs.json) == (422, {"error": "Media not found: 77002", "code": "media_not_found",
+                                                  "parameter": "avatarId"})
+    assert await server.events.last_seq() == before
