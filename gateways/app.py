@@ -10,6 +10,7 @@ from aiohttp import web
 from gateways import files
 from gateways.apierrors import ApiError
 from gateways.mastodon import app as mastodon
+from gateways.posts import app as posts
 from gateways.presigned import app as presigned
 from gateways.pumpio import app as pumpio
 from gateways.pumpio.errors import PumpError
@@ -53,6 +54,7 @@ def create_app() -> web.Application:
     mastodon.add_routes(app)
     pumpio.add_routes(app)
     presigned.add_routes(app)
+    posts.add_routes(app)
     files.add_routes(app)
     transform.add_routes(app)
     app.router.add_get("/healthz", healthz)

@@ -57,8 +57,7 @@ class Feed:
                     break
             await reader
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await _stop(reader)
         return self._projection.applied
 
     async def run_forever(self, *, retry_delay: float = 1.0) -> None:
@@ -85,3 +84,20 @@ class Feed:
             await queue.put(exc)
             return
         await queue.put(None)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel until the task is really done.
+
+    Python 3.11's `asyncio.wait_for` drops a cancellation that arrives just as the awaited result does, and
+    the NATS client awaits its requests that way: a reader cancelled while it subscribes would read on forever.
+    """
+    while not task.done():
+        task.cancel()
+        try:
+            await asyncio.wait([task], timeout=0.5)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+    if not task.cancelled():
+        task.exception()

@@ -1,8 +1,9 @@
 """pump.io objects: loading everything a page of them shows in one reader call, and the object endpoints.
 
-`GET /api/image/<id>`, `/api/image/<id>/replies`, `/api/comment/<id>` and `/api/activity/<id>` need an
-OAuth access token. An image nobody has posted yet is seen only by its owner; to anyone else it does not
-exist (404), just as on pump.io an upload stays private until a `post` activity shares it.
+`GET /api/image/<id>`, `/api/image/<id>/replies`, `/api/comment/<id>`, `/api/note/<id>` and
+`/api/activity/<id>` need an OAuth access token. An image nobody has posted yet is seen only by its owner; to
+anyone else it does not exist (404), just as on pump.io an upload stays private until a `post` activity shares
+it. Notes come from the posts API, which posts the images they attach along with them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ MAX_COUNT = 200
 
 NO_IMAGE = "No such image"
 NO_COMMENT = "No such comment"
+NO_NOTE = "No such note"
 NO_ACTIVITY = "No such activity"
 BAD_COUNT = f"Count must be between 0 and {MAX_COUNT}"
 BAD_OFFSET = "Offset must be a whole number, 0 or more"
@@ -38,6 +40,8 @@ class Rows(msgspec.Struct):
     users: dict[str, sqlite3.Row] = {}
     media: dict[str, sqlite3.Row] = {}
     comments: dict[str, sqlite3.Row] = {}
+    # A note lives in the activity that posted it: note id -> that activity's row.
+    notes: dict[str, sqlite3.Row] = {}
     reply_totals: dict[str, int] = {}
     reply_rows: dict[str, list[sqlite3.Row]] = {}
 
@@ -50,11 +54,28 @@ def _by_key(conn: sqlite3.Connection, table: str, key: str, ids: Iterable[str]) 
     return {row[key]: row for row in conn.execute(f"SELECT * FROM {table} WHERE {key} IN ({marks})", wanted)}
 
 
+def _notes(conn: sqlite3.Connection, note_ids: Iterable[str]) -> dict[str, sqlite3.Row]:
+    wanted = sorted(set(note_ids))
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    rows = conn.execute(f"SELECT * FROM activities WHERE object_id IN ({marks}) AND object_type = 'note'"
+                        " AND verb = 'post'", wanted)
+    return {row["object_id"]: row for row in rows}
+
+
+def attachment_ids(post: sqlite3.Row) -> list[str]:
+    return list(msgspec.json.decode(post["attachments"], type=list[str])) if post["attachments"] else []
+
+
 def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_ids: Iterable[str] = (),
-           user_ids: Iterable[str] = ()) -> Rows:
+           note_ids: Iterable[str] = (), user_ids: Iterable[str] = ()) -> Rows:
     """Everything rendering these objects needs: their rows, their authors, and each image's newest replies."""
     comments = _by_key(conn, "comments", "comment_id", comment_ids)
-    media = _by_key(conn, "media", "media_id", [*media_ids, *(c["in_reply_to"] for c in comments.values())])
+    notes = _notes(conn, note_ids)
+    attached = [media_id for post in notes.values() for media_id in attachment_ids(post)]
+    media = _by_key(conn, "media", "media_id",
+                    [*media_ids, *attached, *(c["in_reply_to"] for c in comments.values())])
     totals: dict[str, int] = {}
     shown: dict[str, list[sqlite3.Row]] = {}
     for media_id in media:
@@ -67,9 +88,10 @@ def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_i
         ).fetchall()
     # Comments shown under an image are looked up like any other.
     comments.update((c["comment_id"], c) for rows in shown.values() for c in rows)
-    people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values())}
+    people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values()),
+              *(n["actor"] for n in notes.values())}
     users = _by_key(conn, "users", "user_id", people)
-    return Rows(users=users, media=media, comments=comments, reply_totals=totals, reply_rows=shown)
+    return Rows(users=users, media=media, comments=comments, notes=notes, reply_totals=totals, reply_rows=shown)
 
 
 def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row]) -> Rows:
@@ -78,6 +100,7 @@ def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row
         conn,
         media_ids=[a["object_id"] for a in rows if a["object_type"] == "image"],
         comment_ids=[a["object_id"] for a in rows if a["object_type"] == "comment"],
+        note_ids=[a["object_id"] for a in rows if a["object_type"] == "note"],
         user_ids=[a["actor"] for a in rows],
     )
 
@@ -112,6 +135,13 @@ class View:
         in_reply_to = render.reference("image", parent, self.site) if nested else self.image(parent)
         return render.comment(row, self.person(row["author"]), in_reply_to, self.site)
 
+    def note(self, note_id: str) -> dict[str, Any]:
+        post = self.rows.notes.get(note_id)
+        if post is None:
+            return render.reference("note", note_id, self.site)
+        attachments = [self.image(media_id) for media_id in attachment_ids(post)]
+        return render.note(post, self.person(post["actor"]), attachments, self.site)
+
     def title(self, activity: sqlite3.Row) -> str | None:
         if activity["object_type"] == "image" and (media := self.rows.media.get(activity["object_id"])):
             return media["title"] or None
@@ -123,6 +153,8 @@ class View:
             obj = render.reference(object_type, object_id, self.site, deleted=row["published"])
         elif object_type == "image":
             obj = self.image(object_id)
+        elif object_type == "note":
+            obj = self.note(object_id)
         else:
             obj = self.comment(object_id)
         content = render.activity_content(row, self.title(row))
@@ -209,6 +241,15 @@ async def get_comment(request: web.Request) -> web.Response:
     return web.json_response(View(rows, Site.of(request.app[keys.CONFIG])).comment(comment_id))
 
 
+async def get_note(request: web.Request) -> web.Response:
+    await authenticate(request)
+    note_id = request.match_info["id"]
+    rows = await request.app[keys.PROJECTION].read(lambda c: gather(c, note_ids=[note_id]))
+    if note_id not in rows.notes:
+        raise PumpError(404, NO_NOTE)
+    return web.json_response(View(rows, Site.of(request.app[keys.CONFIG])).note(note_id))
+
+
 async def activity_json(request: web.Request, activity_id: str) -> dict[str, Any] | None:
     def load(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, Rows]:
         row = conn.execute("SELECT * FROM activities WHERE activity_id = ?", (activity_id,)).fetchone()
@@ -231,6 +272,7 @@ def add_routes(app: web.Application) -> None:
         ("/api/image/{id}", get_image),
         ("/api/image/{id}/replies", get_replies),
         ("/api/comment/{id}", get_comment),
+        ("/api/note/{id}", get_note),
         ("/api/activity/{id}", get_activity),
     ):
         app.router.add_get(path, handler)

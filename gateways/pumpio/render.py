@@ -15,7 +15,7 @@ from gateways.timestamps import iso
 from store.readmodel import READY
 
 PAST = {"post": "posted", "update": "updated", "delete": "deleted"}
-ARTICLES = {"image": "an image", "comment": "a comment"}
+ARTICLES = {"image": "an image", "comment": "a comment", "note": "a note"}
 
 
 class Site(msgspec.Struct, frozen=True):
@@ -104,6 +104,24 @@ def comment(row: sqlite3.Row, author: dict[str, Any], in_reply_to: dict[str, Any
         "inReplyTo": in_reply_to,
         "published": iso(row["published"]),
         "updated": iso(row["updated"]),
+        "pump_io": {"shared": False},
+        "links": {"self": {"href": object_id}},
+    }
+
+
+def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, Any]], site: Site) -> dict[str, Any]:
+    """A note posted through the posts API; `post` is the activity that posted it, which holds all it says."""
+    object_id = site.object_id("note", post["object_id"])
+    at = iso(post["published"])
+    return {
+        "id": object_id,
+        "objectType": "note",
+        "url": object_id,
+        "author": author,
+        "content": post["content"] or "",
+        "attachments": attachments,
+        "published": at,
+        "updated": at,
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     }

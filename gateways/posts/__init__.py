@@ -1,0 +1,1 @@
+"""Posts and profile pictures that reference uploaded media, DFOS style: `/posts` and `/identity/current`."""

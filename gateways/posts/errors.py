@@ -1,0 +1,20 @@
+"""The codes this API refuses with, one per reason, so that an app can branch on `code`."""
+
+from __future__ import annotations
+
+INVALID_TOKEN = "invalid_token"
+INSUFFICIENT_SCOPE = "insufficient_scope"
+INVALID_JSON = "invalid_json"
+MISSING_PARAMETER = "missing_parameter"
+INVALID_PARAMETER = "invalid_parameter"
+REQUEST_TOO_LARGE = "request_too_large"
+BODY_TOO_LONG = "body_too_long"
+EMPTY_POST = "empty_post"
+INVALID_SPACE = "invalid_space_did"
+TOO_MANY_ATTACHMENTS = "too_many_attachments"
+DUPLICATE_ATTACHMENT = "duplicate_attachment"
+MEDIA_NOT_FOUND = "media_not_found"
+MEDIA_NOT_UPLOADED = "media_not_uploaded"
+MEDIA_FAILED = "media_failed"
+NOT_FOUND = "not_found"
+UNAVAILABLE = "unavailable"

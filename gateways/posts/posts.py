@@ -1,0 +1,95 @@
+"""`POST /posts` and `GET /posts/{id}`: a note with a body, in a space, attaching the author's media.
+
+A post is a pump.io `post` activity of a `note`, so it shows in the author's pump.io outbox and inbox
+with its images. Posts are public: anyone may read one by id, as its media's rendition URLs are too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from core.events import ActivityPosted
+from gateways import keys
+from gateways.apierrors import ApiError
+from gateways.posts import bodies, errors, limits
+from gateways.posts.access import caller
+from gateways.posts.media import check_usable, media_json, rows_by_id
+from gateways.posts.writes import append
+from gateways.timestamps import iso
+
+GENERATOR = "Mediaplex posts API"
+SCOPES = ("write", "write:statuses")
+
+
+class Stored(msgspec.Struct, frozen=True):
+    """A post as the read model holds it: the activity that posted it, and its media as they are now."""
+
+    post: sqlite3.Row
+    media: dict[str, sqlite3.Row]
+
+
+def _attachment_ids(post: sqlite3.Row) -> list[str]:
+    return list(msgspec.json.decode(post["attachments"], type=list[str])) if post["attachments"] else []
+
+
+async def _load(request: web.Request, post_id: str) -> Stored | None:
+    def load(conn: sqlite3.Connection) -> Stored | None:
+        post = conn.execute("SELECT * FROM activities WHERE object_id = ? AND object_type = 'note' AND verb = 'post'",
+                            (post_id,)).fetchone()
+        if post is None:
+            return None
+        return Stored(post=post, media=rows_by_id(conn, "media", _attachment_ids(post)))
+
+    return await request.app[keys.PROJECTION].read(load)
+
+
+def post_json(stored: Stored, base: str) -> dict[str, Any]:
+    post = stored.post
+    ids = _attachment_ids(post)
+    return {
+        "id": post["object_id"],
+        "spaceDID": post["space"] or "",
+        "body": post["content"] or "",
+        "attachmentIds": ids,
+        "author": post["actor"],
+        "createdAt": iso(post["published"]),
+        "url": f"{base}/posts/{post['object_id']}",
+        "attachments": [media_json(media_id, stored.media.get(media_id), base) for media_id in ids],
+    }
+
+
+async def create_post(request: web.Request) -> web.Response:
+    principal = await caller(request, *SCOPES)
+    new = await bodies.decode(request, bodies.POST)
+    space = limits.space(new.space_did)
+    ids = limits.attachment_ids(new.attachment_ids)
+    body = limits.body(new.body, attachments=len(ids))
+    app = request.app
+    await check_usable(app[keys.PROJECTION], principal.user_id, ids, "attachmentIds")
+    post_id = uuid.uuid4().hex
+    event = ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=principal.user_id, verb="post",
+                           object_type="note", object_id=post_id, content=body, attachments=ids, space=space,
+                           generator=GENERATOR)
+    await append(request, event, msg_id=f"activity.{event.activity_id}")
+    stored = await _load(request, post_id)
+    assert stored is not None, "the projection reached the post's sequence"
+    base = app[keys.CONFIG].base_url
+    return web.json_response(post_json(stored, base), status=201, headers={"Location": f"{base}/posts/{post_id}"})
+
+
+async def get_post(request: web.Request) -> web.Response:
+    stored = await _load(request, request.match_info["id"])
+    if stored is None:
+        raise ApiError(404, errors.NOT_FOUND, "No such post")
+    return web.json_response(post_json(stored, request.app[keys.CONFIG].base_url))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/posts", create_post)
+    app.router.add_get("/posts/{id}", get_post)

@@ -1,0 +1,128 @@
+"""Posts as pump.io clients see them: `post` activities of notes in outboxes and inboxes, surviving a rebuild."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from mediaplex.cli import rebuild
+from tests.servers import Running, make_config, start
+from tests.test_posts import Api, api
+from tests.test_pumpio_feed import Pump, login, posted_image
+
+
+@pytest.fixture
+async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
+    running = await start(make_config(nats_url, data_dir))
+    yield running
+    await running.server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def local(object_id: str) -> str:
+    return object_id.rsplit("/", 1)[1]
+
+
+async def test_a_post_is_a_note_activity_in_the_pumpio_feeds(server: Running, http: aiohttp.ClientSession,
+                                                            tmp_path: Path) -> None:
+    pump_alice, pump_bob = await login(server, "alice"), await login(server, "bob")
+    alice = await api(server, http, "alice")
+    first, second = await alice.uploaded(tmp_path, seed=1), await alice.uploaded(tmp_path, seed=2)
+    await posted_image(pump_alice, tmp_path, seed=3)
+    post = (await alice.post("Herons at dawn", [first, second])).json
+
+    outbox = await pump_alice.get("/api/user/alice/feed")
+    assert outbox.status == 200 and outbox.json["totalItems"] == 2
+    activity = outbox.json["items"][0]
+    assert (activity["verb"], activity["content"]) == ("post", "alice posted a note")
+    assert activity["generator"] == {"objectType": "client", "displayName": "Mediaplex posts API"}
+    note = activity["object"]
+    assert note["id"] == f"{server.url}/api/note/{post['id']}"
+    assert (note["objectType"], note["content"], note["url"]) == ("note", "Herons at dawn", note["id"])
+    assert note["author"]["preferredUsername"] == "alice"
+    assert [local(image["id"]) for image in note["attachments"]] == [first, second]
+    for image in note["attachments"]:
+        # Each attachment is the same image object pump.io serves for it on its own.
+        alone = await pump_bob.get(f"/api/image/{local(image['id'])}")
+        assert (alone.status, alone.json) == (200, image)
+        assert image["objectType"] == "image"
+        assert (image["fullImage"]["width"], image["image"]["width"]) == (640, 320)
+
+    for path in ("/api/user/alice/feed/major", "/api/user/alice/inbox", "/api/user/alice/inbox/major"):
+        answer = await pump_alice.get(path)
+        assert answer.status == 200 and answer.json["items"][0] == activity, path
+    for path in ("/api/user/alice/feed/minor", "/api/user/alice/inbox/minor", "/api/user/alice/inbox/direct"):
+        answer = await pump_alice.get(path)
+        assert answer.status == 200 and activity["id"] not in [a["id"] for a in answer.json["items"]], path
+    # The outbox is public to users; the note and its activity are objects of their own.
+    assert (await pump_bob.get("/api/user/alice/feed")).json["items"][0] == activity
+    assert (await pump_bob.get(activity["id"])).json == activity
+    alone = await pump_bob.get(f"/api/note/{post['id']}/")
+    assert (alone.status, alone.json) == (200, note)
+    unknown = await pump_bob.get("/api/note/nope")
+    assert (unknown.status, unknown.json) == (404, {"error": "No such note"})
+    assert (await Pump(server.url, "bob", None).get(f"/api/note/{post['id']}")).status == 401
+
+    # Attached images are posted: commenting on them works, posting them again through pump.io does not.
+    said = await pump_bob.activity("post", {"objectType": "comment", "content": "Lovely",
+                                            "inReplyTo": {"id": note["attachments"][0]["id"]}})
+    assert said.status == 200
+    again = await pump_alice.activity("post", note["attachments"][1])
+    assert (again.status, again.json) == (400, {"error": "This image has already been posted."})
+    # Notes are made through the posts API only.
+    refused = await pump_alice.activity("post", {"objectType": "note", "content": "hi"})
+    assert (refused.status, refused.json) == (400, {"error": "Unknown object type 'note'."})
+
+    # A deleted attachment leaves a reference to the image, not an error.
+    assert (await alice.call("DELETE", f"/api/v1/media/{second}")).status == 200
+    later = (await pump_alice.get(f"/api/note/{post['id']}")).json
+    assert later["attachments"][1] == {"id": note["attachments"][1]["id"], "objectType": "image"}
+    assert (await pump_alice.get("/api/user/alice/feed")).status == 200
+
+
+async def test_posts_and_feeds_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, tmp_path: Path,
+                                                           http: aiohttp.ClientSession) -> None:
+    # One port for both starts: every URL in the JSON carries it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = make_config(nats_url, data_dir, port=port)
+    first = await start(config)
+    pump = await login(first, "alice")
+    alice = await api(first, http, "alice")
+    media = [await alice.uploaded(tmp_path, seed=n) for n in range(3)]
+    posts = [(await alice.post("One", media[:2])).json, (await alice.post("Two", [media[2]], "did:plc:x1")).json]
+    assert (await alice.call("PUT", "/identity/current", json={"avatarId": media[2]})).status == 200
+    assert (await alice.call("DELETE", f"/api/v1/media/{media[1]}")).status == 200
+    paths = ["/api/user/alice/feed", "/api/user/alice/feed/major", "/api/user/alice/inbox",
+             *(f"/api/note/{p['id']}" for p in posts)]
+    before = [(await pump.get(path)).json for path in paths]
+    reads = [f"/posts/{p['id']}" for p in posts] + ["/identity/current"]
+    before_api = [(await alice.call("GET", path)).json for path in reads]
+    live = await first.projection.digest()
+    await first.server.stop()
+
+    out = io.StringIO()
+    assert await rebuild(config, out, io.StringIO()) == 0
+    assert out.getvalue().splitlines()[-1] == live[1]
+    second = await start(config)
+    try:
+        assert await second.projection.digest() == live
+        assert second.projection.path != first.projection.path
+        again = Pump(second.url, "alice", pump.auth)
+        after = [(await again.get(path)).json for path in paths]
+        after_api = [(await Api(http, second, alice.token).call("GET", path)).json for path in reads]
+    finally:
+        await second.server.stop()
+    assert after == before
+    assert after_api == before_api
