@@ -75,3 +75,24 @@ def test_keys_differ_by_everything_the_bytes_depend_on() -> None:
     assert key("w=100", source="v2/small.jpg").digest != base.digest
     assert Key(blob="1f" * 32, source=base.source, variant=base.variant).digest != base.digest
     assert key("w=100&fm=png").digest != base.digest
+
+
+async def test_recent_variants_are_kept_in_memory_within_a_bound(tmp_path: Path) -> None:
+    source = images.jpeg(tmp_path / "original.jpg", 640, 480)
+    # Room for two of these variants (each a few kB and of about the same size), not three.
+    probe = VariantCache(tmp_path / "probe")
+    size = len(await probe.get(key("w=64&fm=png"), source))
+    cache = VariantCache(tmp_path / "variants", memory=2 * size + size // 2)
+    wanted = [key(f"w={64 + i}&fm=png") for i in range(3)]
+    for one in wanted:
+        await cache.get(one, source)
+    for path in leftovers(tmp_path / "variants"):
+        path.unlink()
+    # With the files gone, what memory still holds is served without rendering; the rest renders again.
+    renders = cache.renders
+    await cache.get(wanted[2], source)
+    assert cache.renders == renders
+    assert len(await cache.get(wanted[0], source)) > 0
+    assert cache.renders == renders + 1
+    await cache.close()
+    await probe.close()

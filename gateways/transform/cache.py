@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import msgspec
@@ -36,8 +37,17 @@ class Key(msgspec.Struct, frozen=True):
 
 
 class VariantCache:
-    def __init__(self, root: Path, *, concurrency: int | None = None) -> None:
+    def __init__(
+        self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20
+    ) -> None:
         self._root = root
+        # The most recently served variants also stay in memory, up to `memory` bytes: a hit then
+        # costs no trip to a thread for the file, which is most of the cost of a cached answer.
+        # Variants over `largest` bytes are not kept, so that a few big ones cannot push out many.
+        self._memory = memory
+        self._largest = largest
+        self._hot: OrderedDict[str, bytes] = OrderedDict()
+        self._hot_bytes = 0
         # Renders queue here rather than in the shared thread pool, where they could starve
         # every other off-loop job of the process. One per core: a render is mostly one
         # single-threaded decode, so fewer slots leave cores idle under load.
@@ -47,18 +57,26 @@ class VariantCache:
         self.renders = 0
 
     def path(self, key: Key) -> Path:
-        return self._root / key.blob[:2] / key.blob / f"{key.digest}.{key.variant.format}"
+        return self._path(key, key.digest)
 
-    async def get(self, key: Key, source: Path) -> bytes:
-        """The variant's bytes, rendered from `source` if no file holds them yet."""
-        path = self.path(key)
+    def _path(self, key: Key, digest: str) -> Path:
+        return self._root / key.blob[:2] / key.blob / f"{digest}.{key.variant.format}"
+
+    async def get(self, key: Key, source: Path, *, smaller: tuple[Path, ...] = ()) -> bytes:
+        """The variant's bytes, rendered from `source` (or one of `smaller`) if no file holds them yet."""
+        digest = key.digest
+        hot = self._hot.get(digest)
+        if hot is not None:
+            self._hot.move_to_end(digest)
+            return hot
+        path = self._path(key, digest)
         cached = await asyncio.to_thread(_read, path)
         if cached is not None:
+            self._remember(digest, cached)
             return cached
-        digest = key.digest
         rendering = self._running.get(digest)
         if rendering is None:
-            rendering = asyncio.create_task(self._render(key, source, path))
+            rendering = asyncio.create_task(self._render(key, source, smaller, path))
             self._running[digest] = rendering
             rendering.add_done_callback(lambda done: self._finished(digest, done))
         # Shielded: a client that hangs up must not cancel the render others are waiting for.
@@ -66,13 +84,24 @@ class VariantCache:
 
     def _finished(self, digest: str, rendered: asyncio.Future[bytes]) -> None:
         self._running.pop(digest, None)
-        if not rendered.cancelled():
-            # Marks a failure as seen even when every waiter has gone; waiters still get it raised.
-            rendered.exception()
+        if rendered.cancelled():
+            return
+        # Marks a failure as seen even when every waiter has gone; waiters still get it raised.
+        if rendered.exception() is None:
+            self._remember(digest, rendered.result())
 
-    async def _render(self, key: Key, source: Path, path: Path) -> bytes:
+    def _remember(self, digest: str, data: bytes) -> None:
+        if len(data) > self._largest or digest in self._hot:
+            return
+        self._hot[digest] = data
+        self._hot_bytes += len(data)
+        while self._hot_bytes > self._memory:
+            _, dropped = self._hot.popitem(last=False)
+            self._hot_bytes -= len(dropped)
+
+    async def _render(self, key: Key, source: Path, smaller: tuple[Path, ...], path: Path) -> bytes:
         async with self._slots:
-            data = await asyncio.to_thread(_render_to, source, key.variant, path)
+            data = await asyncio.to_thread(_render_to, source, smaller, key.variant, path)
         self.renders += 1
         return data
 
@@ -88,8 +117,8 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _render_to(source: Path, variant: Variant, path: Path) -> bytes:
-    data = render(source, variant)
+def _render_to(source: Path, smaller: tuple[Path, ...], variant: Variant, path: Path) -> bytes:
+    data = render(source, variant, smaller=smaller)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp")
     try:

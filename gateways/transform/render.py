@@ -8,6 +8,7 @@ that a box of w x h always gives exactly the sizes the fit mode promises.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyvips
@@ -15,16 +16,21 @@ import pyvips
 from gateways.transform.params import Variant
 
 # Part of every cache key and ETag: bump it whenever the same Variant would give other bytes.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 # AVIF encoding is by far the slowest step; effort 2 of 9 keeps a large variant to a second or so.
 AVIF_EFFORT = 2
 WEBP_EFFORT = 4
 
 
-def render(source: Path, variant: Variant) -> bytes:
-    """The encoded bytes of `variant` of the image at `source`."""
-    image = _sized(source, variant)
+def render(source: Path, variant: Variant, *, smaller: Sequence[Path] = ()) -> bytes:
+    """The encoded bytes of `variant` of the image at `source`.
+
+    `smaller` are renditions of the same picture with the same aspect, largest first. Sizes are
+    always worked out from `source`, but pixels come from the smallest of them that still covers
+    the size wanted: a 400-pixel variant costs a 640-pixel decode instead of an 8-megapixel one.
+    """
+    image = _sized(_Levels(source, tuple(smaller)), variant)
     keep = "icc"
     if variant.compress:
         # Stripping a profile is only harmless once the pixels are in sRGB, which is what a
@@ -40,23 +46,43 @@ def _load(source: Path) -> pyvips.Image:
     return pyvips.Image.new_from_source(pyvips.Source.new_from_file(str(source)), "", access="sequential")
 
 
-def _thumbnail(source: Path, width: int, height: int) -> pyvips.Image:
+class _Levels:
+    def __init__(self, source: Path, smaller: tuple[Path, ...]) -> None:
+        self.source = source
+        self.smaller = smaller
+
+    def covering(self, width: int, height: int) -> Path:
+        best = self.source
+        for path in self.smaller:
+            try:
+                level = _load(path)
+            except pyvips.Error:
+                # A level that went missing or is unreadable only costs speed: use the larger one.
+                break
+            if level.width < width or level.height < height:
+                break
+            best = path
+        return best
+
+
+def _thumbnail(levels: _Levels, width: int, height: int) -> pyvips.Image:
     # Exactly width x height: the box is computed by the caller, who already kept the aspect.
     return pyvips.Image.thumbnail_source(
-        pyvips.Source.new_from_file(str(source)), width, height=height, size="force"
+        pyvips.Source.new_from_file(str(levels.covering(width, height))), width, height=height, size="force"
     )
 
 
-def _sized(source: Path, variant: Variant) -> pyvips.Image:
+def _sized(levels: _Levels, variant: Variant) -> pyvips.Image:
+    source = levels.source
     if variant.width is None and variant.height is None:
         return _load(source)
     header = _load(source)
     sw, sh = header.width, header.height
     match variant.fit:
         case "scale":
-            return _thumbnail(source, variant.width or sw, variant.height or sh)
+            return _thumbnail(levels, variant.width or sw, variant.height or sh)
         case "crop" | "min":
-            return _cropped(source, variant, sw, sh)
+            return _cropped(levels, variant, sw, sh)
     scale = min(
         variant.width / sw if variant.width else math.inf,
         variant.height / sh if variant.height else math.inf,
@@ -65,7 +91,7 @@ def _sized(source: Path, variant: Variant) -> pyvips.Image:
         scale = min(scale, 1.0)
     if scale == 1.0:
         return header
-    return _thumbnail(source, _side(sw, scale, variant.width), _side(sh, scale, variant.height))
+    return _thumbnail(levels, _side(sw, scale, variant.width), _side(sh, scale, variant.height))
 
 
 def _side(source_side: int, scale: float, asked: int | None) -> int:
@@ -76,7 +102,7 @@ def _side(source_side: int, scale: float, asked: int | None) -> int:
     return max(1, math.floor(exact + 0.5))
 
 
-def _cropped(source: Path, variant: Variant, sw: int, sh: int) -> pyvips.Image:
+def _cropped(levels: _Levels, variant: Variant, sw: int, sh: int) -> pyvips.Image:
     assert variant.width is not None and variant.height is not None
     box_w, box_h = variant.width, variant.height
     if variant.fit == "min":
@@ -84,7 +110,7 @@ def _cropped(source: Path, variant: Variant, sw: int, sh: int) -> pyvips.Image:
         shrink = min(1.0, sw / box_w, sh / box_h)
         box_w, box_h = max(1, math.floor(box_w * shrink + 0.5)), max(1, math.floor(box_h * shrink + 0.5))
     cover = max(box_w / sw, box_h / sh)
-    covering = _thumbnail(source, max(box_w, _side(sw, cover, None)), max(box_h, _side(sh, cover, None)))
+    covering = _thumbnail(levels, max(box_w, _side(sw, cover, None)), max(box_h, _side(sh, cover, None)))
     if variant.crop in ("entropy", "edges"):
         interesting = "entropy" if variant.crop == "entropy" else "attention"
         # smartcrop reads the image more than once; the thumbnail streams from its file only once.

@@ -64,7 +64,7 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
         headers["Vary"] = "Accept"
     if _not_modified(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
-    body = await app[keys.VARIANTS].get(key, source.path)
+    body = await app[keys.VARIANTS].get(key, source.path, smaller=source.smaller())
     return web.Response(body=body, headers={**headers, "Content-Type": TYPES[variant.format]})
 
 

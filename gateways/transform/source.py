@@ -23,6 +23,10 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "imag
 OUTPUT_FORMATS: dict[str, Format] = {"jpg": "jpg", "png": "png", "webp": "webp", "gif": "png"}
 
 
+# Renditions from the largest to the smallest.
+LEVELS = ("original", "small", "thumb")
+
+
 class Source(msgspec.Struct, frozen=True):
     """A rendition file: `name` is one of original, small, thumb with its extension."""
 
@@ -38,6 +42,15 @@ class Source(msgspec.Struct, frozen=True):
     @property
     def extension(self) -> str:
         return self.name.rpartition(".")[2]
+
+    def smaller(self) -> tuple[Path, ...]:
+        """The renditions below this one in the same format, largest first: each is a fit of the
+        original with its aspect. GIF levels are left out, as their palettes cost colours."""
+        style, _, extension = self.name.partition(".")
+        if extension == "gif" or style not in LEVELS:
+            return ()
+        below = LEVELS[LEVELS.index(style) + 1:]
+        return tuple(self.path.with_name(f"{name}.{extension}") for name in below)
 
 
 async def ensure_rendition(app: web.Application, blob: str, version: int, name: str) -> Path | None:
