@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -355,3 +356,55 @@ async def test_the_request_event_carries_the_grant(server: Running, http: aiohtt
     assert requested.media_id == granted["media"]["id"] and requested.owner_id == "alice"
     assert (requested.content_type, requested.max_bytes) == ("image/webp", CAP)
     assert (query["ct"], int(query["max"]), float(query["exp"])) == ("image/webp", CAP, requested.expires_at)
+
+
+def jpeg_claiming(tmp_path: Path, width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header is rewritten to claim width x height."""
+    data = bytearray(images.jpeg(tmp_path / "claim.jpg", 16, 16).read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def gif_claiming(width: int, height: int) -> bytes:
+    """A GIF whose one frame claims width x height and holds a single pixel of data."""
+    head = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    return head + b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00\x3b"
+
+
+def webp_claiming(tmp_path: Path, width: int, height: int) -> bytes:
+    """A small real lossless WebP whose VP8L header is rewritten to claim width x height."""
+    path = tmp_path / "claim.webp"
+    images.solid(16, 16).webpsave(str(path), lossless=True, keep="none")
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"VP8L" and data[20] == 0x2F
+    bits = int.from_bytes(data[21:25], "little")
+    bits = (bits & ~((1 << 28) - 1)) | (width - 1) | ((height - 1) << 14)
+    data[21:25] = bits.to_bytes(4, "little")
+    return bytes(data)
+
+
+async def test_every_type_is_held_to_the_side_and_area_limits(server: Running, http: aiohttp.ClientSession,
+                                                              tmp_path: Path) -> None:
+    token = await server.token("alice")
+    wide = images.solid(12_001, 8)
+    cases = [
+        ("image/jpeg", images.jpeg(tmp_path / "wide.jpg", 12_001, 8).read_bytes()),
+        ("image/jpeg", jpeg_claiming(tmp_path, 10_001, 10_001)),
+        ("image/gif", images.gif(tmp_path / "wide.gif", 12_001, 8).read_bytes()),
+        # libvips reads a GIF's size from its frames, not its canvas: the frame makes the claim.
+        ("image/gif", gif_claiming(10_001, 10_001)),
+        ("image/webp", wide.webpsave_buffer(lossless=True)),
+        ("image/webp", webp_claiming(tmp_path, 10_001, 10_001)),
+        ("image/png", wide.pngsave_buffer()),
+    ]
+    for content_type, data in cases:
+        granted = await grant(http, server, token, filename="big", content_type=content_type)
+        untouched = await Untouched.now(server)
+        code, body = await put(http, granted, data)
+        assert (code, body.get("code")) == (422, "too_many_pixels"), (content_type, body)
+        await untouched.check()
+    # Exactly at the limits is fine: 12,000 px on a side.
+    granted = await grant(http, server, token, filename="edge.png", content_type="image/png")
+    code, body = await put(http, granted, images.solid(12_000, 8).pngsave_buffer())
+    assert code == 200, body
