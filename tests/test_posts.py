@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import pyvips
 
-from core.events import MediaRequested
+from core.events import MediaDeleted, MediaRequested
 from tests import images
 from tests.servers import Running, make_config, start
 
@@ -149,8 +149,11 @@ async def test_a_post_attaches_uploaded_media_and_reads_back_publicly(
     missing = await anonymous.call("GET", "/posts/nope")
     assert (missing.status, missing.json) == (404, {"error": "No such post", "code": "not_found"})
 
-    # Deleted through the Mastodon API afterwards, a media shows as deleted in the posts naming it.
-    assert (await alice.call("DELETE", f"/api/v1/media/{first}")).status == 200
+    # Mastodon refuses to delete media a post uses; deleted another way (here straight through the
+    # log), it shows as deleted in the posts naming it.
+    assert (await alice.call("DELETE", f"/api/v1/media/{first}")).status == 422
+    seq = await server.events.append(MediaDeleted(at=time.time(), media_id=first), msg_id=f"{first}.deleted")
+    assert await server.projection.wait_for(seq, timeout=10.0)
     after = (await anonymous.call("GET", f"/posts/{post['id']}")).json
     assert after["attachments"][0] == big
     assert after["attachments"][1] == {"id": first, "status": "deleted", "contentType": None, "url": None,
@@ -317,3 +320,19 @@ async def test_a_presigned_upload_whose_bytes_never_came_cannot_be_attached(
     assert (theirs.status, theirs.json) == (422, {"error": "Media not found: 77002", "code": "media_not_found",
                                                   "parameter": "avatarId"})
     assert await server.events.last_seq() == before
+
+
+async def test_media_in_use_cannot_be_deleted_through_mastodon(server: Running, http: aiohttp.ClientSession,
+                                                               tmp_path: Path) -> None:
+    alice = await api(server, http, "alice")
+    posted, avatar, loose = [await alice.uploaded(tmp_path, seed=s) for s in (1, 2, 3)]
+    assert (await alice.post("In use", [posted])).status == 201
+    assert (await alice.call("PUT", "/identity/current", json={"avatarId": avatar})).status == 200
+    seq = await server.events.last_seq()
+    for media_id in (posted, avatar):
+        answer = await alice.call("DELETE", f"/api/v1/media/{media_id}")
+        assert (answer.status, answer.json) == (422, {"error": "Media attachment is currently used by a status"})
+    assert await server.events.last_seq() == seq
+    answer = await alice.call("DELETE", f"/api/v1/media/{loose}")
+    assert (answer.status, answer.json) == (200, {})
+    assert await server.projection.one("SELECT 1 FROM media WHERE media_id = ?", (loose,)) is None

@@ -13,6 +13,7 @@ INVALID_TYPE = "Validation failed: File content type is invalid, File is invalid
 THUMBNAIL_NOT_BLANK = "Validation failed: Thumbnail must be blank"
 MISSING_FILE = "param is missing or the value is empty: file"
 BAD_FOCUS = "Validation failed: Focus must be two numbers between -1.0 and 1.0, as \"x,y\""
+IN_USE = "Media attachment is currently used by a status"
 UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
 
 

@@ -265,9 +265,26 @@ async def put_media(request: web.Request, principal: Principal) -> web.StreamRes
     return _respond(request, updated, pending=206)
 
 
+async def _in_use(request: web.Request, row: sqlite3.Row) -> bool:
+    """Whether a post attaches the media or its owner's profile shows it; only the owner can do either."""
+    media_id, owner = row["media_id"], row["owner_id"]
+    projection = request.app[keys.PROJECTION]
+    avatar = await projection.one("SELECT 1 FROM users WHERE user_id = ? AND avatar = ?", (owner, media_id))
+    if avatar is not None:
+        return True
+    # Attachments are a JSON list of ids; the actor index narrows the search to the owner's activities.
+    post = await projection.one(
+        "SELECT 1 FROM activities WHERE actor = ? AND verb = 'post' AND attachments LIKE ? LIMIT 1",
+        (owner, f'%"{media_id}"%'),
+    )
+    return post is not None
+
+
 @requires("write", "write:media")
 async def delete_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _owned(request, principal)
+    if await _in_use(request, row):
+        raise Invalid(422, errors.IN_USE)
     await _delete(request, row["media_id"])
     return web.json_response({})
 
