@@ -235,13 +235,22 @@ class _Arrivals:
                 await self._room.wait()
 
     async def take(self, client: Client) -> tuple[list[int], list[bytes]]:
+        task = asyncio.current_task()
         while not self._ready.is_set():
+            # On Python 3.11, asyncio.wait_for loses a cancellation that races the result it waits
+            # for; nats-py's requests (creating the consumer, reading the stream's head) use it. A
+            # reader whose cancellation was lost on the way here would wait for good, so it checks
+            # for one still outstanding, and waits with asyncio.wait, which cannot lose one.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            ready = asyncio.ensure_future(self._ready.wait())
             try:
-                await asyncio.wait_for(self._ready.wait(), CLOSED_POLL)
-            except TimeoutError:
-                # A closed client stops calling back without a word; only the reader can tell.
-                if client.is_closed:
-                    raise LogUnavailable("connection closed") from None
+                await asyncio.wait((ready,), timeout=CLOSED_POLL)
+            finally:
+                ready.cancel()
+            # A closed client stops calling back without a word; only the reader can tell.
+            if not self._ready.is_set() and client.is_closed:
+                raise LogUnavailable("connection closed")
         size = self._size
         seqs, payloads = self._seqs[:size], self._payloads[:size]
         del self._seqs[:size], self._payloads[:size]

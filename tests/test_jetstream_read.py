@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from core.events import UserAdded
@@ -28,3 +29,22 @@ async def test_a_stream_under_another_prefix_reads_back(nats_url: str) -> None:
         ]
     finally:
         await client.close()
+
+
+async def test_a_reader_whose_cancellation_was_lost_still_stops(jetstream_log: JetStreamLog) -> None:
+    """A cancellation lost on the way into the read (as wait_for can) must not leave the reader waiting."""
+
+    async def follow_after_a_lost_cancellation() -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        current.cancel()
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            pass  # lost, as a racing asyncio.wait_for would lose it
+        async for _batch in jetstream_log.read_batches(1, follow=True, size=10):
+            pass
+
+    reader = asyncio.create_task(follow_after_a_lost_cancellation())
+    done, _ = await asyncio.wait((reader,), timeout=10)
+    assert reader in done and reader.cancelled()
