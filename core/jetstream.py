@@ -220,15 +220,18 @@ class _Arrivals:
 
     async def deliver(self, msg: Msg) -> None:
         seq = stream_seq(msg.reply)
+        end = self._end
         # A bounded read keeps delivering what is appended after its end; none of it belongs here.
-        if seq <= self._last or (self._end is not None and seq > self._end):
+        if seq <= self._last or (end is not None and seq > end):
             return
         self._last = seq
-        self._seqs.append(seq)
+        seqs = self._seqs
+        seqs.append(seq)
         self._payloads.append(msg.data)
-        if self._full():
+        # The same test as _full, spelled out: this runs once per message.
+        if len(seqs) >= self._size or end is None or seq >= end:
             self._ready.set()
-            if len(self._seqs) >= 2 * self._size:
+            if len(seqs) >= 2 * self._size:
                 # Holding the callback back holds back flow control: the server pauses instead of
                 # the whole stream piling up in memory ahead of a slower applier.
                 self._room.clear()

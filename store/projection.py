@@ -54,6 +54,7 @@ class Projection:
         self.path = path
         self.applied = 0
         self._building = building
+        self._dropped: list[tuple[str, str]] = []
         self._statements = Statements()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection-writer")
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="projection-reader")
@@ -91,8 +92,9 @@ class Projection:
         for table in TABLES:
             if not db[table.name].exists():
                 db[table.name].create(table.columns, pk=table.pk)  # type: ignore[union-attr]
-                for columns in table.indexes:
-                    db[table.name].create_index(columns)  # type: ignore[union-attr]
+            # Also puts back indexes a build dropped, should it have ended before recreating them.
+            for columns in table.indexes:
+                db[table.name].create_index(columns, if_not_exists=True)  # type: ignore[union-attr]
         fingerprint = schema_fingerprint()
         if not db[CHECKPOINT].exists():
             db[CHECKPOINT].insert({"id": 1, "seq": 0, "schema": fingerprint}, pk="id")  # type: ignore[union-attr]
@@ -107,14 +109,25 @@ class Projection:
             # so commits need not reach the disk one by one; close() makes the whole file durable.
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute(f"PRAGMA cache_size=-{BUILD_CACHE_KIB}")
-        row = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
-        return int(row[0])
+        (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
+        if self._building and seq == 0:
+            # Secondary indexes are cheaper built once over the finished tables than kept up row
+            # by row; close() creates them again with the very statements that made them.
+            self._dropped = [(name, sql) for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )]
+            for name, _ in self._dropped:
+                conn.execute(f"DROP INDEX {name}")
+        return int(seq)
 
     def _close_writer(self) -> None:
         conn = self._write_conn
         if conn is None:
             return
         if self._building:
+            for _, sql in self._dropped:
+                conn.execute(sql)
+            self._dropped = []
             # Everything folded goes to the database file and is synced before anyone can promote it.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

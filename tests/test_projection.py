@@ -265,4 +265,11 @@ async def test_a_projection_being_built_folds_the_same_and_ends_durable(
     assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM media WHERE status = 'ready'").fetchone() == (30,)
+    # Its indexes, dropped while it was built, are back exactly as a live projection has them.
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    built = conn.execute(schema).fetchall()
+    conn.close()
+    conn = sqlite3.connect(tmp_path / "live.db")
+    assert built == conn.execute(schema).fetchall()
+    assert any(kind == "index" and sql for kind, _, _, sql in built)
     conn.close()
