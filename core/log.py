@@ -50,3 +50,11 @@ class EventLog(Protocol):
     def read(self, start: int, *, follow: bool) -> AsyncGenerator[Record, None]:
         """Events from `start` on. Without `follow` it ends at the last sequence as of the call."""
         ...
+
+    def read_batches(self, start: int, *, follow: bool, size: int) -> AsyncGenerator[list[Record], None]:
+        """The records `read` yields, in lists of 1 to `size`: consecutive, gap-free, in order.
+
+        A bounded read hands out full lists wherever it can; a following one hands out whatever has
+        arrived, so a live reader is never kept waiting for a list to fill.
+        """
+        ...

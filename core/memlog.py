@@ -61,12 +61,22 @@ class MemoryLog:
         return max((i + 1 for i, (s, _) in enumerate(self._records) if s == subject), default=0)
 
     async def read(self, start: int, *, follow: bool) -> AsyncGenerator[Record, None]:
+        batches = self.read_batches(start, follow=follow, size=1)
+        try:
+            async for batch in batches:
+                for record in batch:
+                    yield record
+        finally:
+            await batches.aclose()
+
+    async def read_batches(self, start: int, *, follow: bool, size: int) -> AsyncGenerator[list[Record], None]:
         seq = max(start, 1)
         end = len(self._records)
         while follow or seq <= end:
             if seq > len(self._records):
                 async with self._grew:
                     await self._grew.wait_for(functools.partial(self._holds, seq))
-            _, data = self._records[seq - 1]
-            yield Record(seq=seq, event=self._codec.decode(data))
-            seq += 1
+            # A following read takes what is there; a bounded one stops at the head as of the call.
+            last = min(seq + size - 1, len(self._records) if follow else end)
+            yield [Record(seq=s, event=self._codec.decode(self._records[s - 1][1])) for s in range(seq, last + 1)]
+            seq = last + 1

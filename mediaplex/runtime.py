@@ -15,6 +15,7 @@ from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.ports import rendition_dir
 from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, configure_vips, process
+from store import generations
 from store.blobs import FileBlobStore
 from store.feed import Feed
 from store.projection import Projection
@@ -74,7 +75,7 @@ async def event_log(config: Config, *, name: str, reuse_running: bool) -> AsyncI
 
 @contextlib.asynccontextmanager
 async def projection_at(path: Path) -> AsyncIterator[Projection]:
-    projection = Projection(path)
+    projection = Projection(path, building=generations.building(path))
     await projection.open()
     try:
         yield projection

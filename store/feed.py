@@ -11,6 +11,11 @@ from store.projection import Projection
 
 log = logging.getLogger(__name__)
 
+# Records per transaction at most. A live feed applies whatever has arrived, so only a backlog
+# (a rebuild, the catch-up at start, a burst) fills a batch; a big one saves a round trip to the
+# writer thread and a commit per few thousand events.
+BATCH = 5000
+
 
 class Feed:
     """Reads the log from the projection's checkpoint on and applies what arrives in batches."""
@@ -20,7 +25,7 @@ class Feed:
         events: EventLog,
         projection: Projection,
         *,
-        batch: int = 1000,
+        batch: int = BATCH,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._events = events
@@ -30,31 +35,20 @@ class Feed:
 
     async def run(self, *, follow: bool = True) -> int:
         """Apply until cancelled (follow) or until the head as of the call; returns the checkpoint."""
-        queue: asyncio.Queue[Record | BaseException | None] = asyncio.Queue(maxsize=self._batch * 4)
+        # One list waits here while the writer thread applies the one before it, so reading and
+        # decoding on the event loop overlap the SQLite work instead of adding up with it.
+        queue: asyncio.Queue[list[Record] | BaseException | None] = asyncio.Queue(maxsize=1)
         reader = asyncio.create_task(self._read(queue, follow))
         try:
             while True:
-                first = await queue.get()
-                if first is None:
+                item = await queue.get()
+                if item is None:
                     break
-                if isinstance(first, BaseException):
-                    raise first
-                records = [first]
-                done = False
-                while len(records) < self._batch and not queue.empty():
-                    item = queue.get_nowait()
-                    if item is None:
-                        done = True
-                        break
-                    if isinstance(item, BaseException):
-                        await self._projection.apply(records)
-                        raise item
-                    records.append(item)
-                applied = await self._projection.apply(records)
+                if isinstance(item, BaseException):
+                    raise item
+                applied = await self._projection.apply(item)
                 if self._on_batch is not None:
                     self._on_batch(applied)
-                if done:
-                    break
             await reader
         finally:
             await _stop(reader)
@@ -71,15 +65,15 @@ class Feed:
                 log.warning("projection feed stopped (%s); resuming from %d", exc, self._projection.applied)
                 await asyncio.sleep(retry_delay)
 
-    async def _read(self, queue: asyncio.Queue[Record | BaseException | None], follow: bool) -> None:
+    async def _read(self, queue: asyncio.Queue[list[Record] | BaseException | None], follow: bool) -> None:
         try:
-            records = self._events.read(self._projection.applied + 1, follow=follow)
+            batches = self._events.read_batches(self._projection.applied + 1, follow=follow, size=self._batch)
             try:
-                async for record in records:
-                    await queue.put(record)
+                async for batch in batches:
+                    await queue.put(batch)
             finally:
                 # A cancelled feed must end its subscription now, not whenever it is collected.
-                await records.aclose()
+                await batches.aclose()
         except Exception as exc:  # noqa: BLE001 - handed to the applier, which raises it
             await queue.put(exc)
             return

@@ -26,6 +26,11 @@ def fresh(directory: Path) -> Path:
     return directory / f"projection-{time.time_ns()}.db"
 
 
+def building(path: Path) -> bool:
+    """Whether `path` is a rebuild in progress: its `.building` marker is there until it ends."""
+    return path.with_name(f"{path.name}.building").exists()
+
+
 def promote(directory: Path, path: Path) -> None:
     temp = directory / f"{POINTER}.tmp"
     temp.write_text(path.name)

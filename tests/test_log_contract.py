@@ -89,3 +89,46 @@ async def test_read_to_the_head_and_follow(events: EventLog) -> None:
     await asyncio.sleep(0.1)
     await events.append(user("d"), msg_id="d")
     assert await asyncio.wait_for(follower, 5) == [3, 4]
+
+
+async def test_bounded_batches_hold_exactly_the_range(events: EventLog) -> None:
+    for i in range(25):
+        await events.append(user(f"u{i}"), msg_id=f"u{i}")
+    batches = events.read_batches(1, follow=False, size=4)
+    first = await anext(batches)
+    # Appended after the read began: past its end, so never part of it.
+    await events.append(user("late"), msg_id="late")
+    rest = [batch async for batch in batches]
+    seqs = [r.seq for batch in [first, *rest] for r in batch]
+    assert seqs == list(range(1, 26))
+    assert all(1 <= len(batch) <= 4 for batch in [first, *rest])
+    assert [r.event.user_id for r in first] == ["u0", "u1", "u2", "u3"][:len(first)]  # type: ignore[union-attr]
+
+
+async def test_batches_from_a_middle_sequence(events: EventLog) -> None:
+    for i in range(30):
+        await events.append(user(f"u{i}"), msg_id=f"u{i}")
+    seqs = [r.seq async for batch in events.read_batches(12, follow=False, size=7) for r in batch]
+    assert seqs == list(range(12, 31))
+    assert [r async for batch in events.read_batches(31, follow=False, size=7) for r in batch] == []
+    one = [r.seq async for r in events.read(30, follow=False)]
+    assert one == [30]
+
+
+async def test_following_batches_see_new_events(events: EventLog) -> None:
+    for name in "ab":
+        await events.append(user(name), msg_id=name)
+
+    async def until(last: int) -> list[int]:
+        seqs: list[int] = []
+        async for batch in events.read_batches(1, follow=True, size=100):
+            seqs.extend(r.seq for r in batch)
+            if seqs[-1] >= last:
+                return seqs
+        return seqs
+
+    follower = asyncio.create_task(until(5))
+    await asyncio.sleep(0.1)
+    for name in "cde":
+        await events.append(user(name), msg_id=name)
+    assert await asyncio.wait_for(follower, 5) == [1, 2, 3, 4, 5]
