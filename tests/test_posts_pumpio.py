@@ -12,7 +12,7 @@ import pytest
 
 from mediaplex.cli import rebuild
 from tests.servers import Running, make_config, start
-from tests.test_posts import Api, api
+from tests.test_posts import Api, api, delete_in_log
 from tests.test_pumpio_feed import Pump, login, posted_image
 
 
@@ -84,7 +84,7 @@ async def test_a_post_is_a_note_activity_in_the_pumpio_feeds(server: Running, ht
     assert (refused.status, refused.json) == (400, {"error": "Unknown object type 'note'."})
 
     # A deleted attachment leaves a reference to the image, not an error.
-    assert (await alice.call("DELETE", f"/api/v1/media/{second}")).status == 200
+    await delete_in_log(server, second)
     later = (await pump_alice.get(f"/api/note/{post['id']}")).json
     assert later["attachments"][1] == {"id": note["attachments"][1]["id"], "objectType": "image"}
     assert (await pump_alice.get("/api/user/alice/feed")).status == 200
@@ -103,7 +103,7 @@ async def test_posts_and_feeds_survive_a_rebuild_unchanged(nats_url: str, data_d
     media = [await alice.uploaded(tmp_path, seed=n) for n in range(3)]
     posts = [(await alice.post("One", media[:2])).json, (await alice.post("Two", [media[2]], "did:plc:x1")).json]
     assert (await alice.call("PUT", "/identity/current", json={"avatarId": media[2]})).status == 200
-    assert (await alice.call("DELETE", f"/api/v1/media/{media[1]}")).status == 200
+    await delete_in_log(first, media[1])
     paths = ["/api/user/alice/feed", "/api/user/alice/feed/major", "/api/user/alice/inbox",
              *(f"/api/note/{p['id']}" for p in posts)]
     before = [(await pump.get(path)).json for path in paths]
