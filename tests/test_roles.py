@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import aiohttp
 import msgspec
 import msgspec.yaml
 import pytest
+import requests
 
 from core.config import Config
 from mediaplex.cli import config_from, parser
@@ -171,3 +176,70 @@ def test_every_mediaplex_command_in_compose_exists() -> None:
         args = parser(service.environment or {}).parse_args(service.command[1:])
         config = config_from(args)
         assert config.nats_urls, f"{name} names no NATS servers"
+
+
+class Process:
+    """A `mediaplex` role in a process of its own, up once it printed its URL."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.process = subprocess.Popen([*MEDIAPLEX, *argv], stdout=subprocess.PIPE, stderr=log.open("a"), text=True)
+        self.lines: list[str] = []
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip("\n"))
+            found = re.search(r"(?:serving at|health at) (http://\S+?)(?:/readyz)?$", line.strip())
+            if found:
+                self.url = found.group(1)
+                return
+        self.process.kill()
+        raise AssertionError(f"{argv[0]} did not come up: {self.lines} {log.read_text()}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def test_the_roles_as_processes_share_the_work(nats_url: str, tmp_path: Path) -> None:
+    blobs = tmp_path / "blobs"
+    # The default stream on the session broker: no other test writes to it. Two URLs: the list is one flag.
+    shared = ["--nats", f"{nats_url},{nats_url}", "--blobs", str(blobs), "--port", "0"]
+    log = tmp_path / "roles.log"
+    gateway = Process(["gateway", "--data", str(tmp_path / "gateway"), *shared], log)
+    try:
+        processor = Process(["processor", "--data", str(tmp_path / "processor"), *shared], log)
+        try:
+            for url in (gateway.url, processor.url):
+                assert requests.get(f"{url}/readyz", timeout=10).json() == {"status": "ready"}
+            # The admin commands join the same cluster through the same flag.
+            user = f"u{uuid.uuid4().hex[:8]}"
+            cluster = ["--nats", nats_url, "--data", str(tmp_path / "admin")]
+            subprocess.run([*MEDIAPLEX, "user", "add", user, "--password", "pw", *cluster], check=True, timeout=60)
+            token = subprocess.run([*MEDIAPLEX, "token", "create", user, *cluster], check=True, timeout=60,
+                                   capture_output=True, text=True).stdout.strip()
+            # The gateway folds the new token from the log moments later.
+            headers = {"Authorization": f"Bearer {token}"}
+            deadline = time.monotonic() + 10
+            while requests.get(f"{gateway.url}/api/v1/accounts/verify_credentials", headers=headers,
+                               timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, "the gateway never saw the token"
+                time.sleep(0.05)
+            sample = images.jpeg(tmp_path / "sample.jpg", 640, 480)
+            with sample.open("rb") as image:
+                posted = requests.post(f"{gateway.url}/api/v1/media", files={"file": image}, headers=headers,
+                                       timeout=60)
+            assert posted.status_code == 200, posted.text
+            assert posted.json()["meta"]["small"]["size"] == "554x416"
+            assert [p.read_bytes() for p in blobs.rglob("*") if p.is_file()] == [sample.read_bytes()]
+            assert any((tmp_path / "processor" / "renditions").rglob("*.jpg"))
+        finally:
+            assert processor.stop() == 0
+    finally:
+        assert gateway.stop() == 0
