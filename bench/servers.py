@@ -19,7 +19,7 @@ from core.config import Config
 from core.log import EventLog
 from core.probe import Limits
 from mediaplex.admin import add_user, create_token
-from mediaplex.server import Server
+from mediaplex.server import Parts, Server
 
 REPO = Path(__file__).resolve().parents[1]
 USER = "bench"
@@ -64,7 +64,7 @@ async def in_process(
 ) -> AsyncIterator[tuple[Server, Endpoint]]:
     """A server on a free port with its own embedded broker under ``data_dir``, as `serve` runs it."""
     config = msgspec.structs.replace(Config(data_dir=data_dir, port=0), **overrides)
-    server = Server(config, processor=processor, say=lambda _line: None)
+    server = Server(config, parts=Parts(processor=processor), say=lambda _line: None)
     if max_pixels is not None:
         # Read by the gateway and the processor when the server starts.
         server.limits = Limits(max_pixels=max_pixels)

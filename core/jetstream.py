@@ -81,6 +81,11 @@ class JetStreamLog:
     def stream(self) -> str:
         return self._settings.name
 
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected now, not reconnecting or closed."""
+        return bool(self._client.is_connected)
+
     def subject(self, subject: str) -> str:
         """Where an event subject (or filter) written as `mx.…` lives in this stream."""
         head, _, rest = subject.partition(".")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateways import files
+from gateways import files, health
 from gateways.apierrors import ApiError
 from gateways.mastodon import app as mastodon
 from gateways.posts import app as posts
@@ -44,10 +44,6 @@ def _keep(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k in ("Allow",)}
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def create_app() -> web.Application:
     """Routes only; the composition root fills in the keys from gateways.keys before it starts."""
     app = web.Application(middlewares=[json_errors])
@@ -57,5 +53,5 @@ def create_app() -> web.Application:
     posts.add_routes(app)
     files.add_routes(app)
     transform.add_routes(app)
-    app.router.add_get("/healthz", healthz)
+    health.add_routes(app)
     return app

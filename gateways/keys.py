@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -22,5 +22,8 @@ PROJECTION = web.AppKey("projection", Projection)
 BLOBS: web.AppKey[BlobStore] = web.AppKey("blobs")
 LIMITS = web.AppKey("limits", Limits)
 REGENERATE: web.AppKey[Regenerate] = web.AppKey("regenerate")
+# What is not ready yet, by part ("nats", "projection", "processor"); empty when ready.
+Readiness = Callable[[], Awaitable[Mapping[str, str]]]
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 # Transformed images: owned by the composition root, which closes it after the app.
 VARIANTS = web.AppKey("variants", VariantCache)

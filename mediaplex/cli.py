@@ -32,15 +32,47 @@ def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     return env.get(f"MEDIAPLEX_{name}", default)
 
 
-def _common(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+EMBEDDED = "empty starts an embedded broker, or uses the one of a server running on --data"
+REQUIRED = "required: this role only ever joins a cluster"
+# The commands that keep running: `serve` runs both parts, the others one each.
+ROLES = ("serve", "gateway", "processor")
+
+
+def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: str = EMBEDDED) -> None:
     parser.add_argument(
         "--data", type=Path, default=Path(_env(env, "DATA", "data") or "data"),
-        help="data directory: projection, media files, embedded broker store (env MEDIAPLEX_DATA; default ./data)",
+        help="data directory: projection, renditions, embedded broker store (env MEDIAPLEX_DATA; default ./data)",
     )
     parser.add_argument(
         "--nats", default=_env(env, "NATS", ""),
-        help="comma-separated NATS server URLs; empty starts an embedded broker (env MEDIAPLEX_NATS)",
+        help=f"comma-separated NATS server URLs, e.g. nats://a:4222,nats://b:4222; {nats} (env MEDIAPLEX_NATS)",
     )
+    parser.add_argument(
+        "--blobs", type=Path, default=_env(env, "BLOBS"),
+        help="directory of uploaded files, shared by every role on one host or volume "
+             "(env MEDIAPLEX_BLOBS; default DATA/blobs)",
+    )
+
+
+def _listen(parser: argparse.ArgumentParser, env: Mapping[str, str], *, port: int, what: str) -> None:
+    parser.add_argument("--host", default=_env(env, "HOST", "127.0.0.1"),
+                        help="address to listen on (env MEDIAPLEX_HOST; default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(_env(env, "PORT", str(port)) or port),
+                        help=f"port of {what}, 0 for any free one (env MEDIAPLEX_PORT; default {port})")
+
+
+def _gateway_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    _listen(parser, env, port=8080, what="the gateways, /healthz and /readyz")
+    parser.add_argument("--unposted-ttl", type=float, default=float(_env(env, "UNPOSTED_TTL", "86400") or 86400),
+                        help="seconds after which pump.io uploads that were never posted are deleted "
+                             "(env MEDIAPLEX_UNPOSTED_TTL; default 86400)")
+    parser.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
+                        help="URL clients reach this server at, used in every URL it hands out "
+                             "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
+    parser.add_argument("--upload-secret", default=_env(env, "UPLOAD_SECRET", ""),
+                        help="key that signs presigned upload URLs; empty: one generated key kept in the broker "
+                             "and shared by every replica (env MEDIAPLEX_UPLOAD_SECRET)")
+    _transform_key(parser, env, "when set, every image transformation URL must carry a valid s= signature")
 
 
 def _transform_key(parser: argparse.ArgumentParser, env: Mapping[str, str], purpose: str) -> None:
@@ -57,20 +89,22 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run gateways, projection and processor in one process",
                                 description="Run everything in one process and serve HTTP until interrupted.")
     _common(serve, env)
-    serve.add_argument("--host", default=_env(env, "HOST", "127.0.0.1"),
-                       help="address to listen on (env MEDIAPLEX_HOST; default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=int(_env(env, "PORT", "8080") or 8080),
-                       help="port to listen on, 0 for any free one (env MEDIAPLEX_PORT; default 8080)")
-    serve.add_argument("--unposted-ttl", type=float, default=float(_env(env, "UNPOSTED_TTL", "86400") or 86400),
-                       help="seconds after which pump.io uploads that were never posted are deleted "
-                            "(env MEDIAPLEX_UNPOSTED_TTL; default 86400)")
-    serve.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
-                       help="URL clients reach this server at, used in every URL it hands out "
-                            "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
-    serve.add_argument("--upload-secret", default=_env(env, "UPLOAD_SECRET", ""),
-                       help="key that signs presigned upload URLs; empty: one generated key kept in the broker "
-                            "and shared by every replica (env MEDIAPLEX_UPLOAD_SECRET)")
-    _transform_key(serve, env, "when set, every image transformation URL must carry a valid s= signature")
+    _gateway_flags(serve, env)
+
+    gateway = commands.add_parser(
+        "gateway", help="run the HTTP gateways, projection and sweeper against a NATS cluster; no processing",
+        description="Serve every HTTP gateway from a local projection of the cluster's log, until interrupted. "
+                    "Uploads are processed by `mediaplex processor` processes.",
+    )
+    _common(gateway, env, nats=REQUIRED)
+    _gateway_flags(gateway, env)
+
+    processor = commands.add_parser(
+        "processor", help="process uploads from a NATS cluster; serves only /healthz and /readyz",
+        description="Process uploads, bound to the durable consumer every processor shares, until interrupted.",
+    )
+    _common(processor, env, nats=REQUIRED)
+    _listen(processor, env, port=8081, what="/healthz and /readyz")
 
     sign = commands.add_parser("sign-url", help="sign an image transformation URL; prints it alone on stdout",
                                description="Append s=, the signature a server with this key checks, to URL.")
@@ -103,11 +137,12 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace) -> Config:
     urls = tuple(u.strip() for u in (args.nats or "").split(",") if u.strip())
-    fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
+    fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls, "blobs_dir": args.blobs}
     if getattr(args, "host", None) is not None:
-        fields.update(host=args.host, port=args.port, public_url=args.public_url or "",
-                      unposted_ttl=args.unposted_ttl, transform_key=args.transform_key,
-                      upload_secret=args.upload_secret or "")
+        fields.update(host=args.host, port=args.port)
+    if getattr(args, "public_url", None) is not None:
+        fields.update(public_url=args.public_url or "", unposted_ttl=args.unposted_ttl,
+                      transform_key=args.transform_key, upload_secret=args.upload_secret or "")
     return Config(**fields)  # type: ignore[arg-type]
 
 
@@ -182,10 +217,15 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "sign-url":
         return sign_url(args.url, args.transform_key, out, err)
     config = config_from(args)
-    if args.command == "serve":
-        from mediaplex.server import serve
+    if args.command in ROLES:
+        from mediaplex.server import Parts, serve
 
-        await serve(config)
+        if args.command != "serve" and not config.nats_urls:
+            print(f"mediaplex {args.command}: --nats (or MEDIAPLEX_NATS) is required: "
+                  "this role joins a NATS cluster and never starts a broker of its own", file=err)
+            return 2
+        parts = Parts(gateways=args.command != "processor", processor=args.command != "gateway")
+        await serve(config, parts)
         return 0
     if args.command == "rebuild":
         return await rebuild(config, out, err)
@@ -207,7 +247,7 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser(os.environ).parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose or args.command == "serve" else logging.WARNING,
+        level=logging.INFO if args.verbose or args.command in ROLES else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:

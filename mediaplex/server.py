@@ -1,4 +1,4 @@
-"""`mediaplex serve`: gateways, projection and processor in one process, embedded broker by default."""
+"""`serve`, `gateway` and `processor`: one Server running the parts each role asks for."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from aiohttp import web
 from core.config import Config
 from core.jetstream import JetStreamLog
 from core.probe import Limits, widest
-from gateways import keys
+from gateways import health, keys
 from gateways.app import create_app
 from gateways.presigned import app as presigned
 from gateways.transform.cache import VariantCache
@@ -39,12 +39,26 @@ class AlreadyRunning(Exception):
     pass
 
 
-class Server:
-    """Everything `serve` runs, started and stopped as one; `url` is known once started."""
+class Parts(msgspec.Struct, frozen=True):
+    """What one process runs: `serve` runs both parts, the `gateway` and `processor` roles one each."""
 
-    def __init__(self, config: Config, *, processor: bool = True, say: Callable[[str], None] | None = None) -> None:
+    # The HTTP gateways with their projection, its feed and the sweeper.
+    gateways: bool = True
+    # Processing uploads, bound to the durable consumer every processor shares.
+    processor: bool = True
+
+    @property
+    def both(self) -> bool:
+        return self.gateways and self.processor
+
+
+class Server:
+    """The parts a command runs, started and stopped as one; `url` is known once started."""
+
+    def __init__(self, config: Config, *, parts: Parts | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         self.config = config
-        self._with_processor = processor
+        self.parts = parts or Parts()
         self._say = say or functools.partial(print, flush=True)
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -54,6 +68,9 @@ class Server:
         self.blobs = FileBlobStore(config.blobs)
         self.limits = Limits()
         self.url = ""
+        self._head_at_start = 0
+        self._processing: asyncio.Task[None] | None = None
+        self._durable = ""
 
     async def start(self) -> None:
         try:
@@ -64,13 +81,48 @@ class Server:
 
     async def _start(self) -> None:
         config = self.config
+        parts = self.parts
         if not config.nats_urls and await running_broker(config) is not None:
             raise AlreadyRunning(f"a server is already running on {config.data_dir}")
         prepare_vips()
-        events = await self._stack.enter_async_context(event_log(config, name="mediaplex", reuse_running=False))
+        name = "mediaplex" if parts.both else ("mediaplex-gateway" if parts.gateways else "mediaplex-processor")
+        events = await self._stack.enter_async_context(event_log(config, name=name, reuse_running=False))
         self.events = events
-        first_start = await events.last_seq() == 0
-        blobs = self.blobs
+        self._head_at_start = await events.last_seq()
+        # Each gateway refuses at its own edge; processing must not fail what any of them let in.
+        processing = widest(self.limits, presigned.LIMITS)
+        if parts.gateways:
+            await self._start_projection(events)
+        if parts.processor:
+            settings = ProcessorSettings(concurrency=config.processor_concurrency)
+            processor = Processor(events, self.blobs, config.renditions, processing, settings)
+            # Created before readiness is asked, so a ready processor is one whose consumer exists.
+            await processor.ensure_consumer()
+            self._durable = settings.durable
+            self._processing = self._spawn(processor.run())
+
+        listener = _listen(config.host, config.port)
+        port = listener.getsockname()[1]
+        if port != config.port:
+            # Asked for any free port: the URLs in responses must carry the real one.
+            config = msgspec.structs.replace(config, port=port)
+            self.config = config
+        app = await self._gateway_app(events, processing) if parts.gateways else health.create_app()
+        app[keys.READINESS] = self.readiness
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        await web.SockSite(runner, listener).start()
+        self.url = config.base_url
+        if not parts.gateways:
+            self._say(f"Mediaplex processor is running; health at {self.url}/readyz")
+            return
+        if self._head_at_start == 0:
+            await self._welcome(events)
+        self._say(f"Mediaplex is serving at {self.url}")
+
+    async def _start_projection(self, events: JetStreamLog) -> None:
+        config = self.config
         path = generations.current(config.projection_dir)
         try:
             projection = await self._stack.enter_async_context(projection_at(path))
@@ -85,27 +137,19 @@ class Server:
         self.projection = projection
         await catch_up(events, projection)
         self._spawn(Feed(events, projection).run_forever())
-        limits = self.limits
-        # Each gateway refuses at its own edge; processing must not fail what any of them let in.
-        processing = widest(limits, presigned.LIMITS)
         sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval)
-        self._spawn(Sweeper(events, projection, blobs, config.renditions, sweep, variants=config.variants).run())
-        if self._with_processor:
-            settings = ProcessorSettings(concurrency=config.processor_concurrency)
-            self._spawn(Processor(events, blobs, config.renditions, processing, settings).run())
+        self._spawn(Sweeper(events, projection, self.blobs, config.renditions, sweep, variants=config.variants).run())
 
-        listener = _listen(config.host, config.port)
-        port = listener.getsockname()[1]
-        if port != config.port:
-            # Asked for any free port: the URLs in responses must carry the real one.
-            config = msgspec.structs.replace(config, port=port)
-            self.config = config
+    async def _gateway_app(self, events: JetStreamLog, processing: Limits) -> web.Application:
+        config = self.config
+        assert self.projection is not None
+        blobs = self.blobs
         app = create_app()
         app[keys.CONFIG] = config
         app[keys.EVENTS] = events
-        app[keys.PROJECTION] = projection
+        app[keys.PROJECTION] = self.projection
         app[keys.BLOBS] = blobs
-        app[keys.LIMITS] = limits
+        app[keys.LIMITS] = self.limits
         app[presigned.SIGNER] = presigned.Signer(await presigned.upload_key(config, events))
         regenerate: keys.Regenerate = Renderer(blobs, config.renditions, processing)
         app[keys.REGENERATE] = regenerate
@@ -114,19 +158,34 @@ class Server:
         self._stack.push_async_callback(variants.close)
         app[keys.VARIANTS] = variants
         self.variants = variants
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        await web.SockSite(runner, listener).start()
-        self.url = config.base_url
-        if first_start:
-            await self._welcome(events)
-        self._say(f"Mediaplex is serving at {self.url}")
+        return app
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    async def readiness(self) -> dict[str, str]:
+        """What keeps this process from taking work, by part; empty when it is ready."""
+        events = self.events
+        if events is None or not events.connected:
+            return {"nats": "not connected"}
+        waiting: dict[str, str] = {}
+        if self.parts.gateways:
+            applied = self.projection.applied if self.projection is not None else 0
+            if applied < self._head_at_start:
+                waiting["projection"] = f"folded {applied} of {self._head_at_start} events"
+        if self.parts.processor:
+            if self._processing is None or self._processing.done():
+                waiting["processor"] = "not running"
+            else:
+                try:
+                    async with asyncio.timeout(2):
+                        await events.jetstream.consumer_info(events.stream, self._durable)
+                except Exception as exc:  # noqa: BLE001 - any failure to see the consumer means not bound
+                    waiting["processor"] = f"consumer {self._durable!r} not bound: {type(exc).__name__}"
+        return waiting
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         task.add_done_callback(_report)
         self._tasks.append(task)
+        return task
 
     async def _welcome(self, events: JetStreamLog) -> None:
         password = secrets.token_urlsafe(12)
@@ -168,8 +227,8 @@ def _write_sample(path: object) -> None:
     image.jpegsave(str(path), Q=85)
 
 
-async def serve(config: Config) -> None:
-    server = Server(config)
+async def serve(config: Config, parts: Parts | None = None) -> None:
+    server = Server(config, parts=parts)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

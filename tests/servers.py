@@ -9,7 +9,7 @@ import msgspec
 from core.config import Config
 from core.jetstream import JetStreamLog
 from mediaplex.admin import add_user, create_token
-from mediaplex.server import Server
+from mediaplex.server import Parts, Server
 from store.projection import Projection
 from tests.conftest import unique_stream
 
@@ -59,8 +59,8 @@ class Running:
         return await create_token(self.events, user, tuple(scopes.split()))
 
 
-async def start(config: Config, *, processor: bool = True) -> Running:
+async def start(config: Config, *, processor: bool = True, gateways: bool = True) -> Running:
     said: list[str] = []
-    server = Server(config, processor=processor, say=said.append)
+    server = Server(config, parts=Parts(gateways=gateways, processor=processor), say=said.append)
     await server.start()
     return Running(server, said)

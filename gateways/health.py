@@ -1,0 +1,31 @@
+"""Liveness and readiness, on the gateways' port and on the small server of a processor."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateways import keys
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: answering at all means the event loop turns; nothing else is checked."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    waiting = await request.app[keys.READINESS]()
+    if waiting:
+        return web.json_response({"status": "not ready", "waiting": dict(waiting)}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+
+def create_app() -> web.Application:
+    """Only the health routes, for a process that runs no gateway."""
+    app = web.Application()
+    add_routes(app)
+    return app

@@ -1,0 +1,245 @@
+"""The `gateway` and `processor` roles: separate servers sharing one stream, one consumer and one blob store."""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import msgspec
+import msgspec.yaml
+import pytest
+import requests
+
+from core.config import Config
+from mediaplex.cli import config_from, parser
+from mediaplex.server import Parts, Server
+from processors.worker import ProcessorSettings
+from tests import images
+from tests.servers import Running, make_config, start
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDIAPLEX = [sys.executable, "-m", "mediaplex"]
+SHARED = ("--data", "--nats", "--blobs")
+GATEWAY = (*SHARED, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
+           "MEDIAPLEX_PORT", "MEDIAPLEX_BLOBS", "MEDIAPLEX_NATS")
+FLAGS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("serve",): GATEWAY,
+    ("gateway",): GATEWAY,
+    ("processor",): (*SHARED, "--host", "--port", "8081"),
+    ("user", "add"): (*SHARED, "--password"),
+    ("token", "create"): (*SHARED, "--scopes"),
+    ("rebuild",): SHARED,
+    ("digest",): SHARED,
+    ("sign-url",): ("--transform-key",),
+}
+
+
+class Roles(msgspec.Struct):
+    gateway: Running
+    processor: Running
+
+
+@pytest.fixture
+async def roles(nats_url: str, tmp_path: Path) -> AsyncIterator[Roles]:
+    shared = tmp_path / "shared-blobs"
+    gateway_config = make_config(nats_url, tmp_path / "gateway", blobs_dir=shared)
+    # The same stream, but a data directory of its own: only the blobs are shared.
+    processor_config = msgspec.structs.replace(gateway_config, data_dir=tmp_path / "processor")
+    gateway = await start(gateway_config, processor=False)
+    try:
+        processor = await start(processor_config, gateways=False)
+        try:
+            yield Roles(gateway=gateway, processor=processor)
+        finally:
+            await processor.server.stop()
+    finally:
+        await gateway.server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, object]]:
+    async with http.get(url) as response:
+        return response.status, await response.json()
+
+
+async def test_an_upload_through_the_gateway_is_processed_by_the_processor(
+    roles: Roles, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    gateway, processor = roles.gateway, roles.processor
+    for running in (gateway, processor):
+        assert await get_json(http, f"{running.url}/healthz") == (200, {"status": "ok"})
+        assert await get_json(http, f"{running.url}/readyz") == (200, {"status": "ready"})
+    # The processor's port serves health only.
+    async with http.get(f"{processor.url}/api/v1/instance") as response:
+        assert response.status == 404
+
+    token = await gateway.token("alice")
+    jpeg = images.jpeg(tmp_path / "in.jpg", 640, 480).read_bytes()
+    body = aiohttp.FormData()
+    body.add_field("file", io.BytesIO(jpeg), filename="in.jpg", content_type="image/jpeg")
+    async with http.post(f"{gateway.url}/api/v1/media", data=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 200
+        media = await response.json()
+    assert media["meta"]["small"]["size"] == "554x416"
+
+    # Only the processor role processes, and the blob it read is in the shared directory.
+    shared = gateway.config.blobs
+    assert processor.config.blobs == shared
+    assert [p.read_bytes() for p in shared.rglob("*") if p.is_file()] == [jpeg]
+    assert not (gateway.config.data_dir / "blobs").exists()
+    assert any(processor.config.renditions.rglob("*.jpg"))
+    assert processor.server.projection is None
+    # Renditions are derived: the gateway renders its own copy on first request.
+    async with http.get(media["preview_url"]) as response:
+        assert response.status == 200 and response.content_type == "image/jpeg"
+
+
+async def test_readyz_names_what_is_not_ready(roles: Roles, http: aiohttp.ClientSession) -> None:
+    processor = roles.processor
+    await processor.events.jetstream.delete_consumer(processor.events.stream, ProcessorSettings().durable)
+    status, body = await get_json(http, f"{processor.url}/readyz")
+    assert status == 503 and body["status"] == "not ready"
+    assert isinstance(body["waiting"], dict) and "processor" in body["waiting"]
+    # Liveness does not depend on readiness.
+    assert await get_json(http, f"{processor.url}/healthz") == (200, {"status": "ok"})
+    assert await get_json(http, f"{roles.gateway.url}/readyz") == (200, {"status": "ready"})
+
+
+async def test_a_server_not_started_is_not_ready(nats_url: str, data_dir: Path) -> None:
+    server = Server(make_config(nats_url, data_dir), parts=Parts(processor=False))
+    assert await server.readiness() == {"nats": "not connected"}
+
+
+@pytest.mark.parametrize("role", ["gateway", "processor"])
+def test_a_role_without_nats_exits_2_with_a_message(role: str, tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "MEDIAPLEX_DATA": str(tmp_path / "data")}
+    result = subprocess.run([*MEDIAPLEX, role, "--port", "0"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2
+    assert "--nats" in result.stderr and "required" in result.stderr
+    assert not (tmp_path / "data" / "nats").exists()
+
+
+def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Path) -> None:
+    urls = "nats://a:4222, nats://b:4222,nats://c:4222"
+    for argv in (["gateway"], ["processor"], ["serve"], ["user", "add", "bob"], ["token", "create", "bob"],
+                 ["rebuild"], ["digest"]):
+        config = config_from(parser({}).parse_args([*argv, "--nats", urls, "--blobs", str(tmp_path / "b")]))
+        assert config.nats_urls == ("nats://a:4222", "nats://b:4222", "nats://c:4222")
+        assert config.blobs == tmp_path / "b"
+        env = {"MEDIAPLEX_NATS": urls, "MEDIAPLEX_BLOBS": str(tmp_path / "e"), "MEDIAPLEX_DATA": str(tmp_path)}
+        from_env = config_from(parser(env).parse_args(argv))
+        assert from_env.nats_urls == config.nats_urls and from_env.blobs == tmp_path / "e"
+        assert config_from(parser({}).parse_args([*argv, "--data", str(tmp_path)])).blobs == tmp_path / "blobs"
+    assert config_from(parser({}).parse_args(["processor"])).port == 8081
+    assert config_from(parser({}).parse_args(["gateway"])).port == Config().port
+
+
+@pytest.mark.parametrize("command", list(FLAGS), ids=" ".join)
+def test_help_of_every_command_lists_its_flags(command: tuple[str, ...]) -> None:
+    out = subprocess.run([*MEDIAPLEX, *command, "--help"], capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    missing = [flag for flag in FLAGS[command] if flag not in out]
+    assert missing == []
+
+
+class Service(msgspec.Struct):
+    command: list[str] | str | None = None
+    environment: dict[str, str] | None = None
+
+
+class Compose(msgspec.Struct):
+    services: dict[str, Service]
+
+
+def test_every_mediaplex_command_in_compose_exists() -> None:
+    compose = msgspec.yaml.decode((ROOT / "compose.yaml").read_bytes(), type=Compose)
+    commands = {name: s for name, s in compose.services.items()
+                if isinstance(s.command, list) and s.command[:1] == ["mediaplex"]}
+    assert {s.command[1] for s in commands.values() if isinstance(s.command, list)} >= {"gateway", "processor"}
+    for name, service in commands.items():
+        assert isinstance(service.command, list)
+        # Parsing the whole command also checks every flag it passes.
+        args = parser(service.environment or {}).parse_args(service.command[1:])
+        config = config_from(args)
+        assert config.nats_urls, f"{name} names no NATS servers"
+
+
+class Process:
+    """A `mediaplex` role in a process of its own, up once it printed its URL."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.process = subprocess.Popen([*MEDIAPLEX, *argv], stdout=subprocess.PIPE, stderr=log.open("a"), text=True)
+        self.lines: list[str] = []
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip("\n"))
+            found = re.search(r"(?:serving at|health at) (http://\S+?)(?:/readyz)?$", line.strip())
+            if found:
+                self.url = found.group(1)
+                return
+        self.process.kill()
+        raise AssertionError(f"{argv[0]} did not come up: {self.lines} {log.read_text()}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def test_the_roles_as_processes_share_the_work(nats_url: str, tmp_path: Path) -> None:
+    blobs = tmp_path / "blobs"
+    # The default stream on the session broker: no other test writes to it. Two URLs: the list is one flag.
+    shared = ["--nats", f"{nats_url},{nats_url}", "--blobs", str(blobs), "--port", "0"]
+    log = tmp_path / "roles.log"
+    gateway = Process(["gateway", "--data", str(tmp_path / "gateway"), *shared], log)
+    try:
+        processor = Process(["processor", "--data", str(tmp_path / "processor"), *shared], log)
+        try:
+            for url in (gateway.url, processor.url):
+                assert requests.get(f"{url}/readyz", timeout=10).json() == {"status": "ready"}
+            # The admin commands join the same cluster through the same flag.
+            user = f"u{uuid.uuid4().hex[:8]}"
+            cluster = ["--nats", nats_url, "--data", str(tmp_path / "admin")]
+            subprocess.run([*MEDIAPLEX, "user", "add", user, "--password", "pw", *cluster], check=True, timeout=60)
+            token = subprocess.run([*MEDIAPLEX, "token", "create", user, *cluster], check=True, timeout=60,
+                                   capture_output=True, text=True).stdout.strip()
+            # The gateway folds the new token from the log moments later.
+            headers = {"Authorization": f"Bearer {token}"}
+            deadline = time.monotonic() + 10
+            while requests.get(f"{gateway.url}/api/v1/accounts/verify_credentials", headers=headers,
+                               timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, "the gateway never saw the token"
+                time.sleep(0.05)
+            sample = images.jpeg(tmp_path / "sample.jpg", 640, 480)
+            with sample.open("rb") as image:
+                posted = requests.post(f"{gateway.url}/api/v1/media", files={"file": image}, headers=headers,
+                                       timeout=60)
+            assert posted.status_code == 200, posted.text
+            assert posted.json()["meta"]["small"]["size"] == "554x416"
+            assert [p.read_bytes() for p in blobs.rglob("*") if p.is_file()] == [sample.read_bytes()]
+            assert any((tmp_path / "processor" / "renditions").rglob("*.jpg"))
+        finally:
+            assert processor.stop() == 0
+    finally:
+        assert gateway.stop() == 0
