@@ -91,6 +91,21 @@ class MediaFailed(Event, frozen=True, tag="media.failed"):
         return outcome_subject(self.media_id)
 
 
+class MediaReprocessRequested(Event, frozen=True, tag="media.reprocess"):
+    """Process the media's blob again, to replace the outcome at stream sequence `after` (0: none yet).
+
+    The processor appends its new outcome expecting `after` as the last sequence on the outcome
+    subject, so one request yields at most one new outcome however often it is delivered.
+    """
+
+    media_id: str
+    blob: str
+    after: int
+
+    def subject(self) -> str:
+        return f"mx.media.{self.media_id}.reprocess"
+
+
 class MediaUpdated(Event, frozen=True, tag="media.updated"):
     """A metadata change; a field left as None keeps its value."""
 
@@ -213,6 +228,7 @@ class AvatarSet(Event, frozen=True, tag="identity.avatar"):
 AnyEvent = (
     UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
+    | MediaReprocessRequested
 )
 
 

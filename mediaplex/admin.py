@@ -1,11 +1,23 @@
-"""Users and tokens, created by appending events, so they work with or without a running server."""
+"""Users, tokens and reprocessing, done by appending events, so they work with or without a running server."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 
-from core.events import TokenIssued, UserAdded
+import msgspec
+
+from core.events import (
+    ActivityPosted,
+    MediaDeleted,
+    MediaFailed,
+    MediaProcessed,
+    MediaReprocessRequested,
+    MediaUploaded,
+    TokenIssued,
+    UserAdded,
+    outcome_subject,
+)
 from core.ids import USERNAME, hash_password, new_token, token_hash
 from core.log import Conflict, EventLog
 
@@ -46,3 +58,63 @@ async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> 
     event = TokenIssued(at=time.time(), token_id=token_id, user_id=name, token_hash=hashed, scopes=scopes)
     await events.append(event, msg_id=f"token.{token_id}")
     return token
+
+
+class MediaState(msgspec.Struct):
+    blob: str
+    failed: bool = False
+
+
+async def media_states(events: EventLog) -> dict[str, MediaState]:
+    """Every media not deleted, folded from the log itself: the command must not trust a projection
+    that may lag, or not exist on a machine that never served."""
+    states: dict[str, MediaState] = {}
+    async for record in events.read(1, follow=False):
+        match record.event:
+            case MediaUploaded(media_id=media_id, blob=blob):
+                states[media_id] = MediaState(blob)
+            case MediaProcessed(media_id=media_id) | MediaReprocessRequested(media_id=media_id):
+                if media_id in states:
+                    states[media_id].failed = False
+            case MediaFailed(media_id=media_id):
+                if media_id in states:
+                    states[media_id].failed = True
+            case MediaDeleted(media_id=media_id):
+                states.pop(media_id, None)
+            case ActivityPosted(verb="delete", object_type="image", object_id=media_id):
+                states.pop(media_id, None)
+    return states
+
+
+async def request_reprocess(events: EventLog, media_id: str, blob: str) -> MediaReprocessRequested:
+    """Ask the processors to process the media again, replacing its current outcome."""
+    outcome = outcome_subject(media_id)
+    while True:
+        after = await events.last_on(outcome)
+        event = MediaReprocessRequested(at=time.time(), media_id=media_id, blob=blob, after=after)
+        try:
+            # Expecting `after` on the outcome subject means an outcome landing meanwhile sends us
+            # round again, so the request always names the outcome it replaces.
+            await events.append(event, msg_id=f"{media_id}.reprocess.{after}", expected_last=after,
+                                expected_on=outcome)
+        except Conflict:
+            continue
+        return event
+
+
+async def reprocess(events: EventLog, media_id: str) -> MediaReprocessRequested:
+    if not media_id or any(c in media_id for c in ". *>"):
+        # Not a single subject token, so no media can have it.
+        raise AdminError(f"no media {media_id!r}")
+    state = (await media_states(events)).get(media_id)
+    if state is None:
+        # Uploaded once but gone from the fold: deleted, through either API.
+        uploaded = await events.last_on(f"mx.media.{media_id}.uploaded")
+        raise AdminError(f"media {media_id!r} was deleted" if uploaded else f"no media {media_id!r}")
+    return await request_reprocess(events, media_id, state.blob)
+
+
+async def reprocess_failed(events: EventLog) -> list[MediaReprocessRequested]:
+    states = await media_states(events)
+    return [await request_reprocess(events, media_id, state.blob)
+            for media_id, state in states.items() if state.failed]

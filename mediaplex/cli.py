@@ -15,7 +15,8 @@ from typing import TextIO
 from core.config import Config
 from core.ids import new_password
 from gateways.transform import signing
-from mediaplex.admin import AdminError, add_user, create_token
+from mediaplex.admin import AdminError, add_user, create_token, reprocess_failed
+from mediaplex.admin import reprocess as reprocess_one
 from mediaplex.runtime import event_log, projection_at
 from store import generations
 from store.feed import Feed
@@ -132,6 +133,16 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     _common(token_create, env)
     token_create.add_argument("name", help="the user the token acts as")
     token_create.add_argument("--scopes", default="read write", help='space-separated scopes (default "read write")')
+
+    again = commands.add_parser(
+        "reprocess", help="process media again; prints each request",
+        description="Ask the processors to process MEDIA_ID, or every media whose processing failed, "
+                    "again. Each request yields exactly one new outcome.",
+    )
+    _common(again, env)
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("media_id", nargs="?", metavar="MEDIA_ID", help="the media to process again")
+    which.add_argument("--failed", action="store_true", help="every media whose processing failed")
     return top
 
 
@@ -213,6 +224,20 @@ async def show_digest(config: Config, out: TextIO) -> int:
     return 0
 
 
+async def reprocess(config: Config, media_id: str | None, out: TextIO, err: TextIO) -> int:
+    async with event_log(config, name="mediaplex-reprocess", reuse_running=True) as events:
+        try:
+            requests = [await reprocess_one(events, media_id)] if media_id else await reprocess_failed(events)
+        except AdminError as exc:
+            print(f"mediaplex: {exc}", file=err)
+            return 1
+    for request in requests:
+        print(f"requested reprocessing of {request.media_id} (replacing outcome {request.after})", file=out)
+    if not requests:
+        print("no failed media", file=err)
+    return 0
+
+
 async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "sign-url":
         return sign_url(args.url, args.transform_key, out, err)
@@ -231,6 +256,8 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return await rebuild(config, out, err)
     if args.command == "digest":
         return await show_digest(config, out)
+    if args.command == "reprocess":
+        return await reprocess(config, args.media_id, out, err)
     async with event_log(config, name=f"mediaplex-{args.command}", reuse_running=True) as events:
         if args.command == "user":
             password = args.password or new_password()

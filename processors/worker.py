@@ -1,10 +1,13 @@
-"""Turns `media.uploaded` events into `media.processed` or `media.failed` ones.
+"""Turns `media.uploaded` and `media.reprocess` events into `media.processed` or `media.failed` ones.
 
 Every replica binds to one durable pull consumer, so scaling out is starting another process.
-A message is acked only after its outcome is in the log; the outcome append expects no earlier
-outcome on the media's outcome subject, so a duplicate delivery (two replicas, a redelivery after
+A message is acked only after its outcome is in the log; the outcome append expects the last
+sequence on the media's outcome subject to be the one the job names (0 for an upload, the outcome
+being replaced for a reprocess request), so a duplicate delivery (two replicas, a redelivery after
 a crash) can never put a second outcome in the log.
-"""
+
+A failure nobody expected is retried on the consumer's backoff schedule, so one bad blob holds up
+no other media; the last delivery appends `media.failed` and terminates the message."""
 
 from __future__ import annotations
 
@@ -23,7 +26,15 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js import errors as js_errors
 
-from core.events import Codec, MediaFailed, MediaProcessed, MediaUploaded, RenditionInfo, outcome_subject
+from core.events import (
+    Codec,
+    MediaFailed,
+    MediaProcessed,
+    MediaReprocessRequested,
+    MediaUploaded,
+    RenditionInfo,
+    outcome_subject,
+)
 from core.jetstream import JetStreamLog
 from core.log import Conflict
 from core.ports import BlobStore, rendition_dir
@@ -35,14 +46,43 @@ log = logging.getLogger(__name__)
 
 class ProcessorSettings(msgspec.Struct, frozen=True):
     durable: str = "processors"
-    filter_subject: str = "mx.media.*.uploaded"
+    filter_subjects: tuple[str, ...] = ("mx.media.*.uploaded", "mx.media.*.reprocess")
     concurrency: int = 2
+    # Seconds before the 2nd, 3rd, ... delivery of a message that was not acked; the last step
+    # repeats. JetStream takes the first step as the ack wait of the first delivery, so a crashed
+    # replica's work comes back after backoff[0], and a failure is retried on the same schedule.
+    backoff: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0)
+    # One delivery more than there are backoff steps: JetStream refuses fewer.
     max_deliver: int = 5
-    ack_wait: float = 60.0
-    # in_progress() is sent this often while libvips works, well inside ack_wait.
-    heartbeat: float = 10.0
+    # in_progress() is sent this often while libvips works, well inside the shortest ack wait.
+    heartbeat: float = 3.0
     retry_delay: float = 2.0
     fetch_timeout: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.backoff or self.max_deliver <= len(self.backoff):
+            raise ValueError("max_deliver must exceed the number of backoff steps, of which there is one at least")
+        if self.heartbeat >= min(self.backoff):
+            raise ValueError("heartbeat must be shorter than the shortest backoff step")
+
+    def delay(self, delivered: int) -> float:
+        """How long to wait before the delivery after the `delivered`-th."""
+        return self.backoff[min(max(delivered, 1), len(self.backoff)) - 1]
+
+
+class Job(msgspec.Struct, frozen=True):
+    media_id: str
+    blob: str
+    # The last sequence on the outcome subject the new outcome must follow: 0 for an upload.
+    after: int
+
+
+def job_of(event: object) -> Job | None:
+    if isinstance(event, MediaUploaded):
+        return Job(event.media_id, event.blob, 0)
+    if isinstance(event, MediaReprocessRequested):
+        return Job(event.media_id, event.blob, event.after)
+    return None
 
 
 def to_info(rendition: Rendition) -> RenditionInfo:
@@ -74,20 +114,30 @@ class Processor:
         s = self._settings
         return js_api.ConsumerConfig(
             durable_name=s.durable,
-            filter_subject=self._events.subject(s.filter_subject),
+            filter_subjects=[self._events.subject(f) for f in s.filter_subjects],
             ack_policy=js_api.AckPolicy.EXPLICIT,
             deliver_policy=js_api.DeliverPolicy.ALL,
             max_deliver=s.max_deliver,
-            ack_wait=s.ack_wait,
+            ack_wait=s.backoff[0],
+            backoff=list(s.backoff),
             max_ack_pending=max(64, s.concurrency * 8),
         )
 
     async def ensure_consumer(self) -> None:
+        """Create the durable consumer, or bring one created under other settings up to these.
+
+        JetStream keeps a durable's position across the update, so nothing is redelivered or lost.
+        """
         js = self._events.jetstream
+        wanted = self.consumer_config()
         try:
-            await js.consumer_info(self._events.stream, self._settings.durable)
+            info = await js.consumer_info(self._events.stream, self._settings.durable)
         except js_errors.NotFoundError:
-            await js.add_consumer(self._events.stream, self.consumer_config())
+            await js.add_consumer(self._events.stream, wanted)
+            return
+        if _policy(info.config) != _policy(wanted):
+            log.info("updating consumer %s: %s -> %s", self._settings.durable, _policy(info.config), _policy(wanted))
+            await js.add_consumer(self._events.stream, wanted)
 
     async def run(self) -> None:
         """Work until cancelled, with `concurrency` fetch loops sharing the durable consumer."""
@@ -123,67 +173,89 @@ class Processor:
                 await self.handle(msg)
 
     async def handle(self, msg: Msg) -> None:
-        event = self._codec.decode(msg.data)
-        if not isinstance(event, MediaUploaded):
+        job = job_of(self._codec.decode(msg.data))
+        if job is None:
             await msg.ack()
             return
+        outcome_on = outcome_subject(job.media_id)
+        if await self._events.last_on(outcome_on) != job.after:
+            # A duplicate delivery whose outcome is in the log already: no need to redo the work.
+            await msg.ack_sync()
+            self.handled += 1
+            return
+        delivered = msg.metadata.num_delivered or 1
         heartbeat = asyncio.create_task(self._heartbeat(msg))
         try:
-            outcome = await self._outcome(event, msg.metadata.num_delivered or 1)
+            outcome, final = await self._outcome(job, delivered)
         except Exception as exc:  # noqa: BLE001 - anything unexpected is retried, then reported
             heartbeat.cancel()
-            log.warning("processing %s failed: %s", event.media_id, exc)
+            log.warning("processing %s failed (delivery %d of %d): %s",
+                        job.media_id, delivered, self._settings.max_deliver, exc)
             with contextlib.suppress(Exception):
-                await msg.nak(delay=self._settings.retry_delay)
+                await msg.nak(delay=self._settings.delay(delivered))
             return
         finally:
             heartbeat.cancel()
-        if outcome is not None:
-            try:
-                await self._events.append(
-                    outcome,
-                    msg_id=f"{event.media_id}.outcome.{msg.metadata.sequence.stream}",
-                    expected_last=0,
-                    expected_on=outcome_subject(event.media_id),
-                )
-            except Conflict:
-                # Another replica's outcome for the same upload landed first.
-                pass
-            except Exception as exc:  # noqa: BLE001 - not acked, so the message comes back
-                log.warning("appending the outcome of %s failed: %s", event.media_id, exc)
-                with contextlib.suppress(Exception):
-                    await msg.nak(delay=self._settings.retry_delay)
-                return
-        await msg.ack_sync()
+        try:
+            await self._events.append(
+                outcome,
+                msg_id=f"{job.media_id}.outcome.{msg.metadata.sequence.stream}",
+                expected_last=job.after,
+                expected_on=outcome_on,
+            )
+        except Conflict:
+            # Another replica's outcome for the same upload or request landed first.
+            pass
+        except Exception as exc:  # noqa: BLE001 - not acked, so the message comes back
+            log.warning("appending the outcome of %s failed: %s", job.media_id, exc)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=self._settings.delay(delivered))
+            return
+        if final:
+            # Terminated rather than acked: the consumer's state says this one was given up on.
+            await msg.term()
+        else:
+            await msg.ack_sync()
         self.handled += 1
 
-    async def _outcome(self, event: MediaUploaded, delivered: int) -> MediaProcessed | MediaFailed | None:
+    async def _outcome(self, job: Job, delivered: int) -> tuple[MediaProcessed | MediaFailed, bool]:
+        """The outcome, and whether it is a last attempt given up on."""
         loop = asyncio.get_running_loop()
-        out_dir = rendition_dir(self._renditions, event.blob, PROCESSING_VERSION)
+        out_dir = rendition_dir(self._renditions, job.blob, PROCESSING_VERSION)
         try:
             processed = await loop.run_in_executor(
-                self._pool, process, self._blobs.path(event.blob), out_dir, self._limits
+                self._pool, process, self._blobs.path(job.blob), out_dir, self._limits
             )
         except MediaRejected as exc:
             # The same bytes fail the same way every time: no point retrying.
-            return MediaFailed(at=self._clock(), media_id=event.media_id, reason=str(exc))
+            return MediaFailed(at=self._clock(), media_id=job.media_id, reason=str(exc)), False
         except Exception as exc:
             if delivered >= self._settings.max_deliver:
-                return MediaFailed(at=self._clock(), media_id=event.media_id, reason=f"gave up: {exc}")
+                reason = f"gave up after {delivered} attempts: {exc}"
+                return MediaFailed(at=self._clock(), media_id=job.media_id, reason=reason), True
             raise
         return MediaProcessed(
             at=self._clock(),
-            media_id=event.media_id,
-            blob=event.blob,
+            media_id=job.media_id,
+            blob=job.blob,
             version=PROCESSING_VERSION,
             original=to_info(processed.original),
             small=to_info(processed.small),
             blurhash=processed.blurhash,
             thumb=to_info(processed.thumb),
-        )
+        ), False
 
     async def _heartbeat(self, msg: Msg) -> None:
         with contextlib.suppress(Exception):
             while True:
                 await asyncio.sleep(self._settings.heartbeat)
                 await msg.in_progress()
+
+
+def _policy(config: js_api.ConsumerConfig) -> tuple[object, ...]:
+    """The parts of a consumer's config the processor sets and JetStream lets a durable change."""
+    subjects = set(config.filter_subjects or ())
+    if config.filter_subject:
+        subjects.add(config.filter_subject)
+    backoff = tuple(round(step, 3) for step in config.backoff or ())
+    return (sorted(subjects), config.max_deliver, round(config.ack_wait or 0, 3), backoff, config.max_ack_pending)

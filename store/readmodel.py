@@ -20,6 +20,7 @@ from core.events import (
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
+    MediaReprocessRequested,
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
@@ -214,6 +215,11 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             ]
         case MediaFailed():
             return [Patch("media", event.media_id, {"status": FAILED, "failure": event.reason,
+                                                    "updated_at": event.at})]
+        case MediaReprocessRequested():
+            # Renditions of an earlier success stay until the new outcome replaces them; the status
+            # tells clients another outcome is coming. A deleted media has no row to patch.
+            return [Patch("media", event.media_id, {"status": PROCESSING, "failure": None,
                                                     "updated_at": event.at})]
         case MediaUpdated():
             fields: dict[str, Any] = {"updated_at": event.at}

@@ -20,6 +20,7 @@ from core.events import (
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
+    MediaReprocessRequested,
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
@@ -62,6 +63,8 @@ SAMPLES: list[AnyEvent] = [
     ActivityPosted(at=16.0, activity_id="a3", actor="alice", verb="post", object_type="note", object_id="n1",
                    content="Look", attachments=("9",), space="did:example:space"),
     AvatarSet(at=17.0, user_id="alice", media_id="9"),
+    # Added with reprocessing.
+    MediaReprocessRequested(at=18.0, media_id="8", blob="b" * 64, after=5),
 ]
 
 
@@ -79,7 +82,7 @@ def test_golden_samples_still_decode() -> None:
     tags = {json.loads(line)["type"] for line in lines}
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
-                    "activity.posted", "media.requested", "identity.avatar"}
+                    "activity.posted", "media.requested", "identity.avatar", "media.reprocess"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -106,3 +109,4 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[2].subject() == "mx.media.7.uploaded"
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
+    assert SAMPLES[-1].subject() == "mx.media.8.reprocess"

@@ -6,9 +6,21 @@ import asyncio
 import hashlib
 from pathlib import Path
 
-from core.events import MediaFailed, MediaProcessed, MediaUploaded
-from core.jetstream import JetStreamLog
+import pytest
+from nats.aio.msg import Msg
+from nats.js import api as js_api
+
+from core.events import (
+    MediaDeleted,
+    MediaFailed,
+    MediaProcessed,
+    MediaReprocessRequested,
+    MediaUploaded,
+    outcome_subject,
+)
+from core.jetstream import JetStreamLog, connect
 from core.probe import Limits
+from mediaplex.admin import AdminError, reprocess, reprocess_failed
 from processors.worker import Processor, ProcessorSettings
 from store.blobs import FileBlobStore
 from tests import images
@@ -89,7 +101,7 @@ async def test_rejected_media_fail_at_once_and_missing_blobs_after_the_last_deli
     await jetstream_log.append(uploaded("corrupt", corrupt), msg_id="a")
     await jetstream_log.append(uploaded("missing", missing), msg_id="b")
     await jetstream_log.append(uploaded("good", good), msg_id="c")
-    settings = ProcessorSettings(concurrency=1, max_deliver=3, retry_delay=0.05)
+    settings = ProcessorSettings(concurrency=1, max_deliver=3, backoff=(0.2, 0.2), heartbeat=0.1)
     processor = Processor(jetstream_log, blobs, tmp_path / "r", Limits(), settings)
     await run_until([processor], jetstream_log, 3)
     found = await outcomes(jetstream_log)
@@ -97,3 +109,146 @@ async def test_rejected_media_fail_at_once_and_missing_blobs_after_the_last_deli
     assert isinstance(found["corrupt"][0], MediaFailed) and "truncated or corrupt" in found["corrupt"][0].reason
     assert isinstance(found["missing"][0], MediaFailed) and found["missing"][0].reason.startswith("gave up")
     assert all(len(v) == 1 for v in found.values())
+
+
+def fast(**overrides: object) -> ProcessorSettings:
+    """Short steps so that retries and give-ups happen within a test."""
+    fields: dict[str, object] = {"concurrency": 1, "max_deliver": 3, "backoff": (0.3, 0.3), "heartbeat": 0.1}
+    fields.update(overrides)
+    return ProcessorSettings(**fields)  # type: ignore[arg-type]
+
+
+def processor(events: JetStreamLog, blobs: FileBlobStore, tmp_path: Path, settings: ProcessorSettings) -> Processor:
+    return Processor(events, blobs, tmp_path / "renditions", Limits(), settings)
+
+
+async def test_the_consumer_has_bounded_backoff_and_takes_reprocess_requests(
+    jetstream_log: JetStreamLog, tmp_path: Path
+) -> None:
+    settings = ProcessorSettings()
+    assert settings.max_deliver == len(settings.backoff) + 1
+    await processor(jetstream_log, FileBlobStore(tmp_path / "b"), tmp_path, settings).ensure_consumer()
+    info = await jetstream_log.jetstream.consumer_info(jetstream_log.stream, settings.durable)
+    assert info.config.backoff == list(settings.backoff)
+    assert info.config.max_deliver == settings.max_deliver
+    assert info.config.ack_wait == settings.backoff[0]
+    assert sorted(info.config.filter_subjects or ()) == sorted(
+        jetstream_log.subject(f) for f in ("mx.media.*.uploaded", "mx.media.*.reprocess"))
+    with pytest.raises(ValueError):
+        ProcessorSettings(backoff=(1.0, 2.0), max_deliver=2)
+    with pytest.raises(ValueError):
+        ProcessorSettings(backoff=(1.0,), max_deliver=2, heartbeat=1.0)
+
+
+async def test_a_consumer_created_under_the_old_settings_is_updated_in_place(
+    jetstream_log: JetStreamLog, tmp_path: Path
+) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    done = await put_blob(blobs, images.jpeg(tmp_path / "a.jpg", 320, 240).read_bytes())
+    await jetstream_log.append(uploaded("old", done), msg_id="old")
+    # The consumer as it used to be made: uploads only, a fixed ack wait, no backoff.
+    await jetstream_log.jetstream.add_consumer(jetstream_log.stream, js_api.ConsumerConfig(
+        durable_name="processors", filter_subject=jetstream_log.subject("mx.media.*.uploaded"),
+        ack_policy=js_api.AckPolicy.EXPLICIT, deliver_policy=js_api.DeliverPolicy.ALL, max_deliver=5,
+        ack_wait=60.0, max_ack_pending=64))
+    first = processor(jetstream_log, blobs, tmp_path, fast())
+    await run_until([first], jetstream_log, 1)
+    info = await jetstream_log.jetstream.consumer_info(jetstream_log.stream, "processors")
+    assert info.config.backoff == [0.3, 0.3] and info.config.max_deliver == 3
+    after = await jetstream_log.last_on(outcome_subject("old"))
+    await jetstream_log.append(MediaReprocessRequested(at=2.0, media_id="old", blob=done, after=after), msg_id="r")
+    second = processor(jetstream_log, blobs, tmp_path, fast())
+    await run_until([second], jetstream_log, 2)
+    # The position survived the update: the upload was not processed a second time.
+    assert second.handled == 1
+    assert [type(o) for o in (await outcomes(jetstream_log))["old"]] == [MediaProcessed, MediaProcessed]
+
+
+async def test_the_last_attempt_appends_one_failure_and_terminates_the_message(
+    jetstream_log: JetStreamLog, nats_url: str, tmp_path: Path
+) -> None:
+    watcher = await connect([nats_url], name="advisories")
+    terminated: list[bytes] = []
+
+    async def on_term(msg: Msg) -> None:
+        terminated.append(msg.data)
+
+    await watcher.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{jetstream_log.stream}.processors",
+                            cb=on_term)
+    try:
+        await jetstream_log.append(uploaded("lost", hashlib.sha256(b"gone").hexdigest()), msg_id="lost")
+        worker = processor(jetstream_log, FileBlobStore(tmp_path / "blobs"), tmp_path, fast())
+        await run_until([worker], jetstream_log, 1)
+        (failed,) = (await outcomes(jetstream_log))["lost"]
+        assert isinstance(failed, MediaFailed) and failed.reason.startswith("gave up after 3 attempts")
+        await watcher.flush()
+        assert len(terminated) == 1
+        info = await jetstream_log.jetstream.consumer_info(jetstream_log.stream, "processors")
+        assert (info.num_ack_pending, info.num_pending) == (0, 0)
+    finally:
+        await watcher.close()
+
+
+async def test_poison_media_never_holds_up_the_rest(jetstream_log: JetStreamLog, tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    await jetstream_log.append(uploaded("poison", hashlib.sha256(b"never stored").hexdigest()), msg_id="p")
+    for i in range(8):
+        blob = await put_blob(blobs, images.jpeg(tmp_path / f"{i}.jpg", 320, 240, seed=i).read_bytes())
+        await jetstream_log.append(uploaded(str(i), blob), msg_id=f"up{i}")
+    # Giving up on the poison takes two backoff steps: 6 s, far longer than the good media need.
+    settings = fast(concurrency=2, backoff=(3.0, 3.0), heartbeat=0.5)
+    replicas = [processor(jetstream_log, blobs, tmp_path, settings) for _ in range(2)]
+    tasks = [asyncio.create_task(p.run()) for p in replicas]
+    try:
+        for _ in range(100):
+            found = await outcomes(jetstream_log)
+            if len(found) >= 8:
+                break
+            await asyncio.sleep(0.1)
+        assert "poison" not in found and all(isinstance(found[str(i)][0], MediaProcessed) for i in range(8))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await run_until(replicas, jetstream_log, 9)
+    found = await outcomes(jetstream_log)
+    assert [type(o) for o in found["poison"]] == [MediaFailed]
+    assert all(len(v) == 1 for v in found.values())
+
+
+async def test_failed_media_reprocessed_once_its_blob_is_back(jetstream_log: JetStreamLog, tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    data = images.jpeg(tmp_path / "a.jpg", 320, 240).read_bytes()
+    good = await put_blob(blobs, images.jpeg(tmp_path / "g.jpg", 320, 240, seed=3).read_bytes())
+    await jetstream_log.append(uploaded("1", hashlib.sha256(data).hexdigest()), msg_id="up1")
+    await jetstream_log.append(uploaded("2", hashlib.sha256(data).hexdigest()), msg_id="up2")
+    await jetstream_log.append(uploaded("3", good), msg_id="up3")
+    await run_until([processor(jetstream_log, blobs, tmp_path, fast())], jetstream_log, 3)
+    assert {k: [type(o) for o in v] for k, v in (await outcomes(jetstream_log)).items()} == {
+        "1": [MediaFailed], "2": [MediaFailed], "3": [MediaProcessed]}
+    await put_blob(blobs, data)
+    request = await reprocess(jetstream_log, "1")
+    assert request.after == await jetstream_log.last_on(outcome_subject("1"))
+    # The same request delivered twice, as a replay or a second writer would.
+    await jetstream_log.append(request, msg_id="the-same-again")
+    await run_until([processor(jetstream_log, blobs, tmp_path, fast())], jetstream_log, 4)
+    found = await outcomes(jetstream_log)
+    assert [type(o) for o in found["1"]] == [MediaFailed, MediaProcessed]
+    assert [type(o) for o in found["2"]] == [MediaFailed]
+    # Only 2 is failed now; 3 never was.
+    assert [r.media_id for r in await reprocess_failed(jetstream_log)] == ["2"]
+    await run_until([processor(jetstream_log, blobs, tmp_path, fast())], jetstream_log, 5)
+    found = await outcomes(jetstream_log)
+    assert {k: [type(o) for o in v] for k, v in found.items()} == {
+        "1": [MediaFailed, MediaProcessed], "2": [MediaFailed, MediaProcessed], "3": [MediaProcessed]}
+    assert await reprocess_failed(jetstream_log) == []
+
+
+async def test_unknown_and_deleted_media_are_refused(jetstream_log: JetStreamLog) -> None:
+    await jetstream_log.append(uploaded("9", "c" * 64), msg_id="up9")
+    await jetstream_log.append(MediaDeleted(at=2.0, media_id="9"), msg_id="del9")
+    with pytest.raises(AdminError, match="was deleted"):
+        await reprocess(jetstream_log, "9")
+    for unknown in ("10", "a.b", ">"):
+        with pytest.raises(AdminError, match="no media"):
+            await reprocess(jetstream_log, unknown)

@@ -14,6 +14,7 @@ from core.events import (
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
+    MediaReprocessRequested,
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
@@ -71,6 +72,24 @@ async def test_presigned_requests_attachments_and_avatars_fold(tmp_path: Path) -
         assert user is not None and user["avatar"] == "9"
         activity = await projection.one("SELECT attachments, space FROM activities", ())
         assert activity is not None and (activity["attachments"], activity["space"]) == ('["9"]', "did:x")
+    finally:
+        await projection.close()
+
+
+async def test_a_reprocess_request_sets_failed_media_back_to_processing(tmp_path: Path) -> None:
+    projection = await open_projection(tmp_path / "p.db")
+    try:
+        status = "SELECT status, failure FROM media WHERE media_id = '4'"
+        await projection.apply([Record(1, uploaded("4")), Record(2, MediaFailed(at=2.0, media_id="4", reason="x"))])
+        assert tuple(await projection.one(status, ()) or ()) == ("failed", "x")
+        await projection.apply([Record(3, MediaReprocessRequested(at=3.0, media_id="4", blob="b" * 64, after=2))])
+        assert tuple(await projection.one(status, ()) or ()) == ("processing", None)
+        await projection.apply([Record(4, processed("4"))])
+        assert tuple(await projection.one(status, ()) or ()) == ("ready", None)
+        # A request for deleted media leaves no row behind.
+        await projection.apply([Record(5, MediaDeleted(at=5.0, media_id="4")),
+                                Record(6, MediaReprocessRequested(at=6.0, media_id="4", blob="b" * 64, after=4))])
+        assert await projection.one(status, ()) is None
     finally:
         await projection.close()
 
