@@ -74,7 +74,7 @@ def serving(data: Path) -> Iterator[Serving]:
 
 def test_help_explains_every_command() -> None:
     out = subprocess.run([*MEDIAPLEX, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("serve", "rebuild", "digest", "user", "token"):
+    for command in ("serve", "gateway", "processor", "rebuild", "digest", "reprocess", "user", "token"):
         assert command in out
     serve_help = subprocess.run([*MEDIAPLEX, "serve", "--help"], capture_output=True, text=True, check=True).stdout
     for flag in ("--data", "--host", "--port", "--nats", "--public-url", "MEDIAPLEX_PORT"):
@@ -159,3 +159,32 @@ def test_a_killed_server_restarts_with_everything(serving: Serving, data: Path) 
 def _broker_alive(data: Path) -> bool:
     found = subprocess.run(["pgrep", "-f", f"--store_dir {data}/nats"], capture_output=True)
     return found.returncode == 0
+
+
+def test_reprocess_appends_a_request_and_a_new_outcome(serving: Serving, data: Path) -> None:
+    token = run("token", "create", "admin", data=data).stdout.strip()
+    with (data / "sample.jpg").open("rb") as image:
+        posted = requests.post(f"{serving.url}/api/v1/media", files={"file": image},
+                               headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert posted.status_code == 200
+    media_id = posted.json()["id"]
+    before = int(run("digest", data=data).stdout.split()[0])
+
+    done = run("reprocess", media_id, data=data)
+    assert done.stdout.startswith(f"requested reprocessing of {media_id} (replacing outcome ")
+    # The request, then the processor's new outcome: two events, no more.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and int(run("digest", data=data).stdout.split()[0]) < before + 2:
+        time.sleep(0.2)
+    assert int(run("digest", data=data).stdout.split()[0]) == before + 2
+    got = requests.get(f"{serving.url}/api/v1/media/{media_id}",
+                       headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert got.status_code == 200 and got.json()["meta"] == posted.json()["meta"]
+
+    none_failed = run("reprocess", "--failed", data=data)
+    assert none_failed.stdout == "" and "no failed media" in none_failed.stderr
+    unknown = run("reprocess", "nope", data=data, check=False)
+    assert unknown.returncode == 1 and "no media 'nope'" in unknown.stderr
+    neither = run("reprocess", data=data, check=False)
+    assert neither.returncode == 2
+    assert int(run("digest", data=data).stdout.split()[0]) == before + 2
