@@ -46,11 +46,13 @@ def make_events(count: int) -> list[AnyEvent]:
         ))
         events.append(MediaProcessed(
             at=at + 1, media_id=media_id, blob=blob, version=2,
-            original=RenditionInfo(style="original", width=3325, height=2494, content_type="image/jpeg",
-                                   size=1_900_000),
-            small=RenditionInfo(style="small", width=554, height=416, content_type="image/jpeg", size=60_000),
+            renditions=(
+                RenditionInfo(style="original", width=3325, height=2494, content_type="image/jpeg",
+                              size=1_900_000),
+                RenditionInfo(style="small", width=554, height=416, content_type="image/jpeg", size=60_000),
+                RenditionInfo(style="thumb", width=320, height=240, content_type="image/jpeg", size=20_000),
+            ),
             blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj",
-            thumb=RenditionInfo(style="thumb", width=320, height=240, content_type="image/jpeg", size=20_000),
         ))
     return events
 

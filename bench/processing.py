@@ -111,7 +111,7 @@ def mismatches(samples: list[corpus.Sample], rendered: list[bare.Rendered],
     found = []
     for i, (sample, mine) in enumerate(zip(samples, rendered, strict=True)):
         theirs = outcomes[f"{run}-{i}"]
-        sizes = ((theirs.original.width, theirs.original.height), (theirs.small.width, theirs.small.height))
+        sizes = tuple((info.width, info.height) for info in theirs.renditions if info.style in ("original", "small"))
         if (mine.original, mine.small) != sizes or mine.blurhash != theirs.blurhash:
             found.append(sample.path.name)
     return found

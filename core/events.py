@@ -1,15 +1,17 @@
 """Every state change Mediaplex knows, as frozen tagged Structs in one union.
 
 Evolution rule: a new field gets a default; a field's type never changes; a breaking change gets a
-new tag (and, where old events must still be read, an upcaster in this module). The golden samples
-under tests/golden/ are decoded on every test run to hold us to that.
+new tag, or keeps its tag and gets an upcaster in core/upcast.py that turns the older shape into the
+current one. The golden samples under tests/golden/ are decoded on every test run to hold us to that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import msgspec
+
+from core.upcast import upcast
 
 
 class Focus(msgspec.Struct, frozen=True):
@@ -70,14 +72,22 @@ class MediaUploaded(Event, frozen=True, tag="media.uploaded"):
 
 
 class MediaProcessed(Event, frozen=True, tag="media.processed"):
+    """The renditions of one processing version, each named by its style.
+
+    Every version has `original` and `small`; version 2 on adds `thumb` (320x320 fit, for pump.io
+    clients). They are one list rather than a field per style so that a version adding a style
+    changes no schema. Events written before this carried `original`, `small` and `thumb` as fields
+    of their own; core/upcast.py reads those.
+    """
+
     media_id: str
     blob: str
     version: int
-    original: RenditionInfo
-    small: RenditionInfo
+    renditions: tuple[RenditionInfo, ...]
     blurhash: str
-    # Processing version 2 on: the 320x320-fit rendition pump.io clients show.
-    thumb: RenditionInfo | None = None
+
+    def rendition(self, style: str) -> RenditionInfo | None:
+        return next((info for info in self.renditions if info.style == style), None)
 
     def subject(self) -> str:
         return outcome_subject(self.media_id)
@@ -255,9 +265,26 @@ class Codec:
         return self._encoder.encode(event)
 
     def decode(self, data: bytes) -> AnyEvent:
-        return self._decoder.decode(data)
+        try:
+            return self._decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            return self._decode_older(data, exc)
 
-    def decode_many(self, payloads: Iterable[bytes]) -> list[AnyEvent]:
+    def decode_many(self, payloads: Sequence[bytes]) -> list[AnyEvent]:
         # One bound method for the whole batch: the per-call lookups cost as much as a small event.
         decode = self._decoder.decode
-        return [decode(data) for data in payloads]
+        try:
+            return [decode(data) for data in payloads]
+        except msgspec.ValidationError:
+            # An older shape fails the typed decode (an upcast event's new field is required), so
+            # current-shape batches never leave the line above; a batch holding one goes again,
+            # one payload at a time.
+            return [self.decode(data) for data in payloads]
+
+    def _decode_older(self, data: bytes, failure: msgspec.ValidationError) -> AnyEvent:
+        raw = msgspec.json.decode(data)
+        current = upcast(raw) if isinstance(raw, dict) else None
+        if current is None:
+            raise failure
+        # Through JSON again, so an upcast event meets exactly the checks a current one does.
+        return self._decoder.decode(self._encoder.encode(current))

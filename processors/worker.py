@@ -239,10 +239,8 @@ class Processor:
             media_id=job.media_id,
             blob=job.blob,
             version=PROCESSING_VERSION,
-            original=to_info(processed.original),
-            small=to_info(processed.small),
+            renditions=(to_info(processed.original), to_info(processed.small), to_info(processed.thumb)),
             blurhash=processed.blurhash,
-            thumb=to_info(processed.thumb),
         ), False
 
     async def _heartbeat(self, msg: Msg) -> None:

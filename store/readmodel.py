@@ -152,8 +152,8 @@ READY = "ready"
 FAILED = "failed"
 
 
-def rendition_json(info: RenditionInfo) -> str:
-    return msgspec.json.encode(info).decode()
+def rendition_json(info: RenditionInfo | None) -> str | None:
+    return None if info is None else msgspec.json.encode(info).decode()
 
 
 def _json(value: object) -> str:
@@ -208,8 +208,9 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             return [
                 Patch("media", event.media_id, {
                     "status": READY, "version": event.version,
-                    "original": rendition_json(event.original), "small": rendition_json(event.small),
-                    "thumb": rendition_json(event.thumb) if event.thumb else None,
+                    "original": rendition_json(event.rendition("original")),
+                    "small": rendition_json(event.rendition("small")),
+                    "thumb": rendition_json(event.rendition("thumb")),
                     "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
                 }),
             ]

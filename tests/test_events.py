@@ -29,6 +29,7 @@ from core.events import (
     UserAdded,
     aggregate_filter,
 )
+from core.upcast import upcast
 
 GOLDEN = Path(__file__).parent / "golden" / "events.jsonl"
 
@@ -38,9 +39,11 @@ SAMPLES: list[AnyEvent] = [
     MediaUploaded(at=3.0, media_id="7", owner_id="alice", blob="a" * 64, size=10, content_type="image/png",
                   width=4, height=3, frames=1, filename="x.png", description="d", focus=Focus(0.5, -0.5),
                   via="mastodon"),
+    # Written when each rendition was a field of its own; read through the upcaster.
     MediaProcessed(at=4.0, media_id="7", blob="a" * 64, version=1,
-                   original=RenditionInfo("original", 4, 3, "image/png", 100),
-                   small=RenditionInfo("small", 4, 3, "image/png", 90), blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
+                   renditions=(RenditionInfo("original", 4, 3, "image/png", 100),
+                               RenditionInfo("small", 4, 3, "image/png", 90)),
+                   blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
     MediaFailed(at=5.0, media_id="8", reason="corrupt"),
     MediaUpdated(at=6.0, media_id="7", description="new", focus=None),
     MediaDeleted(at=7.0, media_id="7"),
@@ -65,6 +68,12 @@ SAMPLES: list[AnyEvent] = [
     AvatarSet(at=17.0, user_id="alice", media_id="9"),
     # Added with reprocessing.
     MediaReprocessRequested(at=18.0, media_id="8", blob="b" * 64, after=5),
+    # Added when the renditions became one list.
+    MediaProcessed(at=19.0, media_id="9", blob="c" * 64, version=2,
+                   renditions=(RenditionInfo("original", 4, 3, "image/png", 100),
+                               RenditionInfo("small", 4, 3, "image/png", 90),
+                               RenditionInfo("thumb", 4, 3, "image/png", 80)),
+                   blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
 ]
 
 
@@ -109,4 +118,74 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[2].subject() == "mx.media.7.uploaded"
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
-    assert SAMPLES[-1].subject() == "mx.media.8.reprocess"
+    assert SAMPLES[-2].subject() == "mx.media.8.reprocess"
+
+
+OLDER_LOG = GOLDEN.with_name("older-log.jsonl")
+CURRENT_LOG = GOLDEN.with_name("current-log.jsonl")
+
+
+def golden_lines(path: Path) -> list[bytes]:
+    return [line.encode() for line in path.read_text().splitlines()]
+
+
+def test_older_shapes_decode_to_the_events_the_current_shapes_hold() -> None:
+    codec = Codec()
+    older, current = golden_lines(OLDER_LOG), golden_lines(CURRENT_LOG)
+    assert len(older) == len(current) == 10
+    assert [codec.decode(line) for line in older] == [codec.decode(line) for line in current]
+    # The current shape is what gets written: re-encoding an older event gives its current line.
+    assert [codec.encode(codec.decode(line)) for line in older] == current
+
+
+def test_the_current_shape_takes_only_the_typed_decode() -> None:
+    typed = msgspec.json.Decoder(AnyEvent)
+    for line in golden_lines(CURRENT_LOG):
+        typed.decode(line)
+        assert upcast(json.loads(line)) is None
+    older_processed = [line for line in golden_lines(OLDER_LOG) if b'"media.processed"' in line]
+    assert len(older_processed) == 3
+    for line in older_processed:
+        # Only the upcaster reads these: the typed decoder alone refuses them, not guessing a default.
+        with pytest.raises(msgspec.ValidationError, match="renditions"):
+            typed.decode(line)
+
+
+def test_thumb_written_as_null_or_left_out_upcasts_to_no_thumb() -> None:
+    codec = Codec()
+    by_media = {e.media_id: e for e in codec.decode_many(golden_lines(OLDER_LOG)) if isinstance(e, MediaProcessed)}
+    assert [info.style for info in by_media["m1"].renditions] == ["original", "small"]
+    assert [info.style for info in by_media["m2"].renditions] == ["original", "small", "thumb"]
+    assert [info.style for info in by_media["m3"].renditions] == ["original", "small"]
+    assert by_media["m3"].rendition("thumb") is None
+    thumb = by_media["m2"].rendition("thumb")
+    assert thumb is not None and (thumb.width, thumb.height) == (320, 240)
+
+
+def test_a_batch_mixing_shapes_decodes_in_order() -> None:
+    codec = Codec()
+    older, current = golden_lines(OLDER_LOG), golden_lines(CURRENT_LOG)
+    mixed = [line for pair in zip(older, current, strict=True) for line in pair]
+    decoded = codec.decode_many(mixed)
+    assert decoded[0::2] == decoded[1::2] == [codec.decode(line) for line in current]
+
+
+def test_a_payload_no_shape_explains_keeps_its_own_error() -> None:
+    codec = Codec()
+    # Missing a field no upcaster supplies: refused as the typed decoder refused it.
+    with pytest.raises(msgspec.ValidationError, match="blob"):
+        codec.decode(b'{"type":"media.uploaded","at":1.0,"media_id":"1","owner_id":"a","size":1,'
+                     b'"content_type":"image/png","width":1,"height":1}')
+    # An older media.processed that lacks a rendition is not made whole by guessing.
+    with pytest.raises(msgspec.ValidationError, match="renditions"):
+        codec.decode_many([b'{"type":"media.processed","at":1.0,"media_id":"1","blob":"b","version":1,'
+                           b'"original":{"style":"original","width":1,"height":1,"content_type":"image/png",'
+                           b'"size":1},"blurhash":"x"}'])
+    # An upcast event still meets every check of the current shape.
+    with pytest.raises(msgspec.ValidationError, match="width"):
+        codec.decode(b'{"type":"media.processed","at":1.0,"media_id":"1","blob":"b","version":1,'
+                     b'"original":{"style":"original","width":"wide","height":1,"content_type":"image/png",'
+                     b'"size":1},"small":{"style":"small","width":1,"height":1,"content_type":"image/png",'
+                     b'"size":1},"blurhash":"x"}')
+    with pytest.raises(msgspec.DecodeError):
+        codec.decode(b'{"type":"media.processed",')

@@ -38,8 +38,9 @@ def uploaded(media_id: str, owner: str = "alice") -> MediaUploaded:
 
 def processed(media_id: str) -> MediaProcessed:
     return MediaProcessed(at=11.0, media_id=media_id, blob="b" * 64, version=1,
-                          original=RenditionInfo("original", 640, 480, "image/jpeg", 1000),
-                          small=RenditionInfo("small", 554, 416, "image/jpeg", 500), blurhash="H" * 36)
+                          renditions=(RenditionInfo("original", 640, 480, "image/jpeg", 1000),
+                                      RenditionInfo("small", 554, 416, "image/jpeg", 500)),
+                          blurhash="H" * 36)
 
 
 def test_folding_is_pure_data() -> None:
