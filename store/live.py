@@ -20,12 +20,14 @@ class LiveProjection:
 
     A request pins the projection current when it starts (`pinned`), so all its reads and
     read-your-writes waits go to one file even if a swap happens meanwhile; callers outside a
-    request get the current one per call. The old file may close once `drained` says nobody
-    uses it any more.
+    request get the current one per call. A caller that ends on a replaced file waits for the new
+    one to reach the same sequence, so no client sees the log go backwards. The old file may
+    close once `drained` says nobody uses it any more.
     """
 
-    def __init__(self, projection: Projection) -> None:
+    def __init__(self, projection: Projection, *, catch_up: float = 10.0) -> None:
         self._current = projection
+        self._catch_up = catch_up
         self._users: dict[Projection, int] = {}
         self._released = asyncio.Condition()
         # One variable per holder, not per module: two servers in one process pin independently.
@@ -60,6 +62,10 @@ class LiveProjection:
         self._users[projection] = self._users.get(projection, 0) + 1
         try:
             yield projection
+            if projection is not self._current:
+                # What this caller read or waited for on the old file, the next one must find on the
+                # new one: the answer leaves only once the new generation has folded as far.
+                await self._current.wait_for(projection.applied, timeout=self._catch_up)
         finally:
             self._pin.reset(token)
             self._users[projection] -= 1

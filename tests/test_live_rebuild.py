@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import requests
 
 from core.events import UserAdded
 from core.jetstream import JetStreamLog
+from core.log import Record
 from mediaplex.admin import create_token
 from mediaplex.cli import rebuild
 from mediaplex.runtime import catch_up, projection_at
@@ -21,6 +23,7 @@ from store.live import LiveProjection
 from tests import images
 from tests.servers import Running, make_config, start, swapped
 from tests.test_cli import run, serve
+from tests.test_projection import uploaded
 
 DEADLINE = 60.0
 
@@ -256,3 +259,36 @@ def test_the_rebuild_command_switches_a_running_server(tmp_path: Path) -> None:
         assert again.status_code == 200 and again.json() == posted.json()
     finally:
         assert serving.stop() == 0
+
+
+async def test_a_caller_ending_on_the_old_file_waits_until_the_new_one_is_as_far(tmp_path: Path) -> None:
+    async with projection_at(tmp_path / "old.db") as old, projection_at(tmp_path / "new.db") as new:
+        await old.apply([Record(1, uploaded("1"))])
+        await new.apply([Record(1, uploaded("1"))])
+        live = LiveProjection(old)
+        swapped_in, answered = asyncio.Event(), asyncio.Event()
+
+        async def request() -> tuple[sqlite3.Row | None, int]:
+            async with live.pinned():
+                await swapped_in.wait()
+                # It writes and reads its own write on the old file after the swap.
+                await old.apply([Record(2, uploaded("2"))])
+                row = await live.one("SELECT media_id FROM media WHERE media_id = '2'")
+                answered.set()
+            return row, new.applied
+
+        pinned = asyncio.create_task(request())
+        await asyncio.sleep(0)
+        live.swap(new)
+        swapped_in.set()
+        async with asyncio.timeout(DEADLINE):
+            await answered.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not pinned.done()
+        await new.apply([Record(2, uploaded("2"))])
+        async with asyncio.timeout(DEADLINE):
+            row, seen_by_then = await pinned
+        # It let go only once the next caller, on the new file, would find its write.
+        assert row is not None and row["media_id"] == "2"
+        assert seen_by_then == 2
