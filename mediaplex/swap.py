@@ -152,7 +152,8 @@ class Generations:
         self._retiring = old
         await live.drained(old.projection)
         self._retiring = None
-        await old.close()
+        # Past this point nothing else will close it: a stop arriving now must not leave it half closed.
+        await asyncio.shield(old.close())
         generations.prune(self._directory, path)
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import pytest
 import requests
 
@@ -28,13 +29,27 @@ from tests.test_projection import uploaded
 DEADLINE = 60.0
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
+@pytest.fixture(params=["serve", "gateway"])
+async def server(request: pytest.FixtureRequest, nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
+    """`serve`, or the gateway role with a processor of its own beside it on the same log and blobs."""
+    config = make_config(nats_url, data_dir / "gateway")
+    if request.param == "serve":
+        running = await start(config)
+        try:
+            yield running
+        finally:
+            await running.server.stop()
+        return
+    processor = await start(msgspec.structs.replace(config, data_dir=data_dir / "processor",
+                                                    blobs_dir=config.blobs), gateways=False)
     try:
-        yield running
+        running = await start(config, processor=False)
+        try:
+            yield running
+        finally:
+            await running.server.stop()
     finally:
-        await running.server.stop()
+        await processor.server.stop()
 
 
 @pytest.fixture
