@@ -18,7 +18,7 @@ from core.ids import new_media_id
 from core.log import EventLog
 from core.ports import BlobStore, Staged
 from core.probe import Header, Limits, MediaRejected, check_limits, read_header
-from store.projection import Projection
+from store.reader import ProjectionReader
 
 
 class Checked(msgspec.Struct, frozen=True):
@@ -59,7 +59,7 @@ async def record(
     *,
     events: EventLog,
     blobs: BlobStore,
-    projection: Projection,
+    projection: ProjectionReader,
     owner_id: str,
     via: str,
     filename: str = "",

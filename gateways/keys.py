@@ -11,14 +11,15 @@ from core.log import EventLog
 from core.ports import BlobStore
 from core.probe import Limits
 from gateways.transform.cache import VariantCache
-from store.projection import Projection
+from store.reader import ProjectionReader
 
 # Re-creates missing renditions of (blob, processing version); None where nothing can render.
 Regenerate = Callable[[str, int], Awaitable[bool]]
 
 CONFIG = web.AppKey("config", Config)
 EVENTS: web.AppKey[EventLog] = web.AppKey("events")
-PROJECTION = web.AppKey("projection", Projection)
+# The live generation: a rebuild promoted while serving replaces it without a restart.
+PROJECTION: web.AppKey[ProjectionReader] = web.AppKey("projection")
 BLOBS: web.AppKey[BlobStore] = web.AppKey("blobs")
 LIMITS = web.AppKey("limits", Limits)
 REGENERATE: web.AppKey[Regenerate] = web.AppKey("regenerate")

@@ -15,22 +15,22 @@ from typing import Any
 import msgspec
 import pyvips
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from core.config import Config
 from core.jetstream import JetStreamLog
 from core.probe import Limits, widest
 from gateways import health, keys
-from gateways.app import create_app
+from gateways.app import Handler, create_app
 from gateways.presigned import app as presigned
 from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
-from mediaplex.runtime import Renderer, catch_up, event_log, prepare_vips, projection_at, running_broker
+from mediaplex.runtime import Renderer, event_log, prepare_vips, running_broker
+from mediaplex.swap import Generations
 from mediaplex.sweeper import Sweeper, SweepSettings
 from processors.worker import Processor, ProcessorSettings
-from store import generations
 from store.blobs import FileBlobStore
-from store.feed import Feed
-from store.projection import Projection, SchemaChanged
+from store.live import LiveProjection
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class Server:
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self.events: JetStreamLog | None = None
-        self.projection: Projection | None = None
+        self.projection: LiveProjection | None = None
+        self.generations: Generations | None = None
         self.variants: VariantCache | None = None
         self.blobs = FileBlobStore(config.blobs)
         self.limits = Limits()
@@ -123,22 +124,15 @@ class Server:
 
     async def _start_projection(self, events: JetStreamLog) -> None:
         config = self.config
-        path = generations.current(config.projection_dir)
-        try:
-            projection = await self._stack.enter_async_context(projection_at(path))
-        except SchemaChanged:
-            # Read models are derived: a new shape is folded afresh from the whole log.
-            log.info("read-model schema changed: folding a new projection from the log")
-            path = generations.fresh(config.projection_dir)
-            projection = await self._stack.enter_async_context(projection_at(path))
-            await catch_up(events, projection)
-            generations.promote(config.projection_dir, path)
-        generations.prune(config.projection_dir, path)
-        self.projection = projection
-        await catch_up(events, projection)
-        self._spawn(Feed(events, projection).run_forever())
+        owner = Generations(events, config.projection_dir)
+        self.projection = await owner.open()
+        # Pushed before the runner's cleanup, so it runs after it: requests end before the file closes.
+        self._stack.push_async_callback(owner.close)
+        self.generations = owner
+        self._spawn(owner.watch())
         sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval)
-        self._spawn(Sweeper(events, projection, self.blobs, config.renditions, sweep, variants=config.variants).run())
+        self._spawn(Sweeper(events, self.projection, self.blobs, config.renditions, sweep,
+                            variants=config.variants).run())
 
     async def _gateway_app(self, events: JetStreamLog, processing: Limits) -> web.Application:
         config = self.config
@@ -148,6 +142,8 @@ class Server:
         app[keys.CONFIG] = config
         app[keys.EVENTS] = events
         app[keys.PROJECTION] = self.projection
+        # Innermost, so a request's every read goes to the one generation current when it began.
+        app.middlewares.append(_pinning(self.projection))
         app[keys.BLOBS] = blobs
         app[keys.LIMITS] = self.limits
         app[presigned.SIGNER] = presigned.Signer(await presigned.upload_key(config, events))
@@ -213,6 +209,15 @@ class Server:
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     return socket.create_server((host, port), family=family, backlog=512)
+
+
+def _pinning(live: LiveProjection) -> Middleware:
+    @web.middleware
+    async def pin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        async with live.pinned():
+            return await handler(request)
+
+    return pin
 
 
 def _report(task: asyncio.Task[None]) -> None:

@@ -15,7 +15,7 @@ import msgspec
 from core.events import MediaDeleted, aggregate_filter
 from core.log import Conflict, EventLog
 from store.blobs import FileBlobStore
-from store.projection import Projection
+from store.reader import ProjectionReader
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Sweeper:
     def __init__(
         self,
         events: EventLog,
-        projection: Projection,
+        projection: ProjectionReader,
         blobs: FileBlobStore,
         renditions: Path,
         settings: SweepSettings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import msgspec
@@ -10,7 +11,7 @@ from core.config import Config
 from core.jetstream import JetStreamLog
 from mediaplex.admin import add_user, create_token
 from mediaplex.server import Parts, Server
-from store.projection import Projection
+from store.live import LiveProjection
 from tests.conftest import unique_stream
 
 
@@ -49,7 +50,7 @@ class Running:
         return self.server.events
 
     @property
-    def projection(self) -> Projection:
+    def projection(self) -> LiveProjection:
         assert self.server.projection is not None
         return self.server.projection
 
@@ -64,3 +65,15 @@ async def start(config: Config, *, processor: bool = True, gateways: bool = True
     server = Server(config, parts=Parts(gateways=gateways, processor=processor), say=said.append)
     await server.start()
     return Running(server, said)
+
+
+async def swapped(running: Running, path: Path, timeout: float = 30.0) -> bool:
+    """Wait until the server answers from `path` and the file it left is gone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        files = sorted(running.config.projection_dir.glob("projection-*.db"))
+        if running.projection.path == path and files == [path]:
+            return True
+        await asyncio.sleep(0.05)
+    return False

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from core.ids import token_hash
 from core.log import EventLog
-from store.projection import Projection
+from store.reader import ProjectionReader
 
 # How long a request with an unknown token waits for the projection to catch up with the log,
 # so that a token created a moment ago by `mediaplex token create` works at once.
@@ -32,7 +32,7 @@ def bearer(request: web.Request) -> str | None:
     return request.query.get("access_token") or None
 
 
-async def authenticate(request: web.Request, events: EventLog, projection: Projection) -> Principal | None:
+async def authenticate(request: web.Request, events: EventLog, projection: ProjectionReader) -> Principal | None:
     token = bearer(request)
     if token is None:
         return None
@@ -46,7 +46,7 @@ async def authenticate(request: web.Request, events: EventLog, projection: Proje
     return principal
 
 
-async def _lookup(projection: Projection, hashed: str) -> Principal | None:
+async def _lookup(projection: ProjectionReader, hashed: str) -> Principal | None:
     row = await projection.one("SELECT user_id, scopes FROM tokens WHERE token_hash = ?", (hashed,))
     if row is None:
         return None

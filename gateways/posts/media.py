@@ -16,7 +16,7 @@ from core.events import RenditionInfo
 from gateways.apierrors import ApiError
 from gateways.files import file_url
 from gateways.posts import errors
-from store.projection import Projection
+from store.reader import ProjectionReader
 from store.readmodel import FAILED, READY
 
 
@@ -28,7 +28,7 @@ def rows_by_id(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict
     return {row["media_id"]: row for row in found}
 
 
-async def check_usable(projection: Projection, owner: str, ids: Sequence[str], parameter: str) -> None:
+async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[str], parameter: str) -> None:
     def load(conn: sqlite3.Connection) -> tuple[dict[str, sqlite3.Row], dict[str, sqlite3.Row]]:
         return rows_by_id(conn, "media", ids), rows_by_id(conn, "requests", ids)
 

@@ -18,7 +18,7 @@ from core.events import ActivityPosted
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site
-from store.projection import Projection
+from store.reader import ProjectionReader
 from store.readmodel import FAILED
 
 VERBS = ("post", "update", "delete")
@@ -112,7 +112,7 @@ def _tags(obj: dict[str, Any]) -> tuple[str, ...] | None:
 class Activities:
     """Decides what one actor's activity does, reading the actor's own projection."""
 
-    def __init__(self, projection: Projection, site: Site, *, actor: str, generator: str,
+    def __init__(self, projection: ProjectionReader, site: Site, *, actor: str, generator: str,
                  content_limit: int) -> None:
         self._projection = projection
         self._site = site
