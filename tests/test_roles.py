@@ -28,15 +28,18 @@ from tests.servers import Running, make_config, start
 ROOT = Path(__file__).resolve().parent.parent
 MEDIAPLEX = [sys.executable, "-m", "mediaplex"]
 SHARED = ("--data", "--nats", "--blobs")
-GATEWAY = (*SHARED, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
+# Every command that may be the first to connect, and so create the stream.
+CREATES = (*SHARED, "--stream-replicas", "MEDIAPLEX_STREAM_REPLICAS")
+GATEWAY = (*CREATES, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
            "MEDIAPLEX_PORT", "MEDIAPLEX_BLOBS", "MEDIAPLEX_NATS")
 FLAGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("serve",): GATEWAY,
     ("gateway",): GATEWAY,
-    ("processor",): (*SHARED, "--host", "--port", "8081"),
-    ("user", "add"): (*SHARED, "--password"),
-    ("token", "create"): (*SHARED, "--scopes"),
-    ("rebuild",): SHARED,
+    ("processor",): (*CREATES, "--host", "--port", "8081"),
+    ("user", "add"): (*CREATES, "--password"),
+    ("token", "create"): (*CREATES, "--scopes"),
+    ("rebuild",): CREATES,
+    ("reprocess",): CREATES,
     ("digest",): SHARED,
     ("sign-url",): ("--transform-key",),
 }
@@ -145,6 +148,9 @@ def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Pa
         assert from_env.nats_urls == config.nats_urls and from_env.blobs == tmp_path / "e"
         assert config_from(parser({}).parse_args([*argv, "--data", str(tmp_path)])).blobs == tmp_path / "blobs"
     assert config_from(parser({}).parse_args(["processor"])).port == 8081
+    assert config_from(parser({}).parse_args(["processor"])).stream_replicas == 1
+    assert config_from(parser({}).parse_args(["gateway", "--stream-replicas", "3"])).stream_replicas == 3
+    assert config_from(parser({"MEDIAPLEX_STREAM_REPLICAS": "3"}).parse_args(["rebuild"])).stream_replicas == 3
     assert config_from(parser({}).parse_args(["gateway"])).port == Config().port
 
 
