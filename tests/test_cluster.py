@@ -276,6 +276,8 @@ def test_a_gateway_killed_while_folding_resumes_from_its_checkpoint(deployment: 
 
     gateway.start()
     wait_until(gateway.ready, "the restarted gateway to be ready")
+    resumed = f"projection at sequence {resumed_from}: folding the log from {resumed_from + 1} on"
+    assert resumed in gateway.log.read_text()
     (seq_1, digest_1), (seq_2, digest_2) = settled_digests(deployment, head)
     assert seq_1 == seq_2 and digest_1 == digest_2
     assert rebuilt_digest(deployment, "rebuild-2") == digest_2
