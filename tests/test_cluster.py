@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import sqlite3
 import threading
 import time
@@ -160,7 +161,7 @@ def checkpoint(data: Path) -> int:
     if not pointer.exists():
         return 0
     try:
-        with sqlite3.connect(data / "projection" / pointer.read_text().strip(), timeout=5) as conn:
+        with contextlib.closing(sqlite3.connect(data / "projection" / pointer.read_text().strip(), timeout=5)) as conn:
             row = conn.execute("SELECT seq FROM checkpoint WHERE id = 1").fetchone()
     except sqlite3.Error:
         return 0
