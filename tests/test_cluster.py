@@ -105,18 +105,18 @@ def stream_leader(urls: str) -> str:
     return asyncio.run(leader())
 
 
-def append_backlog(urls: str, count: int) -> int:
-    """Appends `count` token events as fast as the cluster takes them; the last sequence."""
+def append_tokens(urls: str, first: int, count: int, *, timeout: float = 30.0) -> int:
+    """Appends `count` token events, 500 at a time, as fast as the cluster takes them; the last sequence."""
     async def append() -> int:
         client = await connect(urls.split(","), name="cluster-test")
         try:
-            events = JetStreamLog(client, StreamSettings(replicas=3), timeout=30)
+            events = JetStreamLog(client, StreamSettings(replicas=3), timeout=timeout)
             last = 0
-            for first in range(0, count, 500):
+            for start in range(first, first + count, 500):
                 seqs = await asyncio.gather(*(
                     events.append(TokenIssued(at=1.0, token_id=f"backlog{i}", user_id="alice",
                                               token_hash=f"{i:064x}", scopes=("read",)), msg_id=f"backlog-{i}")
-                    for i in range(first, min(first + 500, count))
+                    for i in range(start, min(start + 500, first + count))
                 ))
                 last = max(last, *seqs)
             return last
@@ -289,7 +289,7 @@ def test_a_gateway_killed_while_folding_resumes_from_its_checkpoint(deployment: 
     data = deployment.root / "gateway-2"
     assert gateway.stop() == 0
     before, _ = digest(data)
-    head = append_backlog(deployment.cluster.urls, BACKLOG)
+    head = append_tokens(deployment.cluster.urls, 0, BACKLOG)
 
     # Started on its old projection: it folds the backlog before it serves, and is killed halfway.
     gateway.spawn()
@@ -305,3 +305,20 @@ def test_a_gateway_killed_while_folding_resumes_from_its_checkpoint(deployment: 
     (seq_1, digest_1), (seq_2, digest_2) = settled_digests(deployment, head)
     assert seq_1 == seq_2 and digest_1 == digest_2
     assert rebuilt_digest(deployment, "rebuild-2") == digest_2
+
+
+def test_an_append_waits_for_the_cluster_to_elect_a_new_stream_leader(deployment: Deployment) -> None:
+    cluster = deployment.cluster
+    leader = cluster.node(stream_leader(cluster.urls))
+    leader.kill()
+    try:
+        # Right after the kill nobody answers for the stream; the append retries under one id until
+        # the new leader takes it. Its timeout only bounds the test.
+        seq = append_tokens(cluster.urls, BACKLOG, 1, timeout=120)
+    finally:
+        leader.start()
+    cluster.wait_healthy()
+    assert stream_leader(cluster.urls)
+    landed = [r.seq for r in read_log(cluster.urls)
+              if isinstance(r.event, TokenIssued) and r.event.token_id == f"backlog{BACKLOG}"]
+    assert landed == [seq]
