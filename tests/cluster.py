@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -33,9 +34,8 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def wait_until(check: object, what: str, deadline: float = START_DEADLINE, every: float = 0.1) -> None:
+def wait_until(check: Callable[[], object], what: str, deadline: float = START_DEADLINE, every: float = 0.1) -> None:
     """Poll `check()` until it is truthy; fail naming `what` after `deadline` seconds."""
-    assert callable(check)
     end = time.monotonic() + deadline
     while not check():
         assert time.monotonic() < end, f"timed out waiting for {what}"

@@ -66,7 +66,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     processors = [role(root, cluster, "processor", f"processor-{i}") for i in (1, 2, 3)]
     try:
         cluster.start()
-        admin = ["--nats", cluster.urls, "--stream-replicas", "3", "--data", str(root / "admin")]
+        admin = ["--data", str(root / "admin"), "--nats", cluster.urls, "--stream-replicas", "3"]
         # The first command creates the stream, at three replicas.
         mediaplex("user", "add", "alice", "--password", "pw", *admin)
         token = mediaplex("token", "create", "alice", *admin).strip()
@@ -76,9 +76,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             wait_until(running.ready, f"{running.argv[0]} to be ready")
         yield Deployment(root, cluster, gateways, processors, token)
     finally:
-        for running in (*gateways, *processors):
-            running.stop()
-        cluster.stop()
+        with contextlib.ExitStack() as stopping:
+            # Run last to first: the nodes stop after every role, and one failing stop skips none.
+            stopping.callback(cluster.stop)
+            for running in (*gateways, *processors):
+                stopping.callback(running.stop)
 
 
 def read_log(urls: str) -> list[Record]:
