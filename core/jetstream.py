@@ -20,6 +20,9 @@ from core.log import Conflict, LogUnavailable, Record
 log = logging.getLogger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
+# An append retries within its timeout, this often at least, pausing this long between tries.
+APPEND_TRIES = 4
+APPEND_PAUSE = 0.25
 # Records per list when `read` is served from `read_batches`.
 READ_BATCH = 1000
 # How often a reader waiting for deliveries checks that the connection is still open, in seconds.
@@ -123,20 +126,31 @@ class JetStreamLog:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_last)
             if expected_on and self.subject(expected_on) != subject:
                 headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subject(expected_on)
-        try:
-            ack = await self.jetstream.publish(
-                subject,
-                self._codec.encode(event),
-                timeout=self._timeout,
-                stream=self._settings.name,
-                headers=headers,
-            )
-        except js_errors.BadRequestError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
-                raise Conflict(exc.description or "wrong last sequence") from exc
-            raise
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, js_errors.ServiceUnavailableError) as exc:
-            raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+        payload = self._codec.encode(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                ack = await self.jetstream.publish(
+                    subject,
+                    payload,
+                    timeout=min(remaining, max(self._timeout / APPEND_TRIES, APPEND_PAUSE)),
+                    stream=self._settings.name,
+                    headers=headers,
+                )
+                break
+            except js_errors.BadRequestError as exc:
+                if exc.err_code == WRONG_LAST_SEQUENCE:
+                    raise Conflict(exc.description or "wrong last sequence") from exc
+                raise
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, js_errors.NoStreamResponseError,
+                    js_errors.ServiceUnavailableError) as exc:
+                # While a clustered stream elects a new leader nobody answers for a few seconds. The
+                # same Nats-Msg-Id makes a retry of an append that did land return its sequence.
+                if deadline - loop.time() <= APPEND_PAUSE:
+                    raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+                await asyncio.sleep(APPEND_PAUSE)
         return ack.seq
 
     async def last_seq(self) -> int:

@@ -39,7 +39,8 @@ REQUIRED = "required: this role only ever joins a cluster"
 ROLES = ("serve", "gateway", "processor")
 
 
-def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: str = EMBEDDED) -> None:
+def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: str = EMBEDDED,
+            stream: bool = True) -> None:
     parser.add_argument(
         "--data", type=Path, default=Path(_env(env, "DATA", "data") or "data"),
         help="data directory: projection, renditions, embedded broker store (env MEDIAPLEX_DATA; default ./data)",
@@ -53,6 +54,14 @@ def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: st
         help="directory of uploaded files, shared by every role on one host or volume "
              "(env MEDIAPLEX_BLOBS; default DATA/blobs)",
     )
+    if stream:
+        # Any command that connects may be the first and create the stream (and its buckets).
+        parser.add_argument(
+            "--stream-replicas", type=int, choices=range(1, 6), metavar="N",
+            default=int(_env(env, "STREAM_REPLICAS", "1") or 1),
+            help="copies of the stream and its key-value buckets a JetStream cluster keeps, when this command "
+                 "creates them; 3 survives losing one node (env MEDIAPLEX_STREAM_REPLICAS; default 1)",
+        )
 
 
 def _listen(parser: argparse.ArgumentParser, env: Mapping[str, str], *, port: int, what: str) -> None:
@@ -121,7 +130,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     _common(rebuild, env)
 
     digest = commands.add_parser("digest", help="print the checkpoint and content digest of the live projection")
-    _common(digest, env)
+    _common(digest, env, stream=False)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     user_add = user.add_parser("add", help="add a user (prints a generated password if none is given)")
@@ -150,6 +159,8 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> Config:
     urls = tuple(u.strip() for u in (args.nats or "").split(",") if u.strip())
     fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls, "blobs_dir": args.blobs}
+    if getattr(args, "stream_replicas", None) is not None:
+        fields["stream_replicas"] = args.stream_replicas
     if getattr(args, "host", None) is not None:
         fields.update(host=args.host, port=args.port)
     if getattr(args, "public_url", None) is not None:

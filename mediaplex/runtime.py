@@ -85,6 +85,8 @@ async def projection_at(path: Path) -> AsyncIterator[Projection]:
 
 async def catch_up(events: JetStreamLog, projection: Projection) -> int:
     """Fold everything already in the log before serving, so the first answers are current."""
+    # Says where a restarted process picks up: from its checkpoint, not from the start of the log.
+    log.info("projection at sequence %d: folding the log from %d on", projection.applied, projection.applied + 1)
     return await Feed(events, projection).run(follow=False)
 
 

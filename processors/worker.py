@@ -165,12 +165,19 @@ class Processor:
                 msgs = await sub.fetch(1, timeout=self._settings.fetch_timeout)
             except (nats.errors.TimeoutError, TimeoutError):
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
+                    nats.errors.NoRespondersError, js_errors.ServiceUnavailableError) as exc:
+                # The last two while a clustered consumer has no leader, for the seconds an election takes.
                 log.warning("processor fetch: %s", exc)
                 await asyncio.sleep(self._settings.retry_delay)
                 continue
             for msg in msgs:
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except Exception as exc:  # noqa: BLE001 - the message comes back; the loop must not end
+                    # E.g. an ack with no consumer leader while the cluster elects one: the redelivery
+                    # finds its outcome in the log and is acked without work.
+                    log.warning("processor: handling a message failed: %s", exc)
 
     async def handle(self, msg: Msg) -> None:
         job = job_of(self._codec.decode(msg.data))

@@ -18,6 +18,7 @@ import msgspec.yaml
 import pytest
 import requests
 
+from core.broker import nats_server_binary
 from core.config import Config
 from mediaplex.cli import config_from, parser
 from mediaplex.server import Parts, Server
@@ -28,15 +29,18 @@ from tests.servers import Running, make_config, start
 ROOT = Path(__file__).resolve().parent.parent
 MEDIAPLEX = [sys.executable, "-m", "mediaplex"]
 SHARED = ("--data", "--nats", "--blobs")
-GATEWAY = (*SHARED, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
+# Every command that may be the first to connect, and so create the stream.
+CREATES = (*SHARED, "--stream-replicas", "MEDIAPLEX_STREAM_REPLICAS")
+GATEWAY = (*CREATES, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
            "MEDIAPLEX_PORT", "MEDIAPLEX_BLOBS", "MEDIAPLEX_NATS")
 FLAGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("serve",): GATEWAY,
     ("gateway",): GATEWAY,
-    ("processor",): (*SHARED, "--host", "--port", "8081"),
-    ("user", "add"): (*SHARED, "--password"),
-    ("token", "create"): (*SHARED, "--scopes"),
-    ("rebuild",): SHARED,
+    ("processor",): (*CREATES, "--host", "--port", "8081"),
+    ("user", "add"): (*CREATES, "--password"),
+    ("token", "create"): (*CREATES, "--scopes"),
+    ("rebuild",): CREATES,
+    ("reprocess",): CREATES,
     ("digest",): SHARED,
     ("sign-url",): ("--transform-key",),
 }
@@ -145,6 +149,9 @@ def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Pa
         assert from_env.nats_urls == config.nats_urls and from_env.blobs == tmp_path / "e"
         assert config_from(parser({}).parse_args([*argv, "--data", str(tmp_path)])).blobs == tmp_path / "blobs"
     assert config_from(parser({}).parse_args(["processor"])).port == 8081
+    assert config_from(parser({}).parse_args(["processor"])).stream_replicas == 1
+    assert config_from(parser({}).parse_args(["gateway", "--stream-replicas", "3"])).stream_replicas == 3
+    assert config_from(parser({"MEDIAPLEX_STREAM_REPLICAS": "3"}).parse_args(["rebuild"])).stream_replicas == 3
     assert config_from(parser({}).parse_args(["gateway"])).port == Config().port
 
 
@@ -156,17 +163,41 @@ def test_help_of_every_command_lists_its_flags(command: tuple[str, ...]) -> None
     assert missing == []
 
 
+class Deploy(msgspec.Struct):
+    replicas: int = 1
+
+
 class Service(msgspec.Struct):
     command: list[str] | str | None = None
     environment: dict[str, str] | None = None
+    image: str | None = None
+    deploy: Deploy | None = None
+    volumes: list[str] = []
+
+    @property
+    def replicas(self) -> int:
+        return self.deploy.replicas if self.deploy is not None else 1
+
+    def mounts(self) -> dict[str, str]:
+        """Where each volume or file is mounted, by its name."""
+        return {source: target.split(":")[0] for source, _, target in (v.partition(":") for v in self.volumes)}
 
 
 class Compose(msgspec.Struct):
     services: dict[str, Service]
+    volumes: dict[str, dict[str, object] | None] = {}
+
+    def roles(self, role: str) -> dict[str, Service]:
+        return {name: s for name, s in self.services.items()
+                if isinstance(s.command, list) and s.command[:2] == ["mediaplex", role]}
+
+
+def compose_file() -> Compose:
+    return msgspec.yaml.decode((ROOT / "compose.yaml").read_bytes(), type=Compose)
 
 
 def test_every_mediaplex_command_in_compose_exists() -> None:
-    compose = msgspec.yaml.decode((ROOT / "compose.yaml").read_bytes(), type=Compose)
+    compose = compose_file()
     commands = {name: s for name, s in compose.services.items()
                 if isinstance(s.command, list) and s.command[:1] == ["mediaplex"]}
     assert {s.command[1] for s in commands.values() if isinstance(s.command, list)} >= {"gateway", "processor"}
@@ -176,6 +207,59 @@ def test_every_mediaplex_command_in_compose_exists() -> None:
         args = parser(service.environment or {}).parse_args(service.command[1:])
         config = config_from(args)
         assert config.nats_urls, f"{name} names no NATS servers"
+
+
+def option(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+def test_compose_runs_a_three_node_cluster_with_the_stream_at_three_replicas() -> None:
+    compose = compose_file()
+    nodes = {name: s for name, s in compose.services.items() if (s.image or "").startswith("nats:")}
+    assert len(nodes) == 3
+    # The flags the nats-server this suite runs knows; the image runs the same release line.
+    known = subprocess.run([str(nats_server_binary()), "--help"], capture_output=True, text=True, timeout=30).stdout
+    for name, node in nodes.items():
+        assert isinstance(node.command, list)
+        assert [f for f in node.command if f.startswith("-") and f"{f} " not in known] == [], "unknown flags"
+        assert "--jetstream" in node.command and option(node.command, "--server_name") == name
+        assert option(node.command, "--cluster_name") == "mediaplex"
+        port = option(node.command, "--cluster").rsplit(":", 1)[1]
+        routes = {url.split("//")[1] for url in option(node.command, "--routes").split(",")}
+        assert routes == {f"{other}:{port}" for other in nodes if other != name}
+        assert node.mounts()[name] == option(node.command, "--store_dir"), "a store volume of its own"
+    for name, service in (*compose.roles("gateway").items(), *compose.roles("processor").items()):
+        assert isinstance(service.command, list)
+        config = config_from(parser(service.environment or {}).parse_args(service.command[1:]))
+        assert {url.split("//")[1].split(":")[0] for url in config.nats_urls} == set(nodes), name
+        assert config.stream_replicas == 3, name
+
+
+def test_compose_runs_two_balanced_gateways_and_three_processors_on_one_blob_volume() -> None:
+    compose = compose_file()
+    gateways, processors = compose.roles("gateway"), compose.roles("processor")
+    assert sum(s.replicas for s in gateways.values()) == 2
+    assert sum(s.replicas for s in processors.values()) == 3
+    blobs = set()
+    for name, service in (*gateways.items(), *processors.items()):
+        env = service.environment or {}
+        shared = [volume for volume, target in service.mounts().items() if target == env.get("MEDIAPLEX_BLOBS")]
+        assert len(shared) == 1 and shared[0] in compose.volumes, f"{name} mounts no blob volume"
+        blobs.add(shared[0])
+    assert len(blobs) == 1
+    # Each gateway folds a projection of its own: no data volume is shared between gateways.
+    data = [volume for s in gateways.values() for volume, target in s.mounts().items() if target == "/data"]
+    assert all(s.replicas == 1 for s in gateways.values()) and len(set(data)) == len(data) == 2
+
+    balancers = {name: s for name, s in compose.services.items() if (s.image or "").startswith("haproxy:")}
+    assert len(balancers) == 1
+    (balancer,) = balancers.values()
+    config_file = next(source for source in balancer.mounts() if source.startswith("./"))
+    servers = [line.split() for line in (ROOT / config_file).read_text().splitlines()
+               if line.strip().startswith("server ")]
+    assert sorted(words[2] for words in servers) == sorted(f"{name}:8080" for name in gateways)
+    assert all("check" in words for words in servers)
+    assert "option httpchk GET /readyz" in (ROOT / config_file).read_text()
 
 
 class Process:

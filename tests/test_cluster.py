@@ -1,0 +1,326 @@
+"""Faults in the scaled-out layout: three clustered nats-servers, two gateways, three processors.
+
+Everything runs as real processes on loopback and is killed with SIGKILL mid-run, then started
+again. What must hold afterwards: each upload a client was told about is processed exactly once,
+every gateway's projection equals a fresh rebuild, and no blob is left that no media names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import msgspec
+import pytest
+import requests
+
+from core.events import MediaDeleted, MediaFailed, MediaProcessed, MediaUploaded, TokenIssued
+from core.jetstream import JetStreamLog, StreamSettings, connect
+from core.log import Record
+from store import generations
+from tests import images
+from tests.cluster import Cluster, Role, mediaplex, wait_until
+
+pytestmark = pytest.mark.slow
+
+UPLOADS = 200
+# Events appended while a gateway is down, so that it is still folding them when it is killed.
+BACKLOG = 40_000
+# Every wait for the pipeline to settle after the faults, in seconds.
+SETTLE = 150.0
+
+
+class Deployment(msgspec.Struct):
+    root: Path
+    cluster: Cluster
+    gateways: list[Role]
+    processors: list[Role]
+    token: str
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    def admin(self, *argv: str) -> list[str]:
+        return [*argv, "--nats", self.cluster.urls, "--stream-replicas", "3"]
+
+
+def role(root: Path, cluster: Cluster, kind: str, name: str) -> Role:
+    argv = [kind, "--data", str(root / name), "--nats", cluster.urls, "--blobs", str(root / "blobs"),
+            "--port", "0", "--stream-replicas", "3"]
+    return Role(argv, root / f"{name}.log")
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("cluster")
+    cluster = Cluster(root / "nats")
+    gateways = [role(root, cluster, "gateway", f"gateway-{i}") for i in (1, 2)]
+    processors = [role(root, cluster, "processor", f"processor-{i}") for i in (1, 2, 3)]
+    try:
+        cluster.start()
+        admin = ["--data", str(root / "admin"), "--nats", cluster.urls, "--stream-replicas", "3"]
+        # The first command creates the stream, at three replicas.
+        mediaplex("user", "add", "alice", "--password", "pw", *admin)
+        token = mediaplex("token", "create", "alice", *admin).strip()
+        for running in (*gateways, *processors):
+            running.start()
+        for running in (*gateways, *processors):
+            wait_until(running.ready, f"{running.argv[0]} to be ready")
+        yield Deployment(root, cluster, gateways, processors, token)
+    finally:
+        with contextlib.ExitStack() as stopping:
+            # Run last to first: the nodes stop after every role, and one failing stop skips none.
+            stopping.callback(cluster.stop)
+            for running in (*gateways, *processors):
+                stopping.callback(running.stop)
+
+
+def read_log(urls: str) -> list[Record]:
+    async def read() -> list[Record]:
+        client = await connect(urls.split(","), name="cluster-test")
+        try:
+            return [r async for r in JetStreamLog(client, StreamSettings()).read(1, follow=False)]
+        finally:
+            await client.close()
+
+    return asyncio.run(read())
+
+
+def stream_leader(urls: str) -> str:
+    async def leader() -> str:
+        client = await connect(urls.split(","), name="cluster-test")
+        try:
+            info = await JetStreamLog(client, StreamSettings()).jetstream.stream_info("MEDIAPLEX")
+        finally:
+            await client.close()
+        assert info.config.num_replicas == 3 and info.cluster is not None and info.cluster.leader
+        return info.cluster.leader
+
+    return asyncio.run(leader())
+
+
+def append_tokens(urls: str, first: int, count: int, *, timeout: float = 30.0) -> int:
+    """Appends `count` token events, 500 at a time, as fast as the cluster takes them; the last sequence."""
+    async def append() -> int:
+        client = await connect(urls.split(","), name="cluster-test")
+        try:
+            events = JetStreamLog(client, StreamSettings(replicas=3), timeout=timeout)
+            last = 0
+            for start in range(first, first + count, 500):
+                seqs = await asyncio.gather(*(
+                    events.append(TokenIssued(at=1.0, token_id=f"backlog{i}", user_id="alice",
+                                              token_hash=f"{i:064x}", scopes=("read",)), msg_id=f"backlog-{i}")
+                    for i in range(start, min(start + 500, first + count))
+                ))
+                last = max(last, *seqs)
+            return last
+        finally:
+            await client.close()
+
+    return asyncio.run(append())
+
+
+class Outcomes(msgspec.Struct):
+    processed: collections.Counter[str]
+    failed: collections.Counter[str]
+    live_blobs: set[str]
+    via: dict[str, str]
+    head: int
+
+
+def outcomes(records: list[Record]) -> Outcomes:
+    processed: collections.Counter[str] = collections.Counter()
+    failed: collections.Counter[str] = collections.Counter()
+    blob_of: dict[str, str] = {}
+    via: dict[str, str] = {}
+    for record in records:
+        match record.event:
+            case MediaUploaded(media_id=media_id, blob=blob):
+                blob_of[media_id] = blob
+                via[media_id] = record.event.via
+            case MediaProcessed(media_id=media_id):
+                processed[media_id] += 1
+            case MediaFailed(media_id=media_id):
+                failed[media_id] += 1
+            case MediaDeleted(media_id=media_id):
+                blob_of.pop(media_id, None)
+    return Outcomes(processed, failed, set(blob_of.values()), via, records[-1].seq if records else 0)
+
+
+def digest(data: Path) -> tuple[int, str]:
+    seq, value = mediaplex("digest", "--data", str(data)).split()
+    return int(seq), value
+
+
+def checkpoint(data: Path) -> int:
+    """The applied sequence in a projection file, read beside the process writing it."""
+    pointer = data / "projection" / generations.POINTER
+    if not pointer.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(data / "projection" / pointer.read_text().strip(), timeout=5)) as conn:
+            row = conn.execute("SELECT seq FROM checkpoint WHERE id = 1").fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def settled_digests(deployment: Deployment, head: int) -> list[tuple[int, str]]:
+    """Each gateway's (checkpoint, digest) once it has folded the log up to `head`."""
+    datas = [deployment.root / f"gateway-{i}" for i in (1, 2)]
+    wait_until(lambda: all(digest(d)[0] >= head for d in datas), "both gateways to fold the log", SETTLE, 0.5)
+    return [digest(d) for d in datas]
+
+
+def rebuilt_digest(deployment: Deployment, name: str) -> str:
+    out = mediaplex("rebuild", "--data", str(deployment.root / name), *deployment.admin())
+    return out.strip().splitlines()[-1]
+
+
+class Uploads:
+    """Clients uploading through both gateways at once, each retrying a refused upload a few times."""
+
+    def __init__(self, deployment: Deployment, sources: list[Path]) -> None:
+        self._deployment = deployment
+        self._sources = sources
+        self._lock = threading.Lock()
+        self.accepted: list[str] = []
+        self.refused = 0
+        self._bearer = {"Authorization": f"Bearer {deployment.token}"}
+
+    def one(self, index: int) -> str | None:
+        for attempt in range(8):
+            # Like a load balancer would: a retry goes to the other gateway.
+            gateway, other = self._deployment.gateways[(index + attempt) % 2], self._deployment.gateways[
+                (index + attempt + 1) % 2]
+            try:
+                # One in four through presigned URLs: single use is a claim in a replicated bucket.
+                media_id = self._presigned(index, gateway, other) if index % 4 == 0 else self._mastodon(index, gateway)
+            except requests.RequestException:
+                media_id = None
+            if media_id is not None:
+                with self._lock:
+                    self.accepted.append(media_id)
+                return media_id
+            with self._lock:
+                self.refused += 1
+            time.sleep(0.5)
+        return None
+
+    def _mastodon(self, index: int, gateway: Role) -> str | None:
+        with self._sources[index].open("rb") as image:
+            answer = requests.post(f"{gateway.url}/api/v2/media", files={"file": image}, headers=self._bearer,
+                                   timeout=60)
+        return str(answer.json()["id"]) if answer.status_code in (200, 202) else None
+
+    def _presigned(self, index: int, gateway: Role, other: Role) -> str | None:
+        """Granted by one gateway, the bytes PUT to the other."""
+        granted = requests.post(f"{gateway.url}/media", json={"filename": f"in-{index}.jpg",
+                                                              "contentType": "image/jpeg"},
+                                headers=self._bearer, timeout=60)
+        if granted.status_code != 200:
+            return None
+        grant = granted.json()
+        url = grant["uploadUrl"].replace(gateway.url, other.url, 1)
+        headers = {"Content-Type": "image/jpeg", "Content-Disposition": grant["contentDispositionHeader"]}
+        answer = requests.put(url, data=self._sources[index].read_bytes(), headers=headers, timeout=60)
+        return str(grant["media"]["id"]) if answer.status_code == 200 else None
+
+    def done(self) -> int:
+        with self._lock:
+            return len(self.accepted)
+
+
+def test_killing_a_processor_and_a_nats_node_mid_run_loses_and_duplicates_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    sources = [images.jpeg(tmp_path / f"in-{i}.jpg", 96, 64, seed=i) for i in range(UPLOADS)]
+    uploads = Uploads(deployment, sources)
+    cluster = deployment.cluster
+    victim_processor = deployment.processors[0]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = pool.map(uploads.one, range(UPLOADS))
+        wait_until(lambda: uploads.done() >= UPLOADS // 4, "a quarter of the uploads", SETTLE)
+        # The stream's leader, so that the cluster has to elect another one while uploads go on.
+        victim_node = cluster.node(stream_leader(cluster.urls))
+        victim_processor.kill()
+        victim_node.kill()
+        killed_at = uploads.done()
+        wait_until(lambda: uploads.done() >= killed_at + UPLOADS // 4, "uploads while a node is down", SETTLE)
+        victim_node.start()
+        victim_processor.start()
+        accepted = [media_id for media_id in results if media_id is not None]
+    cluster.wait_healthy()
+    assert len(accepted) == UPLOADS, f"{UPLOADS - len(accepted)} uploads never succeeded"
+    assert stream_leader(cluster.urls)
+
+    def all_processed() -> bool:
+        seen = outcomes(read_log(cluster.urls))
+        return all(seen.processed[m] + seen.failed[m] for m in accepted)
+
+    wait_until(all_processed, "every accepted upload to have an outcome", SETTLE, 1.0)
+    final = outcomes(read_log(cluster.urls))
+    assert {m: final.processed[m] for m in accepted} == dict.fromkeys(accepted, 1)
+    assert not any(final.failed[m] for m in accepted)
+    assert collections.Counter(final.via[m] for m in accepted) == {"mastodon": UPLOADS - UPLOADS // 4,
+                                                                  "presigned": UPLOADS // 4}
+    # Nor did any upload that was refused to its client get a second outcome.
+    assert max((final.processed + final.failed).values()) == 1
+
+    (seq_1, digest_1), (seq_2, digest_2) = settled_digests(deployment, final.head)
+    assert seq_1 == seq_2 and digest_1 == digest_2
+    assert rebuilt_digest(deployment, "rebuild-1") == digest_1
+
+    files = [p for p in deployment.blobs.rglob("*") if p.is_file()]
+    assert {p.name for p in files} <= final.live_blobs, "blobs no media names"
+    assert len(files) == len(final.live_blobs)
+    for running in (*deployment.gateways, *deployment.processors):
+        assert running.ready(), f"{running.argv[0]} {running.argv[2]} is not ready"
+
+
+def test_a_gateway_killed_while_folding_resumes_from_its_checkpoint(deployment: Deployment) -> None:
+    gateway = deployment.gateways[1]
+    data = deployment.root / "gateway-2"
+    assert gateway.stop() == 0
+    before, _ = digest(data)
+    head = append_tokens(deployment.cluster.urls, 0, BACKLOG)
+
+    # Started on its old projection: it folds the backlog before it serves, and is killed halfway.
+    gateway.spawn()
+    wait_until(lambda: checkpoint(data) > before, "the gateway to apply part of the backlog", every=0.01)
+    gateway.kill()
+    resumed_from, _ = digest(data)
+    assert before < resumed_from < head, "the kill did not land while it folded"
+
+    gateway.start()
+    wait_until(gateway.ready, "the restarted gateway to be ready")
+    resumed = f"projection at sequence {resumed_from}: folding the log from {resumed_from + 1} on"
+    assert resumed in gateway.log.read_text()
+    (seq_1, digest_1), (seq_2, digest_2) = settled_digests(deployment, head)
+    assert seq_1 == seq_2 and digest_1 == digest_2
+    assert rebuilt_digest(deployment, "rebuild-2") == digest_2
+
+
+def test_an_append_waits_for_the_cluster_to_elect_a_new_stream_leader(deployment: Deployment) -> None:
+    cluster = deployment.cluster
+    leader = cluster.node(stream_leader(cluster.urls))
+    leader.kill()
+    try:
+        # Right after the kill nobody answers for the stream; the append retries under one id until
+        # the new leader takes it. Its timeout only bounds the test.
+        seq = append_tokens(cluster.urls, BACKLOG, 1, timeout=120)
+    finally:
+        leader.start()
+    cluster.wait_healthy()
+    assert stream_leader(cluster.urls)
+    landed = [r.seq for r in read_log(cluster.urls)
+              if isinstance(r.event, TokenIssued) and r.event.token_id == f"backlog{BACKLOG}"]
+    assert landed == [seq]
