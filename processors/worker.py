@@ -204,7 +204,10 @@ class Processor:
             finally:
                 binding.fetching -= 1
             for msg in msgs:
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except Exception as exc:  # noqa: BLE001 - the broker went away mid-job: the message comes back
+                    log.warning("processor: %s", exc)
 
     async def _watch(self, binding: _Binding) -> None:
         """Bind again when the consumer has messages to hand out, a loop asks for them and none come."""

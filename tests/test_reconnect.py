@@ -24,6 +24,7 @@ from tests.servers import Running, make_config, start
 
 # Every wait below has this deadline; none of them measures speed.
 DEADLINE = 60.0
+UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -85,6 +86,9 @@ async def test_a_server_rides_out_a_broker_killed_and_restarted(
         await eventually(lambda: _is(readiness(http, server), 503), "not ready while the broker is down")
         status, body = await readiness(http, server)
         assert body["waiting"] == {"nats": "not connected"}
+        # An upload that cannot reach the log is refused as unavailable, not lost without a word.
+        status, refused = await upload(http, server, token, jpeg)
+        assert (status, refused) == (503, {"error": UNAVAILABLE})
 
         # Same port, same file store: the stream and the processors' durable consumer survive.
         await broker.start()
