@@ -113,6 +113,29 @@ async def test_a_server_rides_out_a_broker_killed_and_restarted(
         assert await server.projection.one("SELECT 1 FROM users WHERE user_id = ?", ("bob",)) is not None
 
 
+async def test_a_following_read_carries_on_after_a_broker_restart(broker: KillableBroker) -> None:
+    client = await connect([broker.url], name="tests")
+    # nats-py would re-create the reader's consumer only after two missed heartbeats; with heartbeats
+    # this slow, only the reader's own resubscription can bring the next event within the deadline.
+    events = JetStreamLog(client, unique_stream(), heartbeat=DEADLINE)
+    try:
+        await events.ensure_stream()
+        first = await events.append(UserAdded(at=time.time(), user_id="alice", password_hash="x"), msg_id="a")
+        reader = events.read_batches(1, follow=True, size=100)
+        try:
+            async with asyncio.timeout(DEADLINE):
+                assert [record.seq for record in await anext(reader)] == [first]
+                await broker.kill()
+                await broker.start()
+                await eventually(_connected(events), "reconnected")
+                second = await _append_when_ready(events, UserAdded(at=time.time(), user_id="bob", password_hash="x"))
+                assert [record.seq for record in await anext(reader)] == [second]
+        finally:
+            await reader.aclose()
+    finally:
+        await client.close()
+
+
 async def test_a_feed_whose_consumer_vanished_resumes_from_its_checkpoint(nats_url: str, tmp_path: Path) -> None:
     client = await connect([nats_url], name="tests")
     # A heartbeat so slow that nats-py's own re-creation of the consumer (after two missed ones)
@@ -144,3 +167,23 @@ async def test_a_feed_whose_consumer_vanished_resumes_from_its_checkpoint(nats_u
 
 async def _is(answer: Awaitable[tuple[int, dict[str, object]]], status: int) -> bool:
     return (await answer)[0] == status
+
+
+def _connected(events: JetStreamLog) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return events.connected
+
+    return check
+
+
+async def _append_when_ready(events: JetStreamLog, event: UserAdded) -> int:
+    """Append once the restarted broker's JetStream answers (it recovers its streams first)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+    while True:
+        try:
+            return await events.append(event, msg_id=uuid.uuid4().hex)
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
