@@ -144,6 +144,10 @@ class JetStreamLog:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_last)
             if expected_on and self.subject(expected_on) != subject:
                 headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subject(expected_on)
+        if not self._client.is_connected:
+            # While reconnecting, nats-py would buffer the message and send it once the connection is
+            # back: an append its caller was told had failed would land after all.
+            raise LogUnavailable("not connected")
         try:
             ack = await self.jetstream.publish(
                 subject,

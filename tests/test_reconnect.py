@@ -111,6 +111,8 @@ async def test_a_server_rides_out_a_broker_killed_and_restarted(
             await client.close()
         assert await server.projection.wait_for(seq, DEADLINE)
         assert await server.projection.one("SELECT 1 FROM users WHERE user_id = ?", ("bob",)) is not None
+        # The refused upload never reached the log, not even once the connection was back.
+        assert tuple(await server.projection.one("SELECT count(*) FROM media") or ()) == (2,)
 
 
 async def test_a_following_read_carries_on_after_a_broker_restart(broker: KillableBroker) -> None:
