@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # writer thread and a commit per few thousand events.
 BATCH = 5000
 # Seconds between the watchdog's looks at the log head. A feed is declared stalled after two looks
-# in a row find it behind and not moving, so after 10 to 15 s; a live feed is milliseconds behind.
+# in a row find it behind and not moving, so within 10 s; a live feed is milliseconds behind.
 WATCH_EVERY = 5.0
 
 
