@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Sequence
+from typing import TypeVar
 
 import msgspec
 import nats
@@ -27,6 +28,12 @@ APPEND_PAUSE = 0.25
 READ_BATCH = 1000
 # How often a reader waiting for deliveries checks that the connection is still open, in seconds.
 CLOSED_POLL = 1.0
+# Seconds between attempts to subscribe while the JetStream API does not answer.
+RESUBSCRIBE_DELAY = 0.5
+# Seconds an unsubscribe may take; a broken connection must not hold up the reader that replaces it.
+UNSUBSCRIBE_TIMEOUT = 2.0
+
+T = TypeVar("T")
 
 
 class StreamSettings(msgspec.Struct, frozen=True):
@@ -63,6 +70,10 @@ async def connect(urls: Sequence[str], *, name: str) -> Client:
         allow_reconnect=True,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        # A dead peer that sends no EOF (a partition, a host gone) shows as missed pings, within
+        # 30 s rather than the client default of several minutes.
+        ping_interval=10,
+        max_outstanding_pings=2,
         connect_timeout=5,
         drain_timeout=5,
         error_cb=on_error,
@@ -73,10 +84,15 @@ async def connect(urls: Sequence[str], *, name: str) -> Client:
 class JetStreamLog:
     """The EventLog port over one JetStream stream. The owner of the NATS client closes it."""
 
-    def __init__(self, client: Client, settings: StreamSettings, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, client: Client, settings: StreamSettings, *, timeout: float = 10.0, heartbeat: float = 5.0
+    ) -> None:
         self._client = client
         self._settings = settings
         self._timeout = timeout
+        # The idle heartbeat readers ask the server for; nats-py re-creates a reader's consumer
+        # after missing two of them.
+        self._heartbeat = heartbeat
         self._codec = Codec()
         self.jetstream: JetStreamContext = client.jetstream(timeout=timeout)
 
@@ -88,6 +104,11 @@ class JetStreamLog:
     def connected(self) -> bool:
         """Whether the client is connected now, not reconnecting or closed."""
         return bool(self._client.is_connected)
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the client has reconnected; a change means subscriptions may be gone."""
+        return int(self._client.stats["reconnects"])
 
     def subject(self, subject: str) -> str:
         """Where an event subject (or filter) written as `mx.…` lives in this stream."""
@@ -131,6 +152,14 @@ class JetStreamLog:
         deadline = loop.time() + self._timeout
         while True:
             remaining = deadline - loop.time()
+            if not self._client.is_connected:
+                # While reconnecting, nats-py would buffer the message and send it once the connection is
+                # back: an append its caller was told had failed would land after all. So wait for the
+                # connection (a cluster client fails over within a second) instead of publishing.
+                if remaining <= APPEND_PAUSE:
+                    raise LogUnavailable("not connected")
+                await asyncio.sleep(APPEND_PAUSE)
+                continue
             try:
                 ack = await self.jetstream.publish(
                     subject,
@@ -174,37 +203,77 @@ class JetStreamLog:
             await batches.aclose()
 
     async def read_batches(self, start: int, *, follow: bool, size: int) -> AsyncGenerator[list[Record], None]:
-        end = None if follow else await self.last_seq()
+        end = None if follow else await self._guarded(self.last_seq())
         start = max(start, 1)
         if end is not None and start > end:
             return
         arrivals = _Arrivals(start, end, size)
-        # An ordered consumer re-creates itself after gaps and reconnects, so the sequence it
-        # delivers is gap-free without any bookkeeping here. Its messages go to a callback rather
-        # than through `sub.messages`, whose task per message costs more than the rest of a read.
-        sub = await self.jetstream.subscribe(
-            self._settings.subjects,
-            stream=self._settings.name,
-            ordered_consumer=True,
-            cb=arrivals.deliver,
-            config=js_api.ConsumerConfig(
-                deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=start,
-            ),
-            pending_msgs_limit=1 << 20,
-            pending_bytes_limit=1 << 30,
-        )
+        sub = await self._follow(arrivals)
         try:
             while True:
-                seqs, payloads = await arrivals.take(self._client)
+                try:
+                    seqs, payloads = await arrivals.take(self._client)
+                except Resubscribe as why:
+                    # nats-py re-creates an ordered consumer only after missing two idle heartbeats
+                    # (10 s), and not at all when that request fails; a broker restart loses the
+                    # ephemeral consumer outright. Starting a new one after the last sequence
+                    # handed out is cheaper than waiting to find out which case this is.
+                    log.info("log reader: %s; resubscribing from %d", why, arrivals.last + 1)
+                    await _unsubscribe(sub)
+                    sub = await self._follow(arrivals)
+                    continue
                 yield list(map(Record, seqs, self._codec.decode_many(payloads)))
                 if end is not None and seqs[-1] >= end:
                     return
         finally:
+            await _unsubscribe(sub)
+
+    async def _follow(self, arrivals: _Arrivals) -> JetStreamContext.PushSubscription:
+        """An ordered consumer delivering to `arrivals` from the sequence after its last on.
+
+        Retried until it exists: right after a reconnect the JetStream API may not answer yet.
+        """
+        while True:
+            arrivals.mark(self._client)
             try:
-                await asyncio.shield(sub.unsubscribe())
-            except Exception:  # noqa: BLE001 - a closed connection has nothing left to unsubscribe
-                pass
+                # An ordered consumer re-creates itself after gaps, so the sequence it delivers
+                # is gap-free without any bookkeeping here. Its messages go to a callback rather
+                # than through `sub.messages`, whose task per message costs more than the rest of a read.
+                return await self._guarded(self.jetstream.subscribe(
+                    self._settings.subjects,
+                    stream=self._settings.name,
+                    ordered_consumer=True,
+                    idle_heartbeat=self._heartbeat,
+                    cb=arrivals.deliver,
+                    config=js_api.ConsumerConfig(
+                        deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE,
+                        opt_start_seq=arrivals.last + 1,
+                    ),
+                    pending_msgs_limit=1 << 20,
+                    pending_bytes_limit=1 << 30,
+                ))
+            except (nats.errors.Error, js_errors.Error, TimeoutError) as exc:
+                if self._client.is_closed:
+                    raise LogUnavailable("connection closed") from exc
+                log.info("log reader: subscribing failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(RESUBSCRIBE_DELAY)
+
+    async def _guarded(self, request: Awaitable[T]) -> T:
+        """A request to the JetStream API that gives up after the log's timeout, whatever the client does."""
+        async with asyncio.timeout(self._timeout + 1):
+            return await request
+
+
+async def _unsubscribe(sub: JetStreamContext.PushSubscription) -> None:
+    try:
+        async with asyncio.timeout(UNSUBSCRIBE_TIMEOUT):
+            await asyncio.shield(sub.unsubscribe())
+    except Exception:  # noqa: BLE001 - a closed or broken connection has nothing left to unsubscribe
+        pass
+
+
+class Resubscribe(Exception):
+    """The subscription a reader waits on cannot be trusted to deliver any more."""
 
 
 def stream_seq(reply: str) -> int:
@@ -229,6 +298,16 @@ class _Arrivals:
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._reconnects = 0
+
+    @property
+    def last(self) -> int:
+        """The last sequence delivered; a new subscription starts after it."""
+        return self._last
+
+    def mark(self, client: Client) -> None:
+        """Remember the client's reconnect count as a new subscription starts."""
+        self._reconnects = client.stats["reconnects"]
 
     def _full(self) -> bool:
         """Whether the reader should take now: a full list, the last of a bounded read, anything when following."""
@@ -270,9 +349,13 @@ class _Arrivals:
                 await asyncio.wait((ready,), timeout=CLOSED_POLL)
             finally:
                 ready.cancel()
+            if self._ready.is_set():
+                break
             # A closed client stops calling back without a word; only the reader can tell.
-            if not self._ready.is_set() and client.is_closed:
+            if client.is_closed:
                 raise LogUnavailable("connection closed")
+            if client.stats["reconnects"] != self._reconnects and client.is_connected:
+                raise Resubscribe("reconnected")
         size = self._size
         seqs, payloads = self._seqs[:size], self._payloads[:size]
         del self._seqs[:size], self._payloads[:size]

@@ -39,9 +39,13 @@ from core.jetstream import JetStreamLog
 from core.log import Conflict
 from core.ports import BlobStore, rendition_dir
 from core.probe import Limits, MediaRejected
+from core.watchdog import Stall
 from processors.imaging import PROCESSING_VERSION, Rendition, process
 
 log = logging.getLogger(__name__)
+
+# Seconds past a fetch's own timeout before the loop gives up on it.
+FETCH_GRACE = 3.0
 
 
 class ProcessorSettings(msgspec.Struct, frozen=True):
@@ -58,6 +62,9 @@ class ProcessorSettings(msgspec.Struct, frozen=True):
     heartbeat: float = 3.0
     retry_delay: float = 2.0
     fetch_timeout: float = 2.0
+    # Seconds between the watchdog's looks at the consumer; two looks that find messages pending and
+    # none delivered while a loop waits for one make every loop bind again.
+    watch_every: float = 5.0
 
     def __post_init__(self) -> None:
         if not self.backoff or self.max_deliver <= len(self.backoff):
@@ -142,35 +149,60 @@ class Processor:
     async def run(self) -> None:
         """Work until cancelled, with `concurrency` fetch loops sharing the durable consumer."""
         await self.ensure_consumer()
+        binding = _Binding()
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._settings.concurrency):
-                    group.create_task(self._loop())
+                    group.create_task(self._loop(binding))
+                group.create_task(self._watch(binding))
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    async def _loop(self) -> None:
-        sub = await self._events.jetstream.pull_subscribe_bind(
-            durable=self._settings.durable, stream=self._events.stream
-        )
-        try:
-            await self._fetch_loop(sub)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(sub.unsubscribe())
-
-    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _loop(self, binding: _Binding) -> None:
+        """Fetch for good, binding a new pull subscription whenever the one in hand is in doubt."""
         while True:
             try:
-                msgs = await sub.fetch(1, timeout=self._settings.fetch_timeout)
+                sub = await self._events.jetstream.pull_subscribe_bind(
+                    durable=self._settings.durable, stream=self._events.stream
+                )
+            except Exception as exc:  # noqa: BLE001 - the loop outlives any one failure to bind
+                log.warning("processor bind: %s", exc)
+                await asyncio.sleep(self._settings.retry_delay)
+                continue
+            try:
+                await self._fetch_loop(sub, binding)
+            finally:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(self._settings.fetch_timeout):
+                        await asyncio.shield(sub.unsubscribe())
+
+    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription, binding: _Binding) -> None:
+        """Fetch and handle until the subscription should be bound again."""
+        generation = binding.generation
+        reconnects = self._events.reconnects
+        timeout = self._settings.fetch_timeout
+        while True:
+            # nats-py pull subscriptions are known to go quiet after a broker restart, and a fetch
+            # can leave a pull request behind that takes the next message; a fresh binding after a
+            # reconnect or a stall costs one subscription.
+            if binding.generation != generation:
+                return
+            if self._events.reconnects != reconnects and self._events.connected:
+                log.info("processor: reconnected; binding the consumer again")
+                return
+            binding.fetching += 1
+            try:
+                # fetch() has its own timeout, but not every path in it honours it.
+                async with asyncio.timeout(timeout + FETCH_GRACE):
+                    msgs = await sub.fetch(1, timeout=timeout)
             except (nats.errors.TimeoutError, TimeoutError):
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                    nats.errors.NoRespondersError, js_errors.ServiceUnavailableError) as exc:
-                # The last two while a clustered consumer has no leader, for the seconds an election takes.
+            except Exception as exc:  # noqa: BLE001 - disconnects, a broker not ready yet: wait and retry
                 log.warning("processor fetch: %s", exc)
                 await asyncio.sleep(self._settings.retry_delay)
                 continue
+            finally:
+                binding.fetching -= 1
             for msg in msgs:
                 try:
                     await self.handle(msg)
@@ -178,6 +210,25 @@ class Processor:
                     # E.g. an ack with no consumer leader while the cluster elects one: the redelivery
                     # finds its outcome in the log and is acked without work.
                     log.warning("processor: handling a message failed: %s", exc)
+
+    async def _watch(self, binding: _Binding) -> None:
+        """Bind again when the consumer has messages to hand out, a loop asks for them and none come."""
+        stall = Stall()
+        every = self._settings.watch_every
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with asyncio.timeout(every):
+                    info = await self._events.jetstream.consumer_info(self._events.stream, self._settings.durable)
+            except Exception:  # noqa: BLE001 - an unreachable broker is no evidence either way
+                continue
+            room = (info.num_ack_pending or 0) < (info.config.max_ack_pending or 1 << 30)
+            waiting = binding.fetching > 0 and (info.num_pending or 0) > 0 and room
+            delivered = info.delivered.consumer_seq if info.delivered else 0
+            if stall.sample(delivered or 0, waiting):
+                log.warning("processor: %d messages pending but none delivered; binding the consumer again",
+                            info.num_pending)
+                binding.generation += 1
 
     async def handle(self, msg: Msg) -> None:
         job = job_of(self._codec.decode(msg.data))
@@ -255,6 +306,14 @@ class Processor:
             while True:
                 await asyncio.sleep(self._settings.heartbeat)
                 await msg.in_progress()
+
+
+class _Binding:
+    """What the fetch loops of one processor share: how many wait in a fetch, and when to bind again."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.fetching = 0
 
 
 def _policy(config: js_api.ConsumerConfig) -> tuple[object, ...]:

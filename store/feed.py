@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from core.log import EventLog, Record
+from core.watchdog import Stall
 from store.projection import Projection
 
 log = logging.getLogger(__name__)
@@ -15,6 +17,9 @@ log = logging.getLogger(__name__)
 # (a rebuild, the catch-up at start, a burst) fills a batch; a big one saves a round trip to the
 # writer thread and a commit per few thousand events.
 BATCH = 5000
+# Seconds between the watchdog's looks at the log head. A feed is declared stalled after two looks
+# in a row find it behind and not moving, so within 10 s; a live feed is milliseconds behind.
+WATCH_EVERY = 5.0
 
 
 class Feed:
@@ -54,16 +59,42 @@ class Feed:
             await _stop(reader)
         return self._projection.applied
 
-    async def run_forever(self, *, retry_delay: float = 1.0) -> None:
-        """Follow the log for good; a broken subscription is resumed from the checkpoint."""
+    async def run_forever(self, *, retry_delay: float = 1.0, watch_every: float = WATCH_EVERY) -> None:
+        """Follow the log for good; a broken or stalled subscription is resumed from the checkpoint."""
         while True:
+            run = asyncio.create_task(self.run(follow=True))
+            watch = asyncio.create_task(self._watch(watch_every))
             try:
-                await self.run(follow=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the feed must outlive any one failure
-                log.warning("projection feed stopped (%s); resuming from %d", exc, self._projection.applied)
+                await asyncio.wait((run, watch), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stalled = watch.done() and not watch.cancelled() and not run.done()
+                await _stop(watch)
+                if stalled:
+                    log.warning("projection feed stalled at %d behind the log head; resuming from it",
+                                self._projection.applied)
+                await _stop(run)
+            if run.done() and not run.cancelled() and run.exception() is not None:
+                log.warning("projection feed stopped (%s); resuming from %d", run.exception(),
+                            self._projection.applied)
                 await asyncio.sleep(retry_delay)
+
+    async def _watch(self, every: float) -> None:
+        """Return when the log head stays ahead of the projection while the projection stands still.
+
+        The reader cannot see this itself: a subscription whose consumer is gone (a broker restart, a
+        missed re-creation) just delivers nothing, exactly like one with nothing to deliver.
+        """
+        stall = Stall()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with asyncio.timeout(every):
+                    head = await self._events.last_seq()
+            except Exception:  # noqa: BLE001 - an unreachable log is no evidence either way
+                continue
+            applied = self._projection.applied
+            if stall.sample(applied, waiting=head > applied):
+                return
 
     async def _read(self, queue: asyncio.Queue[list[Record] | BaseException | None], follow: bool) -> None:
         try:
@@ -80,7 +111,7 @@ class Feed:
         await queue.put(None)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+async def _stop(task: asyncio.Task[Any]) -> None:
     """Cancel until the task is really done.
 
     Python 3.11's `asyncio.wait_for` drops a cancellation that arrives just as the awaited result does, and

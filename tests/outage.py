@@ -1,0 +1,64 @@
+"""A nats-server the tests can kill with SIGKILL and start again on the same port and store."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from pathlib import Path
+
+from core.broker import nats_server_binary
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class KillableBroker:
+    """One nats-server on a fixed port with a file store; `kill` is SIGKILL, `start` brings it back."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    async def start(self, timeout: float = 20.0) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(
+            [
+                str(nats_server_binary()),
+                "--jetstream",
+                "--addr", "127.0.0.1",
+                "--port", str(self.port),
+                "--store_dir", str(self._root / "store"),
+                "--log", str(self._root / "nats-server.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self._process.returncode}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                if loop.time() > deadline:
+                    raise TimeoutError("nats-server did not listen in time") from None
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+
+    async def kill(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        await asyncio.to_thread(process.wait, 30)
