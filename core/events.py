@@ -14,14 +14,17 @@ import msgspec
 from core.upcast import upcast
 
 
-class Focus(msgspec.Struct, frozen=True):
+# Events hold only strings, numbers and other events' parts, never a cycle, so the cyclic garbage
+# collector need not track them (gc=False, inherited): a rebuild decodes hundreds of thousands, and
+# tracking each made the collector's passes cost as much as the decoding.
+class Focus(msgspec.Struct, frozen=True, gc=False):
     """Mastodon's focal point: x and y in -1..1, origin at the centre, y pointing up."""
 
     x: float
     y: float
 
 
-class RenditionInfo(msgspec.Struct, frozen=True):
+class RenditionInfo(msgspec.Struct, frozen=True, gc=False):
     style: str
     width: int
     height: int
@@ -29,7 +32,7 @@ class RenditionInfo(msgspec.Struct, frozen=True):
     size: int
 
 
-class Event(msgspec.Struct, frozen=True, tag_field="type"):
+class Event(msgspec.Struct, frozen=True, tag_field="type", gc=False):
     """Base of every event. `at` is the wall-clock time of the change, in seconds since the epoch."""
 
     at: float

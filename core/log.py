@@ -10,7 +10,7 @@ import msgspec
 from core.events import AnyEvent
 
 
-class Record(msgspec.Struct, frozen=True):
+class Record(msgspec.Struct, frozen=True, gc=False):
     seq: int
     event: AnyEvent
 

@@ -30,14 +30,14 @@ from core.events import (
 )
 
 
-class Put(msgspec.Struct, frozen=True):
+class Put(msgspec.Struct, frozen=True, gc=False):
     """Insert a whole row, or replace the row with the same key."""
 
     table: str
     row: dict[str, Any]
 
 
-class Patch(msgspec.Struct, frozen=True):
+class Patch(msgspec.Struct, frozen=True, gc=False):
     """Change some fields of an existing row; nothing happens when the row is gone."""
 
     table: str
@@ -45,7 +45,7 @@ class Patch(msgspec.Struct, frozen=True):
     fields: dict[str, Any]
 
 
-class Remove(msgspec.Struct, frozen=True):
+class Remove(msgspec.Struct, frozen=True, gc=False):
     table: str
     key: str
 
@@ -205,12 +205,15 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                 Patch("media", event.media_id, {"attached_at": event.at}),
             ]
         case MediaProcessed():
+            # One pass over the renditions rather than a search per style: a rebuild does this for
+            # every processed media.
+            styles = {info.style: info for info in event.renditions}
             return [
                 Patch("media", event.media_id, {
                     "status": READY, "version": event.version,
-                    "original": rendition_json(event.rendition("original")),
-                    "small": rendition_json(event.rendition("small")),
-                    "thumb": rendition_json(event.rendition("thumb")),
+                    "original": rendition_json(styles.get("original")),
+                    "small": rendition_json(styles.get("small")),
+                    "thumb": rendition_json(styles.get("thumb")),
                     "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
                 }),
             ]

@@ -19,8 +19,9 @@ def free_port() -> int:
 class KillableBroker:
     """One nats-server on a fixed port with a file store; `kill` is SIGKILL, `start` brings it back."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, options: tuple[str, ...] = ()) -> None:
         self._root = root
+        self._options = options
         self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
@@ -35,6 +36,7 @@ class KillableBroker:
                 "--port", str(self.port),
                 "--store_dir", str(self._root / "store"),
                 "--log", str(self._root / "nats-server.log"),
+                *self._options,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
