@@ -15,7 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import eventlog, feedpage, hostile, ingest, latency, machine, memory, processing, report, transform
+from bench import (
+    eventlog,
+    feedpage,
+    hostile,
+    ingest,
+    latency,
+    machine,
+    memory,
+    processing,
+    replicas,
+    report,
+    transform,
+)
 from bench.common import FAILED, Outcome, Row, Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +51,7 @@ def measurements() -> tuple[Measurement, ...]:
         Measurement("memory", "6", "Memory", memory.run),
         Measurement("hostile", "7", "Hostile inputs", hostile.run),
         Measurement("feed", "8", "Feed paging", feedpage.run),
+        Measurement("replicas", "9", "Processing throughput by processor replicas", replicas.run),
     )
 
 

@@ -70,6 +70,19 @@ def processing_corpus(directory: Path, per_kind: int) -> list[Sample]:
     return samples
 
 
+def photo_series(directory: Path, count: int, width: int, height: int, pictures: int = 4) -> list[Sample]:
+    """``count`` JPEGs of ``width`` x ``height``: a few pictures, each repeated as variants (new bytes, same work)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    originals = [jpeg(directory / f"picture-{seed}.jpg", photo(width, height, seed)).read_bytes()
+                 for seed in range(1, min(pictures, count) + 1)]
+    samples: list[Sample] = []
+    for i in range(count):
+        path = directory / f"photo-{i}.jpg"
+        path.write_bytes(variant(originals[i % len(originals)], i))
+        samples.append(Sample(path, "image/jpeg", f"{width}x{height} JPEG"))
+    return samples
+
+
 def bomb(path: Path, width: int, height: int) -> Path:
     """A PNG of a few dozen bytes whose header claims ``width`` x ``height`` pixels."""
     path.write_bytes(images.png_header_only(width, height))

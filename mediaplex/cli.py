@@ -85,6 +85,21 @@ def _gateway_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> N
     _transform_key(parser, env, "when set, every image transformation URL must carry a valid s= signature")
 
 
+def _processing(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    default = Config().processor_concurrency
+    parser.add_argument("--processor-concurrency", type=_positive, metavar="N",
+                        default=_positive(_env(env, "PROCESSOR_CONCURRENCY", str(default)) or str(default)),
+                        help="images this process works on at once (env MEDIAPLEX_PROCESSOR_CONCURRENCY; "
+                             f"default {default})")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _transform_key(parser: argparse.ArgumentParser, env: Mapping[str, str], purpose: str) -> None:
     parser.add_argument("--transform-key", default=_env(env, "TRANSFORM_KEY", ""),
                         help=f"HMAC key of image transformation URLs: {purpose} (env MEDIAPLEX_TRANSFORM_KEY)")
@@ -100,6 +115,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                                 description="Run everything in one process and serve HTTP until interrupted.")
     _common(serve, env)
     _gateway_flags(serve, env)
+    _processing(serve, env)
 
     gateway = commands.add_parser(
         "gateway", help="run the HTTP gateways, projection and sweeper against a NATS cluster; no processing",
@@ -115,6 +131,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     _common(processor, env, nats=REQUIRED)
     _listen(processor, env, port=8081, what="/healthz and /readyz")
+    _processing(processor, env)
 
     sign = commands.add_parser("sign-url", help="sign an image transformation URL; prints it alone on stdout",
                                description="Append s=, the signature a server with this key checks, to URL.")
@@ -166,6 +183,8 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "public_url", None) is not None:
         fields.update(public_url=args.public_url or "", unposted_ttl=args.unposted_ttl,
                       transform_key=args.transform_key, upload_secret=args.upload_secret or "")
+    if getattr(args, "processor_concurrency", None) is not None:
+        fields["processor_concurrency"] = args.processor_concurrency
     return Config(**fields)  # type: ignore[arg-type]
 
 

@@ -33,10 +33,11 @@ SHARED = ("--data", "--nats", "--blobs")
 CREATES = (*SHARED, "--stream-replicas", "MEDIAPLEX_STREAM_REPLICAS")
 GATEWAY = (*CREATES, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
            "MEDIAPLEX_PORT", "MEDIAPLEX_BLOBS", "MEDIAPLEX_NATS")
+PROCESSING = ("--processor-concurrency", "MEDIAPLEX_PROCESSOR_CONCURRENCY")
 FLAGS: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("serve",): GATEWAY,
+    ("serve",): (*GATEWAY, *PROCESSING),
     ("gateway",): GATEWAY,
-    ("processor",): (*CREATES, "--host", "--port", "8081"),
+    ("processor",): (*CREATES, "--host", "--port", "8081", *PROCESSING),
     ("user", "add"): (*CREATES, "--password"),
     ("token", "create"): (*CREATES, "--scopes"),
     ("rebuild",): CREATES,
@@ -153,6 +154,12 @@ def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Pa
     assert config_from(parser({}).parse_args(["gateway", "--stream-replicas", "3"])).stream_replicas == 3
     assert config_from(parser({"MEDIAPLEX_STREAM_REPLICAS": "3"}).parse_args(["rebuild"])).stream_replicas == 3
     assert config_from(parser({}).parse_args(["gateway"])).port == Config().port
+    assert config_from(parser({}).parse_args(["processor"])).processor_concurrency == Config().processor_concurrency
+    assert config_from(parser({}).parse_args(["processor", "--processor-concurrency", "1"])).processor_concurrency == 1
+    env = {"MEDIAPLEX_PROCESSOR_CONCURRENCY": "3"}
+    assert config_from(parser(env).parse_args(["serve"])).processor_concurrency == 3
+    with pytest.raises(SystemExit):
+        parser({}).parse_args(["processor", "--processor-concurrency", "0"])
 
 
 @pytest.mark.parametrize("command", list(FLAGS), ids=" ".join)
