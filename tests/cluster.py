@@ -132,9 +132,10 @@ class Cluster:
 class Role:
     """A `mediaplex gateway` or `processor` in a process of its own, up once it printed its URL."""
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    def __init__(self, argv: list[str], log: Path, *, start_deadline: float = START_DEADLINE) -> None:
         self.argv = argv
         self.log = log
+        self.start_deadline = start_deadline
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
 
@@ -151,7 +152,7 @@ class Role:
         assert self.process is not None and self.process.stdout is not None
         lines: list[str] = []
         # readline blocks, so the deadline is checked between lines; a dead process ends the output.
-        end = time.monotonic() + START_DEADLINE
+        end = time.monotonic() + self.start_deadline
         while time.monotonic() < end:
             line = self.process.stdout.readline()
             if not line:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import re
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -24,10 +21,10 @@ from mediaplex.cli import config_from, parser
 from mediaplex.server import Parts, Server
 from processors.worker import ProcessorSettings
 from tests import images
+from tests.cluster import MEDIAPLEX, Role
 from tests.servers import Running, make_config, start
 
 ROOT = Path(__file__).resolve().parent.parent
-MEDIAPLEX = [sys.executable, "-m", "mediaplex"]
 SHARED = ("--data", "--nats", "--blobs")
 # Every command that may be the first to connect, and so create the stream.
 CREATES = (*SHARED, "--stream-replicas", "MEDIAPLEX_STREAM_REPLICAS")
@@ -269,43 +266,16 @@ def test_compose_runs_two_balanced_gateways_and_three_processors_on_one_blob_vol
     assert "option httpchk GET /readyz" in (ROOT / config_file).read_text()
 
 
-class Process:
-    """A `mediaplex` role in a process of its own, up once it printed its URL."""
-
-    def __init__(self, argv: list[str], log: Path) -> None:
-        self.process = subprocess.Popen([*MEDIAPLEX, *argv], stdout=subprocess.PIPE, stderr=log.open("a"), text=True)
-        self.lines: list[str] = []
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line.rstrip("\n"))
-            found = re.search(r"(?:serving at|health at) (http://\S+?)(?:/readyz)?$", line.strip())
-            if found:
-                self.url = found.group(1)
-                return
-        self.process.kill()
-        raise AssertionError(f"{argv[0]} did not come up: {self.lines} {log.read_text()}")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-
 def test_the_roles_as_processes_share_the_work(nats_url: str, tmp_path: Path) -> None:
     blobs = tmp_path / "blobs"
     # The default stream on the session broker: no other test writes to it. Two URLs: the list is one flag.
     shared = ["--nats", f"{nats_url},{nats_url}", "--blobs", str(blobs), "--port", "0"]
     log = tmp_path / "roles.log"
-    gateway = Process(["gateway", "--data", str(tmp_path / "gateway"), *shared], log)
+    gateway = Role(["gateway", "--data", str(tmp_path / "gateway"), *shared], log, start_deadline=60)
+    gateway.start()
     try:
-        processor = Process(["processor", "--data", str(tmp_path / "processor"), *shared], log)
+        processor = Role(["processor", "--data", str(tmp_path / "processor"), *shared], log, start_deadline=60)
+        processor.start()
         try:
             for url in (gateway.url, processor.url):
                 assert requests.get(f"{url}/readyz", timeout=10).json() == {"status": "ready"}
