@@ -89,8 +89,8 @@ class MediaProcessed(Event, frozen=True, tag="media.processed"):
     renditions: tuple[RenditionInfo, ...]
     blurhash: str
 
-    def rendition(self, style: str) -> RenditionInfo | None:
-        return next((info for info in self.renditions if info.style == style), None)
+    def by_style(self) -> dict[str, RenditionInfo]:
+        return {info.style: info for info in self.renditions}
 
     def subject(self) -> str:
         return outcome_subject(self.media_id)

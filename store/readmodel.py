@@ -205,9 +205,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                 Patch("media", event.media_id, {"attached_at": event.at}),
             ]
         case MediaProcessed():
-            # One pass over the renditions rather than a search per style: a rebuild does this for
-            # every processed media.
-            styles = {info.style: info for info in event.renditions}
+            styles = event.by_style()
             return [
                 Patch("media", event.media_id, {
                     "status": READY, "version": event.version,

@@ -157,8 +157,8 @@ def test_thumb_written_as_null_or_left_out_upcasts_to_no_thumb() -> None:
     assert [info.style for info in by_media["m1"].renditions] == ["original", "small"]
     assert [info.style for info in by_media["m2"].renditions] == ["original", "small", "thumb"]
     assert [info.style for info in by_media["m3"].renditions] == ["original", "small"]
-    assert by_media["m3"].rendition("thumb") is None
-    thumb = by_media["m2"].rendition("thumb")
+    assert by_media["m3"].by_style().get("thumb") is None
+    thumb = by_media["m2"].by_style().get("thumb")
     assert thumb is not None and (thumb.width, thumb.height) == (320, 240)
 
 
