@@ -232,7 +232,7 @@ class JetStreamLog:
                     await _unsubscribe(sub)
                     sub = await self._follow(arrivals)
                     continue
-                yield list(map(Record, seqs, self._codec.decode_many(payloads)))
+                yield self._records(seqs, payloads)
                 if end is not None and seqs[-1] >= end:
                     return
         finally:
@@ -254,14 +254,17 @@ class JetStreamLog:
                 seqs.extend(got_seqs)
                 payloads.extend(got_payloads)
                 if len(seqs) >= size:
-                    yield list(map(Record, seqs, self._codec.decode_many(payloads)))
+                    yield self._records(seqs, payloads)
                     seqs, payloads = [], []
         except wireread.Unsupported as exc:
             log.info("log reader: reading through the client (%s)", exc)
         except wireread.WireError as exc:
             log.warning("log reader: the bulk read broke off (%s); reading on through the client", exc)
         if seqs:
-            yield list(map(Record, seqs, self._codec.decode_many(payloads)))
+            yield self._records(seqs, payloads)
+
+    def _records(self, seqs: list[int], payloads: list[bytes]) -> list[Record]:
+        return list(map(Record, seqs, self._codec.decode_many(payloads)))
 
     async def _follow(self, arrivals: _Arrivals) -> JetStreamContext.PushSubscription:
         """An ordered consumer delivering to `arrivals` from the sequence after its last on.
@@ -311,16 +314,6 @@ class Resubscribe(Exception):
     """The subscription a reader waits on cannot be trusted to deliver any more."""
 
 
-def stream_seq(reply: str) -> int:
-    """The stream sequence in a JetStream delivery's reply subject, without building metadata objects.
-
-    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`; the
-    longer form puts a domain and an account hash after `ACK` and may end in a further token.
-    """
-    tokens = reply.split(".")
-    return int(tokens[5] if len(tokens) == 9 else tokens[7])
-
-
 class _Arrivals:
     """Deliveries the reader has not taken yet, as parallel lists of sequences and payloads."""
 
@@ -352,7 +345,7 @@ class _Arrivals:
         return len(seqs) >= self._size or self._end is None or seqs[-1] >= self._end
 
     async def deliver(self, msg: Msg) -> None:
-        seq = stream_seq(msg.reply)
+        seq = wireread.stream_seq(msg.reply)
         end = self._end
         # A bounded read keeps delivering what is appended after its end; none of it belongs here.
         if seq <= self._last or (end is not None and seq > end):

@@ -183,15 +183,19 @@ async def request(wire: Wire, frames: AsyncGenerator[list[tuple[bytes, bytes, by
     raise WireError("the connection ended")
 
 
-def stream_seq(reply: bytes) -> int:
-    """The stream sequence in a delivery's `$JS.ACK...` reply subject (short or long form)."""
-    tokens = reply.split(b".")
+def stream_seq(reply: str) -> int:
+    """The stream sequence in a JetStream delivery's reply subject, without building metadata objects.
+
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`; the
+    longer form puts a domain and an account hash after `ACK` and may end in a further token.
+    """
+    tokens = reply.split(".")
     return int(tokens[5] if len(tokens) == 9 else tokens[7])
 
 
 async def read_range(url: str, stream: str, start: int, end: int, *,
                      name: str = "mediaplex-wire") -> AsyncIterator[tuple[list[int], list[bytes]]]:
-    """(sequences, payloads) of every message from `start` to `end`, in order, in lists of a pull each.
+    """(sequences, payloads) of every message from `start` to `end`, in order, a list per read from the socket.
 
     `Unsupported` comes before the first list or not at all; later failures are `WireError`.
     """
@@ -247,7 +251,7 @@ async def read_range(url: str, stream: str, start: int, end: int, *,
                     continue
                 if not reply.startswith(b"$JS.ACK."):
                     continue
-                seq = stream_seq(reply)
+                seq = stream_seq(reply.decode())
                 if seq > end:
                     past_end = True
                     break

@@ -6,7 +6,8 @@ import asyncio
 import uuid
 
 from core.events import UserAdded
-from core.jetstream import JetStreamLog, StreamSettings, connect, stream_seq
+from core.jetstream import JetStreamLog, StreamSettings, connect
+from core.wireread import stream_seq
 
 
 def test_stream_sequence_from_either_reply_form() -> None:
