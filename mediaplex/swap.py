@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from core.jetstream import JetStreamLog
+from core.tasks import stop
 from mediaplex.runtime import catch_up
 from store import generations
 from store.feed import Feed
@@ -29,10 +30,8 @@ class Generation:
 
     async def close(self) -> None:
         # Cancelling between or inside a batch is a clean boundary: each batch is one transaction.
-        while self.feed is not None and not self.feed.done():
-            self.feed.cancel()
-            # The NATS client can swallow a cancellation that races a reply: ask again until it ends.
-            await asyncio.wait([self.feed], timeout=0.5)
+        if self.feed is not None:
+            await stop(self.feed)
         await self.projection.close()
 
 

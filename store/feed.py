@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from core.log import EventLog, Record
+from core.tasks import stop
 from core.watchdog import Stall
 from store.projection import Projection
 
@@ -56,7 +56,7 @@ class Feed:
                     self._on_batch(applied)
             await reader
         finally:
-            await _stop(reader)
+            await stop(reader)
         return self._projection.applied
 
     async def run_forever(self, *, retry_delay: float = 1.0, watch_every: float = WATCH_EVERY) -> None:
@@ -68,11 +68,11 @@ class Feed:
                 await asyncio.wait((run, watch), return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stalled = watch.done() and not watch.cancelled() and not run.done()
-                await _stop(watch)
+                await stop(watch)
                 if stalled:
                     log.warning("projection feed stalled at %d behind the log head; resuming from it",
                                 self._projection.applied)
-                await _stop(run)
+                await stop(run)
             if run.done() and not run.cancelled() and run.exception() is not None:
                 log.warning("projection feed stopped (%s); resuming from %d", run.exception(),
                             self._projection.applied)
@@ -109,20 +109,3 @@ class Feed:
             await queue.put(exc)
             return
         await queue.put(None)
-
-
-async def _stop(task: asyncio.Task[Any]) -> None:
-    """Cancel until the task is really done.
-
-    Python 3.11's `asyncio.wait_for` drops a cancellation that arrives just as the awaited result does, and
-    the NATS client awaits its requests that way: a reader cancelled while it subscribes would read on forever.
-    """
-    while not task.done():
-        task.cancel()
-        try:
-            await asyncio.wait([task], timeout=0.5)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-    if not task.cancelled():
-        task.exception()
