@@ -63,6 +63,7 @@ class Generations:
     async def open(self) -> LiveProjection:
         """Open the live generation, folding a new one first when the read-model schema changed."""
         path = generations.current(self._directory)
+        fresh = False
         try:
             projection = await _opened(path)
         except SchemaChanged:
@@ -70,18 +71,15 @@ class Generations:
             log.info("read-model schema changed: folding a new projection from the log")
             path = generations.fresh(self._directory)
             projection = await _opened(path)
-            try:
-                await catch_up(self._events, projection)
-            except BaseException:
-                await projection.close()
-                raise
-            generations.promote(self._directory, path)
-        generations.prune(self._directory, path)
+            fresh = True
         try:
             await catch_up(self._events, projection)
         except BaseException:
             await projection.close()
             raise
+        if fresh:
+            generations.promote(self._directory, path)
+        generations.prune(self._directory, path)
         self._generation = Generation(projection, self._feed(projection))
         self._live = LiveProjection(projection)
         return self._live

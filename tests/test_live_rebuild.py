@@ -21,6 +21,7 @@ from mediaplex.admin import create_token
 from mediaplex.cli import rebuild
 from mediaplex.runtime import catch_up, projection_at
 from store.live import LiveProjection
+from store.projection import CHECKPOINT
 from tests import images
 from tests.servers import Running, make_config, start, swapped
 from tests.test_cli import run, serve
@@ -307,3 +308,25 @@ async def test_a_caller_ending_on_the_old_file_waits_until_the_new_one_is_as_far
         # It let go only once the next caller, on the new file, would find its write.
         assert row is not None and row["media_id"] == "2"
         assert seen_by_then == 2
+
+
+async def test_a_projection_of_another_schema_is_folded_afresh_at_start(nats_url: str, data_dir: Path) -> None:
+    config = make_config(nats_url, data_dir / "schema")
+    running = await start(config, processor=False)
+    try:
+        await running.token("alice")
+        old = running.server.projection.current.path
+    finally:
+        await running.server.stop()
+    with sqlite3.connect(old) as conn:
+        conn.execute(f"UPDATE {CHECKPOINT} SET schema = 'an older read model' WHERE id = 1")
+    conn.close()
+
+    running = await start(config, processor=False)
+    try:
+        live = running.server.projection
+        assert live.current.path != old and not old.exists()
+        assert (config.projection_dir / "CURRENT").read_text().strip() == live.current.path.name
+        assert await live.digest() == await fresh_digest(running.events, data_dir)
+    finally:
+        await running.server.stop()
