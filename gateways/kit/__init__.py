@@ -1,0 +1,1 @@
+"""What every protocol gateway shares, protocol-neutral: refusals, principal, bodies, writes, ingest, views."""
