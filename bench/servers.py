@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import msgspec
 
 from core.config import Config
 from core.log import EventLog
 from core.probe import Limits
+from gateways.registry import configure
 from mediaplex.admin import add_user, create_token
 from mediaplex.server import Parts, Server
 
@@ -63,7 +63,7 @@ async def in_process(
     data_dir: Path, *, processor: bool = True, max_pixels: int | None = None, **overrides: Any
 ) -> AsyncIterator[tuple[Server, Endpoint]]:
     """A server on a free port with its own embedded broker under ``data_dir``, as `serve` runs it."""
-    config = msgspec.structs.replace(Config(data_dir=data_dir, port=0), **overrides)
+    config = configure(Config(data_dir=data_dir, port=0), **overrides)
     server = Server(config, parts=Parts(processor=processor), say=lambda _line: None)
     if max_pixels is not None:
         # Read by the gateway and the processor when the server starts.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
+
+S = TypeVar("S")
 
 
 class Config(msgspec.Struct, frozen=True):
@@ -19,23 +22,23 @@ class Config(msgspec.Struct, frozen=True):
     stream: str = "MEDIAPLEX"
     subject_prefix: str = "mx"
     stream_replicas: int = 1
-    image_size_limit: int = 16 * 1024 * 1024
-    description_limit: int = 1500
-    # How long POST /api/v2/media waits for an image to finish before answering 202.
-    v2_sync_wait: float = 5.0
-    # How long the synchronous POST /api/v1/media waits for processing at most.
-    v1_sync_wait: float = 60.0
     processor_concurrency: int = 2
-    # Uploads through pump.io that are never posted are deleted after this many seconds.
+    # Uploads that nothing attached, through gateways whose sweep policy says so, are deleted after this many seconds.
     unposted_ttl: float = 24 * 3600.0
     sweep_interval: float = 600.0
-    # Presigned uploads (POST /media, then PUT to the signed URL).
-    presigned_size_limit: int = 10 * 1024 * 1024
-    upload_url_ttl: float = 15 * 60.0
-    # HMAC key of upload URLs; empty: one generated key, kept in the broker, shared by every replica.
-    upload_secret: str = ""
-    # When set, every transformation URL must carry a valid `s=` signature made with this key.
-    transform_key: str = ""
+    # Each gateway's own settings Struct (gateways.registry lists them); a missing one means its defaults.
+    gateway_settings: tuple[Any, ...] = ()
+
+    def settings(self, kind: type[S]) -> S:
+        for found in self.gateway_settings:
+            if isinstance(found, kind):
+                return found
+        return kind()
+
+    def with_settings(self, *replaced: Any) -> Config:
+        kinds = tuple(type(r) for r in replaced)
+        kept = tuple(s for s in self.gateway_settings if not isinstance(s, kinds))
+        return msgspec.structs.replace(self, gateway_settings=kept + tuple(replaced))
 
     @property
     def blobs(self) -> Path:

@@ -1,57 +1,33 @@
-"""The gateway application: every protocol's routes on one aiohttp app, JSON errors everywhere."""
+"""The gateway application: every registered gateway's routes on one app, behind one error boundary."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 
 from aiohttp import web
 
-from gateways import files, health
-from gateways.apierrors import ApiError
-from gateways.mastodon import app as mastodon
-from gateways.posts import app as posts
-from gateways.presigned import app as presigned
-from gateways.pumpio import app as pumpio
-from gateways.pumpio.errors import PumpError
-from gateways.transform import routes as transform
+from gateways import health
+from gateways.kit.boundary import Handler, Styles, error_boundary
+from gateways.kit.descriptor import Gateway
+from gateways.registry import GATEWAYS
 
-log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["Handler", "create_app", "mount"]
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Routing misses and crashes answer in JSON too, and the server keeps serving."""
-    try:
-        return await handler(request)
-    except PumpError as exc:
-        return web.json_response({"error": exc.message}, status=exc.status)
-    except ApiError as exc:
-        return exc.response()
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            raise
-        message = "Record not found" if exc.status == 404 else exc.reason
-        return web.json_response({"error": message}, status=exc.status, headers=_keep(exc))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response({"error": "Internal server error"}, status=500)
+def mount(app: web.Application, styles: Styles, gateway: Gateway) -> None:
+    """Adds the gateway's routes; each route it added answers its errors in the gateway's style."""
+    before = set(app.router.resources())
+    gateway.routes(app)
+    for resource in app.router.resources():
+        if resource not in before:
+            styles.add(resource, gateway.errors)
 
 
-def _keep(exc: web.HTTPException) -> dict[str, str]:
-    return {k: v for k, v in exc.headers.items() if k in ("Allow",)}
-
-
-def create_app() -> web.Application:
-    """Routes only; the composition root fills in the keys from gateways.keys before it starts."""
-    app = web.Application(middlewares=[json_errors])
-    mastodon.add_routes(app)
-    pumpio.add_routes(app)
-    presigned.add_routes(app)
-    posts.add_routes(app)
-    files.add_routes(app)
-    transform.add_routes(app)
+def create_app(gateways: Iterable[Gateway] = GATEWAYS) -> web.Application:
+    """Routes only; the composition root fills in the keys from gateways.keys and runs each gateway's start."""
+    styles = Styles()
+    app = web.Application(middlewares=[error_boundary(styles)])
+    for gateway in gateways:
+        mount(app, styles, gateway)
     health.add_routes(app)
     return app

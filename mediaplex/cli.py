@@ -8,12 +8,16 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+import msgspec
+
 from core.config import Config
 from core.ids import new_password
+from gateways.kit.descriptor import Gateway
+from gateways.registry import GATEWAYS
 from gateways.transform import signing
 from mediaplex.admin import AdminError, add_user, create_token, reprocess_failed
 from mediaplex.admin import reprocess as reprocess_one
@@ -74,15 +78,38 @@ def _listen(parser: argparse.ArgumentParser, env: Mapping[str, str], *, port: in
 def _gateway_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     _listen(parser, env, port=8080, what="the gateways, /healthz and /readyz")
     parser.add_argument("--unposted-ttl", type=float, default=float(_env(env, "UNPOSTED_TTL", "86400") or 86400),
-                        help="seconds after which pump.io uploads that were never posted are deleted "
+                        help="seconds after which uploads that nothing attached are deleted (pump.io, presigned) "
                              "(env MEDIAPLEX_UNPOSTED_TTL; default 86400)")
     parser.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
                         help="URL clients reach this server at, used in every URL it hands out "
                              "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
-    parser.add_argument("--upload-secret", default=_env(env, "UPLOAD_SECRET", ""),
-                        help="key that signs presigned upload URLs; empty: one generated key kept in the broker "
-                             "and shared by every replica (env MEDIAPLEX_UPLOAD_SECRET)")
-    _transform_key(parser, env, "when set, every image transformation URL must carry a valid s= signature")
+    for gateway in GATEWAYS:
+        settings_flags(parser, env, gateway)
+
+
+def settings_flags(parser: argparse.ArgumentParser, env: Mapping[str, str], gateway: Gateway) -> None:
+    """The gateway's own settings, typed and defaulted by its settings Struct."""
+    if gateway.settings is None or not gateway.flags:
+        return
+    group = parser.add_argument_group(f"{gateway.name} gateway")
+    defaults = gateway.settings()
+    kinds = {f.name: f.type for f in msgspec.structs.fields(gateway.settings)}
+    for flag in gateway.flags:
+        default = getattr(defaults, flag.field)
+        kind = kinds[flag.field]
+        shown = f"; default {default}" if default != "" else ""
+        group.add_argument(flag.flag, dest=flag.dest, type=kind, default=kind(env.get(flag.env, str(default))),
+                           help=f"{flag.help} (env {flag.env}{shown})")
+
+
+
+def gateway_settings(args: argparse.Namespace, gateways: Iterable[Gateway] = GATEWAYS) -> tuple[msgspec.Struct, ...]:
+    """Each gateway's settings Struct from its flags (a command with gateway flags only)."""
+    return tuple(
+        gateway.settings(**{flag.field: getattr(args, flag.dest) for flag in gateway.flags})
+        for gateway in gateways
+        if gateway.settings is not None
+    )
 
 
 def _processing(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
@@ -182,7 +209,7 @@ def config_from(args: argparse.Namespace) -> Config:
         fields.update(host=args.host, port=args.port)
     if getattr(args, "public_url", None) is not None:
         fields.update(public_url=args.public_url or "", unposted_ttl=args.unposted_ttl,
-                      transform_key=args.transform_key, upload_secret=args.upload_secret or "")
+                      gateway_settings=gateway_settings(args))
     if getattr(args, "processor_concurrency", None) is not None:
         fields["processor_concurrency"] = args.processor_concurrency
     return Config(**fields)  # type: ignore[arg-type]

@@ -19,10 +19,11 @@ from aiohttp.typedefs import Middleware
 
 from core.config import Config
 from core.jetstream import JetStreamLog
-from core.probe import Limits, widest
+from core.probe import Limits
 from gateways import health, keys
 from gateways.app import Handler, create_app
-from gateways.presigned import app as presigned
+from gateways.kit.descriptor import Gateway
+from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
 from mediaplex.runtime import Renderer, event_log, prepare_vips, running_broker
@@ -56,9 +57,10 @@ class Server:
     """The parts a command runs, started and stopped as one; `url` is known once started."""
 
     def __init__(self, config: Config, *, parts: Parts | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, gateways: tuple[Gateway, ...] = GATEWAYS) -> None:
         self.config = config
         self.parts = parts or Parts()
+        self.gateways = gateways
         self._say = say or functools.partial(print, flush=True)
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,7 +93,7 @@ class Server:
         self.events = events
         self._head_at_start = await events.last_seq()
         # Each gateway refuses at its own edge; processing must not fail what any of them let in.
-        processing = widest(self.limits, presigned.LIMITS)
+        processing = processing_limits(self.gateways)
         if parts.gateways:
             await self._start_projection(events)
         if parts.processor:
@@ -130,7 +132,8 @@ class Server:
         self._stack.push_async_callback(owner.close)
         self.generations = owner
         self._spawn(owner.watch())
-        sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval)
+        sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval,
+                              via=swept_vias(self.gateways))
         self._spawn(Sweeper(events, self.projection, self.blobs, config.renditions, sweep,
                             variants=config.variants).run())
 
@@ -138,7 +141,7 @@ class Server:
         config = self.config
         assert self.projection is not None
         blobs = self.blobs
-        app = create_app()
+        app = create_app(self.gateways)
         app[keys.CONFIG] = config
         app[keys.EVENTS] = events
         app[keys.PROJECTION] = self.projection
@@ -146,7 +149,6 @@ class Server:
         app.middlewares.append(_pinning(self.projection))
         app[keys.BLOBS] = blobs
         app[keys.LIMITS] = self.limits
-        app[presigned.SIGNER] = presigned.Signer(await presigned.upload_key(config, events))
         regenerate: keys.Regenerate = Renderer(blobs, config.renditions, processing)
         app[keys.REGENERATE] = regenerate
         variants = VariantCache(config.variants)
@@ -154,6 +156,9 @@ class Server:
         self._stack.push_async_callback(variants.close)
         app[keys.VARIANTS] = variants
         self.variants = variants
+        for gateway in self.gateways:
+            if gateway.start is not None:
+                await gateway.start(app)
         return app
 
     async def readiness(self) -> dict[str, str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import msgspec
-
 from core.config import Config
 from core.jetstream import JetStreamLog
+from gateways.kit.descriptor import Gateway
+from gateways.registry import GATEWAYS, configure
 from mediaplex.admin import add_user, create_token
 from mediaplex.server import Parts, Server
 from store.live import LiveProjection
@@ -23,10 +23,9 @@ def make_config(nats_url: str, data_dir: Path, **overrides: object) -> Config:
         port=0,
         stream=stream.name,
         subject_prefix=stream.prefix,
-        v2_sync_wait=10.0,
-        v1_sync_wait=20.0,
     )
-    return msgspec.structs.replace(config, **overrides)
+    waits = {"v2_sync_wait": 10.0, "v1_sync_wait": 20.0, "pumpio_upload_wait": 10.0}
+    return configure(config, **{**waits, **overrides})
 
 
 class Running:
@@ -60,9 +59,11 @@ class Running:
         return await create_token(self.events, user, tuple(scopes.split()))
 
 
-async def start(config: Config, *, processor: bool = True, gateways: bool = True) -> Running:
+async def start(config: Config, *, processor: bool = True, gateways: bool = True,
+                registered: tuple[Gateway, ...] = GATEWAYS) -> Running:
     said: list[str] = []
-    server = Server(config, parts=Parts(gateways=gateways, processor=processor), say=said.append)
+    server = Server(config, parts=Parts(gateways=gateways, processor=processor), say=said.append,
+                    gateways=registered)
     await server.start()
     return Running(server, said)
 

@@ -16,6 +16,7 @@ from core.jetstream import JetStreamLog
 from core.probe import Header, Limits, MediaRejected, check_limits, widest
 from gateways.presigned import filenames
 from gateways.presigned.secret import shared_key, upload_key
+from gateways.presigned.settings import PresignedSettings
 from gateways.presigned.signing import Grant, Signer, grant_from
 from mediaplex.cli import config_from, parser
 from tests import images
@@ -112,14 +113,15 @@ async def test_replicas_agree_on_one_generated_key(jetstream_log: JetStreamLog) 
 
 
 async def test_a_configured_key_wins(jetstream_log: JetStreamLog) -> None:
-    assert await upload_key(Config(upload_secret="from the flag"), jetstream_log) == b"from the flag"
+    configured = Config().with_settings(PresignedSettings(upload_secret="from the flag"))
+    assert await upload_key(configured, jetstream_log) == b"from the flag"
     assert await upload_key(Config(), jetstream_log) == await shared_key(jetstream_log.jetstream,
                                                                          jetstream_log.stream)
 
 
 def test_the_serve_flag_falls_back_to_the_environment() -> None:
-    assert config_from(parser({}).parse_args(["serve"])).upload_secret == ""
+    assert config_from(parser({}).parse_args(["serve"])).settings(PresignedSettings).upload_secret == ""
     env = {"MEDIAPLEX_UPLOAD_SECRET": "from env"}
-    assert config_from(parser(env).parse_args(["serve"])).upload_secret == "from env"
+    assert config_from(parser(env).parse_args(["serve"])).settings(PresignedSettings).upload_secret == "from env"
     flagged = parser(env).parse_args(["serve", "--upload-secret", "from flag"])
-    assert config_from(flagged).upload_secret == "from flag"
+    assert config_from(flagged).settings(PresignedSettings).upload_secret == "from flag"

@@ -99,7 +99,7 @@ async def test_uploads_show_up_in_the_mastodon_api_and_back(server: Running, tmp
 
 async def test_refused_uploads_leave_nothing_behind(nats_url: str, data_dir: Path, tmp_path: Path) -> None:
     limit = 1024 * 1024
-    server = await start(make_config(nats_url, data_dir, image_size_limit=limit))
+    server = await start(make_config(nats_url, data_dir, upload_size_limit=limit))
     try:
         alice, bob = await login(server, "alice"), await login(server, "bob")
         before = await server.events.last_seq()
@@ -164,7 +164,7 @@ async def test_refused_uploads_leave_nothing_behind(nats_url: str, data_dir: Pat
 
 async def test_an_upload_still_processing_answers_with_what_is_known(nats_url: str, data_dir: Path,
                                                                    tmp_path: Path) -> None:
-    server = await start(make_config(nats_url, data_dir, v2_sync_wait=0.2), processor=False)
+    server = await start(make_config(nats_url, data_dir, pumpio_upload_wait=0.2), processor=False)
     try:
         alice = await login(server, "alice")
         uploaded = await alice.upload(jpeg(tmp_path))

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import pyvips
 
+from gateways.transform.settings import TransformSettings
 from gateways.transform.signing import message, sign_url, signature, verify
 from mediaplex.cli import config_from, parser
 from tests.servers import Running, make_config, start
@@ -51,11 +52,11 @@ def test_sign_url_keeps_the_url_and_replaces_an_old_signature() -> None:
 
 
 def test_serve_takes_the_key_from_flag_or_environment() -> None:
-    assert config_from(parser({}).parse_args(["serve"])).transform_key == ""
+    assert config_from(parser({}).parse_args(["serve"])).settings(TransformSettings).transform_key == ""
     from_env = parser({"MEDIAPLEX_TRANSFORM_KEY": "k1"}).parse_args(["serve"])
-    assert config_from(from_env).transform_key == "k1"
+    assert config_from(from_env).settings(TransformSettings).transform_key == "k1"
     flag = parser({"MEDIAPLEX_TRANSFORM_KEY": "k1"}).parse_args(["serve", "--transform-key", "k2"])
-    assert config_from(flag).transform_key == "k2"
+    assert config_from(flag).settings(TransformSettings).transform_key == "k2"
 
 
 def sign_with_cli(url: str, *flags: str, key_in_env: str | None = None) -> subprocess.CompletedProcess[str]:

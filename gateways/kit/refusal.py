@@ -50,11 +50,13 @@ class ErrorStyle(msgspec.Struct, frozen=True):
     unavailable: str = "The media service is temporarily unavailable, try again in a moment"
     # A route that does not exist, in this protocol's words.
     not_found: str = "Record not found"
+    # Kit codes this protocol spells otherwise (documented codes never change).
+    renames: dict[str, str] = msgspec.field(default_factory=dict)
 
     def body(self, refusal: Refusal) -> dict[str, Any]:
         body: dict[str, Any] = {"error": refusal.message}
         if self.codes:
-            body["code"] = refusal.code
+            body["code"] = self.renames.get(refusal.code, refusal.code)
             if refusal.parameter is not None:
                 body["parameter"] = refusal.parameter
         return body

@@ -7,8 +7,8 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 
 from gateways import keys
+from gateways.kit.principal import Principal
 from gateways.mastodon import errors
-from gateways.mastodon.auth import Principal
 from gateways.mastodon.media import requires
 from gateways.mastodon.render import account, instance_v1, instance_v2
 

@@ -11,14 +11,16 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from core.events import Focus, MediaDeleted, MediaUpdated
-from core.log import LogUnavailable
 from core.ports import TooLarge
 from core.probe import MediaRejected
 from gateways import keys
 from gateways.ingest import Checked, record, stage
+from gateways.kit import writes
+from gateways.kit.principal import Principal, require
+from gateways.kit.refusal import Refusal as Invalid
 from gateways.mastodon import errors
-from gateways.mastodon.auth import Principal, authenticate
 from gateways.mastodon.render import attachment
+from gateways.mastodon.settings import MastodonSettings
 from store.readmodel import FAILED, READY
 
 CHUNK = 256 * 1024
@@ -28,28 +30,10 @@ FORM_OVERHEAD = 64 * 1024
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
 
-class Invalid(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def requires(*scopes: str) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def checked(request: web.Request) -> web.StreamResponse:
-            app = request.app
-            principal = await authenticate(request, app[keys.EVENTS], app[keys.PROJECTION])
-            if principal is None:
-                return errors.error(401, errors.TOKEN_INVALID)
-            if not principal.allows(*scopes):
-                return errors.error(403, errors.OUT_OF_SCOPE)
-            try:
-                return await handler(request, principal)
-            except Invalid as exc:
-                return errors.error(exc.status, exc.message)
-            except LogUnavailable:
-                return errors.error(503, errors.UNAVAILABLE)
+            return await handler(request, await require(request, *scopes))
 
         return checked
 
@@ -90,7 +74,7 @@ async def _text(part: BodyPartReader, limit: int) -> str:
 
 async def _upload(request: web.Request, principal: Principal) -> str:
     app = request.app
-    config = app[keys.CONFIG]
+    config = app[keys.CONFIG].settings(MastodonSettings)
     blobs = app[keys.BLOBS]
     if request.content_length is not None and request.content_length > config.image_size_limit + FORM_OVERHEAD:
         raise Invalid(422, errors.too_large(config.image_size_limit))
@@ -198,14 +182,14 @@ def _respond(request: web.Request, row: sqlite3.Row, *, pending: int) -> web.Res
 @requires("write", "write:media")
 async def post_v1(request: web.Request, principal: Principal) -> web.StreamResponse:
     media_id = await _upload(request, principal)
-    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].v1_sync_wait)
+    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].settings(MastodonSettings).v1_sync_wait)
     return _respond(request, row, pending=200)
 
 
 @requires("write", "write:media")
 async def post_v2(request: web.Request, principal: Principal) -> web.StreamResponse:
     media_id = await _upload(request, principal)
-    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].v2_sync_wait)
+    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].settings(MastodonSettings).v2_sync_wait)
     return _respond(request, row, pending=202)
 
 
@@ -232,7 +216,7 @@ async def _form(request: web.Request) -> dict[str, Any]:
 
 
 async def _update(request: web.Request, media_id: str, form: dict[str, Any]) -> None:
-    config = request.app[keys.CONFIG]
+    config = request.app[keys.CONFIG].settings(MastodonSettings)
     description = focus = None
     if "description" in form and form["description"] is not None:
         description = check_description(str(form["description"]), config.description_limit)
@@ -241,15 +225,11 @@ async def _update(request: web.Request, media_id: str, form: dict[str, Any]) -> 
     if description is None and focus is None:
         return
     event = MediaUpdated(at=time.time(), media_id=media_id, description=description, focus=focus)
-    seq = await request.app[keys.EVENTS].append(event, msg_id=f"{media_id}.updated.{time.time_ns()}")
-    await request.app[keys.PROJECTION].wait_for(seq, timeout=10.0)
+    await writes.append(request, event, msg_id=f"{media_id}.updated.{time.time_ns()}")
 
 
 async def _delete(request: web.Request, media_id: str) -> None:
-    seq = await request.app[keys.EVENTS].append(
-        MediaDeleted(at=time.time(), media_id=media_id), msg_id=f"{media_id}.deleted"
-    )
-    await request.app[keys.PROJECTION].wait_for(seq, timeout=10.0)
+    await writes.append(request, MediaDeleted(at=time.time(), media_id=media_id), msg_id=f"{media_id}.deleted")
 
 
 @requires("write", "write:media")

@@ -14,6 +14,7 @@ from core.config import Config
 from core.events import RenditionInfo
 from core.probe import Limits
 from gateways.files import file_url
+from gateways.mastodon.settings import MastodonSettings
 from store.readmodel import READY
 
 MASTODON_VERSION = "4.5.0"
@@ -104,10 +105,11 @@ def account(user: sqlite3.Row, base: str) -> dict[str, Any]:
 
 
 def media_limits(config: Config, limits: Limits) -> dict[str, Any]:
+    settings = config.settings(MastodonSettings)
     return {
         "supported_mime_types": list(IMAGE_TYPES),
-        "description_limit": config.description_limit,
-        "image_size_limit": config.image_size_limit,
+        "description_limit": settings.description_limit,
+        "image_size_limit": settings.image_size_limit,
         "image_matrix_limit": limits.max_pixels,
         "video_size_limit": VIDEO_SIZE_LIMIT,
         "video_frame_rate_limit": VIDEO_FRAME_RATE_LIMIT,

@@ -11,10 +11,10 @@ from aiohttp import web
 
 from core.events import AvatarSet
 from gateways import keys
+from gateways.kit.principal import require
+from gateways.kit.writes import append
 from gateways.posts import bodies
-from gateways.posts.access import caller
 from gateways.posts.media import check_usable, media_json
-from gateways.posts.writes import append
 
 READ_SCOPES = ("read", "read:accounts", "write", "write:accounts")
 WRITE_SCOPES = ("write", "write:accounts")
@@ -34,12 +34,12 @@ async def _identity(request: web.Request, user_id: str) -> dict[str, Any]:
 
 
 async def get_identity(request: web.Request) -> web.Response:
-    principal = await caller(request, *READ_SCOPES)
+    principal = await require(request, *READ_SCOPES)
     return web.json_response(await _identity(request, principal.user_id))
 
 
 async def put_identity(request: web.Request) -> web.Response:
-    principal = await caller(request, *WRITE_SCOPES)
+    principal = await require(request, *WRITE_SCOPES)
     change = await bodies.decode(request, bodies.AVATAR)
     user = principal.user_id
     await check_usable(request.app[keys.PROJECTION], user, (change.avatar_id,), "avatarId")

@@ -17,10 +17,10 @@ from aiohttp import web
 from core.events import ActivityPosted
 from gateways import keys
 from gateways.apierrors import ApiError
+from gateways.kit.principal import require
+from gateways.kit.writes import append
 from gateways.posts import bodies, errors, limits
-from gateways.posts.access import caller
 from gateways.posts.media import check_usable, media_json, rows_by_id
-from gateways.posts.writes import append
 from gateways.timestamps import iso
 
 GENERATOR = "Mediaplex posts API"
@@ -65,7 +65,7 @@ def post_json(stored: Stored, base: str) -> dict[str, Any]:
 
 
 async def create_post(request: web.Request) -> web.Response:
-    principal = await caller(request, *SCOPES)
+    principal = await require(request, *SCOPES)
     new = await bodies.decode(request, bodies.POST)
     space = limits.space(new.space_did)
     ids = limits.attachment_ids(new.attachment_ids)

@@ -13,9 +13,10 @@ from core.events import MediaRequested
 from core.ids import new_media_id
 from gateways import keys
 from gateways.apierrors import ApiError
+from gateways.kit.principal import require
 from gateways.presigned import filenames
-from gateways.presigned.auth import principal
 from gateways.presigned.errors import reachable
+from gateways.presigned.settings import PresignedSettings
 from gateways.presigned.signing import Grant, Signer
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -58,7 +59,7 @@ async def _read(request: web.Request) -> bytes:
 
 
 async def request_upload(request: web.Request) -> web.Response:
-    user = await principal(request, "write:media")
+    user = await require(request, "write:media")
     if request.content_length is not None and request.content_length > BODY_LIMIT:
         raise _too_large()
     body = _body(await _read(request))
@@ -74,10 +75,11 @@ async def request_upload(request: web.Request) -> web.Response:
 
     app = request.app
     config = app[keys.CONFIG]
+    settings = config.settings(PresignedSettings)
     now = time.time()
-    grant = Grant(media_id=new_media_id(), content_type=content_type, max_bytes=config.presigned_size_limit,
+    grant = Grant(media_id=new_media_id(), content_type=content_type, max_bytes=settings.presigned_size_limit,
                   # Whole seconds in the URL, rounded up so a URL is never shorter-lived than configured.
-                  expires=math.ceil(now + config.upload_url_ttl))
+                  expires=math.ceil(now + settings.upload_url_ttl))
     event = MediaRequested(at=now, media_id=grant.media_id, owner_id=user.user_id, filename=filename,
                            content_type=content_type, max_bytes=grant.max_bytes, expires_at=float(grant.expires))
     with reachable():

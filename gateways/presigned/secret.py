@@ -15,13 +15,15 @@ from nats.js import errors as js_errors
 
 from core.config import Config
 from core.jetstream import JetStreamLog
+from gateways.presigned.settings import PresignedSettings
 
 KEY = "upload-url-hmac"
 
 
 async def upload_key(config: Config, events: JetStreamLog) -> bytes:
-    if config.upload_secret:
-        return config.upload_secret.encode()
+    secret = config.settings(PresignedSettings).upload_secret
+    if secret:
+        return secret.encode()
     return await shared_key(events.jetstream, events.stream, replicas=config.stream_replicas)
 
 

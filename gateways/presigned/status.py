@@ -13,8 +13,7 @@ from core.ids import media_id_time
 from gateways import keys
 from gateways.apierrors import ApiError
 from gateways.files import file_url
-from gateways.mastodon.auth import CATCH_UP
-from gateways.presigned.auth import principal
+from gateways.kit.principal import caught_up, require
 from gateways.timestamps import iso
 from store.readmodel import FAILED, READY
 
@@ -35,7 +34,7 @@ def not_found() -> ApiError:
 async def lookup(app: web.Application, media_id: str) -> Found | None:
     projection = app[keys.PROJECTION]
     found = await _lookup(app, media_id)
-    if found is None and await projection.wait_for(await app[keys.EVENTS].last_seq(), CATCH_UP):
+    if found is None and await caught_up(app[keys.EVENTS], projection):
         # Granted or uploaded through another replica a moment ago: look again once this one has
         # folded everything the log held.
         found = await _lookup(app, media_id)
@@ -85,7 +84,7 @@ def render(found: Found, base: str) -> dict[str, Any]:
 
 
 async def get_media(request: web.Request) -> web.Response:
-    user = await principal(request, "read:media", "write:media")
+    user = await require(request, "read:media", "write:media")
     found = await lookup(request.app, request.match_info["id"])
     # Somebody else's media is answered exactly like one that does not exist.
     if found is None or found.row["owner_id"] != user.user_id:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
+from gateways.kit.refusal import Refusal
 
-class PumpError(Exception):
-    """Raised by handlers; the gateway app answers it as `{"error": message}` with `status`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+# pump.io refusals carry a status and a message only; the gateway's error style renders `{"error": message}`.
+PumpError = Refusal

@@ -17,14 +17,15 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from core.log import LogUnavailable
 from gateways import keys
+from gateways.kit.writes import append
 from gateways.pumpio import render
 from gateways.pumpio.activities import Activities, msg_id
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
 from gateways.pumpio.objects import Rows, View, activity_json, count_param, gather_activities, offset_param
 from gateways.pumpio.render import Site
+from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import find_user, poster
 
 BAD_JSON = "Could not decode the JSON body"
@@ -213,13 +214,9 @@ async def post_activity(request: web.Request) -> web.Response:
     config, projection = app[keys.CONFIG], app[keys.PROJECTION]
     activities = Activities(projection, Site.of(config), actor=owner,
                             generator=await _generator(request, principal),
-                            content_limit=config.description_limit)
+                            content_limit=config.settings(PumpSettings).content_limit)
     event = await activities.interpret(body)
-    try:
-        seq = await app[keys.EVENTS].append(event, msg_id=msg_id(event))
-    except LogUnavailable:
-        raise PumpError(503, UNAVAILABLE) from None
-    await projection.wait_for(seq, timeout=10.0)
+    await append(request, event, msg_id=msg_id(event))
     activity = await activity_json(request, event.activity_id)
     if activity is None:
         # Either the log already held this change under the same message id (a racing duplicate), and

@@ -34,13 +34,12 @@ from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from core.events import AccessGranted, AnyEvent
 from core.ids import check_password
-from core.log import LogUnavailable
 from gateways import keys
+from gateways.kit.writes import append
 from gateways.pumpio import templates
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.state import (
     TIMESTAMP_WINDOW,
-    UNAVAILABLE,
     RequestToken,
     Stored,
     install,
@@ -346,11 +345,7 @@ async def _spend_nonce(request: web.Request, signed: Signed) -> None:
 
 async def record(request: web.Request, event: AnyEvent, *, msg_id: str) -> None:
     """Appends and waits until this replica's projection shows it, so the next request sees it."""
-    try:
-        seq = await request.app[keys.EVENTS].append(event, msg_id=msg_id)
-    except LogUnavailable:
-        raise PumpError(503, UNAVAILABLE) from None
-    await request.app[keys.PROJECTION].wait_for(seq, timeout=10.0)
+    await append(request, event, msg_id=msg_id)
 
 
 def _form(pairs: list[tuple[str, str]]) -> web.Response:

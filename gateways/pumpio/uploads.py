@@ -4,8 +4,8 @@ Both forms stream into the same staged blob as the Mastodon API's uploads; the J
 from base64 as it arrives, so no more than one network chunk of it is ever held in memory. The type
 is sniffed from the bytes; the declared Content-Type or mimeType only has to be present.
 
-Answers 200 with the image object once the processor is done, or after `v2_sync_wait` seconds with
-what is known so far: an image still processing has no `image` and `fullImage` yet, and its
+Answers 200 with the image object once the processor is done, or after a few seconds with
+what is known so far (`--pumpio-upload-wait`): an image still processing has no `image` and `fullImage` yet, and its
 `links.self` shows them once they exist.
 """
 
@@ -19,14 +19,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from core.log import LogUnavailable
 from core.ports import TooLarge
 from core.probe import MediaRejected
 from gateways import keys
 from gateways.ingest import Checked, record, stage
 from gateways.pumpio.errors import PumpError
-from gateways.pumpio.feed import UNAVAILABLE
 from gateways.pumpio.objects import image_json
+from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import poster
 from store.readmodel import FAILED, READY
 
@@ -244,7 +243,7 @@ def _json_limit(size_limit: int) -> int:
 
 async def _stage(request: web.Request) -> Checked:
     app = request.app
-    limit = app[keys.CONFIG].image_size_limit
+    limit = app[keys.CONFIG].settings(PumpSettings).upload_size_limit
     is_json = request.content_type == "application/json"
     most = _json_limit(limit) if is_json else limit - 1
     if request.content_length is not None and request.content_length > most:
@@ -272,7 +271,7 @@ async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
         latest = await projection.one("SELECT status FROM media WHERE media_id = ?", (media_id,))
         return latest is None or latest["status"] in (READY, FAILED)
 
-    await projection.wait_until(done, request.app[keys.CONFIG].v2_sync_wait)
+    await projection.wait_until(done, request.app[keys.CONFIG].settings(PumpSettings).pumpio_upload_wait)
     return latest
 
 
@@ -282,13 +281,10 @@ async def upload(request: web.Request) -> web.Response:
         raise PumpError(400, NO_CONTENT_TYPE)
     checked = await _stage(request)
     app = request.app
-    try:
-        media_id = await record(
-            checked, events=app[keys.EVENTS], blobs=app[keys.BLOBS], projection=app[keys.PROJECTION],
-            owner_id=owner, via="pumpio", filename=request.headers.get("X-File-Name", ""),
-        )
-    except LogUnavailable:
-        raise PumpError(503, UNAVAILABLE) from None
+    media_id = await record(
+        checked, events=app[keys.EVENTS], blobs=app[keys.BLOBS], projection=app[keys.PROJECTION],
+        owner_id=owner, via="pumpio", filename=request.headers.get("X-File-Name", ""),
+    )
     row = await _settled(request, media_id)
     if row is not None and row["status"] == FAILED:
         raise PumpError(400, FAILED_PROCESSING)

@@ -16,6 +16,7 @@ from gateways import keys
 from gateways.apierrors import ApiError
 from gateways.transform import params, signing
 from gateways.transform.cache import Key
+from gateways.transform.settings import TransformSettings
 from gateways.transform.source import (
     OUTPUT_FORMATS,
     SHA256,
@@ -69,7 +70,7 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
 
 
 def _check_signature(request: web.Request) -> None:
-    key = request.app[keys.CONFIG].transform_key
+    key = request.app[keys.CONFIG].settings(TransformSettings).transform_key
     given = request.query.getall(params.SIGNATURE, [])
     if not key:
         if given:

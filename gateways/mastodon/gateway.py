@@ -1,0 +1,32 @@
+"""The Mastodon media API as a gateway: its routes, error style and settings."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.probe import Limits
+from gateways.kit.descriptor import Flag, Gateway
+from gateways.kit.refusal import ErrorStyle
+from gateways.mastodon import errors, instance, media
+from gateways.mastodon.settings import MastodonSettings
+
+
+def add_routes(app: web.Application) -> None:
+    app.add_routes(instance.routes())
+    app.add_routes(media.routes())
+
+
+GATEWAY = Gateway(
+    name="mastodon",
+    routes=add_routes,
+    errors=ErrorStyle(codes=False, unavailable=errors.UNAVAILABLE, not_found=errors.NOT_FOUND),
+    settings=MastodonSettings,
+    flags=(
+        Flag("image_size_limit", "--image-size-limit", "largest image upload in bytes, plus one"),
+        Flag("description_limit", "--description-limit", "longest media description in characters"),
+        Flag("v2_sync_wait", "--v2-sync-wait", "seconds POST /api/v2/media waits for processing before a 202"),
+        Flag("v1_sync_wait", "--v1-sync-wait", "seconds POST /api/v1/media waits for processing at most"),
+    ),
+    limits=Limits(),
+    via="mastodon",
+)

@@ -1,0 +1,32 @@
+"""The pump.io / MediaGoblin client-to-server API as a gateway."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.probe import Limits
+from gateways.kit.descriptor import Flag, Gateway
+from gateways.kit.refusal import ErrorStyle
+from gateways.pumpio import clients, discovery, feed, oauth, objects, uploads, users
+from gateways.pumpio.settings import PumpSettings
+
+
+def add_routes(app: web.Application) -> None:
+    for module in (discovery, clients, oauth, users, uploads, feed, objects):
+        module.add_routes(app)
+
+
+GATEWAY = Gateway(
+    name="pumpio",
+    routes=add_routes,
+    errors=ErrorStyle(codes=False, unavailable=feed.UNAVAILABLE),
+    settings=PumpSettings,
+    flags=(
+        Flag("upload_size_limit", "--pumpio-size-limit", "largest pump.io upload in bytes, plus one"),
+        Flag("pumpio_upload_wait", "--pumpio-upload-wait",
+             "seconds a pump.io upload waits for processing before answering with what is known"),
+    ),
+    limits=Limits(),
+    sweeps_unattached=True,
+    via="pumpio",
+)
