@@ -1,0 +1,217 @@
+"""The contract every registered gateway keeps, run over each of them.
+
+Each gateway's probes (a request that needs a credential, one naming an unknown id, one too large, one
+that must reach the log) live in PROBES; a registered gateway without probes fails the suite, so a new
+protocol cannot skip it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+from aiohttp import web
+
+from core.log import LogUnavailable
+from gateways.kit.descriptor import Gateway
+from gateways.registry import GATEWAYS
+from tests import images
+from tests.outage import KillableBroker
+from tests.servers import Running, make_config, start
+
+BY_NAME = {g.name: g for g in GATEWAYS}
+JPEG_NAME = "probe.jpg"
+
+
+class Probe(msgspec.Struct, frozen=True):
+    method: str
+    path: str
+    # "token" puts the caller's bearer token on it, "none" sends no credential, "bad" a made-up one.
+    credential: str = "token"
+    json: Any = None
+    multipart: bool = False
+    # A body of this many bytes (Content-Length set, the bytes sent), for the size probe.
+    size: int = 0
+    status: int = 0
+
+
+class Probes(msgspec.Struct, frozen=True):
+    # A request refused without credentials, and the status of that refusal.
+    protected: Probe | None
+    unknown: Probe
+    too_large: Probe | None
+    # A request that appends to the log: 503 while the broker is away.
+    writes: Probe | None
+
+
+PROBES: dict[str, Probes] = {
+    "mastodon": Probes(
+        protected=Probe("GET", "/api/v1/media/1", status=401),
+        unknown=Probe("GET", "/api/v1/media/999999", status=404),
+        too_large=Probe("POST", "/api/v2/media", size=17 * 1024 * 1024, status=422),
+        writes=Probe("POST", "/api/v2/media", multipart=True),
+    ),
+    "pumpio": Probes(
+        protected=Probe("GET", "/api/whoami", status=401),
+        unknown=Probe("GET", "/api/user/nobody-at-all/profile", credential="none", status=401),
+        too_large=Probe("POST", "/api/client/register", size=2 * 1024 * 1024, status=413),
+        writes=Probe("POST", "/api/client/register", credential="none", json={"type": "client_associate"}),
+    ),
+    "presigned": Probes(
+        protected=Probe("POST", "/media", json={"filename": "a.png", "contentType": "image/png"}, status=401),
+        unknown=Probe("GET", "/media/123456789", status=404),
+        too_large=Probe("POST", "/media", size=64 * 1024, status=413),
+        writes=Probe("POST", "/media", json={"filename": "a.png", "contentType": "image/png"}),
+    ),
+    "posts": Probes(
+        protected=Probe("POST", "/posts", json={"spaceDID": "did:example:1", "body": "hi"}, status=401),
+        unknown=Probe("GET", "/posts/no-such-post", status=404),
+        too_large=Probe("POST", "/posts", size=256 * 1024, status=413),
+        writes=Probe("POST", "/posts", json={"spaceDID": "did:example:1", "body": "hi"}),
+    ),
+    "transform": Probes(
+        protected=None,
+        unknown=Probe("GET", "/media/sha256/" + "0" * 64, credential="none", status=404),
+        too_large=None,
+        writes=None,
+    ),
+}
+
+
+def shape_ok(gateway: Gateway, body: Any) -> bool:
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str) or not body["error"]:
+        return False
+    if gateway.errors.codes:
+        return isinstance(body.get("code"), str) and set(body) <= {"error", "code", "parameter"}
+    return set(body) == {"error"}
+
+
+async def send(http: aiohttp.ClientSession, url: str, probe: Probe, token: str, jpeg: bytes,
+               credential: str | None = None) -> tuple[int, str, Any]:
+    headers: dict[str, str] = {}
+    which = credential or probe.credential
+    if which == "token":
+        headers["Authorization"] = f"Bearer {token}"
+    elif which == "bad":
+        headers["Authorization"] = "Bearer not-a-token-anybody-issued"
+    data: Any = None
+    if probe.multipart:
+        form = aiohttp.FormData()
+        form.add_field("file", io.BytesIO(jpeg), filename=JPEG_NAME, content_type="image/jpeg")
+        data = form
+    elif probe.size:
+        headers["Content-Type"] = "application/json"
+        data = b"[" + b" " * (probe.size - 2) + b"]"
+    async with http.request(probe.method, url + probe.path, json=probe.json, data=data, headers=headers) as r:
+        text = await r.text()
+        try:
+            body = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            body = text
+        return r.status, r.content_type, body
+
+
+def test_every_registered_gateway_has_probes() -> None:
+    assert set(PROBES) == set(BY_NAME)
+
+
+@pytest.fixture(scope="module")
+async def served(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Running, str]]:
+    running = await start(make_config(nats_url, tmp_path_factory.mktemp("data")), processor=False)
+    token = await running.token("alice")
+    yield running, token
+    await running.server.stop()
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+async def test_credentials_unknown_ids_and_sizes_are_refused_in_the_gateways_shape(
+    name: str, served: tuple[Running, str], tmp_path: Path
+) -> None:
+    running, token = served
+    gateway, probes = BY_NAME[name], PROBES[name]
+    jpeg = images.jpeg(tmp_path / JPEG_NAME, 32, 24).read_bytes()
+    async with aiohttp.ClientSession() as http:
+        if probes.protected is not None:
+            for credential in ("none", "bad"):
+                status, kind, body = await send(http, running.url, probes.protected, token, jpeg, credential)
+                assert (status, kind) == (probes.protected.status, "application/json"), body
+                assert shape_ok(gateway, body), body
+        for probe in (probes.unknown, probes.too_large):
+            if probe is None:
+                continue
+            status, kind, body = await send(http, running.url, probe, token, jpeg)
+            assert (status, kind) == (probe.status, "application/json"), (probe, body)
+            assert shape_ok(gateway, body), body
+        async with http.get(running.url + "/healthz") as r:
+            assert r.status == 200
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+async def test_head_answers_like_get(name: str, served: tuple[Running, str]) -> None:
+    running, _ = served
+    probe = PROBES[name].unknown
+    async with aiohttp.ClientSession() as http:
+        async with http.get(running.url + probe.path) as got, http.head(running.url + probe.path) as head:
+            assert head.status == got.status
+            assert head.content_type == got.content_type == "application/json"
+            assert await head.read() == b""
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+async def test_an_unexpected_error_is_a_500_in_the_gateways_shape(name: str, nats_url: str, tmp_path: Path) -> None:
+    """A route that crashes, added through the gateway's own descriptor, answers with an error id and no internals."""
+    real = BY_NAME[name]
+
+    async def crash(request: web.Request) -> web.Response:
+        raise KeyError("internal detail")
+
+    async def away(request: web.Request) -> web.Response:
+        raise LogUnavailable("gone")
+
+    def routes(app: web.Application) -> None:
+        real.routes(app)
+        app.router.add_get(f"/contract-{name}/crash", crash)
+        app.router.add_get(f"/contract-{name}/away", away)
+
+    probed = msgspec.structs.replace(real, routes=routes)
+    others = tuple(g for g in GATEWAYS if g.name != name)
+    running = await start(make_config(nats_url, tmp_path / "data"), processor=False, registered=(*others, probed))
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{running.url}/contract-{name}/crash") as r:
+                body = await r.json()
+                assert r.status == 500 and shape_ok(real, body), body
+                assert "error id" in body["error"] and "internal detail" not in body["error"]
+            async with http.get(f"{running.url}/contract-{name}/away") as r:
+                body = await r.json()
+                assert r.status == 503 and shape_ok(real, body) and body["error"] == real.errors.unavailable
+    finally:
+        await running.server.stop()
+
+
+async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_away(tmp_path: Path) -> None:
+    broker = KillableBroker(tmp_path / "nats")
+    await broker.start()
+    running = await start(make_config(broker.url, tmp_path / "data"), processor=False)
+    try:
+        token = await running.token("alice")
+        jpeg = images.jpeg(tmp_path / JPEG_NAME, 32, 24).read_bytes()
+        await broker.kill()
+        writes = {name: p.writes for name, p in PROBES.items() if p.writes is not None}
+        async with aiohttp.ClientSession() as http:
+            answers = await asyncio.gather(*(send(http, running.url, probe, token, jpeg) for probe in writes.values()))
+            for name, (status, kind, body) in zip(writes, answers, strict=True):
+                gateway = BY_NAME[name]
+                assert (status, kind) == (503, "application/json"), (name, body)
+                assert shape_ok(gateway, body) and body["error"] == gateway.errors.unavailable, (name, body)
+            async with http.get(running.url + "/healthz") as r:
+                assert r.status == 200
+    finally:
+        await running.server.stop()
+        await broker.kill()
