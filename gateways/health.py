@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from aiohttp import web
 
-from gateways import keys
+# What is not ready yet, by part ("nats", "projection", "processor"); empty when ready.
+Readiness = Callable[[], Awaitable[Mapping[str, str]]]
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -13,7 +17,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    waiting = await request.app[keys.READINESS]()
+    waiting = await request.app[READINESS]()
     if waiting:
         return web.json_response({"status": "not ready", "waiting": dict(waiting)}, status=503)
     return web.json_response({"status": "ready"})

@@ -20,9 +20,10 @@ from aiohttp.typedefs import Middleware
 from core.config import Config
 from core.jetstream import JetStreamLog
 from core.probe import Limits
-from gateways import health, keys
+from gateways import health
 from gateways.app import Handler, create_app
 from gateways.kit.descriptor import Gateway
+from gateways.kit.services import SERVICES, Services
 from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
@@ -68,6 +69,7 @@ class Server:
         self.projection: LiveProjection | None = None
         self.generations: Generations | None = None
         self.variants: VariantCache | None = None
+        self.services: Services | None = None
         self.blobs = FileBlobStore(config.blobs)
         self.limits = Limits()
         self.url = ""
@@ -111,7 +113,7 @@ class Server:
             config = msgspec.structs.replace(config, port=port)
             self.config = config
         app = await self._gateway_app(events, processing) if parts.gateways else health.create_app()
-        app[keys.READINESS] = self.readiness
+        app[health.READINESS] = self.readiness
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
@@ -142,20 +144,16 @@ class Server:
         assert self.projection is not None
         blobs = self.blobs
         app = create_app(self.gateways)
-        app[keys.CONFIG] = config
-        app[keys.EVENTS] = events
-        app[keys.PROJECTION] = self.projection
         # Innermost, so a request's every read goes to the one generation current when it began.
         app.middlewares.append(_pinning(self.projection))
-        app[keys.BLOBS] = blobs
-        app[keys.LIMITS] = self.limits
-        regenerate: keys.Regenerate = Renderer(blobs, config.renditions, processing)
-        app[keys.REGENERATE] = regenerate
         variants = VariantCache(config.variants)
         # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
         self._stack.push_async_callback(variants.close)
-        app[keys.VARIANTS] = variants
         self.variants = variants
+        self.services = Services(config=config, events=events, projection=self.projection, blobs=blobs,
+                                 limits=self.limits, regenerate=Renderer(blobs, config.renditions, processing),
+                                 variants=variants)
+        app[SERVICES] = self.services
         for gateway in self.gateways:
             if gateway.start is not None:
                 await gateway.start(app)

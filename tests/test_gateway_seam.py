@@ -16,11 +16,11 @@ from aiohttp import web
 from core.events import MediaUpdated
 from core.log import LogUnavailable
 from core.probe import Limits, widest
-from gateways import keys
 from gateways.kit import writes
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.principal import require
 from gateways.kit.refusal import ErrorStyle, Refusal
+from gateways.kit.services import SERVICES
 from gateways.mastodon.settings import MastodonSettings
 from gateways.presigned.settings import PresignedSettings
 from gateways.registry import GATEWAYS, processing_limits, swept_vias
@@ -41,7 +41,7 @@ STYLE = ErrorStyle(codes=True, unavailable="Echo is away", not_found="No echo he
 
 async def whoami(request: web.Request) -> web.Response:
     principal = await require(request, "read")
-    greeting = request.app[keys.CONFIG].settings(EchoSettings).echo_greeting
+    greeting = request.app[SERVICES].config.settings(EchoSettings).echo_greeting
     return web.json_response({"user": principal.user_id, "greeting": greeting, "started": request.app[STARTED]})
 
 

@@ -20,8 +20,8 @@ import requests
 from aiohttp import web
 from requests_oauthlib import OAuth1Session
 
-from gateways import keys
 from gateways.app import create_app
+from gateways.kit.services import SERVICES
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.state import NONCE_TTL, REQUEST_TOKEN_TTL, OAuthState, RequestToken
 from mediaplex.admin import add_user
@@ -53,11 +53,8 @@ async def replica(server: Running) -> AsyncIterator[str]:
     """The address of a second replica whose public URL is the first one's."""
     app = create_app()
     app.router.add_route("*", "/test/principal", principal)
-    app[keys.CONFIG] = server.config
-    app[keys.EVENTS] = server.events
-    app[keys.PROJECTION] = server.projection
-    app[keys.BLOBS] = server.server.blobs
-    app[keys.LIMITS] = server.server.limits
+    assert server.server.services is not None
+    app[SERVICES] = server.server.services
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from core.ids import token_hash
 from core.log import EventLog
-from gateways import keys
 from gateways.kit.refusal import Refusal
+from gateways.kit.services import SERVICES
 from store.reader import ProjectionReader
 
 # How long a miss waits for the projection to catch up with the log before it counts as unknown.
@@ -55,11 +55,11 @@ async def resolve(request: web.Request) -> Principal | None:
     if token is None:
         return None
     app = request.app
-    projection = app[keys.PROJECTION]
+    projection = app[SERVICES].projection
     hashed = token_hash(token)
     found = await _lookup(projection, hashed)
     # The first miss may have raced the very event that issued this token.
-    if found is None and await caught_up(app[keys.EVENTS], projection):
+    if found is None and await caught_up(app[SERVICES].events, projection):
         found = await _lookup(projection, hashed)
     return found
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.events import AnyEvent
-from gateways import keys
 from gateways.kit.refusal import Refusal
+from gateways.kit.services import SERVICES
 
 WAIT = 10.0
 NOT_READABLE = "The change was recorded but is not readable yet; try again in a moment"
@@ -20,7 +20,7 @@ async def append(request: web.Request, event: AnyEvent, *, msg_id: str, expected
     catch up in time is a 503 too, saying the change is in the log.
     """
     app = request.app
-    seq = await app[keys.EVENTS].append(event, msg_id=msg_id, expected_last=expected_last, expected_on=expected_on)
-    if not await app[keys.PROJECTION].wait_for(seq, timeout=WAIT):
+    seq = await app[SERVICES].events.append(event, msg_id=msg_id, expected_last=expected_last, expected_on=expected_on)
+    if not await app[SERVICES].projection.wait_for(seq, timeout=WAIT):
         raise Refusal(503, NOT_READABLE, code="unavailable")
     return seq

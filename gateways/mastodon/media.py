@@ -13,11 +13,11 @@ from aiohttp import BodyPartReader, web
 from core.events import Focus, MediaDeleted, MediaUpdated
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways import keys
 from gateways.ingest import Checked, record, stage
 from gateways.kit import writes
 from gateways.kit.principal import Principal, require
 from gateways.kit.refusal import Refusal as Invalid
+from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.render import attachment
 from gateways.mastodon.settings import MastodonSettings
@@ -74,8 +74,8 @@ async def _text(part: BodyPartReader, limit: int) -> str:
 
 async def _upload(request: web.Request, principal: Principal) -> str:
     app = request.app
-    config = app[keys.CONFIG].settings(MastodonSettings)
-    blobs = app[keys.BLOBS]
+    config = app[SERVICES].config.settings(MastodonSettings)
+    blobs = app[SERVICES].blobs
     if request.content_length is not None and request.content_length > config.image_size_limit + FORM_OVERHEAD:
         raise Invalid(422, errors.too_large(config.image_size_limit))
     if not request.content_type.startswith("multipart/"):
@@ -92,7 +92,7 @@ async def _upload(request: web.Request, principal: Principal) -> str:
             if part.name == "file" and checked is None:
                 filename = part.filename or ""
                 checked = await stage(
-                    blobs, _chunks(part), max_bytes=config.image_size_limit - 1, limits=app[keys.LIMITS]
+                    blobs, _chunks(part), max_bytes=config.image_size_limit - 1, limits=app[SERVICES].limits
                 )
             elif part.name == "thumbnail":
                 has_thumbnail = bool(await part.read_chunk(1))
@@ -113,9 +113,9 @@ async def _upload(request: web.Request, principal: Principal) -> str:
         raise _refusal(exc, config.image_size_limit) from None
     return await record(
         checked,
-        events=app[keys.EVENTS],
+        events=app[SERVICES].events,
         blobs=blobs,
-        projection=app[keys.PROJECTION],
+        projection=app[SERVICES].projection,
         owner_id=principal.user_id,
         via="mastodon",
         filename=filename,
@@ -147,7 +147,7 @@ def _rejection(exc: MediaRejected) -> str:
 
 
 async def _row(request: web.Request, media_id: str) -> sqlite3.Row | None:
-    return await request.app[keys.PROJECTION].one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    return await request.app[SERVICES].projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
 
 
 async def _owned(request: web.Request, principal: Principal) -> sqlite3.Row:
@@ -158,7 +158,7 @@ async def _owned(request: web.Request, principal: Principal) -> sqlite3.Row:
 
 
 async def _wait_processed(request: web.Request, media_id: str, timeout: float) -> sqlite3.Row:
-    projection = request.app[keys.PROJECTION]
+    projection = request.app[SERVICES].projection
     latest: sqlite3.Row | None = None
 
     async def settled() -> bool:
@@ -176,20 +176,20 @@ def _respond(request: web.Request, row: sqlite3.Row, *, pending: int) -> web.Res
     if row["status"] == FAILED:
         return errors.error(422, errors.PROCESSING_FAILED)
     status = 200 if row["status"] == READY else pending
-    return web.json_response(attachment(row, request.app[keys.CONFIG].base_url), status=status)
+    return web.json_response(attachment(row, request.app[SERVICES].config.base_url), status=status)
 
 
 @requires("write", "write:media")
 async def post_v1(request: web.Request, principal: Principal) -> web.StreamResponse:
     media_id = await _upload(request, principal)
-    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].settings(MastodonSettings).v1_sync_wait)
+    row = await _wait_processed(request, media_id, request.app[SERVICES].config.settings(MastodonSettings).v1_sync_wait)
     return _respond(request, row, pending=200)
 
 
 @requires("write", "write:media")
 async def post_v2(request: web.Request, principal: Principal) -> web.StreamResponse:
     media_id = await _upload(request, principal)
-    row = await _wait_processed(request, media_id, request.app[keys.CONFIG].settings(MastodonSettings).v2_sync_wait)
+    row = await _wait_processed(request, media_id, request.app[SERVICES].config.settings(MastodonSettings).v2_sync_wait)
     return _respond(request, row, pending=202)
 
 
@@ -216,7 +216,7 @@ async def _form(request: web.Request) -> dict[str, Any]:
 
 
 async def _update(request: web.Request, media_id: str, form: dict[str, Any]) -> None:
-    config = request.app[keys.CONFIG].settings(MastodonSettings)
+    config = request.app[SERVICES].config.settings(MastodonSettings)
     description = focus = None
     if "description" in form and form["description"] is not None:
         description = check_description(str(form["description"]), config.description_limit)
@@ -248,7 +248,7 @@ async def put_media(request: web.Request, principal: Principal) -> web.StreamRes
 async def _in_use(request: web.Request, row: sqlite3.Row) -> bool:
     """Whether a post attaches the media or its owner's profile shows it; only the owner can do either."""
     media_id, owner = row["media_id"], row["owner_id"]
-    projection = request.app[keys.PROJECTION]
+    projection = request.app[SERVICES].projection
     avatar = await projection.one("SELECT 1 FROM users WHERE user_id = ? AND avatar = ?", (owner, media_id))
     if avatar is not None:
         return True

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from core.events import AvatarSet
-from gateways import keys
 from gateways.kit.principal import require
+from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.posts import bodies
 from gateways.posts.media import check_usable, media_json
@@ -28,8 +28,8 @@ async def _identity(request: web.Request, user_id: str) -> dict[str, Any]:
             return None, None
         return avatar, conn.execute("SELECT * FROM media WHERE media_id = ?", (avatar,)).fetchone()
 
-    avatar_id, row = await request.app[keys.PROJECTION].read(load)
-    media = media_json(avatar_id, row, request.app[keys.CONFIG].base_url) if avatar_id else None
+    avatar_id, row = await request.app[SERVICES].projection.read(load)
+    media = media_json(avatar_id, row, request.app[SERVICES].config.base_url) if avatar_id else None
     return {"id": user_id, "avatarId": avatar_id, "avatarUrl": media["url"] if media else None, "avatar": media}
 
 
@@ -42,8 +42,8 @@ async def put_identity(request: web.Request) -> web.Response:
     principal = await require(request, *WRITE_SCOPES)
     change = await bodies.decode(request, bodies.AVATAR)
     user = principal.user_id
-    await check_usable(request.app[keys.PROJECTION], user, (change.avatar_id,), "avatarId")
-    current = await request.app[keys.PROJECTION].one("SELECT avatar FROM users WHERE user_id = ?", (user,))
+    await check_usable(request.app[SERVICES].projection, user, (change.avatar_id,), "avatarId")
+    current = await request.app[SERVICES].projection.one("SELECT avatar FROM users WHERE user_id = ?", (user,))
     # Setting the picture a profile already has changes nothing, so it appends nothing either.
     if current is None or current["avatar"] != change.avatar_id:
         event = AvatarSet(at=time.time(), user_id=user, media_id=change.avatar_id)

@@ -15,9 +15,9 @@ import msgspec
 from aiohttp import web
 
 from core.events import ActivityPosted
-from gateways import keys
 from gateways.apierrors import ApiError
 from gateways.kit.principal import require
+from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.posts import bodies, errors, limits
 from gateways.posts.media import check_usable, media_json, rows_by_id
@@ -46,7 +46,7 @@ async def _load(request: web.Request, post_id: str) -> Stored | None:
             return None
         return Stored(post=post, media=rows_by_id(conn, "media", _attachment_ids(post)))
 
-    return await request.app[keys.PROJECTION].read(load)
+    return await request.app[SERVICES].projection.read(load)
 
 
 def post_json(stored: Stored, base: str) -> dict[str, Any]:
@@ -71,7 +71,7 @@ async def create_post(request: web.Request) -> web.Response:
     ids = limits.attachment_ids(new.attachment_ids)
     body = limits.body(new.body, attachments=len(ids))
     app = request.app
-    await check_usable(app[keys.PROJECTION], principal.user_id, ids, "attachmentIds")
+    await check_usable(app[SERVICES].projection, principal.user_id, ids, "attachmentIds")
     post_id = uuid.uuid4().hex
     event = ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=principal.user_id, verb="post",
                            object_type="note", object_id=post_id, content=body, attachments=ids, space=space,
@@ -79,7 +79,7 @@ async def create_post(request: web.Request) -> web.Response:
     await append(request, event, msg_id=f"activity.{event.activity_id}")
     stored = await _load(request, post_id)
     assert stored is not None, "the projection reached the post's sequence"
-    base = app[keys.CONFIG].base_url
+    base = app[SERVICES].config.base_url
     return web.json_response(post_json(stored, base), status=201, headers={"Location": f"{base}/posts/{post_id}"})
 
 
@@ -87,7 +87,7 @@ async def get_post(request: web.Request) -> web.Response:
     stored = await _load(request, request.match_info["id"])
     if stored is None:
         raise ApiError(404, errors.NOT_FOUND, "No such post")
-    return web.json_response(post_json(stored, request.app[keys.CONFIG].base_url))
+    return web.json_response(post_json(stored, request.app[SERVICES].config.base_url))
 
 
 def add_routes(app: web.Application) -> None:

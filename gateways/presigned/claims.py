@@ -19,8 +19,8 @@ from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
 
 from core.jetstream import JetStreamLog
-from gateways import keys
 from gateways.apierrors import ApiError
+from gateways.kit.services import SERVICES
 from gateways.presigned.errors import reachable
 
 # Only uploads in flight depend on a claim (a finished one is in the log and the read model), so
@@ -70,12 +70,12 @@ class ClaimsHolder:
             return self._claims
         async with self._lock:
             if self._claims is None:
-                events = app[keys.EVENTS]
+                events = app[SERVICES].events
                 if not isinstance(events, JetStreamLog):
                     raise ApiError(503, "unavailable", "Presigned uploads need the JetStream event log")
                 with reachable():
                     self._claims = await Claims.open(
-                        events.jetstream, events.stream, replicas=app[keys.CONFIG].stream_replicas
+                        events.jetstream, events.stream, replicas=app[SERVICES].config.stream_replicas
                     )
             return self._claims
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.jetstream import JetStreamLog
-from gateways import keys
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
+from gateways.kit.services import SERVICES
 from gateways.presigned import requests, status, upload
 from gateways.presigned.claims import CLAIMS, ClaimsHolder
 from gateways.presigned.requests import SIGNER
@@ -26,10 +26,10 @@ def add_routes(app: web.Application) -> None:
 
 
 async def start(app: web.Application) -> None:
-    events = app[keys.EVENTS]
+    events = app[SERVICES].events
     if not isinstance(events, JetStreamLog):
         raise TypeError("presigned uploads keep their signing key in JetStream")
-    app[SIGNER] = Signer(await upload_key(app[keys.CONFIG], events))
+    app[SIGNER] = Signer(await upload_key(app[SERVICES].config, events))
 
 
 GATEWAY = Gateway(

@@ -11,9 +11,9 @@ from aiohttp import web
 
 from core.events import MediaRequested
 from core.ids import new_media_id
-from gateways import keys
 from gateways.apierrors import ApiError
 from gateways.kit.principal import require
+from gateways.kit.services import SERVICES
 from gateways.presigned import filenames
 from gateways.presigned.errors import reachable
 from gateways.presigned.settings import PresignedSettings
@@ -74,7 +74,7 @@ async def request_upload(request: web.Request) -> web.Response:
                        parameter="contentType")
 
     app = request.app
-    config = app[keys.CONFIG]
+    config = app[SERVICES].config
     settings = config.settings(PresignedSettings)
     now = time.time()
     grant = Grant(media_id=new_media_id(), content_type=content_type, max_bytes=settings.presigned_size_limit,
@@ -83,9 +83,9 @@ async def request_upload(request: web.Request) -> web.Response:
     event = MediaRequested(at=now, media_id=grant.media_id, owner_id=user.user_id, filename=filename,
                            content_type=content_type, max_bytes=grant.max_bytes, expires_at=float(grant.expires))
     with reachable():
-        seq = await app[keys.EVENTS].append(event, msg_id=f"{grant.media_id}.requested")
+        seq = await app[SERVICES].events.append(event, msg_id=f"{grant.media_id}.requested")
     # Read-your-writes: the app's next GET /media/{id} on this replica already sees the request.
-    await app[keys.PROJECTION].wait_for(seq, timeout=10.0)
+    await app[SERVICES].projection.wait_for(seq, timeout=10.0)
     return web.json_response({
         "uploadUrl": app[SIGNER].url(config.base_url, grant),
         "contentDispositionHeader": filenames.content_disposition(filename),

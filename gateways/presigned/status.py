@@ -10,10 +10,10 @@ from aiohttp import web
 
 from core.events import RenditionInfo
 from core.ids import media_id_time
-from gateways import keys
 from gateways.apierrors import ApiError
 from gateways.files import file_url
 from gateways.kit.principal import caught_up, require
+from gateways.kit.services import SERVICES
 from gateways.timestamps import iso
 from store.readmodel import FAILED, READY
 
@@ -32,9 +32,9 @@ def not_found() -> ApiError:
 
 
 async def lookup(app: web.Application, media_id: str) -> Found | None:
-    projection = app[keys.PROJECTION]
+    projection = app[SERVICES].projection
     found = await _lookup(app, media_id)
-    if found is None and await caught_up(app[keys.EVENTS], projection):
+    if found is None and await caught_up(app[SERVICES].events, projection):
         # Granted or uploaded through another replica a moment ago: look again once this one has
         # folded everything the log held.
         found = await _lookup(app, media_id)
@@ -42,7 +42,7 @@ async def lookup(app: web.Application, media_id: str) -> Found | None:
 
 
 async def _lookup(app: web.Application, media_id: str) -> Found | None:
-    projection = app[keys.PROJECTION]
+    projection = app[SERVICES].projection
     row = await projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
     if row is not None:
         return Found(row, pending=False)
@@ -89,4 +89,4 @@ async def get_media(request: web.Request) -> web.Response:
     # Somebody else's media is answered exactly like one that does not exist.
     if found is None or found.row["owner_id"] != user.user_id:
         raise not_found()
-    return web.json_response(render(found, request.app[keys.CONFIG].base_url))
+    return web.json_response(render(found, request.app[SERVICES].config.base_url))

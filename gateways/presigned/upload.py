@@ -17,9 +17,9 @@ from aiohttp import web
 from core.log import Conflict
 from core.ports import TooLarge
 from core.probe import Limits, MediaRejected
-from gateways import keys
 from gateways.apierrors import ApiError
 from gateways.ingest import Checked, record, stage
+from gateways.kit.services import SERVICES
 from gateways.presigned.claims import CLAIMS
 from gateways.presigned.errors import reachable
 from gateways.presigned.requests import SIGNER
@@ -81,7 +81,7 @@ async def put_upload(request: web.Request) -> web.Response:
         if revision is None:
             raise _already_used()
         try:
-            requested = await app[keys.EVENTS].last_on(f"mx.media.{media_id}.requested")
+            requested = await app[SERVICES].events.last_on(f"mx.media.{media_id}.requested")
             await _receive(request, found, grant.content_type, grant.max_bytes, requested)
         except BaseException:
             # Nothing was recorded: the URL stays good for another try until it expires. A broker
@@ -93,12 +93,12 @@ async def put_upload(request: web.Request) -> web.Response:
     if uploaded is None:
         # Deleted between its upload and this answer.
         raise ApiError(404, "not_found", "Media not found")
-    return web.json_response(render(uploaded, app[keys.CONFIG].base_url))
+    return web.json_response(render(uploaded, app[SERVICES].config.base_url))
 
 
 async def _receive(request: web.Request, found: Found, content_type: str, cap: int, requested: int) -> None:
     app = request.app
-    blobs = app[keys.BLOBS]
+    blobs = app[SERVICES].blobs
     try:
         checked: Checked = await stage(blobs, request.content.iter_chunked(CHUNK), max_bytes=cap, limits=LIMITS,
                                        expect=content_type, whole=True)
@@ -109,7 +109,7 @@ async def _receive(request: web.Request, found: Found, content_type: str, cap: i
     except (aiohttp.ClientPayloadError, ConnectionError):
         raise ApiError(400, "incomplete_body", "The request body ended early") from None
     try:
-        await record(checked, events=app[keys.EVENTS], blobs=blobs, projection=app[keys.PROJECTION],
+        await record(checked, events=app[SERVICES].events, blobs=blobs, projection=app[SERVICES].projection,
                      owner_id=found.row["owner_id"], via=VIA, filename=found.row["filename"],
                      media_id=found.row["media_id"], expected_last=requested)
     except Conflict:

@@ -7,7 +7,7 @@ from xml.sax.saxutils import quoteattr
 
 from aiohttp import web
 
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
 
 XRD = "application/xrd+xml"
@@ -49,7 +49,7 @@ def xrd(links: list[Link]) -> str:
 
 
 def _base(request: web.Request) -> str:
-    return request.app[keys.CONFIG].base_url
+    return request.app[SERVICES].config.base_url
 
 
 async def root(request: web.Request) -> web.StreamResponse:
@@ -76,7 +76,7 @@ async def webfinger(request: web.Request) -> web.StreamResponse:
         raise PumpError(404, f"Unrecognized resource {resource}")
     if host.lower() != urlsplit(base).netloc.lower():
         raise PumpError(404, f"No such host: {host}")
-    row = await request.app[keys.PROJECTION].one("SELECT user_id FROM users WHERE user_id = ?", (user,))
+    row = await request.app[SERVICES].projection.one("SELECT user_id FROM users WHERE user_id = ?", (user,))
     if row is None:
         raise PumpError(404, f"No such user: {user}")
     body = {"subject": f"acct:{row['user_id']}@{host}", "links": user_links(base, row["user_id"])}

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import render
 from gateways.pumpio.activities import Activities, msg_id
@@ -142,7 +142,7 @@ async def _cursor(request: web.Request, site: Site) -> Cursor:
         return Cursor(count=count, offset=offset)
     name, value = ("before", before) if before else ("since", since)
     assert value is not None
-    row = await request.app[keys.PROJECTION].one(
+    row = await request.app[SERVICES].projection.one(
         "SELECT seq FROM activities WHERE activity_id = ?", (_activity_key(value, site),))
     if row is None:
         raise PumpError(400, f"Unknown activity in '{name}': {value}")
@@ -166,7 +166,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
         owner = user["user_id"]
         if stream.inbox and owner != principal.user_id:
             raise PumpError(403, NOT_YOUR_INBOX)
-        site = Site.of(request.app[keys.CONFIG])
+        site = Site.of(request.app[SERVICES].config)
         cursor = await _cursor(request, site)
 
         def load(conn: sqlite3.Connection) -> tuple[Page, list[sqlite3.Row], Rows]:
@@ -180,7 +180,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
             rows.users.setdefault(owner, user)
             return page, activities, rows
 
-        page, activities, rows = await request.app[keys.PROJECTION].read(load)
+        page, activities, rows = await request.app[SERVICES].projection.read(load)
         view = View(rows, site)
         url = f"{site.user(owner)}/{stream.path()}"
         body = render.collection(
@@ -201,7 +201,7 @@ async def _json_body(request: web.Request) -> Any:
 
 
 async def _generator(request: web.Request, principal: PumpPrincipal) -> str:
-    row = await request.app[keys.PROJECTION].one(
+    row = await request.app[SERVICES].projection.one(
         "SELECT application_name FROM clients WHERE client_id = ?", (principal.client_id,))
     return str(row["application_name"] or "") if row else ""
 
@@ -211,7 +211,7 @@ async def post_activity(request: web.Request) -> web.Response:
     owner = principal.user_id
     body = await _json_body(request)
     app = request.app
-    config, projection = app[keys.CONFIG], app[keys.PROJECTION]
+    config, projection = app[SERVICES].config, app[SERVICES].projection
     activities = Activities(projection, Site.of(config), actor=owner,
                             generator=await _generator(request, principal),
                             content_limit=config.settings(PumpSettings).content_limit)

@@ -34,7 +34,7 @@ from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from core.events import AccessGranted, AnyEvent
 from core.ids import check_password
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import templates
 from gateways.pumpio.errors import PumpError
@@ -278,7 +278,7 @@ async def _signed(request: web.Request) -> Signed:
     if request.content_type == FORM and request.body_exists:
         # aiohttp keeps the bytes, so the handler can still read the form after this.
         body = (await request.read()).decode("utf-8", errors="replace")
-    uri = request.app[keys.CONFIG].base_url + request.raw_path
+    uri = request.app[SERVICES].config.base_url + request.raw_path
     try:
         collected = collect_parameters(uri_query=urlsplit(uri).query, body=body, headers=headers,
                                        exclude_oauth_signature=False, with_realm=True)
@@ -307,14 +307,14 @@ async def _caught_up(request: web.Request, lookup: Callable[[], Awaitable[T | No
     found = await lookup()
     if found is None:
         app = request.app
-        projection = app[keys.PROJECTION]
-        if await projection.wait_for(await app[keys.EVENTS].last_seq(), CATCH_UP):
+        projection = app[SERVICES].projection
+        if await projection.wait_for(await app[SERVICES].events.last_seq(), CATCH_UP):
             found = await lookup()
     return found
 
 
 async def _row(request: web.Request, sql: str, key: str) -> sqlite3.Row | None:
-    return await request.app[keys.PROJECTION].one(sql, (key,))
+    return await request.app[SERVICES].projection.one(sql, (key,))
 
 
 async def find_client(request: web.Request, client_id: str) -> sqlite3.Row | None:
@@ -495,7 +495,7 @@ async def _client_name(request: web.Request, client_id: str) -> str:
 
 
 def _action(request: web.Request) -> str:
-    return request.app[keys.CONFIG].base_url + "/oauth/authorize"
+    return request.app[SERVICES].config.base_url + "/oauth/authorize"
 
 
 def _page(html: str, status: int = 200) -> web.Response:

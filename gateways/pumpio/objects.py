@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import authenticate
@@ -186,13 +186,13 @@ def _whole(value: str | None, default: int, message: str, most: int | None) -> i
 
 
 async def image_json(request: web.Request, media_id: str) -> dict[str, Any]:
-    rows = await request.app[keys.PROJECTION].read(lambda c: gather(c, media_ids=[media_id]))
-    return View(rows, Site.of(request.app[keys.CONFIG])).image(media_id)
+    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, media_ids=[media_id]))
+    return View(rows, Site.of(request.app[SERVICES].config)).image(media_id)
 
 
 async def _visible_image(request: web.Request, viewer: str) -> sqlite3.Row:
     media_id = request.match_info["id"]
-    row = await request.app[keys.PROJECTION].one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    row = await request.app[SERVICES].projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
     if row is None or not visible(row, viewer):
         raise PumpError(404, NO_IMAGE)
     return row
@@ -216,8 +216,8 @@ async def get_replies(request: web.Request) -> web.Response:
             (media_id, count, offset))]
         return total, ids, gather(conn, comment_ids=ids)
 
-    total, ids, rows = await request.app[keys.PROJECTION].read(page)
-    where = Site.of(request.app[keys.CONFIG])
+    total, ids, rows = await request.app[SERVICES].projection.read(page)
+    where = Site.of(request.app[SERVICES].config)
     view = View(rows, where)
     url = f"{where.object_id('image', media_id)}/replies"
     links = {"first": render.link(url), "self": render.link(url, count=count, offset=offset or None)}
@@ -235,19 +235,19 @@ async def get_replies(request: web.Request) -> web.Response:
 async def get_comment(request: web.Request) -> web.Response:
     await authenticate(request)
     comment_id = request.match_info["id"]
-    rows = await request.app[keys.PROJECTION].read(lambda c: gather(c, comment_ids=[comment_id]))
+    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, comment_ids=[comment_id]))
     if comment_id not in rows.comments:
         raise PumpError(404, NO_COMMENT)
-    return web.json_response(View(rows, Site.of(request.app[keys.CONFIG])).comment(comment_id))
+    return web.json_response(View(rows, Site.of(request.app[SERVICES].config)).comment(comment_id))
 
 
 async def get_note(request: web.Request) -> web.Response:
     await authenticate(request)
     note_id = request.match_info["id"]
-    rows = await request.app[keys.PROJECTION].read(lambda c: gather(c, note_ids=[note_id]))
+    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, note_ids=[note_id]))
     if note_id not in rows.notes:
         raise PumpError(404, NO_NOTE)
-    return web.json_response(View(rows, Site.of(request.app[keys.CONFIG])).note(note_id))
+    return web.json_response(View(rows, Site.of(request.app[SERVICES].config)).note(note_id))
 
 
 async def activity_json(request: web.Request, activity_id: str) -> dict[str, Any] | None:
@@ -255,8 +255,8 @@ async def activity_json(request: web.Request, activity_id: str) -> dict[str, Any
         row = conn.execute("SELECT * FROM activities WHERE activity_id = ?", (activity_id,)).fetchone()
         return row, gather_activities(conn, [row] if row else [])
 
-    row, rows = await request.app[keys.PROJECTION].read(load)
-    return None if row is None else View(rows, Site.of(request.app[keys.CONFIG])).activity(row)
+    row, rows = await request.app[SERVICES].projection.read(load)
+    return None if row is None else View(rows, Site.of(request.app[SERVICES].config)).activity(row)
 
 
 async def get_activity(request: web.Request) -> web.Response:

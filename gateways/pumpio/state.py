@@ -23,7 +23,7 @@ from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
 
 from core.jetstream import JetStreamLog
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
 
 # Long enough for a user to log in and approve. An entry ages from its last write, so approving would
@@ -151,11 +151,11 @@ class StateHolder:
             return self._state
         async with self._lock:
             if self._state is None:
-                events = app[keys.EVENTS]
+                events = app[SERVICES].events
                 if not isinstance(events, JetStreamLog):
                     raise PumpError(503, "OAuth needs the JetStream event log")
                 # As durable as the log itself: a lost nonce would let a replay through.
-                replicas = app[keys.CONFIG].stream_replicas
+                replicas = app[SERVICES].config.stream_replicas
                 with _reachable():
                     self._state = await OAuthState.open(events.jetstream, events.stream, replicas=replicas)
             return self._state

@@ -21,8 +21,8 @@ from aiohttp import web
 
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways import keys
 from gateways.ingest import Checked, record, stage
+from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import image_json
 from gateways.pumpio.settings import PumpSettings
@@ -243,7 +243,7 @@ def _json_limit(size_limit: int) -> int:
 
 async def _stage(request: web.Request) -> Checked:
     app = request.app
-    limit = app[keys.CONFIG].settings(PumpSettings).upload_size_limit
+    limit = app[SERVICES].config.settings(PumpSettings).upload_size_limit
     is_json = request.content_type == "application/json"
     most = _json_limit(limit) if is_json else limit - 1
     if request.content_length is not None and request.content_length > most:
@@ -251,7 +251,7 @@ async def _stage(request: web.Request) -> Checked:
     body = request.content.iter_chunked(CHUNK)
     chunks = Counted(JsonUpload(body, most).data() if is_json else body)
     try:
-        return await stage(app[keys.BLOBS], chunks, max_bytes=limit - 1, limits=app[keys.LIMITS])
+        return await stage(app[SERVICES].blobs, chunks, max_bytes=limit - 1, limits=app[SERVICES].limits)
     except TooLarge:
         raise PumpError(413, too_large(limit)) from None
     except BadUpload as exc:
@@ -263,7 +263,7 @@ async def _stage(request: web.Request) -> Checked:
 
 
 async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
-    projection = request.app[keys.PROJECTION]
+    projection = request.app[SERVICES].projection
     latest: sqlite3.Row | None = None
 
     async def done() -> bool:
@@ -271,7 +271,7 @@ async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
         latest = await projection.one("SELECT status FROM media WHERE media_id = ?", (media_id,))
         return latest is None or latest["status"] in (READY, FAILED)
 
-    await projection.wait_until(done, request.app[keys.CONFIG].settings(PumpSettings).pumpio_upload_wait)
+    await projection.wait_until(done, request.app[SERVICES].config.settings(PumpSettings).pumpio_upload_wait)
     return latest
 
 
@@ -282,7 +282,7 @@ async def upload(request: web.Request) -> web.Response:
     checked = await _stage(request)
     app = request.app
     media_id = await record(
-        checked, events=app[keys.EVENTS], blobs=app[keys.BLOBS], projection=app[keys.PROJECTION],
+        checked, events=app[SERVICES].events, blobs=app[SERVICES].blobs, projection=app[SERVICES].projection,
         owner_id=owner, via="pumpio", filename=request.headers.get("X-File-Name", ""),
     )
     row = await _settled(request, media_id)

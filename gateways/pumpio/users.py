@@ -6,7 +6,7 @@ import sqlite3
 
 from aiohttp import web
 
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
@@ -16,7 +16,7 @@ NOT_YOUR_FEED = "Not able to post to another users feed."
 
 
 async def find_user(request: web.Request, name: str) -> sqlite3.Row:
-    row = await request.app[keys.PROJECTION].one("SELECT * FROM users WHERE user_id = ?", (name,))
+    row = await request.app[SERVICES].projection.one("SELECT * FROM users WHERE user_id = ?", (name,))
     if row is None:
         raise PumpError(404, f"No such user: {name}")
     return row
@@ -33,20 +33,20 @@ async def poster(request: web.Request) -> PumpPrincipal:
 
 async def whoami(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    location = f"{Site.of(request.app[keys.CONFIG]).user(principal.user_id)}/profile"
+    location = f"{Site.of(request.app[SERVICES].config).user(principal.user_id)}/profile"
     raise web.HTTPFound(location)
 
 
 async def get_user(request: web.Request) -> web.Response:
     await authenticate(request)
     row = await find_user(request, request.match_info["user"])
-    return web.json_response(render.user(row, Site.of(request.app[keys.CONFIG])))
+    return web.json_response(render.user(row, Site.of(request.app[SERVICES].config)))
 
 
 async def get_profile(request: web.Request) -> web.Response:
     await authenticate(request)
     row = await find_user(request, request.match_info["user"])
-    return web.json_response(render.person(row, Site.of(request.app[keys.CONFIG])))
+    return web.json_response(render.person(row, Site.of(request.app[SERVICES].config)))
 
 
 def add_routes(app: web.Application) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateways import keys
 from gateways.apierrors import ApiError
+from gateways.kit.services import SERVICES
 from gateways.transform import params, signing
 from gateways.transform.cache import Key
 from gateways.transform.settings import TransformSettings
@@ -65,12 +65,12 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
         headers["Vary"] = "Accept"
     if _not_modified(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
-    body = await app[keys.VARIANTS].get(key, source.path, smaller=source.smaller())
+    body = await app[SERVICES].variants.get(key, source.path, smaller=source.smaller())
     return web.Response(body=body, headers={**headers, "Content-Type": TYPES[variant.format]})
 
 
 def _check_signature(request: web.Request) -> None:
-    key = request.app[keys.CONFIG].settings(TransformSettings).transform_key
+    key = request.app[SERVICES].config.settings(TransformSettings).transform_key
     given = request.query.getall(params.SIGNATURE, [])
     if not key:
         if given:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from core.events import RenditionInfo
 from core.ports import rendition_dir
-from gateways import keys
+from gateways.kit.services import SERVICES
 from gateways.transform.params import Format, focus_point
 from store.readmodel import READY
 
@@ -59,12 +59,12 @@ async def ensure_rendition(app: web.Application, blob: str, version: int, name: 
     Callers have checked `blob` and `name` against fixed patterns, so the path stays inside the
     renditions directory.
     """
-    path = rendition_dir(app[keys.CONFIG].renditions, blob, version) / name
+    path = rendition_dir(app[SERVICES].config.renditions, blob, version) / name
     if path.exists():
         return path
     # Renditions are derived data: after a wipe they come back from the blob on first use.
-    regenerate = app.get(keys.REGENERATE)
-    if regenerate is None or not app[keys.BLOBS].exists(blob) or not await regenerate(blob, version):
+    services = app[SERVICES]
+    if not services.blobs.exists(blob) or not await services.regenerate(blob, version):
         return None
     return path if path.exists() else None
 
@@ -74,7 +74,7 @@ async def current_original(app: web.Application, blob: str) -> tuple[int, str] |
 
     Every media row with the blob has the same renditions per version; the newest version wins.
     """
-    row = await app[keys.PROJECTION].one(
+    row = await app[SERVICES].projection.one(
         "SELECT version, original FROM media WHERE blob = ? AND status = ? AND original IS NOT NULL"
         " ORDER BY version DESC LIMIT 1",
         (blob, READY),
@@ -93,7 +93,7 @@ async def media_focus(app: web.Application, blob: str) -> tuple[float, float] | 
 
     Media ids break ties so that the answer never depends on the order SQLite happens to use.
     """
-    row = await app[keys.PROJECTION].one(
+    row = await app[SERVICES].projection.one(
         "SELECT focus_x, focus_y FROM media WHERE blob = ? AND focus_x IS NOT NULL AND focus_y IS NOT NULL"
         " ORDER BY updated_at DESC, media_id DESC LIMIT 1",
         (blob,),
