@@ -10,6 +10,7 @@ from core.config import Config
 from core.log import EventLog
 from core.ports import BlobStore
 from core.probe import Limits
+from gateways.kit.keyvalue import Buckets
 from gateways.transform.cache import VariantCache
 from store.reader import ProjectionReader
 
@@ -28,3 +29,5 @@ Readiness = Callable[[], Awaitable[Mapping[str, str]]]
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 # Transformed images: owned by the composition root, which closes it after the app.
 VARIANTS = web.AppKey("variants", VariantCache)
+# Shared key-value state (claims, nonces, request tokens): owned by the composition root.
+BUCKETS: web.AppKey[Buckets] = web.AppKey("buckets")

@@ -22,6 +22,7 @@ from core.jetstream import JetStreamLog
 from core.probe import Limits, widest
 from gateways import health, keys
 from gateways.app import Handler, create_app
+from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.presigned import app as presigned
 from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
@@ -146,7 +147,9 @@ class Server:
         app.middlewares.append(_pinning(self.projection))
         app[keys.BLOBS] = blobs
         app[keys.LIMITS] = self.limits
-        app[presigned.SIGNER] = presigned.Signer(await presigned.upload_key(config, events))
+        buckets = JetStreamBuckets(events.client, events.stream, replicas=config.stream_replicas)
+        app[keys.BUCKETS] = buckets
+        app[presigned.SIGNER] = presigned.Signer(await presigned.upload_key(config, buckets))
         regenerate: keys.Regenerate = Renderer(blobs, config.renditions, processing)
         app[keys.REGENERATE] = regenerate
         variants = VariantCache(config.variants)

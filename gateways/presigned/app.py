@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateways.presigned import requests, status, upload
-from gateways.presigned.claims import CLAIMS, ClaimsHolder
 from gateways.presigned.requests import SIGNER
 from gateways.presigned.secret import upload_key
 from gateways.presigned.signing import Signer
@@ -15,8 +14,7 @@ __all__ = ["LIMITS", "SIGNER", "Signer", "add_routes", "upload_key"]
 
 
 def add_routes(app: web.Application) -> None:
-    """The composition root sets app[SIGNER] before the app starts."""
-    app[CLAIMS] = ClaimsHolder()
+    """The composition root sets app[SIGNER] and app[keys.BUCKETS] before the app starts."""
     app.router.add_post("/media", requests.request_upload)
     # Numeric ids only: /media/files/… and /media/sha256/… belong to other routes.
     app.router.add_get(r"/media/{id:\d+}", status.get_media)
