@@ -193,6 +193,14 @@ async def test_without_a_ttl_keys_stay(store: Store) -> None:
     assert await bucket.get("k") == Entry(b"1", revision)
 
 
+async def test_a_bucket_keeps_the_ttl_it_was_created_with(store: Store) -> None:
+    await store.buckets.open("lasting", ttl=None)
+    later = await store.replica().open("lasting", ttl=1.0)
+    revision = await later.create("k", b"1")
+    await store.age(2.0)
+    assert await later.get("k") == Entry(b"1", revision)
+
+
 async def test_buckets_are_independent_and_shared_by_name(store: Store) -> None:
     one = await store.buckets.open("one", ttl=None)
     two = await store.buckets.open("two", ttl=None)
