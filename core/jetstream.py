@@ -105,6 +105,11 @@ class JetStreamLog:
         return self._settings.name
 
     @property
+    def client(self) -> Client:
+        """The NATS client under the log, for what else lives on the same broker (key-value buckets)."""
+        return self._client
+
+    @property
     def connected(self) -> bool:
         """Whether the client is connected now, not reconnecting or closed."""
         return bool(self._client.is_connected)

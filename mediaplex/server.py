@@ -23,6 +23,7 @@ from core.probe import Limits
 from gateways import health
 from gateways.app import Handler, create_app
 from gateways.kit.descriptor import Gateway
+from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.kit.services import SERVICES, Services
 from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
@@ -150,9 +151,10 @@ class Server:
         # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
         self._stack.push_async_callback(variants.close)
         self.variants = variants
+        buckets = JetStreamBuckets(events.client, events.stream, replicas=config.stream_replicas)
         self.services = Services(config=config, events=events, projection=self.projection, blobs=blobs,
                                  limits=self.limits, regenerate=Renderer(blobs, config.renditions, processing),
-                                 variants=variants)
+                                 variants=variants, buckets=buckets)
         app[SERVICES] = self.services
         for gateway in self.gateways:
             if gateway.start is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -17,7 +18,11 @@ def free_port() -> int:
 
 
 class KillableBroker:
-    """One nats-server on a fixed port with a file store; `kill` is SIGKILL, `start` brings it back."""
+    """One nats-server on a fixed port with a file store; `kill` is SIGKILL, `start` brings it back.
+
+`freeze` stops the process without closing its sockets (SIGSTOP), as a hung host looks to a client
+that is still connected; `thaw` lets it go on.
+"""
 
     def __init__(self, root: Path, *, options: tuple[str, ...] = ()) -> None:
         self._root = root
@@ -64,3 +69,11 @@ class KillableBroker:
             return
         process.kill()
         await asyncio.to_thread(process.wait, 30)
+
+    def freeze(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)

@@ -14,6 +14,7 @@ from core.config import Config
 from core.ids import media_id_time, new_media_id
 from core.jetstream import JetStreamLog
 from core.probe import Header, Limits, MediaRejected, check_limits, widest
+from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.presigned import filenames
 from gateways.presigned.secret import shared_key, upload_key
 from gateways.presigned.settings import PresignedSettings
@@ -106,17 +107,25 @@ def test_media_ids_carry_their_time() -> None:
     assert media_id_time("old-unposted") is None
 
 
+def replica(events: JetStreamLog) -> JetStreamBuckets:
+    """The buckets as one more gateway replica on the same stream sees them."""
+    return JetStreamBuckets(events.client, events.stream)
+
+
 async def test_replicas_agree_on_one_generated_key(jetstream_log: JetStreamLog) -> None:
-    keys = await asyncio.gather(*(shared_key(jetstream_log.jetstream, jetstream_log.stream) for _ in range(4)))
+    keys = await asyncio.gather(*(shared_key(replica(jetstream_log)) for _ in range(4)))
     assert len(set(keys)) == 1 and len(keys[0]) >= 32
-    assert await shared_key(jetstream_log.jetstream, jetstream_log.stream) == keys[0]
+    assert await shared_key(replica(jetstream_log)) == keys[0]
+    # The bucket deployments already hold: a restart keeps verifying the URLs handed out before it.
+    bucket = await jetstream_log.jetstream.key_value(f"{jetstream_log.stream}_upload_secret")
+    assert (await bucket.get("upload-url-hmac")).value == keys[0]
+    assert (await bucket.status()).ttl in (None, 0)
 
 
 async def test_a_configured_key_wins(jetstream_log: JetStreamLog) -> None:
     configured = Config().with_settings(PresignedSettings(upload_secret="from the flag"))
-    assert await upload_key(configured, jetstream_log) == b"from the flag"
-    assert await upload_key(Config(), jetstream_log) == await shared_key(jetstream_log.jetstream,
-                                                                         jetstream_log.stream)
+    assert await upload_key(configured, replica(jetstream_log)) == b"from the flag"
+    assert await upload_key(Config(), replica(jetstream_log)) == await shared_key(replica(jetstream_log))
 
 
 def test_the_serve_flag_falls_back_to_the_environment() -> None:

@@ -21,6 +21,7 @@ from aiohttp import web
 from requests_oauthlib import OAuth1Session
 
 from gateways.app import create_app
+from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.kit.services import SERVICES
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.state import NONCE_TTL, REQUEST_TOKEN_TTL, OAuthState, RequestToken
@@ -453,7 +454,7 @@ async def test_oauth_state_lives_in_expiring_buckets_named_after_the_stream(serv
 
 async def test_an_expired_request_token_is_refused(server: Running) -> None:
     client = await pumpclient.register_client(server.url)
-    state = await OAuthState.open(server.events.jetstream, server.events.stream)
+    state = await OAuthState.open(JetStreamBuckets(server.events.client, server.events.stream))
     issued = time.time() - REQUEST_TOKEN_TTL - 1
     await state.issue("old-token", RequestToken(secret="s", client_id=client[0], callback="oob", issued_at=issued))
     page = f"{server.url}/oauth/authorize"

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import requests
 
 from core.events import UserAdded
 from core.jetstream import JetStreamLog, connect
+from gateways.pumpio.state import UNAVAILABLE as OAUTH_UNAVAILABLE
 from mediaplex.runtime import stream_settings
 from store.feed import Feed
 from store.projection import Projection
-from tests import images
+from tests import images, pumpclient
 from tests.conftest import unique_stream
 from tests.outage import KillableBroker
 from tests.servers import Running, make_config, start
@@ -189,3 +191,35 @@ async def _append_when_ready(events: JetStreamLog, event: UserAdded) -> int:
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def test_key_value_state_is_refused_as_unavailable_while_the_broker_is_gone(
+    broker: KillableBroker, server: Running, tmp_path: Path
+) -> None:
+    """Upload claims and OAuth nonces live in the broker: without it each gateway answers its own 503."""
+    token = await server.token("alice")
+    client = await pumpclient.register_client(server.url)
+    png = images.png(tmp_path / "in.png", 64, 48).read_bytes()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/media", json={"filename": "in.png", "contentType": "image/png"},
+                             headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status == 200, await response.text()
+            granted = await response.json()
+
+        await broker.kill()
+        await eventually(lambda: _is(readiness(http, server), 503), "not ready while the broker is down")
+        async with http.put(granted["uploadUrl"], data=png, headers={
+            "Content-Type": "image/png", "Content-Disposition": granted["contentDispositionHeader"],
+        }) as response:
+            assert (response.status, await response.json()) == (503, {"error": UNAVAILABLE, "code": "unavailable"})
+        answer = await asyncio.to_thread(requests.post, f"{server.url}/oauth/request_token", timeout=DEADLINE,
+                                         auth=pumpclient.signer(client, callback_uri="oob"))
+        assert (answer.status_code, answer.json()) == (503, {"error": OAUTH_UNAVAILABLE})
+
+        await broker.start()
+        await eventually(lambda: _is(readiness(http, server), 200), "ready again")
+        # The refused upload claimed nothing: the same URL works now.
+        async with http.put(granted["uploadUrl"], data=png, headers={
+            "Content-Type": "image/png", "Content-Disposition": granted["contentDispositionHeader"],
+        }) as response:
+            assert response.status == 200, await response.text()

@@ -14,6 +14,7 @@ from core.config import Config
 from core.log import EventLog
 from core.ports import BlobStore
 from core.probe import Limits
+from gateways.kit.keyvalue import Buckets
 from gateways.transform.cache import VariantCache
 from store.reader import ProjectionReader
 
@@ -32,6 +33,8 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     regenerate: Regenerate
     # Transformed images; closed by the composition root after the app.
     variants: VariantCache
+    # Key-value buckets for state that is not history (OAuth request tokens, upload claims).
+    buckets: Buckets
 
 
 SERVICES = web.AppKey("services", Services)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.jetstream import JetStreamLog
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
 from gateways.kit.services import SERVICES
 from gateways.presigned import requests, status, upload
-from gateways.presigned.claims import CLAIMS, ClaimsHolder
 from gateways.presigned.requests import SIGNER
 from gateways.presigned.secret import upload_key
 from gateways.presigned.settings import PresignedSettings
@@ -18,7 +16,6 @@ from gateways.presigned.upload import LIMITS
 
 
 def add_routes(app: web.Application) -> None:
-    app[CLAIMS] = ClaimsHolder()
     app.router.add_post("/media", requests.request_upload)
     # Numeric ids only: /media/files/… and /media/sha256/… belong to other routes.
     app.router.add_get(r"/media/{id:\d+}", status.get_media)
@@ -26,10 +23,8 @@ def add_routes(app: web.Application) -> None:
 
 
 async def start(app: web.Application) -> None:
-    events = app[SERVICES].events
-    if not isinstance(events, JetStreamLog):
-        raise TypeError("presigned uploads keep their signing key in JetStream")
-    app[SIGNER] = Signer(await upload_key(app[SERVICES].config, events))
+    services = app[SERVICES]
+    app[SIGNER] = Signer(await upload_key(services.config, services.buckets))
 
 
 GATEWAY = Gateway(

@@ -20,7 +20,7 @@ from core.probe import Limits, MediaRejected
 from gateways.apierrors import ApiError
 from gateways.ingest import Checked, record, stage
 from gateways.kit.services import SERVICES
-from gateways.presigned.claims import CLAIMS
+from gateways.presigned.claims import open_claims
 from gateways.presigned.errors import reachable
 from gateways.presigned.requests import SIGNER
 from gateways.presigned.signing import grant_from
@@ -76,7 +76,7 @@ async def put_upload(request: web.Request) -> web.Response:
             raise ApiError(404, "not_found", "No upload is pending for this media")
         if not found.pending:
             raise _already_used()
-        claims = await app[CLAIMS].get(app)
+        claims = await open_claims(app)
         revision = await claims.claim(media_id)
         if revision is None:
             raise _already_used()

@@ -42,7 +42,6 @@ from gateways.pumpio.state import (
     TIMESTAMP_WINDOW,
     RequestToken,
     Stored,
-    install,
     nonce_key,
     oauth_state,
 )
@@ -546,7 +545,6 @@ async def authorize(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    install(app)
     for path in ("/oauth/request_token", "/oauth/request_token/"):
         app.router.add_post(path, request_token)
     for path in ("/oauth/access_token", "/oauth/access_token/"):

@@ -1,13 +1,11 @@
 """Short-lived OAuth 1.0a state every gateway replica sees: request tokens and used nonces.
 
-Both live in NATS JetStream key-value buckets next to the event log: they expire on their own, they
-are not history anyone needs to replay, and a compare-and-set on a bucket is atomic across replicas.
-Buckets are named after the event stream so that several logs on one broker never share them.
+Both live in shared key-value buckets next to the event log: they expire on their own, they are not
+history anyone needs to replay, and a compare-and-set on a bucket is atomic across replicas.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import re
@@ -15,17 +13,15 @@ import time
 from collections.abc import Iterator
 
 import msgspec
-import nats.errors
 from aiohttp import web
-from nats.js import JetStreamContext
-from nats.js import api as js_api
-from nats.js import errors as js_errors
-from nats.js.kv import KeyValue
 
-from core.jetstream import JetStreamLog
+from core.log import LogUnavailable
+from gateways.kit.keyvalue import Bucket, Buckets, KeyExists, WrongRevision
 from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
 
+TOKENS = "oauth_request_tokens"
+NONCES = "oauth_nonces"
 # Long enough for a user to log in and approve. An entry ages from its last write, so approving would
 # extend its life: `RequestToken.expired` counts from when it was issued instead.
 REQUEST_TOKEN_TTL = 30 * 60.0
@@ -75,24 +71,23 @@ def _reachable() -> Iterator[None]:
     """A broker that does not answer becomes a 503 the client may retry, not a crash."""
     try:
         yield
-    except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError,
-            js_errors.ServiceUnavailableError) as exc:
+    except LogUnavailable as exc:
         raise PumpError(503, UNAVAILABLE) from exc
 
 
 class OAuthState:
-    """Owns the two bucket handles; the handles hold no connection of their own, nothing to close."""
+    """Owns nothing that needs closing: the buckets belong to the app's Buckets."""
 
-    def __init__(self, tokens: KeyValue, nonces: KeyValue) -> None:
+    def __init__(self, tokens: Bucket, nonces: Bucket) -> None:
         self._tokens = tokens
         self._nonces = nonces
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(RequestToken)
 
     @classmethod
-    async def open(cls, jetstream: JetStreamContext, stream: str, *, replicas: int = 1) -> OAuthState:
-        tokens = await _bucket(jetstream, f"{stream}_oauth_request_tokens", REQUEST_TOKEN_TTL, replicas)
-        nonces = await _bucket(jetstream, f"{stream}_oauth_nonces", NONCE_TTL, replicas)
+    async def open(cls, buckets: Buckets) -> OAuthState:
+        tokens = await buckets.open(TOKENS, ttl=REQUEST_TOKEN_TTL)
+        nonces = await buckets.open(NONCES, ttl=NONCE_TTL)
         return cls(tokens, nonces)
 
     async def issue(self, token: str, value: RequestToken) -> None:
@@ -102,12 +97,9 @@ class OAuthState:
     async def request_token(self, token: str) -> Stored | None:
         if not TOKEN_SHAPE.fullmatch(token):
             return None
-        try:
-            with _reachable():
-                entry = await self._tokens.get(token)
-        except js_errors.KeyNotFoundError:
-            return None
-        if entry.value is None or entry.revision is None:
+        with _reachable():
+            entry = await self._tokens.get(token)
+        if entry is None:
             return None
         return Stored(self._decoder.decode(entry.value), entry.revision)
 
@@ -116,7 +108,7 @@ class OAuthState:
         try:
             with _reachable():
                 await self._tokens.update(token, self._encoder.encode(value), last=stored.revision)
-        except js_errors.KeyWrongLastSequenceError:
+        except WrongRevision:
             return False
         return True
 
@@ -125,48 +117,11 @@ class OAuthState:
         try:
             with _reachable():
                 await self._nonces.create(key, b"")
-        except js_errors.KeyWrongLastSequenceError:
+        except KeyExists:
             return False
         return True
 
 
-async def _bucket(jetstream: JetStreamContext, name: str, ttl: float, replicas: int) -> KeyValue:
-    try:
-        return await jetstream.key_value(name)
-    except js_errors.BucketNotFoundError:
-        # Replicas racing here all ask for the same configuration, which JetStream accepts as one.
-        config = js_api.KeyValueConfig(bucket=name, ttl=ttl, history=1, replicas=replicas)
-        return await jetstream.create_key_value(config)
-
-
-class StateHolder:
-    """Opens the app's OAuthState on first use, from the JetStream context of the app's event log."""
-
-    def __init__(self) -> None:
-        self._state: OAuthState | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self, app: web.Application) -> OAuthState:
-        if self._state is not None:
-            return self._state
-        async with self._lock:
-            if self._state is None:
-                events = app[SERVICES].events
-                if not isinstance(events, JetStreamLog):
-                    raise PumpError(503, "OAuth needs the JetStream event log")
-                # As durable as the log itself: a lost nonce would let a replay through.
-                replicas = app[SERVICES].config.stream_replicas
-                with _reachable():
-                    self._state = await OAuthState.open(events.jetstream, events.stream, replicas=replicas)
-            return self._state
-
-
-STATE = web.AppKey("pumpio_oauth_state", StateHolder)
-
-
-def install(app: web.Application) -> None:
-    app[STATE] = StateHolder()
-
-
 async def oauth_state(request: web.Request) -> OAuthState:
-    return await request.app[STATE].get(request.app)
+    with _reachable():
+        return await OAuthState.open(request.app[SERVICES].buckets)
