@@ -13,8 +13,8 @@ from aiohttp import BodyPartReader, web
 from core.events import Focus, MediaDeleted, MediaUpdated
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways.ingest import Checked, record, stage
 from gateways.kit import writes
+from gateways.kit.ingest import Checked, record, stage
 from gateways.kit.principal import Principal, require
 from gateways.kit.refusal import Refusal as Invalid
 from gateways.kit.services import SERVICES

@@ -18,10 +18,10 @@ from core.events import ActivityPosted
 from gateways.apierrors import ApiError
 from gateways.kit.principal import require
 from gateways.kit.services import SERVICES
+from gateways.kit.timestamps import iso
 from gateways.kit.writes import append
 from gateways.posts import bodies, errors, limits
 from gateways.posts.media import check_usable, media_json, rows_by_id
-from gateways.timestamps import iso
 
 GENERATOR = "Mediaplex posts API"
 SCOPES = ("write", "write:statuses")

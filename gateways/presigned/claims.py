@@ -15,7 +15,6 @@ from aiohttp import web
 
 from gateways.kit.keyvalue import Bucket, Buckets, KeyExists, WrongRevision
 from gateways.kit.services import SERVICES
-from gateways.presigned.errors import reachable
 
 BUCKET = "upload_claims"
 # Only uploads in flight depend on a claim (a finished one is in the log and the read model), so
@@ -36,17 +35,15 @@ class Claims:
     async def claim(self, media_id: str) -> int | None:
         """The claim's revision, or None when somebody holds or used this upload already."""
         try:
-            with reachable():
-                return await self._bucket.create(media_id, b"")
+            return await self._bucket.create(media_id, b"")
         except KeyExists:
             return None
 
     async def release(self, media_id: str, revision: int) -> None:
         """Gives the claim up, unless it is no longer ours (it aged out and somebody else claimed)."""
-        with contextlib.suppress(WrongRevision), reachable():
+        with contextlib.suppress(WrongRevision):
             await self._bucket.delete(media_id, last=revision)
 
 
 async def open_claims(app: web.Application) -> Claims:
-    with reachable():
-        return await Claims.open(app[SERVICES].buckets)
+    return await Claims.open(app[SERVICES].buckets)

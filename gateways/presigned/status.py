@@ -14,7 +14,7 @@ from gateways.apierrors import ApiError
 from gateways.files import file_url
 from gateways.kit.principal import caught_up, require
 from gateways.kit.services import SERVICES
-from gateways.timestamps import iso
+from gateways.kit.timestamps import iso
 from store.readmodel import FAILED, READY
 
 PENDING = "pending"

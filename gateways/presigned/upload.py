@@ -18,10 +18,10 @@ from core.log import Conflict
 from core.ports import TooLarge
 from core.probe import Limits, MediaRejected
 from gateways.apierrors import ApiError
-from gateways.ingest import Checked, record, stage
+from gateways.kit.boundary import BROKER_AWAY
+from gateways.kit.ingest import Checked, record, stage
 from gateways.kit.services import SERVICES
 from gateways.presigned.claims import open_claims
-from gateways.presigned.errors import reachable
 from gateways.presigned.requests import SIGNER
 from gateways.presigned.signing import grant_from
 from gateways.presigned.status import Found, lookup, render
@@ -70,25 +70,24 @@ async def put_upload(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > grant.max_bytes:
         raise _too_large(grant.max_bytes)
 
-    with reachable():
-        found = await lookup(app, media_id)
-        if found is None:
-            raise ApiError(404, "not_found", "No upload is pending for this media")
-        if not found.pending:
-            raise _already_used()
-        claims = await open_claims(app)
-        revision = await claims.claim(media_id)
-        if revision is None:
-            raise _already_used()
-        try:
-            requested = await app[SERVICES].events.last_on(f"mx.media.{media_id}.requested")
-            await _receive(request, found, grant.content_type, grant.max_bytes, requested)
-        except BaseException:
-            # Nothing was recorded: the URL stays good for another try until it expires. A broker
-            # that cannot take the release back leaves the claim to age out; the refusal still stands.
-            with contextlib.suppress(ApiError):
-                await claims.release(media_id, revision)
-            raise
+    found = await lookup(app, media_id)
+    if found is None:
+        raise ApiError(404, "not_found", "No upload is pending for this media")
+    if not found.pending:
+        raise _already_used()
+    claims = await open_claims(app)
+    revision = await claims.claim(media_id)
+    if revision is None:
+        raise _already_used()
+    try:
+        requested = await app[SERVICES].events.last_on(f"mx.media.{media_id}.requested")
+        await _receive(request, found, grant.content_type, grant.max_bytes, requested)
+    except BaseException:
+        # Nothing was recorded: the URL stays good for another try until it expires. A broker
+        # that cannot take the release back leaves the claim to age out; the refusal still stands.
+        with contextlib.suppress(*BROKER_AWAY):
+            await claims.release(media_id, revision)
+        raise
     uploaded = await lookup(app, media_id)
     if uploaded is None:
         # Deleted between its upload and this answer.

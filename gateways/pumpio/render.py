@@ -11,7 +11,7 @@ import msgspec
 from core.config import Config
 from core.events import RenditionInfo
 from gateways.files import file_url
-from gateways.timestamps import iso
+from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
 PAST = {"post": "posted", "update": "updated", "delete": "deleted"}

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways.ingest import Checked, record, stage
+from gateways.kit.ingest import Checked, record, stage
 from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import image_json
