@@ -10,6 +10,7 @@ import pytest
 
 from core.broker import EmbeddedBroker
 from core.jetstream import JetStreamLog, StreamSettings, connect
+from tests.outage import KillableBroker
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,15 @@ async def jetstream_log(nats_url: str) -> AsyncIterator[JetStreamLog]:
     await events.ensure_stream()
     yield events
     await client.close()
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[KillableBroker]:
+    """A nats-server of the test's own, which the test may kill with SIGKILL and start again."""
+    broker = KillableBroker(tmp_path / "nats")
+    await broker.start()
+    yield broker
+    await broker.kill()
 
 
 @pytest.fixture

@@ -38,14 +38,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 @pytest.fixture
-async def broker(tmp_path: Path) -> AsyncIterator[KillableBroker]:
-    broker = KillableBroker(tmp_path / "nats")
-    await broker.start()
-    yield broker
-    await broker.kill()
-
-
-@pytest.fixture
 async def server(broker: KillableBroker, tmp_path: Path) -> AsyncIterator[Running]:
     running = await start(make_config(broker.url, tmp_path / "data"))
     yield running

@@ -195,9 +195,9 @@ async def test_an_unexpected_error_is_a_500_in_the_gateways_shape(name: str, nat
         await running.server.stop()
 
 
-async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_away(tmp_path: Path) -> None:
-    broker = KillableBroker(tmp_path / "nats")
-    await broker.start()
+async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_away(
+    broker: KillableBroker, tmp_path: Path
+) -> None:
     running = await start(make_config(broker.url, tmp_path / "data"), processor=False)
     try:
         token = await running.token("alice")
@@ -214,4 +214,3 @@ async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_aw
                 assert r.status == 200
     finally:
         await running.server.stop()
-        await broker.kill()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
@@ -235,14 +234,6 @@ async def test_jetstream_buckets_are_named_after_the_stream(nats_url: str) -> No
         assert (await (await jetstream.key_value(f"{stream}_upload_secret")).get("k")).value == b"v"
     finally:
         await client.close()
-
-
-@pytest.fixture
-async def broker(tmp_path: Path) -> AsyncIterator[KillableBroker]:
-    broker = KillableBroker(tmp_path / "nats")
-    await broker.start()
-    yield broker
-    await broker.kill()
 
 
 async def until(check: Callable[[], bool], what: str) -> None:
