@@ -16,7 +16,8 @@ import msgspec
 import pyvips
 from blurhash import _functions as blurhash_c
 
-from core.probe import FAIL_ON, Header, Limits, MediaRejected, check_limits, is_animated, read_header
+from core.probe import Header, Limits, MediaRejected, check_limits, is_animated
+from processors.header import FAIL_ON, read_header
 
 # 3: JPEG renditions are baseline, not progressive.
 PROCESSING_VERSION: int = 3
