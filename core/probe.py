@@ -13,7 +13,11 @@ RejectKind = Literal["unidentified", "unsupported", "too_many_pixels", "corrupt"
 
 class Limits(msgspec.Struct, frozen=True):
     max_pixels: int = 33_177_600
+    # Per frame of an animated GIF (Mastodon's rule).
     max_gif_pixels: int = 921_600
+    # Across all frames of an animated GIF: every frame is decoded at the full canvas, so this is
+    # what one GIF costs a processor (seconds of a core per 100,000,000 px), however small its file.
+    max_animation_pixels: int = 100_000_000
     # None: only the area counts (Mastodon's rule); a long thin strip is as costly as a square.
     max_side: int | None = None
 
@@ -24,6 +28,7 @@ def widest(*limits: Limits) -> Limits:
     return Limits(
         max_pixels=max(lim.max_pixels for lim in limits),
         max_gif_pixels=max(lim.max_gif_pixels for lim in limits),
+        max_animation_pixels=max(lim.max_animation_pixels for lim in limits),
         max_side=None if None in sides else max(side for side in sides if side is not None),
     )
 
@@ -77,13 +82,24 @@ def _rebuild_rejection(
 
 
 def check_limits(header: Header, limits: Limits) -> None:
-    limit = limits.max_gif_pixels if is_animated(header) else limits.max_pixels
+    """MediaRejected("too_many_pixels") when `header` claims more than `limits` allow; nothing is decoded."""
+    animated = is_animated(header)
+    limit = limits.max_gif_pixels if animated else limits.max_pixels
     pixels = header.width * header.height
     if pixels > limit:
-        what = "animated GIF" if is_animated(header) else "image"
+        what = "animated GIF" if animated else "image"
         raise MediaRejected(
             "too_many_pixels",
             f"{what} of {header.width}x{header.height} ({pixels:,} px) exceeds the limit of {limit:,} px",
+            width=header.width,
+            height=header.height,
+        )
+    if animated and pixels * header.frames > limits.max_animation_pixels:
+        raise MediaRejected(
+            "too_many_pixels",
+            f"animated GIF of {header.frames} frames of {header.width}x{header.height}"
+            f" ({pixels * header.frames:,} px in all) exceeds the limit of {limits.max_animation_pixels:,} px"
+            " across its frames",
             width=header.width,
             height=header.height,
         )
