@@ -80,6 +80,13 @@ def _gateway_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> N
     parser.add_argument("--unposted-ttl", type=float, default=float(_env(env, "UNPOSTED_TTL", "86400") or 86400),
                         help="seconds after which uploads that nothing attached are deleted (pump.io, presigned) "
                              "(env MEDIAPLEX_UNPOSTED_TTL; default 86400)")
+    grace = Config().sweep_grace
+    parser.add_argument("--sweep-grace", type=_seconds, metavar="SECONDS",
+                        # A string default goes through `type` too, so a bad variable is a usage error.
+                        default=_env(env, "SWEEP_GRACE", "") or f"{grace:g}",
+                        help="seconds a temp file, or an uploaded file no media names, is left alone before the "
+                             "sweeper removes it as a crash's leftover, at start and every round "
+                             f"(env MEDIAPLEX_SWEEP_GRACE; default {grace:g})")
     parser.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
                         help="URL clients reach this server at, used in every URL it hands out "
                              "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
@@ -124,6 +131,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
     return value
 
 
@@ -208,7 +222,7 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "host", None) is not None:
         fields.update(host=args.host, port=args.port)
     if getattr(args, "public_url", None) is not None:
-        fields.update(public_url=args.public_url or "", unposted_ttl=args.unposted_ttl,
+        fields.update(public_url=args.public_url or "", unposted_ttl=args.unposted_ttl, sweep_grace=args.sweep_grace,
                       gateway_settings=gateway_settings(args))
     if getattr(args, "processor_concurrency", None) is not None:
         fields["processor_concurrency"] = args.processor_concurrency

@@ -136,7 +136,8 @@ class Server:
         self.generations = owner
         self._spawn(owner.watch())
         sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval,
-                              via=swept_vias(self.gateways))
+                              via=swept_vias(self.gateways), blob_grace=config.sweep_grace,
+                              temp_grace=config.sweep_grace)
         self._spawn(Sweeper(events, self.projection, self.blobs, config.renditions, sweep,
                             variants=config.variants).run())
 

@@ -183,8 +183,16 @@ def _still_output_type(content_type: str) -> str:
     return "image/jpeg"
 
 
+def rendition_leftovers(renditions: Path) -> Iterator[Path]:
+    """Temp files under the renditions root, of renders under way or of a process that died in one."""
+    return renditions.glob(f"??/*/v*/.*{_TEMPORARY_SUFFIX}")
+
+
+_TEMPORARY_SUFFIX = ".tmp"
+
+
 def _temporary(out_dir: Path, style: str, temporaries: list[Path]) -> Path:
-    descriptor, name = tempfile.mkstemp(dir=out_dir, prefix=f".{style}.", suffix=".tmp")
+    descriptor, name = tempfile.mkstemp(dir=out_dir, prefix=f".{style}.", suffix=_TEMPORARY_SUFFIX)
     os.close(descriptor)
     temporaries.append(Path(name))
     return Path(name)
