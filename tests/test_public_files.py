@@ -137,3 +137,35 @@ async def test_deleted_media_files_go_at_once_unless_another_media_shows_them(
     assert await statuses(http, server, blob) == [200] * 7
     await append(server, MediaDeleted(at=time.time(), media_id="second"))
     assert await statuses(http, server, blob) == [404] * 7
+
+
+async def test_files_named_by_an_event_not_folded_yet_are_served(
+    server: Running, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The URL came from another replica a moment ago: this one catches up before it answers 404."""
+    data = images.jpeg(tmp_path / "new.jpg", 320, 240, seed=5).read_bytes()
+    blobs = server.server.blobs
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    staged = await blobs.receive(body(), limit=len(data))
+    await blobs.commit(staged)
+    blob = staged.sha256
+    done = await asyncio.to_thread(process, blobs.path(blob), rendition_dir(server.config.renditions, blob, V),
+                                   Limits())
+    infos = (to_info(done.original), to_info(done.small), to_info(done.thumb))
+    for i in range(5):
+        media_id = f"elsewhere-{i}"
+        await server.events.append(MediaUploaded(at=time.time(), media_id=media_id, owner_id="alice", blob=blob,
+                                                 size=staged.size, content_type="image/jpeg", width=320,
+                                                 height=240), msg_id=f"{media_id}.uploaded")
+        if i:
+            await server.events.append(MediaDeleted(at=time.time(), media_id=f"elsewhere-{i - 1}"),
+                                       msg_id=f"{media_id}.deleted-before")
+        await server.events.append(MediaProcessed(at=time.time(), media_id=media_id, blob=blob, version=V,
+                                                  renditions=infos, blurhash=done.blurhash),
+                                   msg_id=f"{media_id}.outcome")
+        # Not waited for: the request races the projection's feed, as it would on another replica.
+        async with http.get(f"{server.url}/media/sha256/{blob}") as response:
+            assert response.status == 200

@@ -8,6 +8,7 @@ the sweeper removes any file, and a failed blob is never processed again by aski
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from gateways.transform.params import Format, focus_point
 from store.readmodel import PROCESSING, READY
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# How long a request for the files of bytes no folded media names waits for the projection to reach
+# the head of the log, and for the head to be read.
+CATCH_UP = 2.0
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 # What a transformation of each rendition type gives when no format is asked for: GIF, a format
@@ -64,6 +68,8 @@ class Shown(msgspec.Struct, frozen=True):
 
     # (processing version, file name) of every rendition a ready media lists: what may be rendered again.
     listed: frozenset[tuple[int, str]]
+    # (processing version, file name) of the original of the newest version: what its digest URL serves.
+    original: tuple[int, str] | None
 
 
 async def shown(app: web.Application, blob: str) -> Shown | None:
@@ -72,25 +78,50 @@ async def shown(app: web.Application, blob: str) -> Shown | None:
     A media being processed again keeps its earlier renditions until its new outcome, so they stay
     served, but only a ready media's renditions are rendered again.
     """
+    found = await _shown(app, blob)
+    if found is None and app[SERVICES].blobs.exists(blob) and await _caught_up(app):
+        # The bytes are here, so the URL may come from another replica that has folded an outcome
+        # this one has not yet. Unknown digests never get here, so they cost no trip to the broker.
+        found = await _shown(app, blob)
+    return found
+
+
+async def _caught_up(app: web.Application) -> bool:
+    """Whether the projection now holds everything the log held a moment ago."""
+    try:
+        async with asyncio.timeout(CATCH_UP):
+            head = await app[SERVICES].events.last_seq()
+    except Exception:  # noqa: BLE001 - broker away or slow: answer from what is folded
+        return False
+    return await app[SERVICES].projection.wait_for(head, CATCH_UP)
+
+
+async def _shown(app: web.Application, blob: str) -> Shown | None:
+    # Every media row with the blob has the same renditions per version; the newest version wins.
     rows = await app[SERVICES].projection.read(lambda conn: conn.execute(
         "SELECT status, version, original, small, thumb FROM media WHERE blob = ? AND original IS NOT NULL"
-        " AND status IN (?, ?)",
+        " AND status IN (?, ?) ORDER BY version DESC",
         (blob, READY, PROCESSING),
     ).fetchall())
     if not rows:
         return None
     listed = set()
+    original = None
     for row in rows:
-        if row["status"] != READY:
-            continue
+        version = int(row["version"])
         for column in ("original", "small", "thumb"):
             if row[column] is None:
                 continue
             info = msgspec.json.decode(row[column], type=RenditionInfo)
             extension = EXTENSIONS.get(info.content_type)
-            if extension is not None:
-                listed.add((int(row["version"]), f"{info.style}.{extension}"))
-    return Shown(listed=frozenset(listed))
+            if extension is None:
+                continue
+            name = f"{info.style}.{extension}"
+            if column == "original" and original is None:
+                original = (version, name)
+            if row["status"] == READY:
+                listed.add((version, name))
+    return Shown(listed=frozenset(listed), original=original)
 
 
 async def ensure_rendition(app: web.Application, blob: str, version: int, name: str) -> Path | None:
@@ -117,25 +148,6 @@ async def ensure_rendition(app: web.Application, blob: str, version: int, name: 
         # Processing refuses these bytes now (other limits than when they were processed).
         return None
     return path if path.exists() else None
-
-
-async def current_original(app: web.Application, blob: str) -> tuple[int, str] | None:
-    """(processing version, file name) of the original rendition of a blob some shown media names.
-
-    Every media row with the blob has the same renditions per version; the newest version wins.
-    """
-    row = await app[SERVICES].projection.one(
-        "SELECT version, original FROM media WHERE blob = ? AND status IN (?, ?) AND original IS NOT NULL"
-        " ORDER BY version DESC LIMIT 1",
-        (blob, READY, PROCESSING),
-    )
-    if row is None:
-        return None
-    info = msgspec.json.decode(row["original"], type=RenditionInfo)
-    extension = EXTENSIONS.get(info.content_type)
-    if extension is None:
-        return None
-    return int(row["version"]), f"original.{extension}"
 
 
 async def media_focus(app: web.Application, blob: str) -> tuple[float, float] | None:
