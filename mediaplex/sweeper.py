@@ -8,7 +8,7 @@ import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -145,18 +145,7 @@ class Sweeper:
         return removed
 
     def _remove_temporaries(self, now: float) -> int:
-        cutoff = now - self._settings.temp_grace
-        removed = 0
-        for path in self._temporaries():
-            try:
-                if path.stat().st_mtime >= cutoff:
-                    continue
-                path.unlink()
-            except FileNotFoundError:
-                # Renamed into place or cleaned up by its writer meanwhile.
-                continue
-            removed += 1
-        return removed
+        return remove_stale(self._temporaries(), now - self._settings.temp_grace)
 
     def _temporaries(self) -> Iterator[Path]:
         yield from self._blobs.leftovers()
@@ -164,3 +153,18 @@ class Sweeper:
         if self._variants is not None:
             # The variant cache writes `.<digest>.<random>.tmp` beside the variant, then renames it.
             yield from self._variants.glob("??/*/.*.tmp")
+
+
+def remove_stale(paths: Iterable[Path], cutoff: float) -> int:
+    """Removes the files among `paths` last modified before `cutoff`; how many it removed."""
+    removed = 0
+    for path in paths:
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            # Renamed into place or cleaned up by its writer meanwhile.
+            continue
+        removed += 1
+    return removed

@@ -14,6 +14,7 @@ import requests
 
 from tests import images
 from tests.cluster import wait_until
+from tests.servers import make_config, start
 from tests.test_cli import _broker_alive, run, serve
 
 BOUNDARY = "leftover-boundary"
@@ -85,3 +86,21 @@ def test_a_restart_removes_what_a_kill_left_behind(tmp_path: Path) -> None:
         assert list(temp_dir.iterdir()) == []
     finally:
         assert again.stop() == 0
+
+
+async def test_a_processor_alone_cleans_up_its_renders_at_start(nats_url: str, data_dir: Path) -> None:
+    """That role runs no sweeper; what it cleans is its own: temp files beside renditions."""
+    config = make_config(nats_url, data_dir, sweep_grace=30.0)
+    sha = "cd" * 32
+    place = config.renditions / sha[:2] / sha / "v3"
+    place.mkdir(parents=True)
+    stale, fresh, whole = place / ".original.a1b2c3.tmp", place / ".small.d4e5f6.tmp", place / "original.jpg"
+    for path in (stale, fresh, whole):
+        path.write_bytes(b"bytes")
+    for path in (stale, whole):
+        backdate(path, 60)
+    running = await start(config, gateways=False)
+    try:
+        assert (stale.exists(), fresh.exists(), whole.exists()) == (False, True, True)
+    finally:
+        await running.server.stop()
