@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import bare, procfs, servers
-from core.probe import Limits, MediaRejected, check_limits, read_header
+from core.probe import Limits, MediaRejected, check_limits
+from processors.header import read_header
 from processors.imaging import configure_vips, process
 
 

@@ -16,7 +16,8 @@ from bench.common import CouldNotMeasure, Outcome, Row, Settings, verdict
 from core.broker import EmbeddedBroker
 from core.events import Codec, MediaProcessed, MediaUploaded
 from core.jetstream import JetStreamLog, StreamSettings, connect
-from core.probe import Limits, read_header
+from core.probe import Limits
+from processors.header import read_header
 from processors.imaging import configure_vips
 from processors.worker import Processor, ProcessorSettings
 from store.blobs import FileBlobStore

@@ -26,6 +26,9 @@ class Config(msgspec.Struct, frozen=True):
     # Uploads that nothing attached, through gateways whose sweep policy says so, are deleted after this many seconds.
     unposted_ttl: float = 24 * 3600.0
     sweep_interval: float = 600.0
+    # Seconds the sweeper leaves a temp file, or a blob no media names, alone: a temp file may still be
+    # written to, a blob's upload event may not be projected yet. Older ones are a crash's leftovers.
+    sweep_grace: float = 3600.0
     # Each gateway's own settings Struct (gateways.registry lists them); a missing one means its defaults.
     gateway_settings: tuple[Any, ...] = ()
 

@@ -1,27 +1,23 @@
-"""What an upload is, decided from its first bytes and its header, never from decoded pixels.
+"""What an upload may be: the limits on its header and the refusal that names why it is refused.
 
-Gateways use this to refuse an upload before it is stored; processors check again before work.
+Pure data and checks; reading a header takes libvips and lives with the media code
+(processors/header.py). Gateways check before an upload is stored; processors again before work.
 """
 
-from pathlib import Path
 from typing import Literal
 
 import msgspec
-import pyvips
-
-from core.sniff import SNIFF_BYTES, SUPPORTED_IMAGE_TYPES, sniff
-
-# Truncation is what turns into a half-grey image. Stricter levels would also refuse files
-# with small defects that decoders routinely recover from, which real cameras produce.
-FAIL_ON = "truncated"
-
 
 RejectKind = Literal["unidentified", "unsupported", "too_many_pixels", "corrupt"]
 
 
 class Limits(msgspec.Struct, frozen=True):
     max_pixels: int = 33_177_600
+    # Per frame of an animated GIF (Mastodon's rule).
     max_gif_pixels: int = 921_600
+    # Across all frames of an animated GIF: every frame is decoded at the full canvas, so this is
+    # what one GIF costs a processor (seconds of a core per 100,000,000 px), however small its file.
+    max_animation_pixels: int = 100_000_000
     # None: only the area counts (Mastodon's rule); a long thin strip is as costly as a square.
     max_side: int | None = None
 
@@ -32,6 +28,7 @@ def widest(*limits: Limits) -> Limits:
     return Limits(
         max_pixels=max(lim.max_pixels for lim in limits),
         max_gif_pixels=max(lim.max_gif_pixels for lim in limits),
+        max_animation_pixels=max(lim.max_animation_pixels for lim in limits),
         max_side=None if None in sides else max(side for side in sides if side is not None),
     )
 
@@ -84,40 +81,25 @@ def _rebuild_rejection(
     return MediaRejected(kind, message, width=width, height=height)
 
 
-def read_header(path: Path) -> Header:
-    """Identify ``path`` and read its dimensions without decoding any pixels."""
-    with path.open("rb") as file:
-        head = file.read(SNIFF_BYTES)
-    content_type = sniff(head)
-    if content_type is None:
-        raise MediaRejected("unidentified")
-    if content_type not in SUPPORTED_IMAGE_TYPES:
-        raise MediaRejected("unsupported", f"{content_type} is not a supported image type")
-    try:
-        # The loader is chosen from our own sniff, so libvips never gets to guess a different
-        # format from the same bytes.
-        image = pyvips.Operation.call(
-            loader(content_type), str(path), access="sequential", fail_on=FAIL_ON
-        )
-        width: int = image.width
-        height: int = image.height
-        frames: int = image.get("n-pages") if image.get_typeof("n-pages") else 1
-        orientation: int = image.get("orientation") if image.get_typeof("orientation") else 1
-    except pyvips.Error as error:
-        raise MediaRejected("corrupt") from error
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    return Header(content_type=content_type, width=width, height=height, frames=frames)
-
-
 def check_limits(header: Header, limits: Limits) -> None:
-    limit = limits.max_gif_pixels if is_animated(header) else limits.max_pixels
+    """MediaRejected("too_many_pixels") when `header` claims more than `limits` allow; nothing is decoded."""
+    animated = is_animated(header)
+    limit = limits.max_gif_pixels if animated else limits.max_pixels
     pixels = header.width * header.height
     if pixels > limit:
-        what = "animated GIF" if is_animated(header) else "image"
+        what = "animated GIF" if animated else "image"
         raise MediaRejected(
             "too_many_pixels",
             f"{what} of {header.width}x{header.height} ({pixels:,} px) exceeds the limit of {limit:,} px",
+            width=header.width,
+            height=header.height,
+        )
+    if animated and pixels * header.frames > limits.max_animation_pixels:
+        raise MediaRejected(
+            "too_many_pixels",
+            f"animated GIF of {header.frames} frames of {header.width}x{header.height}"
+            f" ({pixels * header.frames:,} px in all) exceeds the limit of {limits.max_animation_pixels:,} px"
+            " across its frames",
             width=header.width,
             height=header.height,
         )
@@ -135,19 +117,3 @@ def is_animated(header: Header) -> bool:
     # Only GIF animation is preserved; other multi-image formats (animated WebP, HEIF
     # collections) are reduced to their primary image like any still.
     return header.content_type == "image/gif" and header.frames > 1
-
-
-def loader(content_type: str) -> str:
-    match content_type:
-        case "image/jpeg":
-            return "jpegload"
-        case "image/png":
-            return "pngload"
-        case "image/gif":
-            return "gifload"
-        case "image/webp":
-            return "webpload"
-        case "image/heic" | "image/heif" | "image/avif":
-            return "heifload"
-    raise ValueError(f"no loader for {content_type}")
-

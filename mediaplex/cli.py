@@ -80,6 +80,7 @@ def _gateway_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> N
     parser.add_argument("--unposted-ttl", type=float, default=float(_env(env, "UNPOSTED_TTL", "86400") or 86400),
                         help="seconds after which uploads that nothing attached are deleted (pump.io, presigned) "
                              "(env MEDIAPLEX_UNPOSTED_TTL; default 86400)")
+    _sweep_grace(parser, env, "temp file, or an uploaded file no media names,")
     parser.add_argument("--public-url", default=_env(env, "PUBLIC_URL", ""),
                         help="URL clients reach this server at, used in every URL it hands out "
                              "(env MEDIAPLEX_PUBLIC_URL; default http://HOST:PORT)")
@@ -112,6 +113,15 @@ def gateway_settings(args: argparse.Namespace, gateways: Iterable[Gateway] = GAT
     )
 
 
+def _sweep_grace(parser: argparse.ArgumentParser, env: Mapping[str, str], what: str) -> None:
+    grace = Config().sweep_grace
+    parser.add_argument("--sweep-grace", type=_seconds, metavar="SECONDS",
+                        # A string default goes through `type` too, so a bad variable is a usage error.
+                        default=_env(env, "SWEEP_GRACE", "") or f"{grace:g}",
+                        help=f"seconds a {what} is left alone before it is removed as a crash's leftover "
+                             f"(env MEDIAPLEX_SWEEP_GRACE; default {grace:g})")
+
+
 def _processing(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     default = Config().processor_concurrency
     parser.add_argument("--processor-concurrency", type=_positive, metavar="N",
@@ -124,6 +134,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
     return value
 
 
@@ -159,6 +176,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     _common(processor, env, nats=REQUIRED)
     _listen(processor, env, port=8081, what="/healthz and /readyz")
     _processing(processor, env)
+    _sweep_grace(processor, env, "temp file of a rendition")
 
     sign = commands.add_parser("sign-url", help="sign an image transformation URL; prints it alone on stdout",
                                description="Append s=, the signature a server with this key checks, to URL.")
@@ -210,6 +228,8 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "public_url", None) is not None:
         fields.update(public_url=args.public_url or "", unposted_ttl=args.unposted_ttl,
                       gateway_settings=gateway_settings(args))
+    if getattr(args, "sweep_grace", None) is not None:
+        fields["sweep_grace"] = args.sweep_grace
     if getattr(args, "processor_concurrency", None) is not None:
         fields["processor_concurrency"] = args.processor_concurrency
     return Config(**fields)  # type: ignore[arg-type]

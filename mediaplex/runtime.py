@@ -14,7 +14,7 @@ from core.config import Config
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.ports import rendition_dir
 from core.probe import Limits
-from processors.imaging import PROCESSING_VERSION, configure_vips, process
+from processors.imaging import PROCESSING_VERSION, Processed, configure_vips, process
 from store import generations
 from store.blobs import FileBlobStore
 from store.feed import Feed
@@ -93,19 +93,35 @@ async def catch_up(events: JetStreamLog, projection: Projection) -> int:
 
 
 class Renderer:
-    """Re-creates renditions that were deleted (they are derived data) on first request."""
+    """Re-creates renditions that were deleted (they are derived data) on first request.
+
+    Requests that find the same renditions missing at once share one render.
+    """
 
     def __init__(self, blobs: FileBlobStore, renditions: Path, limits: Limits) -> None:
         self._blobs = blobs
         self._renditions = renditions
         self._limits = limits
+        self._running: dict[str, asyncio.Task[Processed]] = {}
 
     async def __call__(self, blob: str, version: int) -> bool:
         if version != PROCESSING_VERSION:
             return False
-        out = rendition_dir(self._renditions, blob, version)
-        await asyncio.to_thread(process, self._blobs.path(blob), out, self._limits)
+        running = self._running.get(blob)
+        if running is None:
+            out = rendition_dir(self._renditions, blob, version)
+            started = asyncio.create_task(asyncio.to_thread(process, self._blobs.path(blob), out, self._limits))
+            self._running[blob] = running = started
+            started.add_done_callback(lambda done: self._finished(blob, done))
+        # Shielded: a client that hangs up must not cancel the render others wait for.
+        await asyncio.shield(running)
         return True
+
+    def _finished(self, blob: str, done: asyncio.Task[Processed]) -> None:
+        self._running.pop(blob, None)
+        if not done.cancelled():
+            # Seen, so a failure nobody waits for any more is not reported as never retrieved.
+            done.exception()
 
 
 def prepare_vips() -> None:

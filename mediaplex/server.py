@@ -9,6 +9,7 @@ import logging
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -30,7 +31,8 @@ from gateways.transform.cache import VariantCache
 from mediaplex.admin import add_user, create_token
 from mediaplex.runtime import Renderer, event_log, prepare_vips, running_broker
 from mediaplex.swap import Generations
-from mediaplex.sweeper import Sweeper, SweepSettings
+from mediaplex.sweeper import Sweeper, SweepSettings, remove_stale
+from processors.imaging import rendition_leftovers
 from processors.worker import Processor, ProcessorSettings
 from store.blobs import FileBlobStore
 from store.live import LiveProjection
@@ -105,6 +107,10 @@ class Server:
             # Created before readiness is asked, so a ready processor is one whose consumer exists.
             await processor.ensure_consumer()
             self._durable = settings.durable
+            if not parts.gateways:
+                # No sweeper in this role: renders a crash cut short are cleaned up here, at start.
+                await asyncio.to_thread(remove_stale, rendition_leftovers(config.renditions),
+                                        time.time() - config.sweep_grace)
             self._processing = self._spawn(processor.run())
 
         listener = _listen(config.host, config.port)
@@ -136,7 +142,8 @@ class Server:
         self.generations = owner
         self._spawn(owner.watch())
         sweep = SweepSettings(unposted_ttl=config.unposted_ttl, interval=config.sweep_interval,
-                              via=swept_vias(self.gateways))
+                              via=swept_vias(self.gateways), blob_grace=config.sweep_grace,
+                              temp_grace=config.sweep_grace)
         self._spawn(Sweeper(events, self.projection, self.blobs, config.renditions, sweep,
                             variants=config.variants).run())
 

@@ -1,4 +1,5 @@
-"""Deletes uploads nobody posted, by appending events, and collects blobs no media names any more."""
+"""Deletes uploads nobody posted, by appending events, and collects blobs no media names any more,
+and the temp files a crash left behind."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import msgspec
 
 from core.events import MediaDeleted, aggregate_filter
 from core.log import Conflict, EventLog
+from processors.imaging import rendition_leftovers
 from store.blobs import FileBlobStore
 from store.reader import ProjectionReader
 
@@ -23,8 +25,12 @@ log = logging.getLogger(__name__)
 class SweepSettings(msgspec.Struct, frozen=True):
     unposted_ttl: float = 24 * 3600.0
     interval: float = 600.0
-    # A blob younger than this is never collected: its upload event may not be projected yet.
+    # A blob younger than this is never collected: its upload event may not be projected yet. One
+    # older that no media names is garbage, also when its event never reached the log (a crash
+    # between committing the bytes and appending).
     blob_grace: float = 600.0
+    # A temp file untouched for this long is no longer being written: its writer died.
+    temp_grace: float = 3600.0
     # Uploads through these gateways are meant to be posted; Mastodon media stay until deleted.
     via: tuple[str, ...] = ("pumpio", "presigned")
     # A presigned upload that started just before its URL expired may still be streaming.
@@ -36,6 +42,8 @@ class SweepReport(msgspec.Struct, frozen=True):
     blobs_removed: int
     # Presigned uploads granted whose URL expired with no bytes sent.
     requests_expired: int = 0
+    # Temp files of uploads, renditions and variants whose writer died.
+    temporaries_removed: int = 0
 
 
 class Sweeper:
@@ -58,16 +66,18 @@ class Sweeper:
         self._variants = variants
 
     async def run(self) -> None:
+        # The first round runs at start: what a crash left behind goes now, not an interval later.
         while True:
-            await asyncio.sleep(self._settings.interval)
             try:
                 report = await self.sweep_once()
             except Exception:
                 log.exception("sweep failed; trying again next round")
-                continue
-            if report.expired or report.blobs_removed or report.requests_expired:
-                log.info("swept %d unposted uploads, %d expired upload requests and %d blobs",
-                         report.expired, report.requests_expired, report.blobs_removed)
+            else:
+                if report.expired or report.blobs_removed or report.requests_expired or report.temporaries_removed:
+                    log.info("swept %d unposted uploads, %d expired upload requests, %d blobs and %d temp files",
+                             report.expired, report.requests_expired, report.blobs_removed,
+                             report.temporaries_removed)
+            await asyncio.sleep(self._settings.interval)
 
     async def sweep_once(self) -> SweepReport:
         now = self._clock()
@@ -93,7 +103,8 @@ class Sweeper:
             await self._projection.wait_for(last, timeout=30.0)
         requests_expired = await self._expire_requests(now)
         return SweepReport(expired=len(swept), blobs_removed=await self._collect(now),
-                           requests_expired=requests_expired)
+                           requests_expired=requests_expired,
+                           temporaries_removed=await asyncio.to_thread(self._remove_temporaries, now))
 
     async def _expire_requests(self, now: float) -> int:
         cutoff = now - self._settings.request_grace
@@ -132,3 +143,28 @@ class Sweeper:
                 await asyncio.to_thread(shutil.rmtree, self._variants / sha[:2] / sha, True)
             removed += 1
         return removed
+
+    def _remove_temporaries(self, now: float) -> int:
+        return remove_stale(self._temporaries(), now - self._settings.temp_grace)
+
+    def _temporaries(self) -> Iterator[Path]:
+        yield from self._blobs.leftovers()
+        yield from rendition_leftovers(self._renditions)
+        if self._variants is not None:
+            # The variant cache writes `.<digest>.<random>.tmp` beside the variant, then renames it.
+            yield from self._variants.glob("??/*/.*.tmp")
+
+
+def remove_stale(paths: Iterable[Path], cutoff: float) -> int:
+    """Removes the files among `paths` last modified before `cutoff`; how many it removed."""
+    removed = 0
+    for path in paths:
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            # Renamed into place or cleaned up by its writer meanwhile.
+            continue
+        removed += 1
+    return removed

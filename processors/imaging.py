@@ -16,7 +16,8 @@ import msgspec
 import pyvips
 from blurhash import _functions as blurhash_c
 
-from core.probe import FAIL_ON, Header, Limits, MediaRejected, check_limits, is_animated, read_header
+from core.probe import Header, Limits, MediaRejected, check_limits, is_animated
+from processors.header import FAIL_ON, read_header
 
 # 3: JPEG renditions are baseline, not progressive.
 PROCESSING_VERSION: int = 3
@@ -182,8 +183,16 @@ def _still_output_type(content_type: str) -> str:
     return "image/jpeg"
 
 
+def rendition_leftovers(renditions: Path) -> Iterator[Path]:
+    """Temp files under the renditions root, of renders under way or of a process that died in one."""
+    return renditions.glob(f"??/*/v*/.*{_TEMPORARY_SUFFIX}")
+
+
+_TEMPORARY_SUFFIX = ".tmp"
+
+
 def _temporary(out_dir: Path, style: str, temporaries: list[Path]) -> Path:
-    descriptor, name = tempfile.mkstemp(dir=out_dir, prefix=f".{style}.", suffix=".tmp")
+    descriptor, name = tempfile.mkstemp(dir=out_dir, prefix=f".{style}.", suffix=_TEMPORARY_SUFFIX)
     os.close(descriptor)
     temporaries.append(Path(name))
     return Path(name)

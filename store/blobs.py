@@ -79,8 +79,8 @@ class FileBlobStore:
                 yield path.name, path.stat().st_mtime
 
     def leftovers(self) -> list[Path]:
-        """Temp files of uploads that never finished (a crash mid-stream)."""
-        return sorted(self._tmp.glob("*.part"))
+        """Temp files of uploads: streaming now, or never finished (a crash mid-stream)."""
+        return sorted(path for path in self._tmp.iterdir() if path.is_file())
 
 
 def _flush(handle: object) -> None:

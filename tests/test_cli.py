@@ -39,9 +39,9 @@ class Serving:
             raise
 
 
-def serve(data: Path) -> Serving:
+def serve(data: Path, *flags: str) -> Serving:
     process = subprocess.Popen(
-        [sys.executable, "-X", "faulthandler", "-m", "mediaplex", "serve", "--data", str(data), "--port", "0"],
+        [sys.executable, "-X", "faulthandler", "-m", "mediaplex", "serve", "--data", str(data), "--port", "0", *flags],
         stdout=subprocess.PIPE, stderr=(data.parent / "serve.log").open("a"), text=True,
     )
     assert process.stdout is not None

@@ -9,8 +9,9 @@ import blurhash
 import pytest
 import pyvips
 
-from core.probe import Header, Limits, MediaRejected, check_limits, read_header
+from core.probe import Header, Limits, MediaRejected, check_limits
 from core.sniff import sniff
+from processors.header import read_header
 from processors.imaging import Processed, configure_vips, extension, fit_box, process
 from tests import images
 

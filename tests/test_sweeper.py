@@ -93,3 +93,34 @@ async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, tmp
     assert (again.expired, again.blobs_removed) == (0, 0)
     following.cancel()
     await asyncio.gather(following, return_exceptions=True)
+
+
+async def test_crash_leftovers_go_after_the_grace(jetstream_log: JetStreamLog, projection: Projection,
+                                                  tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    renditions, variants = tmp_path / "renditions", tmp_path / "variants"
+    sha = "ab" * 32
+    # Named as each writer names its temp files: the blob store, the processor, the variant cache.
+    places = [tmp_path / "blobs" / "tmp", renditions / sha[:2] / sha / "v3", variants / sha[:2] / sha]
+    names = ["0123abcd{}.part", ".original.k2j4l5{}.tmp", ".9f8e7d6c5b4a3f2e.x1y2z3{}.tmp"]
+    settings = SweepSettings()
+    old, young = [], []
+    for place, name in zip(places, names, strict=True):
+        place.mkdir(parents=True, exist_ok=True)
+        for age, found in ((settings.temp_grace + 60, old), (settings.temp_grace - 60, young)):
+            path = place / name.format(int(age))
+            path.write_bytes(b"half a file")
+            os.utime(path, (NOW - age, NOW - age))
+            found.append(path)
+    # A finished rendition and variant are not temp files, however old.
+    kept = [renditions / sha[:2] / sha / "v3" / "original.jpg", variants / sha[:2] / sha / "9f8e7d6c5b4a3f2e.webp"]
+    for path in kept:
+        path.write_bytes(b"whole")
+        os.utime(path, (NOW - 2 * DAY, NOW - 2 * DAY))
+
+    sweeper = Sweeper(jetstream_log, projection, blobs, renditions, settings, clock=lambda: NOW, variants=variants)
+    report = await sweeper.sweep_once()
+    assert report.temporaries_removed == 3
+    assert [path.exists() for path in old] == [False] * 3
+    assert [path.exists() for path in young + kept] == [True] * 5
+    assert (await sweeper.sweep_once()).temporaries_removed == 0

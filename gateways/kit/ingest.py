@@ -17,7 +17,8 @@ from core.events import Focus, MediaUploaded, aggregate_filter
 from core.ids import new_media_id
 from core.log import EventLog
 from core.ports import BlobStore, Staged
-from core.probe import Header, Limits, MediaRejected, check_limits, read_header
+from core.probe import Header, Limits, MediaRejected, check_limits
+from processors.header import read_header
 from store.reader import ProjectionReader
 
 

@@ -1,6 +1,6 @@
 """Transformations on public image URLs, and the content-addressed URL of a blob's original.
 
-`GET /media/sha256/{blob}` serves the original rendition of a blob that some ready media names.
+`GET /media/sha256/{blob}` serves the original rendition of a blob that some processed media names.
 It and `/media/files/...` answer with the file as it is when the query holds no transformation
 parameter, and with a variant otherwise. Unknown parameter names are ignored, as imgix does,
 so tracking parameters and cache busters never break a URL; `s` is the exception: it is
@@ -22,9 +22,9 @@ from gateways.transform.source import (
     SHA256,
     TYPES,
     Source,
-    current_original,
     ensure_rendition,
     media_focus,
+    shown,
 )
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -104,7 +104,8 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     if not SHA256.fullmatch(blob):
         raise ApiError(404, "not_found", "no image has this address")
     app = request.app
-    found = await current_original(app, blob)
+    public = await shown(app, blob)
+    found = public.original if public is not None else None
     path = await ensure_rendition(app, blob, *found) if found is not None else None
     if found is None or path is None:
         raise ApiError(404, "not_found", "no image has this address")

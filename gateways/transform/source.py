@@ -1,8 +1,14 @@
 """Where a transformation starts from: a rendition file (re-rendered if it went missing) and the
-media rows of the projection that name its blob."""
+media rows of the projection that name its blob.
+
+The projection, not the disk, decides what is public: a blob's files are served only while a media
+that was processed names it, so a deletion or a failure is a 404 as soon as it is projected, before
+the sweeper removes any file, and a failed blob is never processed again by asking for its files.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -11,11 +17,15 @@ from aiohttp import web
 
 from core.events import RenditionInfo
 from core.ports import rendition_dir
+from core.probe import MediaRejected
 from gateways.kit.services import SERVICES
 from gateways.transform.params import Format, focus_point
-from store.readmodel import READY
+from store.readmodel import PROCESSING, READY
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# How long a request for the files of bytes no folded media names waits for the projection to reach
+# the head of the log, and for the head to be read.
+CATCH_UP = 2.0
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 # What a transformation of each rendition type gives when no format is asked for: GIF, a format
@@ -53,39 +63,91 @@ class Source(msgspec.Struct, frozen=True):
         return tuple(self.path.with_name(f"{name}.{extension}") for name in below)
 
 
+class Shown(msgspec.Struct, frozen=True):
+    """A blob some processed media names: its files may be served."""
+
+    # (processing version, file name) of every rendition a ready media lists: what may be rendered again.
+    listed: frozenset[tuple[int, str]]
+    # (processing version, file name) of the original of the newest version: what its digest URL serves.
+    original: tuple[int, str] | None
+
+
+async def shown(app: web.Application, blob: str) -> Shown | None:
+    """None when no media with renditions names `blob`: deleted, failed, still processing, or unknown.
+
+    A media being processed again keeps its earlier renditions until its new outcome, so they stay
+    served, but only a ready media's renditions are rendered again.
+    """
+    found = await _shown(app, blob)
+    if found is None and app[SERVICES].blobs.exists(blob) and await _caught_up(app):
+        # The bytes are here, so the URL may come from another replica that has folded an outcome
+        # this one has not yet. Unknown digests never get here, so they cost no trip to the broker.
+        found = await _shown(app, blob)
+    return found
+
+
+async def _caught_up(app: web.Application) -> bool:
+    """Whether the projection now holds everything the log held a moment ago."""
+    try:
+        async with asyncio.timeout(CATCH_UP):
+            head = await app[SERVICES].events.last_seq()
+    except Exception:  # noqa: BLE001 - broker away or slow: answer from what is folded
+        return False
+    return await app[SERVICES].projection.wait_for(head, CATCH_UP)
+
+
+async def _shown(app: web.Application, blob: str) -> Shown | None:
+    # Every media row with the blob has the same renditions per version; the newest version wins.
+    rows = await app[SERVICES].projection.read(lambda conn: conn.execute(
+        "SELECT status, version, original, small, thumb FROM media WHERE blob = ? AND original IS NOT NULL"
+        " AND status IN (?, ?) ORDER BY version DESC",
+        (blob, READY, PROCESSING),
+    ).fetchall())
+    if not rows:
+        return None
+    listed = set()
+    original = None
+    for row in rows:
+        version = int(row["version"])
+        for column in ("original", "small", "thumb"):
+            if row[column] is None:
+                continue
+            info = msgspec.json.decode(row[column], type=RenditionInfo)
+            extension = EXTENSIONS.get(info.content_type)
+            if extension is None:
+                continue
+            name = f"{info.style}.{extension}"
+            if column == "original" and original is None:
+                original = (version, name)
+            if row["status"] == READY:
+                listed.add((version, name))
+    return Shown(listed=frozenset(listed), original=original)
+
+
 async def ensure_rendition(app: web.Application, blob: str, version: int, name: str) -> Path | None:
-    """The rendition's file, re-rendered from the blob if it was deleted; None if it cannot be had.
+    """The rendition's file, re-rendered from the blob if it was deleted; None if it is not public.
 
     Callers have checked `blob` and `name` against fixed patterns, so the path stays inside the
     renditions directory.
     """
+    public = await shown(app, blob)
+    if public is None:
+        return None
     path = rendition_dir(app[SERVICES].config.renditions, blob, version) / name
     if path.exists():
         return path
-    # Renditions are derived data: after a wipe they come back from the blob on first use.
+    # Renditions are derived data: after a wipe they come back from the blob on first use. Only
+    # the ones a ready media lists, so no URL makes a blob be processed for a file it never had.
     services = app[SERVICES]
-    if not services.blobs.exists(blob) or not await services.regenerate(blob, version):
+    if (version, name) not in public.listed or not services.blobs.exists(blob):
+        return None
+    try:
+        if not await services.regenerate(blob, version):
+            return None
+    except MediaRejected:
+        # Processing refuses these bytes now (other limits than when they were processed).
         return None
     return path if path.exists() else None
-
-
-async def current_original(app: web.Application, blob: str) -> tuple[int, str] | None:
-    """(processing version, file name) of the original rendition of a blob some ready media names.
-
-    Every media row with the blob has the same renditions per version; the newest version wins.
-    """
-    row = await app[SERVICES].projection.one(
-        "SELECT version, original FROM media WHERE blob = ? AND status = ? AND original IS NOT NULL"
-        " ORDER BY version DESC LIMIT 1",
-        (blob, READY),
-    )
-    if row is None:
-        return None
-    info = msgspec.json.decode(row["original"], type=RenditionInfo)
-    extension = EXTENSIONS.get(info.content_type)
-    if extension is None:
-        return None
-    return int(row["version"]), f"original.{extension}"
 
 
 async def media_focus(app: web.Application, blob: str) -> tuple[float, float] | None:

@@ -1,0 +1,58 @@
+"""What an upload is, decided from its first bytes and its header, never from decoded pixels.
+
+The one place outside rendering that asks libvips about a file: gateways call it to refuse an
+upload before it is stored, processors before they decode it.
+"""
+
+from pathlib import Path
+
+import pyvips
+
+from core.probe import Header, MediaRejected
+from core.sniff import SNIFF_BYTES, SUPPORTED_IMAGE_TYPES, sniff
+
+# Truncation is what turns into a half-grey image. Stricter levels would also refuse files
+# with small defects that decoders routinely recover from, which real cameras produce.
+FAIL_ON = "truncated"
+
+
+def read_header(path: Path) -> Header:
+    """Identify ``path`` and read its dimensions without decoding any pixels."""
+    with path.open("rb") as file:
+        head = file.read(SNIFF_BYTES)
+    content_type = sniff(head)
+    if content_type is None:
+        raise MediaRejected("unidentified")
+    if content_type not in SUPPORTED_IMAGE_TYPES:
+        raise MediaRejected("unsupported", f"{content_type} is not a supported image type")
+    try:
+        # The loader is chosen from our own sniff, so libvips never gets to guess a different
+        # format from the same bytes.
+        image = pyvips.Operation.call(
+            loader(content_type), str(path), access="sequential", fail_on=FAIL_ON
+        )
+        width: int = image.width
+        height: int = image.height
+        frames: int = image.get("n-pages") if image.get_typeof("n-pages") else 1
+        orientation: int = image.get("orientation") if image.get_typeof("orientation") else 1
+    except pyvips.Error as error:
+        raise MediaRejected("corrupt") from error
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return Header(content_type=content_type, width=width, height=height, frames=frames)
+
+
+def loader(content_type: str) -> str:
+    match content_type:
+        case "image/jpeg":
+            return "jpegload"
+        case "image/png":
+            return "pngload"
+        case "image/gif":
+            return "gifload"
+        case "image/webp":
+            return "webpload"
+        case "image/heic" | "image/heif" | "image/avif":
+            return "heifload"
+    raise ValueError(f"no loader for {content_type}")
+
