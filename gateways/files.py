@@ -8,6 +8,7 @@ import re
 from aiohttp import web
 
 from core.events import RenditionInfo
+from gateways.kit import numbers
 from gateways.transform import routes as transform
 from gateways.transform.source import Source, ensure_rendition
 
@@ -15,16 +16,17 @@ RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp)")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 EXTENSIONS = {content_type: ext for ext, content_type in TYPES.items()}
+# Processing versions count reprocessings of one media; a longer number would not even make a file name.
+MAX_VERSION = 10**9
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 async def rendition(request: web.Request) -> web.StreamResponse:
     blob = request.match_info["blob"]
     name = request.match_info["name"]
-    try:
-        version = int(request.match_info["version"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    version = numbers.whole(request.match_info["version"], MAX_VERSION)
+    if version is None:
+        raise web.HTTPNotFound()
     found = RENDITION.fullmatch(name)
     if not SHA256.fullmatch(blob) or found is None:
         raise web.HTTPNotFound()

@@ -5,17 +5,20 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from aiohttp import BodyPartReader, web
+import msgspec
+from aiohttp import web
 
 from core.events import Focus, MediaDeleted, MediaUpdated
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways.kit import writes
+from gateways.kit import bodies, multipart, writes
+from gateways.kit.bodies import FormCaps
 from gateways.kit.ingest import Checked, record, stage
+from gateways.kit.multipart import MultipartCaps
 from gateways.kit.principal import Principal, require
+from gateways.kit.refusal import Refusal
 from gateways.kit.refusal import Refusal as Invalid
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
@@ -23,9 +26,11 @@ from gateways.mastodon.render import attachment
 from gateways.mastodon.settings import MastodonSettings
 from store.readmodel import FAILED, READY
 
-CHUNK = 256 * 1024
 # Room for the multipart framing and the text fields around the file.
 FORM_OVERHEAD = 64 * 1024
+MULTIPART = MultipartCaps()
+# A value may be percent-encoded, three bytes a byte.
+FORM_LIMITS = FormCaps(max_bytes=3 * FORM_OVERHEAD, max_value=FORM_OVERHEAD)
 
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
@@ -57,21 +62,6 @@ def check_description(value: str, limit: int) -> str:
     return value
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
-        yield chunk
-
-
-async def _text(part: BodyPartReader, limit: int) -> str:
-    """A text field, read no further than one character past what any check could accept."""
-    cap = (limit + 1) * 4
-    data = bytearray()
-    while len(data) <= cap and (chunk := await part.read_chunk(CHUNK)):
-        data += chunk
-    await part.release()
-    return data[:cap].decode(part.get_charset("utf-8"), errors="replace")
-
-
 async def _upload(request: web.Request, principal: Principal) -> str:
     app = request.app
     config = app[SERVICES].config.settings(MastodonSettings)
@@ -85,22 +75,18 @@ async def _upload(request: web.Request, principal: Principal) -> str:
     filename = ""
     has_thumbnail = False
     try:
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):
-                continue
+        async for part in multipart.parts(request, MULTIPART):
             if part.name == "file" and checked is None:
                 filename = part.filename or ""
                 checked = await stage(
-                    blobs, _chunks(part), max_bytes=config.image_size_limit - 1, limits=app[SERVICES].limits
+                    blobs, part.chunks(), max_bytes=config.image_size_limit - 1, limits=app[SERVICES].limits
                 )
             elif part.name == "thumbnail":
-                has_thumbnail = bool(await part.read_chunk(1))
-                await part.release()
+                has_thumbnail = has_thumbnail or not await part.blank()
             elif part.name in ("description", "focus"):
-                fields[part.name] = await _text(part, config.description_limit)
+                fields[part.name] = await part.text(config.description_limit)
             else:
-                await part.release()
+                await part.skip(FORM_OVERHEAD)
         if checked is None:
             raise Invalid(400, errors.MISSING_FILE)
         if has_thumbnail:
@@ -128,11 +114,10 @@ def _refusal(exc: BaseException, size_limit: int) -> BaseException:
     """What the client is told for a refused upload; anything unexpected passes through."""
     if isinstance(exc, TooLarge):
         return Invalid(422, errors.too_large(size_limit))
+    if isinstance(exc, Refusal):
+        return Invalid(exc.status, exc.message)
     if isinstance(exc, MediaRejected):
         return Invalid(422, _rejection(exc))
-    if isinstance(exc, ValueError):
-        # A malformed multipart body: say so rather than failing the connection.
-        return Invalid(400, f"Malformed multipart body: {exc}")
     return exc
 
 
@@ -199,29 +184,66 @@ async def get_media(request: web.Request, principal: Principal) -> web.StreamRes
     return _respond(request, row, pending=206)
 
 
-async def _form(request: web.Request) -> dict[str, Any]:
+class MediaChange(msgspec.Struct, frozen=True):
+    """A JSON `PUT /api/v1/media/:id`; every field a string, as in the form encodings."""
+
+    description: str | None = None
+    focus: str | None = None
+    thumbnail: str | None = None
+
+
+MEDIA_CHANGE = msgspec.json.Decoder(MediaChange)
+
+
+def _invalid_json(exc: Refusal) -> Invalid:
+    if exc.parameter is not None:
+        return Invalid(422, f"Validation failed: {exc.parameter.capitalize()} must be a string")
+    if exc.code == bodies.INVALID_JSON and exc.message in (bodies.NOT_JSON, bodies.NOT_AN_OBJECT):
+        return Invalid(400, "Invalid JSON body")
+    return Invalid(exc.status, exc.message)
+
+
+async def _posted(request: web.Request, limit: int) -> dict[str, str]:
+    """The fields of a JSON, url-encoded or multipart body; a `thumbnail` that is not blank is refused."""
     if request.content_type == "application/json":
         try:
-            body = await request.json()
-        except ValueError:
-            raise Invalid(400, "Invalid JSON body") from None
-        if not isinstance(body, dict):
-            raise Invalid(400, "Invalid JSON body")
-        return body
-    form: dict[str, Any] = dict(request.query)
+            change = await bodies.read_json(request, MEDIA_CHANGE, limit=FORM_LIMITS.max_bytes)
+        except Refusal as exc:
+            raise _invalid_json(exc) from None
+        return {k: v for k, v in msgspec.structs.asdict(change).items() if v is not None}
+    try:
+        if request.content_type.startswith("multipart/"):
+            posted: dict[str, str] = {}
+            async for part in multipart.parts(request, MULTIPART):
+                if part.name == "thumbnail":
+                    posted["thumbnail"] = "" if await part.blank() else "?"
+                elif part.name in ("description", "focus"):
+                    posted.setdefault(part.name, await part.text(limit))
+                else:
+                    await part.skip(FORM_OVERHEAD)
+            return posted
+        return await bodies.read_form(request, FORM_LIMITS)
+    except Refusal as exc:
+        raise Invalid(exc.status, exc.message) from None
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    form = dict(request.query)
     if request.can_read_body:
-        posted = await request.post()
-        form.update({k: v for k, v in posted.items()})
+        limit = request.app[SERVICES].config.settings(MastodonSettings).description_limit
+        form.update(await _posted(request, limit))
+    if form.get("thumbnail"):
+        raise Invalid(422, errors.THUMBNAIL_NOT_BLANK)
     return form
 
 
-async def _update(request: web.Request, media_id: str, form: dict[str, Any]) -> None:
+async def _update(request: web.Request, media_id: str, form: dict[str, str]) -> None:
     config = request.app[SERVICES].config.settings(MastodonSettings)
     description = focus = None
     if "description" in form and form["description"] is not None:
-        description = check_description(str(form["description"]), config.description_limit)
+        description = check_description(form["description"], config.description_limit)
     if form.get("focus"):
-        focus = parse_focus(str(form["focus"]))
+        focus = parse_focus(form["focus"])
     if description is None and focus is None:
         return
     event = MediaUpdated(at=time.time(), media_id=media_id, description=description, focus=focus)
@@ -236,9 +258,6 @@ async def _delete(request: web.Request, media_id: str) -> None:
 async def put_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _owned(request, principal)
     form = await _form(request)
-    thumbnail = form.get("thumbnail")
-    if thumbnail is not None and getattr(thumbnail, "file", None) is not None:
-        raise Invalid(422, errors.THUMBNAIL_NOT_BLANK)
     await _update(request, row["media_id"], form)
     updated = await _row(request, row["media_id"])
     assert updated is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -12,7 +11,9 @@ from aiohttp import web
 from core.events import MediaRequested
 from core.ids import new_media_id
 from gateways.apierrors import ApiError
+from gateways.kit import bodies
 from gateways.kit.principal import require
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.presigned import filenames
 from gateways.presigned.errors import reachable
@@ -26,49 +27,39 @@ BODY_LIMIT = 16 * 1024
 SIGNER = web.AppKey("presigned_signer", Signer)
 
 
-def _body(data: bytes) -> dict[str, Any]:
+class UploadRequest(msgspec.Struct, frozen=True):
+    filename: str | None = None
+    content_type: str | None = msgspec.field(name="contentType", default=None)
+
+
+UPLOAD_REQUEST = msgspec.json.Decoder(UploadRequest)
+
+
+async def _body(request: web.Request) -> UploadRequest:
     try:
-        body = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        body = None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object")
-    return body
+        return await bodies.read_json(request, UPLOAD_REQUEST, limit=BODY_LIMIT)
+    except Refusal as exc:
+        if exc.code == bodies.INVALID_PARAMETER and exc.parameter is not None:
+            raise ApiError(400, exc.code, f"{exc.parameter} must be a string", parameter=exc.parameter) from None
+        message = "The body must be a JSON object" if exc.message == bodies.NOT_AN_OBJECT else exc.message
+        raise ApiError(exc.status, exc.code, message, parameter=exc.parameter) from None
 
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if value is None or value == "":
+def _text(value: str | None, name: str) -> str:
+    if not value:
         raise ApiError(400, "missing_parameter", f"{name} is required", parameter=name)
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_parameter", f"{name} must be a string", parameter=name)
     return value
-
-
-def _too_large() -> ApiError:
-    return ApiError(413, "too_large", f"The request body must be at most {BODY_LIMIT} bytes")
-
-
-async def _read(request: web.Request) -> bytes:
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(4096):
-        data += chunk
-        if len(data) > BODY_LIMIT:
-            raise _too_large()
-    return bytes(data)
 
 
 async def request_upload(request: web.Request) -> web.Response:
     user = await require(request, "write:media")
-    if request.content_length is not None and request.content_length > BODY_LIMIT:
-        raise _too_large()
-    body = _body(await _read(request))
-    filename = _text(body, "filename")
+    body = await _body(request)
+    filename = _text(body.filename, "filename")
     try:
         filenames.check(filename)
     except filenames.BadFilename as exc:
         raise ApiError(400, "invalid_parameter", str(exc), parameter="filename") from None
-    content_type = _text(body, "contentType").strip().lower()
+    content_type = _text(body.content_type, "contentType").strip().lower()
     if content_type not in IMAGE_TYPES:
         raise ApiError(415, "unsupported_media_type", f"contentType must be one of {', '.join(IMAGE_TYPES)}",
                        parameter="contentType")

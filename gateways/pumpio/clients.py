@@ -18,6 +18,9 @@ from aiohttp import web
 from oauthlib.common import generate_token
 
 from core.events import ClientRegistered, ClientUpdated
+from gateways.kit import bodies
+from gateways.kit.bodies import FormCaps
+from gateways.kit.refusal import Refusal
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import find_client, record, signed_client
 
@@ -36,6 +39,16 @@ SECRET_ONLY_FOR_UPDATE = "Only set client_secret for update."
 UPDATE_NEEDS_CREDENTIALS = "client_update needs client_id and client_secret, or an OAuth signature"
 UNAUTHORIZED = "Unauthorized"
 
+# Caps that keep a ClientRegistered or ClientUpdated event far below the broker's payload limit
+# (1 MiB by default): at most 2 names, 33 URIs and 16 addresses, some 75 KB in all.
+TEXT_LIMIT = 256
+URI_LIMIT = 2048
+EMAIL_LIMIT = 254
+MAX_ENTRIES = 16
+BODY_LIMIT = 64 * 1024
+FORM_LIMITS = FormCaps(max_bytes=BODY_LIMIT, max_fields=16, max_name=32, max_value=BODY_LIMIT)
+FIELDS = msgspec.json.Decoder(dict[str, Any])
+
 
 class Registration(msgspec.Struct, frozen=True):
     """What a registration request says, each field None when it was not sent."""
@@ -48,41 +61,52 @@ class Registration(msgspec.Struct, frozen=True):
 
 
 async def _fields(request: web.Request) -> dict[str, Any]:
-    if request.content_type == JSON:
-        try:
-            body = msgspec.json.decode(await request.read())
-        except msgspec.DecodeError:
-            raise PumpError(400, BAD_JSON) from None
-        if not isinstance(body, dict):
-            raise PumpError(400, BAD_JSON)
-        return body
-    if request.content_type == FORM:
-        return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    # keep: a client_update signed as the consumer has its form body read again for the signature.
+    try:
+        if request.content_type == JSON:
+            return await bodies.read_json(request, FIELDS, limit=BODY_LIMIT, keep=True)
+        if request.content_type == FORM:
+            return await bodies.read_form(request, FORM_LIMITS, keep=True)
+    except Refusal as exc:
+        message = BAD_JSON if exc.message in (bodies.NOT_JSON, bodies.NOT_AN_OBJECT) else exc.message
+        raise PumpError(exc.status, message) from None
     raise PumpError(400, UNKNOWN_CONTENT_TYPE)
 
 
-def _text(fields: dict[str, Any], *names: str) -> str | None:
+def _capped(name: str, value: str, most: int) -> str:
+    if len(value) > most:
+        raise PumpError(400, f"{name} must be at most {most} characters.")
+    return value
+
+
+def _text(fields: dict[str, Any], *names: str, most: int = TEXT_LIMIT) -> str | None:
     for name in names:
         value = fields.get(name)
         if value is None:
             continue
         if not isinstance(value, str):
             raise PumpError(400, f"{name} must be a string")
-        return value
+        return _capped(name, value, most)
     return None
 
 
-def _words(fields: dict[str, Any], *names: str) -> tuple[str, ...] | None:
+def _words(fields: dict[str, Any], *names: str, most: int, each: int) -> tuple[str, ...] | None:
     """A space-separated string or a list of strings, under the first of `names` present."""
     for name in names:
         value = fields.get(name)
         if value is None:
             continue
         if isinstance(value, str):
-            return tuple(value.split())
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(w for v in value for w in v.split())
-        raise PumpError(400, f"{name} must be a space-separated string or a list of strings")
+            words = tuple(value.split())
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            words = tuple(w for v in value for w in v.split())
+        else:
+            raise PumpError(400, f"{name} must be a space-separated string or a list of strings")
+        if len(words) > most:
+            raise PumpError(400, f"{name} may list at most {most} entries.")
+        for word in words:
+            _capped(name, word, each)
+        return words
     return None
 
 
@@ -101,13 +125,13 @@ def _registration(fields: dict[str, Any]) -> Registration:
     application_type = _text(fields, "application_type")
     if application_type is not None and application_type not in APPLICATION_TYPES:
         raise PumpError(400, BAD_APPLICATION_TYPE)
-    logo = _text(fields, "logo_uri", "logo_url")
+    logo = _text(fields, "logo_uri", "logo_url", most=URI_LIMIT)
     if logo is not None and not _is_url(logo):
         raise PumpError(400, "Invalid logo_uri.")
-    contacts = _words(fields, "contacts")
+    contacts = _words(fields, "contacts", most=MAX_ENTRIES, each=EMAIL_LIMIT)
     if contacts is not None and not all(EMAIL.fullmatch(c) for c in contacts):
         raise PumpError(400, "contacts must be space-separated email addresses.")
-    redirects = _words(fields, "redirect_uris", "redirect_uri")
+    redirects = _words(fields, "redirect_uris", "redirect_uri", most=MAX_ENTRIES, each=URI_LIMIT)
     if redirects is not None and not all(_is_redirect(r) for r in redirects):
         raise PumpError(400, "redirect_uris must be space-separated URLs.")
     return Registration(

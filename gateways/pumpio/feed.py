@@ -17,6 +17,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from gateways.kit import bodies
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import render
@@ -34,6 +36,10 @@ BEFORE_AND_SINCE = "Use either 'before' or 'since', not both."
 CURSOR_AND_OFFSET = "'offset' cannot be combined with 'before' or 'since'."
 UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
 NOT_VISIBLE_YET = "The activity was recorded but is not readable yet; try again in a moment"
+
+# An activity's content is capped by the description limit; this leaves room for JSON escapes around it.
+ACTIVITY_LIMIT = 256 * 1024
+ACTIVITY = msgspec.json.Decoder()
 
 
 class Stream(msgspec.Struct, frozen=True):
@@ -195,9 +201,9 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
 
 async def _json_body(request: web.Request) -> Any:
     try:
-        return msgspec.json.decode(await request.read())
-    except msgspec.DecodeError:
-        raise PumpError(400, BAD_JSON) from None
+        return await bodies.read_json(request, ACTIVITY, limit=ACTIVITY_LIMIT, keep=True)
+    except Refusal as exc:
+        raise PumpError(exc.status, BAD_JSON if exc.message == bodies.NOT_JSON else exc.message) from None
 
 
 async def _generator(request: web.Request, principal: PumpPrincipal) -> str:

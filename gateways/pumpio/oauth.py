@@ -34,6 +34,9 @@ from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from core.events import AccessGranted, AnyEvent
 from core.ids import check_password
+from gateways.kit import bodies, numbers
+from gateways.kit.bodies import FormCaps
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import templates
@@ -52,6 +55,8 @@ T = TypeVar("T")
 # head of the log: it may have been registered a moment ago through another replica or the CLI.
 CATCH_UP = 3.0
 FORM = "application/x-www-form-urlencoded"
+# The login page's form: a token, a name, a password, a button.
+LOGIN_FORM = FormCaps(max_bytes=16 * 1024, max_fields=8, max_name=32, max_value=4096)
 REQUIRED = ("oauth_consumer_key", "oauth_signature", "oauth_signature_method", "oauth_timestamp", "oauth_nonce")
 
 MISSING_CREDENTIALS = "Missing OAuth credentials: sign the request with an 'Authorization: OAuth' header"
@@ -59,6 +64,7 @@ MALFORMED_HEADER = "Malformed OAuth Authorization header"
 MALFORMED_REQUEST = "Malformed OAuth request"
 DUPLICATE_PARAMETERS = "Duplicated OAuth parameters"
 UNSUPPORTED_METHOD = "Unsupported signature method: use HMAC-SHA1"
+MAX_TIMESTAMP = 10**12
 BAD_TIMESTAMP = "oauth_timestamp must be an integer number of seconds"
 STALE_TIMESTAMP = "oauth_timestamp is more than 10 minutes away from the server's clock"
 BAD_SIGNATURE = "Invalid signature"
@@ -295,9 +301,11 @@ async def _signed(request: web.Request) -> Signed:
     if params["oauth_signature_method"] != SIGNATURE_HMAC_SHA1:
         raise PumpError(400, UNSUPPORTED_METHOD)
     timestamp = params["oauth_timestamp"]
-    if not timestamp.isdigit():
+    if not timestamp.isascii() or not timestamp.isdigit():
         raise PumpError(400, BAD_TIMESTAMP)
-    if abs(time.time() - int(timestamp)) > TIMESTAMP_WINDOW:
+    # Digits enough for any time near now; more would not even fit a float.
+    seconds = numbers.whole(timestamp, MAX_TIMESTAMP)
+    if seconds is None or abs(time.time() - seconds) > TIMESTAMP_WINDOW:
         raise PumpError(401, STALE_TIMESTAMP)
     return Signed(uri=uri, method=request.method, body=body, headers=headers, params=params)
 
@@ -525,8 +533,15 @@ def _with_query(url: str, pairs: list[tuple[str, str]]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+async def _login_form(request: web.Request) -> dict[str, str]:
+    try:
+        return await bodies.read_form(request, LOGIN_FORM)
+    except Refusal as exc:
+        raise PumpError(exc.status, exc.message) from None
+
+
 async def authorize(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await _login_form(request)
     token = str(form.get("oauth_token", ""))
     stored = await _pending(request, token)
     user_id = await _login(request, str(form.get("username", "")), str(form.get("password", "")))

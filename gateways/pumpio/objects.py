@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from gateways.kit import numbers
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.errors import PumpError
@@ -25,6 +26,8 @@ from gateways.pumpio.render import Site
 REPLIES_SHOWN = 4
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
+# Far past any feed, and far inside SQLite's 64-bit integers.
+MAX_OFFSET = 10**12
 
 NO_IMAGE = "No such image"
 NO_COMMENT = "No such comment"
@@ -170,17 +173,14 @@ def count_param(query: Mapping[str, str]) -> int:
 
 
 def offset_param(query: Mapping[str, str]) -> int:
-    return _whole(query.get("offset"), 0, BAD_OFFSET, None)
+    return _whole(query.get("offset"), 0, BAD_OFFSET, MAX_OFFSET)
 
 
-def _whole(value: str | None, default: int, message: str, most: int | None) -> int:
+def _whole(value: str | None, default: int, message: str, most: int) -> int:
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise PumpError(400, message) from None
-    if number < 0 or (most is not None and number > most):
+    number = numbers.whole(value, most)
+    if number is None:
         raise PumpError(400, message)
     return number
 

@@ -17,11 +17,15 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 
+import msgspec
 from aiohttp import web
 
 from core.ports import TooLarge
 from core.probe import MediaRejected
+from gateways.kit import bodies
 from gateways.kit.ingest import Checked, record, stage
+from gateways.kit.multipart import FILENAME_BYTES, acceptable_filename
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import image_json
@@ -40,11 +44,13 @@ CORRUPT = "The image data is truncated or corrupt."
 FAILED_PROCESSING = "The uploaded image could not be processed."
 BAD_JSON_UPLOAD = "A JSON upload must be an object with the base64-encoded file in 'data'."
 BAD_BASE64 = "'data' is not valid base64."
+BAD_FILENAME = f"X-File-Name must be at most {FILENAME_BYTES} bytes without NUL, CR or LF."
 
 WHITESPACE = b" \t\r\n"
 QUOTE, BACKSLASH = ord('"'), ord("\\")
 STRING_END_OR_ESCAPE = re.compile(rb'["\\]')
 BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+ANY_JSON: msgspec.json.Decoder[object] = msgspec.json.Decoder()
 SIMPLE_ESCAPES = {ord("/"): b"/", ord("n"): b"", ord("r"): b"", ord("t"): b""}
 
 
@@ -126,8 +132,9 @@ class JsonUpload:
                 raw.append(value)
             self._pos -= 1
         try:
-            json.loads(raw)
-        except ValueError:
+            # Depth-checked: the json module recurses, and a 64 KB run of brackets ends in RecursionError.
+            bodies.decode_json(bytes(raw), ANY_JSON)
+        except Refusal:
             raise BadUpload(BAD_JSON_UPLOAD) from None
 
     async def _escape(self) -> bytes:
@@ -279,11 +286,14 @@ async def upload(request: web.Request) -> web.Response:
     owner = (await poster(request)).user_id
     if not request.headers.get("Content-Type"):
         raise PumpError(400, NO_CONTENT_TYPE)
+    filename = request.headers.get("X-File-Name", "")
+    if not acceptable_filename(filename):
+        raise PumpError(400, BAD_FILENAME)
     checked = await _stage(request)
     app = request.app
     media_id = await record(
         checked, events=app[SERVICES].events, blobs=app[SERVICES].blobs, projection=app[SERVICES].projection,
-        owner_id=owner, via="pumpio", filename=request.headers.get("X-File-Name", ""),
+        owner_id=owner, via="pumpio", filename=filename,
     )
     row = await _settled(request, media_id)
     if row is not None and row["status"] == FAILED:
