@@ -189,6 +189,8 @@ async def test_put_refuses_thumbnails_wrong_types_and_deep_json(server: Running,
          400, {"error": "The form must be url-encoded text of at most 32 fields"}),
         ({"data": body(*(part(f'name="f{i}"') for i in range(9))), "headers": {"Content-Type": MULTIPART}}, 413,
          {"error": "A multipart body may have at most 8 parts"}),
+        ({"data": body(part('name="description"', b"x" * 200_000)), "headers": {"Content-Type": MULTIPART}}, 413,
+         {"error": "The request body must be at most 196608 bytes"}),
     ]
     for options, status, expected in cases:
         headers = bearer(token, **options.pop("headers", {}))
@@ -419,4 +421,28 @@ async def test_other_bodies_and_numbers_of_the_pump_gateway(server: Running, htt
     for version in ("1" * 300, "1" * 5000, "\u0661"):
         async with http.get(f"{server.url}/media/files/{'a' * 64}/v{version}/original.jpg") as r:
             assert await answer(r) == missing, version[:10]
+    await still_serving(http, server)
+
+
+async def test_a_chunked_multipart_body_is_cut_off_at_its_cap(server: Running, http: aiohttp.ClientSession,
+                                                             tmp_path: Path) -> None:
+    token = await server.token("alice")
+    before = await server.events.last_seq()
+    head = part('name="file"; filename="a.jpg"', jpeg(tmp_path), "image/jpeg")
+    description = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="description"\r\n\r\n'.encode()
+
+    async def endless() -> AsyncIterator[bytes]:
+        # No Content-Length: only counting what arrives can stop it.
+        yield head + description
+        for _ in range(20 * 16):
+            yield b"d" * 65536
+
+    async with http.post(f"{server.url}/api/v2/media", data=endless(),
+                         headers=bearer(token, **{"Content-Type": MULTIPART})) as r:
+        assert await answer(r) == (422, {"error": "Validation failed: File must be less than 16 MB"})
+    async with http.post(f"{server.url}/api/v2/media", data=body(part('name="x"', b"x" * 70_000)),
+                         headers=bearer(token, **{"Content-Type": MULTIPART})) as r:
+        assert await answer(r) == (413, {"error": "'x' must be at most 65536 bytes"})
+    assert await server.events.last_seq() == before
+    assert stored_blobs(server) == []
     await still_serving(http, server)

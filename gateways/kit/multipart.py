@@ -15,7 +15,7 @@ import msgspec
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
-from gateways.kit.bodies import TOO_LARGE, charset
+from gateways.kit.bodies import TOO_LARGE, charset, too_large
 from gateways.kit.refusal import Refusal
 
 CHUNK = 256 * 1024
@@ -35,19 +35,24 @@ class MultipartCaps(msgspec.Struct, frozen=True):
     max_headers: int = 8
     max_name: int = 64
     max_filename: int = FILENAME_BYTES
+    # The whole body as received, framing included, so parts that are skipped cannot stream on for ever.
+    max_bytes: int | None = None
 
 
 class Part:
     """One part: its field name, filename (None for a plain field), codec, and its bytes to read once."""
 
-    def __init__(self, reader: BodyPartReader, name: str, filename: str | None, codec: str) -> None:
+    def __init__(self, reader: BodyPartReader, name: str, filename: str | None, codec: str,
+                 budget: _Budget) -> None:
         self._reader = reader
+        self._budget = budget
         self.name = name
         self.filename = filename
         self.codec = codec
 
     async def chunks(self, size: int = CHUNK) -> AsyncIterator[bytes]:
         while chunk := await self._reader.read_chunk(size):
+            self._budget.check()
             yield chunk
             await asyncio.sleep(0)
 
@@ -86,6 +91,18 @@ class Part:
                               parameter=self.name)
 
 
+class _Budget:
+    """Whether the body has brought in more bytes than the caps allow (aiohttp counts what it was fed)."""
+
+    def __init__(self, request: web.Request, most: int | None) -> None:
+        self._content = request.content
+        self._most = most
+
+    def check(self) -> None:
+        if self._most is not None and self._content.total_bytes > self._most:
+            raise too_large(self._most)
+
+
 def _checked_name(part: BodyPartReader, caps: MultipartCaps) -> str:
     name = part.name
     if not name:
@@ -116,14 +133,18 @@ async def parts(request: web.Request, caps: MultipartCaps) -> AsyncIterator[Part
     if not request.content_type.startswith("multipart/"):
         raise Refusal(415, "Send a multipart/form-data body", code=INVALID_MULTIPART)
     charset(request.charset)
+    if caps.max_bytes is not None and request.content_length is not None and request.content_length > caps.max_bytes:
+        raise too_large(caps.max_bytes)
     try:
         reader = MultipartReader(request.headers, request.content, max_field_size=caps.max_header_bytes,
                                  max_headers=caps.max_headers)
     except (ValueError, KeyError):
         raise Refusal(400, MALFORMED, code=INVALID_MULTIPART) from None
+    budget = _Budget(request, caps.max_bytes)
     count = 0
     while True:
         await asyncio.sleep(0)
+        budget.check()
         try:
             item = await reader.next()
         # ValueError: framing; BadHttpMessage: part headers too long or too many; RuntimeError and
@@ -139,4 +160,4 @@ async def parts(request: web.Request, caps: MultipartCaps) -> AsyncIterator[Part
             raise Refusal(400, "Nested multipart bodies are not accepted", code=INVALID_MULTIPART)
         name = _checked_name(item, caps)
         filename = _checked_filename(item, name, caps)
-        yield Part(item, name, filename, charset(item.get_charset("utf-8")))
+        yield Part(item, name, filename, charset(item.get_charset("utf-8")), budget)

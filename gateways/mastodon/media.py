@@ -31,6 +31,7 @@ FORM_OVERHEAD = 64 * 1024
 MULTIPART = MultipartCaps()
 # A value may be percent-encoded, three bytes a byte.
 FORM_LIMITS = FormCaps(max_bytes=3 * FORM_OVERHEAD, max_value=FORM_OVERHEAD)
+PUT_MULTIPART = msgspec.structs.replace(MULTIPART, max_bytes=FORM_LIMITS.max_bytes)
 
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
@@ -75,7 +76,8 @@ async def _upload(request: web.Request, principal: Principal) -> str:
     filename = ""
     has_thumbnail = False
     try:
-        async for part in multipart.parts(request, MULTIPART):
+        caps = msgspec.structs.replace(MULTIPART, max_bytes=config.image_size_limit + FORM_OVERHEAD)
+        async for part in multipart.parts(request, caps):
             if part.name == "file" and checked is None:
                 filename = part.filename or ""
                 checked = await stage(
@@ -115,6 +117,9 @@ def _refusal(exc: BaseException, size_limit: int) -> BaseException:
     if isinstance(exc, TooLarge):
         return Invalid(422, errors.too_large(size_limit))
     if isinstance(exc, Refusal):
+        # The whole body past its cap (chunked, with no length to refuse it by) is the file's size refusal.
+        if exc.code == bodies.TOO_LARGE and exc.parameter is None:
+            return Invalid(422, errors.too_large(size_limit))
         return Invalid(exc.status, exc.message)
     if isinstance(exc, MediaRejected):
         return Invalid(422, _rejection(exc))
@@ -214,7 +219,7 @@ async def _posted(request: web.Request, limit: int) -> dict[str, str]:
     try:
         if request.content_type.startswith("multipart/"):
             posted: dict[str, str] = {}
-            async for part in multipart.parts(request, MULTIPART):
+            async for part in multipart.parts(request, PUT_MULTIPART):
                 if part.name == "thumbnail":
                     posted["thumbnail"] = "" if await part.blank() else "?"
                 elif part.name in ("description", "focus"):
