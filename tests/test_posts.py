@@ -341,3 +341,10 @@ async def test_media_in_use_cannot_be_deleted_through_mastodon(server: Running, 
     answer = await alice.call("DELETE", f"/api/v1/media/{loose}")
     assert (answer.status, answer.json) == (200, {})
     assert await server.projection.one("SELECT 1 FROM media WHERE media_id = ?", (loose,)) is None
+    # A picture the profile no longer shows is free again, the one it shows now is not.
+    replacement = await alice.uploaded(tmp_path, seed=4)
+    assert (await alice.call("PUT", "/identity/current", json={"avatarId": replacement})).status == 200
+    answer = await alice.call("DELETE", f"/api/v1/media/{replacement}")
+    assert (answer.status, answer.json) == (422, {"error": "Media attachment is currently used by a status"})
+    answer = await alice.call("DELETE", f"/api/v1/media/{avatar}")
+    assert (answer.status, answer.json) == (200, {})

@@ -126,3 +126,18 @@ async def test_posts_and_feeds_survive_a_rebuild_unchanged(nats_url: str, data_d
         await second.server.stop()
     assert after == before
     assert after_api == before_api
+
+
+async def test_an_image_posted_to_a_pumpio_feed_is_in_use_for_mastodon(server: Running, http: aiohttp.ClientSession,
+                                                                       tmp_path: Path) -> None:
+    pump = await login(server, "alice")
+    alice = await api(server, http, "alice")
+    shown = local((await posted_image(pump, tmp_path, seed=5))["id"])
+    unposted = await pump.upload((tmp_path / "p-640x480-5.jpg").read_bytes())
+    assert unposted.status == 200
+    seq = await server.events.last_seq()
+    answer = await alice.call("DELETE", f"/api/v1/media/{shown}")
+    assert (answer.status, answer.json) == (422, {"error": "Media attachment is currently used by a status"})
+    assert await server.events.last_seq() == seq
+    answer = await alice.call("DELETE", f"/api/v1/media/{local(unposted.json['id'])}")
+    assert (answer.status, answer.json) == (200, {})

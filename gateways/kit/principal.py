@@ -14,6 +14,7 @@ from core.ids import token_hash
 from core.log import EventLog
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
+from store.queries.tokens import bearer_token
 from store.reader import ProjectionReader
 
 # How long a miss waits for the projection to catch up with the log before it counts as unknown.
@@ -75,7 +76,7 @@ async def require(request: web.Request, *scopes: str) -> Principal:
 
 
 async def _lookup(projection: ProjectionReader, hashed: str) -> Principal | None:
-    row = await projection.one("SELECT user_id, scopes FROM tokens WHERE token_hash = ?", (hashed,))
+    row = await bearer_token(projection, hashed)
     if row is None:
         return None
     return Principal(user_id=row["user_id"], scopes=frozenset(row["scopes"].split()))

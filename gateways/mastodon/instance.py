@@ -11,6 +11,7 @@ from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.media import requires
 from gateways.mastodon.render import account, instance_v1, instance_v2
+from store.queries.users import user_by_id, user_count
 
 
 def package_version() -> str:
@@ -21,8 +22,7 @@ def package_version() -> str:
 
 
 async def _user_count(request: web.Request) -> int:
-    row = await request.app[SERVICES].projection.one("SELECT count(*) AS n FROM users")
-    return int(row["n"]) if row else 0
+    return await user_count(request.app[SERVICES].projection)
 
 
 async def get_instance_v1(request: web.Request) -> web.Response:
@@ -39,7 +39,7 @@ async def get_instance_v2(request: web.Request) -> web.Response:
 
 @requires("read", "read:accounts", "profile")
 async def verify_credentials(request: web.Request, principal: Principal) -> web.StreamResponse:
-    user = await request.app[SERVICES].projection.one("SELECT * FROM users WHERE user_id = ?", (principal.user_id,))
+    user = await user_by_id(request.app[SERVICES].projection, principal.user_id)
     if user is None:
         return errors.error(404, errors.NOT_FOUND)
     return web.json_response(account(user, request.app[SERVICES].config.base_url))

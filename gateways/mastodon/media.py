@@ -16,6 +16,7 @@ from core.probe import MediaRejected
 from gateways.kit import bodies, multipart, writes
 from gateways.kit.bodies import FormCaps
 from gateways.kit.ingest import Checked, record, stage
+from gateways.kit.media import media_view
 from gateways.kit.multipart import MultipartCaps
 from gateways.kit.principal import Principal, require
 from gateways.kit.refusal import Refusal
@@ -24,6 +25,7 @@ from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.render import attachment
 from gateways.mastodon.settings import MastodonSettings
+from store.queries.media import in_use, media_by_id
 from store.readmodel import FAILED, READY
 
 # Room for the multipart framing and the text fields around the file.
@@ -137,7 +139,7 @@ def _rejection(exc: MediaRejected) -> str:
 
 
 async def _row(request: web.Request, media_id: str) -> sqlite3.Row | None:
-    return await request.app[SERVICES].projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    return await media_by_id(request.app[SERVICES].projection, media_id)
 
 
 async def _owned(request: web.Request, principal: Principal) -> sqlite3.Row:
@@ -166,7 +168,7 @@ def _respond(request: web.Request, row: sqlite3.Row, *, pending: int) -> web.Res
     if row["status"] == FAILED:
         return errors.error(422, errors.PROCESSING_FAILED)
     status = 200 if row["status"] == READY else pending
-    return web.json_response(attachment(row, request.app[SERVICES].config.base_url), status=status)
+    return web.json_response(attachment(media_view(row, request.app[SERVICES].config.base_url)), status=status)
 
 
 @requires("write", "write:media")
@@ -269,25 +271,10 @@ async def put_media(request: web.Request, principal: Principal) -> web.StreamRes
     return _respond(request, updated, pending=206)
 
 
-async def _in_use(request: web.Request, row: sqlite3.Row) -> bool:
-    """Whether a post attaches the media or its owner's profile shows it; only the owner can do either."""
-    media_id, owner = row["media_id"], row["owner_id"]
-    projection = request.app[SERVICES].projection
-    avatar = await projection.one("SELECT 1 FROM users WHERE user_id = ? AND avatar = ?", (owner, media_id))
-    if avatar is not None:
-        return True
-    # Attachments are a JSON list of ids; the actor index narrows the search to the owner's activities.
-    post = await projection.one(
-        "SELECT 1 FROM activities WHERE actor = ? AND verb = 'post' AND attachments LIKE ? LIMIT 1",
-        (owner, f'%"{media_id}"%'),
-    )
-    return post is not None
-
-
 @requires("write", "write:media")
 async def delete_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _owned(request, principal)
-    if await _in_use(request, row):
+    if await in_use(request.app[SERVICES].projection, row["media_id"]):
         raise Invalid(422, errors.IN_USE)
     await _delete(request, row["media_id"])
     return web.json_response({})

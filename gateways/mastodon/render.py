@@ -1,4 +1,4 @@
-"""Mastodon's JSON shapes, built from read-model rows."""
+"""Mastodon's JSON shapes, built from read-model rows and media views."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
-
 from core.config import Config
 from core.events import RenditionInfo
 from core.probe import Limits
-from gateways.files import file_url
+from gateways.kit.media import MediaView
 from gateways.mastodon.settings import MastodonSettings
 from store.readmodel import READY
 
@@ -35,20 +33,18 @@ def _size(info: RenditionInfo) -> dict[str, Any]:
     }
 
 
-def attachment(row: sqlite3.Row, base: str) -> dict[str, Any]:
+def attachment(media: MediaView) -> dict[str, Any]:
     meta: dict[str, Any] = {}
-    if row["focus_x"] is not None:
-        meta["focus"] = {"x": row["focus_x"], "y": row["focus_y"]}
+    if media.focus is not None:
+        meta["focus"] = {"x": media.focus.x, "y": media.focus.y}
     url = preview = None
-    if row["status"] == READY:
-        original = msgspec.json.decode(row["original"], type=RenditionInfo)
-        small = msgspec.json.decode(row["small"], type=RenditionInfo)
-        meta["original"] = _size(original)
-        meta["small"] = _size(small)
-        url = file_url(base, row["blob"], row["version"], original)
-        preview = file_url(base, row["blob"], row["version"], small)
+    if media.status == READY:
+        original, small = media.renditions["original"], media.renditions["small"]
+        meta["original"] = _size(original.info)
+        meta["small"] = _size(small.info)
+        url, preview = original.url, small.url
     return {
-        "id": row["media_id"],
+        "id": media.id,
         "type": "image",
         "url": url,
         "preview_url": preview,
@@ -56,8 +52,8 @@ def attachment(row: sqlite3.Row, base: str) -> dict[str, Any]:
         "preview_remote_url": None,
         "text_url": None,
         "meta": meta,
-        "description": row["description"] or None,
-        "blurhash": row["blurhash"],
+        "description": media.description or None,
+        "blurhash": media.blurhash,
     }
 
 

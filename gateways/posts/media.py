@@ -10,27 +10,18 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
-
-from core.events import RenditionInfo
 from gateways.apierrors import ApiError
-from gateways.files import file_url
+from gateways.kit.media import MediaView
 from gateways.posts import errors
+from store.queries.media import media_by_ids
+from store.queries.requests import requests_by_ids
 from store.reader import ProjectionReader
 from store.readmodel import FAILED, READY
 
 
-def rows_by_id(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, sqlite3.Row]:
-    if not ids:
-        return {}
-    marks = ", ".join("?" for _ in ids)
-    found = conn.execute(f"SELECT * FROM {table} WHERE media_id IN ({marks})", tuple(ids))
-    return {row["media_id"]: row for row in found}
-
-
 async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[str], parameter: str) -> None:
     def load(conn: sqlite3.Connection) -> tuple[dict[str, sqlite3.Row], dict[str, sqlite3.Row]]:
-        return rows_by_id(conn, "media", ids), rows_by_id(conn, "requests", ids)
+        return media_by_ids(conn, ids), requests_by_ids(conn, ids)
 
     media, requested = await projection.read(load)
     mine = {media_id: row for media_id, row in media.items() if row["owner_id"] == owner}
@@ -47,27 +38,21 @@ async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[s
                        parameter=parameter)
 
 
-def _url(row: sqlite3.Row, column: str, base: str) -> str | None:
-    if not row[column]:
-        return None
-    return file_url(base, row["blob"], row["version"], msgspec.json.decode(row[column], type=RenditionInfo))
-
-
-def media_json(media_id: str, row: sqlite3.Row | None, base: str) -> dict[str, Any]:
+def media_json(media_id: str, media: MediaView | None) -> dict[str, Any]:
     """One attached media: URLs once processed, null while processing or after it was deleted."""
-    if row is None:
+    if media is None:
         return {"id": media_id, "status": "deleted", "contentType": None, "url": None, "previewUrl": None,
                 "thumbnailUrl": None, "width": None, "height": None, "blurHash": None}
-    ready = row["status"] == READY
-    original = msgspec.json.decode(row["original"], type=RenditionInfo) if ready else None
+    ready = media.status == READY
+    original = media.renditions["original"].info if ready else None
     return {
         "id": media_id,
-        "status": row["status"],
-        "contentType": original.content_type if original else row["content_type"],
-        "url": _url(row, "original", base) if ready else None,
-        "previewUrl": _url(row, "small", base) if ready else None,
-        "thumbnailUrl": (_url(row, "thumb", base) or _url(row, "small", base)) if ready else None,
+        "status": media.status,
+        "contentType": original.content_type if original else media.content_type,
+        "url": media.url("original") if ready else None,
+        "previewUrl": media.url("small") if ready else None,
+        "thumbnailUrl": (media.url("thumb") or media.url("small")) if ready else None,
         "width": original.width if original else None,
         "height": original.height if original else None,
-        "blurHash": row["blurhash"] if ready else None,
+        "blurHash": media.blurhash if ready else None,
     }

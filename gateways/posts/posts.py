@@ -16,12 +16,15 @@ from aiohttp import web
 
 from core.events import ActivityPosted
 from gateways.apierrors import ApiError
+from gateways.kit.media import MediaView, media_view
 from gateways.kit.principal import require
 from gateways.kit.services import SERVICES
 from gateways.kit.timestamps import iso
 from gateways.kit.writes import append
 from gateways.posts import bodies, errors, limits
-from gateways.posts.media import check_usable, media_json, rows_by_id
+from gateways.posts.media import check_usable, media_json
+from store.queries.activities import posted_note
+from store.queries.media import media_by_ids
 
 GENERATOR = "Mediaplex posts API"
 SCOPES = ("write", "write:statuses")
@@ -40,13 +43,16 @@ def _attachment_ids(post: sqlite3.Row) -> list[str]:
 
 async def _load(request: web.Request, post_id: str) -> Stored | None:
     def load(conn: sqlite3.Connection) -> Stored | None:
-        post = conn.execute("SELECT * FROM activities WHERE object_id = ? AND object_type = 'note' AND verb = 'post'",
-                            (post_id,)).fetchone()
+        post = posted_note(conn, post_id)
         if post is None:
             return None
-        return Stored(post=post, media=rows_by_id(conn, "media", _attachment_ids(post)))
+        return Stored(post=post, media=media_by_ids(conn, _attachment_ids(post)))
 
     return await request.app[SERVICES].projection.read(load)
+
+
+def _view(row: sqlite3.Row | None, base: str) -> MediaView | None:
+    return None if row is None else media_view(row, base)
 
 
 def post_json(stored: Stored, base: str) -> dict[str, Any]:
@@ -60,7 +66,7 @@ def post_json(stored: Stored, base: str) -> dict[str, Any]:
         "author": post["actor"],
         "createdAt": iso(post["published"]),
         "url": f"{base}/posts/{post['object_id']}",
-        "attachments": [media_json(media_id, stored.media.get(media_id), base) for media_id in ids],
+        "attachments": [media_json(media_id, _view(stored.media.get(media_id), base)) for media_id in ids],
     }
 
 

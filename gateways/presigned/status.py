@@ -8,16 +8,15 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from core.events import RenditionInfo
 from core.ids import media_id_time
 from gateways.apierrors import ApiError
-from gateways.files import file_url
+from gateways.kit.media import PENDING, MediaView, media_view, requested_view
 from gateways.kit.principal import caught_up, require
 from gateways.kit.services import SERVICES
 from gateways.kit.timestamps import iso
+from store.queries.media import media_by_id
+from store.queries.requests import request_by_id
 from store.readmodel import FAILED, READY
-
-PENDING = "pending"
 
 
 class Found(msgspec.Struct, frozen=True):
@@ -43,22 +42,24 @@ async def lookup(app: web.Application, media_id: str) -> Found | None:
 
 async def _lookup(app: web.Application, media_id: str) -> Found | None:
     projection = app[SERVICES].projection
-    row = await projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    row = await media_by_id(projection, media_id)
     if row is not None:
         return Found(row, pending=False)
-    row = await projection.one("SELECT * FROM requests WHERE media_id = ?", (media_id,))
+    row = await request_by_id(projection, media_id)
     return Found(row, pending=True) if row is not None else None
 
 
-def render(found: Found, base: str) -> dict[str, Any]:
-    row = found.row
-    media_id = row["media_id"]
+def view(found: Found, base: str) -> MediaView:
+    return requested_view(found.row) if found.pending else media_view(found.row, base)
+
+
+def render(media: MediaView) -> dict[str, Any]:
     # The id carries the moment it was granted, so createdAt stays put from pending to ready.
-    created = media_id_time(media_id) or row["created_at"]
+    created = media_id_time(media.id) or media.created_at
     body: dict[str, Any] = {
-        "id": media_id,
-        "filename": row["filename"] or "",
-        "contentType": row["content_type"],
+        "id": media.id,
+        "filename": media.filename or "",
+        "contentType": media.content_type,
         "size": None,
         "width": None,
         "height": None,
@@ -68,18 +69,14 @@ def render(found: Found, base: str) -> dict[str, Any]:
         "canonicalUri": None,
         "createdAt": iso(created),
     }
-    if found.pending:
+    if media.pending:
         return body
-    body.update(size=row["size"], width=row["width"], height=row["height"], status=row["status"])
-    if row["status"] == READY:
-        original = msgspec.json.decode(row["original"], type=RenditionInfo)
-        body.update(
-            publicDownloadUrl=file_url(base, row["blob"], row["version"], original),
-            blurHash=row["blurhash"],
-            canonicalUri=f"{base}/media/sha256/{row['blob']}",
-        )
-    elif row["status"] == FAILED:
-        body["failure"] = row["failure"] or "processing failed"
+    body.update(size=media.size, width=media.width, height=media.height, status=media.status)
+    if media.status == READY:
+        body.update(publicDownloadUrl=media.url("original"), blurHash=media.blurhash,
+                    canonicalUri=media.canonical_url)
+    elif media.status == FAILED:
+        body["failure"] = media.failure or "processing failed"
     return body
 
 
@@ -89,4 +86,4 @@ async def get_media(request: web.Request) -> web.Response:
     # Somebody else's media is answered exactly like one that does not exist.
     if found is None or found.row["owner_id"] != user.user_id:
         raise not_found()
-    return web.json_response(render(found, request.app[SERVICES].config.base_url))
+    return web.json_response(render(view(found, request.app[SERVICES].config.base_url)))

@@ -24,7 +24,7 @@ from gateways.kit.services import SERVICES
 from gateways.presigned.claims import open_claims
 from gateways.presigned.requests import SIGNER
 from gateways.presigned.signing import grant_from
-from gateways.presigned.status import Found, lookup, render
+from gateways.presigned.status import Found, lookup, render, view
 
 # Cloudflare Images' limits for direct uploads.
 LIMITS = Limits(max_pixels=100_000_000, max_side=12_000)
@@ -92,7 +92,7 @@ async def put_upload(request: web.Request) -> web.Response:
     if uploaded is None:
         # Deleted between its upload and this answer.
         raise ApiError(404, "not_found", "Media not found")
-    return web.json_response(render(uploaded, app[SERVICES].config.base_url))
+    return web.json_response(render(view(uploaded, app[SERVICES].config.base_url)))
 
 
 async def _receive(request: web.Request, found: Found, content_type: str, cap: int, requested: int) -> None:

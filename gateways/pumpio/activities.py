@@ -18,6 +18,8 @@ from core.events import ActivityPosted
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site
+from store.queries.comments import comment_by_id
+from store.queries.media import media_by_id
 from store.reader import ProjectionReader
 from store.readmodel import FAILED
 
@@ -144,14 +146,11 @@ class Activities:
             "tags": _tags(obj),
         }
 
-    async def _row(self, sql: str, key: str) -> sqlite3.Row | None:
-        return await self._projection.one(sql, (key,))
-
     async def _image(self, obj: dict[str, Any]) -> sqlite3.Row:
         if "id" not in obj:
             raise PumpError(400, NO_OBJECT_ID)
         media_id = local_id(obj["id"], "image", self._site)
-        media = await self._row("SELECT * FROM media WHERE media_id = ?", media_id) if media_id else None
+        media = await media_by_id(self._projection, media_id) if media_id else None
         # Someone else's unposted upload is as good as absent.
         if media is None or not visible(media, self._actor):
             raise PumpError(404, NO_IMAGE)
@@ -195,12 +194,12 @@ class Activities:
         if "id" not in obj:
             raise PumpError(400, NO_OBJECT_ID)
         comment_id = local_id(obj["id"], "comment", self._site)
-        comment = await self._row("SELECT * FROM comments WHERE comment_id = ?", comment_id) if comment_id else None
+        comment = await comment_by_id(self._projection, comment_id) if comment_id else None
         if comment is None:
             raise PumpError(404, NO_COMMENT)
         if comment["author"] != self._actor:
             raise PumpError(403, only_author(verb, "comment"))
-        image = await self._row("SELECT owner_id FROM media WHERE media_id = ?", comment["in_reply_to"])
+        image = await media_by_id(self._projection, comment["in_reply_to"])
         # The image's owner hears of changes to comments on it, as of the comment itself.
         reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
         if verb == "delete":

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateways.kit.services import SERVICES
 from gateways.pumpio.errors import PumpError
+from store.queries.users import user_by_id
 
 XRD = "application/xrd+xml"
 JRD = "application/jrd+json"
@@ -76,7 +77,7 @@ async def webfinger(request: web.Request) -> web.StreamResponse:
         raise PumpError(404, f"Unrecognized resource {resource}")
     if host.lower() != urlsplit(base).netloc.lower():
         raise PumpError(404, f"No such host: {host}")
-    row = await request.app[SERVICES].projection.one("SELECT user_id FROM users WHERE user_id = ?", (user,))
+    row = await user_by_id(request.app[SERVICES].projection, user)
     if row is None:
         raise PumpError(404, f"No such user: {user}")
     body = {"subject": f"acct:{row['user_id']}@{host}", "links": user_links(base, row["user_id"])}

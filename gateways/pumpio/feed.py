@@ -29,6 +29,12 @@ from gateways.pumpio.objects import Rows, View, activity_json, count_param, gath
 from gateways.pumpio.render import Site
 from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import find_user, poster
+from store.queries import feeds
+from store.queries.activities import activities_in_order, activity_seq
+from store.queries.clients import client_by_id
+from store.queries.feeds import Cursor, Page, page_sql, read_page
+
+__all__ = ["STREAMS", "Cursor", "Stream", "add_routes", "page_sql", "read_page"]
 
 BAD_JSON = "Could not decode the JSON body"
 NOT_YOUR_INBOX = "Only the owner can read an inbox."
@@ -42,12 +48,8 @@ ACTIVITY_LIMIT = 256 * 1024
 ACTIVITY = msgspec.json.Decoder()
 
 
-class Stream(msgspec.Struct, frozen=True):
-    """One of a user's feeds: the outbox (`inbox` False) or the inbox, narrowed to major/minor and direct."""
-
-    inbox: bool
-    major: int | None = None
-    direct: bool = False
+class Stream(feeds.Stream, frozen=True):
+    """A feed as pump.io names it and routes it."""
 
     def name(self, user: str) -> str:
         kind = {None: "Activities", 1: "Major activities", 0: "Minor activities"}[self.major]
@@ -62,72 +64,6 @@ class Stream(msgspec.Struct, frozen=True):
         if self.major is not None:
             parts.append("major" if self.major else "minor")
         return "/".join(parts)
-
-    def parts(self, owner: str) -> list[tuple[str, tuple[Any, ...]]]:
-        """`FROM ... WHERE ...` clauses, each one index's equality prefix, that together make the stream.
-
-        All direct entries are two index ranges, (user, 1, major=1) and (user, 1, major=0): reading both
-        and merging keeps every read on an index in seq order instead of sorting the whole direct inbox.
-        """
-        table, who = ("inbox", "user_id") if self.inbox else ("activities", "actor")
-        where, params = f"FROM {table} WHERE {who} = ?", (owner,)
-        if self.direct:
-            where += " AND direct = 1"
-        majors: tuple[int | None, ...] = (self.major,) if self.major is not None or not self.direct else (1, 0)
-        return [(where + " AND major = ?", (*params, m)) if m is not None else (where, params) for m in majors]
-
-
-class Cursor(msgspec.Struct, frozen=True):
-    count: int
-    offset: int = 0
-    before: int | None = None
-    since: int | None = None
-
-
-class Page(msgspec.Struct, frozen=True):
-    """Stream sequences and activity ids, newest first; whether anything older exists; the stream's size."""
-
-    entries: list[tuple[int, str]]
-    older: bool
-    total: int
-
-
-def page_sql(stream: Stream, owner: str, cursor: Cursor) -> tuple[str, tuple[Any, ...]]:
-    upwards = cursor.since is not None
-    order = "ASC" if upwards else "DESC"
-    bound = ""
-    extra: tuple[Any, ...] = ()
-    if cursor.before is not None:
-        bound, extra = " AND seq < ?", (cursor.before,)
-    elif cursor.since is not None:
-        bound, extra = " AND seq > ?", (cursor.since,)
-    parts = stream.parts(owner)
-    window = cursor.count + cursor.offset
-    if len(parts) == 1:
-        clause, params = parts[0]
-        sql = f"SELECT seq, activity_id {clause}{bound} ORDER BY seq {order} LIMIT ? OFFSET ?"
-        return sql, (*params, *extra, cursor.count, cursor.offset)
-    selects: list[str] = []
-    values: list[Any] = []
-    for clause, params in parts:
-        selects.append(f"SELECT * FROM (SELECT seq, activity_id {clause}{bound} ORDER BY seq {order} LIMIT ?)")
-        values.extend((*params, *extra, window))
-    sql = " UNION ALL ".join(selects) + f" ORDER BY seq {order} LIMIT ? OFFSET ?"
-    return sql, (*values, cursor.count, cursor.offset)
-
-
-def read_page(conn: sqlite3.Connection, stream: Stream, owner: str, cursor: Cursor) -> Page:
-    sql, params = page_sql(stream, owner, cursor)
-    entries = [(int(seq), str(aid)) for seq, aid in conn.execute(sql, params)]
-    if cursor.since is not None:
-        entries.reverse()
-    parts = stream.parts(owner)
-    older = bool(entries) and any(
-        conn.execute(f"SELECT 1 {clause} AND seq < ? LIMIT 1", (*params, entries[-1][0])).fetchone()
-        for clause, params in parts
-    )
-    total = sum(conn.execute(f"SELECT count(*) {clause}", params).fetchone()[0] for clause, params in parts)
-    return Page(entries=entries, older=older, total=total)
 
 
 def _activity_key(value: str, site: Site) -> str:
@@ -148,11 +84,10 @@ async def _cursor(request: web.Request, site: Site) -> Cursor:
         return Cursor(count=count, offset=offset)
     name, value = ("before", before) if before else ("since", since)
     assert value is not None
-    row = await request.app[SERVICES].projection.one(
-        "SELECT seq FROM activities WHERE activity_id = ?", (_activity_key(value, site),))
-    if row is None:
+    seq = await activity_seq(request.app[SERVICES].projection, _activity_key(value, site))
+    if seq is None:
         raise PumpError(400, f"Unknown activity in '{name}': {value}")
-    return Cursor(count=count, before=row["seq"]) if before else Cursor(count=count, since=row["seq"])
+    return Cursor(count=count, before=seq) if before else Cursor(count=count, since=seq)
 
 
 def _links(url: str, query: Mapping[str, str], page: Page, site: Site) -> dict[str, dict[str, str]]:
@@ -177,11 +112,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
 
         def load(conn: sqlite3.Connection) -> tuple[Page, list[sqlite3.Row], Rows]:
             page = read_page(conn, stream, owner, cursor)
-            ids = [aid for _, aid in page.entries]
-            marks = ", ".join("?" for _ in ids)
-            found = {r["activity_id"]: r for r in
-                     conn.execute(f"SELECT * FROM activities WHERE activity_id IN ({marks})", ids)}
-            activities = [found[aid] for aid in ids if aid in found]
+            activities = activities_in_order(conn, [aid for _, aid in page.entries])
             rows = gather_activities(conn, activities)
             rows.users.setdefault(owner, user)
             return page, activities, rows
@@ -207,8 +138,7 @@ async def _json_body(request: web.Request) -> Any:
 
 
 async def _generator(request: web.Request, principal: PumpPrincipal) -> str:
-    row = await request.app[SERVICES].projection.one(
-        "SELECT application_name FROM clients WHERE client_id = ?", (principal.client_id,))
+    row = await client_by_id(request.app[SERVICES].projection, principal.client_id)
     return str(row["application_name"] or "") if row else ""
 
 

@@ -48,6 +48,9 @@ from gateways.pumpio.state import (
     nonce_key,
     oauth_state,
 )
+from store.queries.clients import client_by_id
+from store.queries.tokens import oauth_access_token
+from store.queries.users import user_by_id
 
 T = TypeVar("T")
 
@@ -320,19 +323,13 @@ async def _caught_up(request: web.Request, lookup: Callable[[], Awaitable[T | No
     return found
 
 
-async def _row(request: web.Request, sql: str, key: str) -> sqlite3.Row | None:
-    return await request.app[SERVICES].projection.one(sql, (key,))
-
-
 async def find_client(request: web.Request, client_id: str) -> sqlite3.Row | None:
     """A registered client's row, waiting briefly for the projection when it is not there yet."""
-    sql = "SELECT client_id, client_secret, application_name FROM clients WHERE client_id = ?"
-    return await _caught_up(request, lambda: _row(request, sql, client_id))
+    return await _caught_up(request, lambda: client_by_id(request.app[SERVICES].projection, client_id))
 
 
 async def _access(request: web.Request, token: str) -> sqlite3.Row | None:
-    sql = "SELECT token, secret, client_id, user_id FROM oauth_tokens WHERE token = ?"
-    return await _caught_up(request, lambda: _row(request, sql, token))
+    return await _caught_up(request, lambda: oauth_access_token(request.app[SERVICES].projection, token))
 
 
 def _refused(validator: Validator, checked: Any) -> PumpError:
@@ -517,8 +514,8 @@ async def authorize_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _login(request: web.Request, username: str, password: str) -> str | None:
-    sql = "SELECT user_id, password_hash FROM users WHERE user_id = ?"
-    user = await _caught_up(request, lambda: _row(request, sql, username)) if username else None
+    projection = request.app[SERVICES].projection
+    user = await _caught_up(request, lambda: user_by_id(projection, username)) if username else None
     if user is None:
         return None
     # scrypt is deliberately slow: keep it off the event loop.

@@ -16,11 +16,16 @@ import msgspec
 from aiohttp import web
 
 from gateways.kit import numbers
+from gateways.kit.media import media_view
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.render import Site
+from store.queries.activities import activity_by_id, posted_notes
+from store.queries.comments import comments_by_ids, newest_replies, reply_count, reply_ids
+from store.queries.media import media_by_id, media_by_ids
+from store.queries.users import users_by_ids
 
 # How many of an image's newest comments its `replies` embeds; the rest are a link away.
 REPLIES_SHOWN = 4
@@ -49,24 +54,6 @@ class Rows(msgspec.Struct):
     reply_rows: dict[str, list[sqlite3.Row]] = {}
 
 
-def _by_key(conn: sqlite3.Connection, table: str, key: str, ids: Iterable[str]) -> dict[str, sqlite3.Row]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    marks = ", ".join("?" for _ in wanted)
-    return {row[key]: row for row in conn.execute(f"SELECT * FROM {table} WHERE {key} IN ({marks})", wanted)}
-
-
-def _notes(conn: sqlite3.Connection, note_ids: Iterable[str]) -> dict[str, sqlite3.Row]:
-    wanted = sorted(set(note_ids))
-    if not wanted:
-        return {}
-    marks = ", ".join("?" for _ in wanted)
-    rows = conn.execute(f"SELECT * FROM activities WHERE object_id IN ({marks}) AND object_type = 'note'"
-                        " AND verb = 'post'", wanted)
-    return {row["object_id"]: row for row in rows}
-
-
 def attachment_ids(post: sqlite3.Row) -> list[str]:
     return list(msgspec.json.decode(post["attachments"], type=list[str])) if post["attachments"] else []
 
@@ -74,26 +61,21 @@ def attachment_ids(post: sqlite3.Row) -> list[str]:
 def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_ids: Iterable[str] = (),
            note_ids: Iterable[str] = (), user_ids: Iterable[str] = ()) -> Rows:
     """Everything rendering these objects needs: their rows, their authors, and each image's newest replies."""
-    comments = _by_key(conn, "comments", "comment_id", comment_ids)
-    notes = _notes(conn, note_ids)
+    comments = comments_by_ids(conn, comment_ids)
+    notes = posted_notes(conn, note_ids)
     attached = [media_id for post in notes.values() for media_id in attachment_ids(post)]
-    media = _by_key(conn, "media", "media_id",
-                    [*media_ids, *attached, *(c["in_reply_to"] for c in comments.values())])
+    media = media_by_ids(conn, [*media_ids, *attached, *(c["in_reply_to"] for c in comments.values())])
     totals: dict[str, int] = {}
     shown: dict[str, list[sqlite3.Row]] = {}
     for media_id in media:
         # Both off the (in_reply_to, published) index: the newest few, and how many there are.
-        (totals[media_id],) = conn.execute("SELECT count(*) FROM comments WHERE in_reply_to = ?",
-                                           (media_id,)).fetchone()
-        shown[media_id] = conn.execute(
-            "SELECT * FROM comments WHERE in_reply_to = ? ORDER BY published DESC LIMIT ?",
-            (media_id, REPLIES_SHOWN),
-        ).fetchall()
+        totals[media_id] = reply_count(conn, media_id)
+        shown[media_id] = newest_replies(conn, media_id, REPLIES_SHOWN)
     # Comments shown under an image are looked up like any other.
     comments.update((c["comment_id"], c) for rows in shown.values() for c in rows)
     people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values()),
               *(n["actor"] for n in notes.values())}
-    users = _by_key(conn, "users", "user_id", people)
+    users = users_by_ids(conn, people)
     return Rows(users=users, media=media, comments=comments, notes=notes, reply_totals=totals, reply_rows=shown)
 
 
@@ -127,7 +109,7 @@ class View:
             return render.reference("image", media_id, self.site)
         shown = [self.comment(c["comment_id"], nested=True) for c in self.rows.reply_rows.get(media_id, [])]
         replies = render.replies(media_id, self.rows.reply_totals.get(media_id, 0), shown, self.site)
-        return render.image(row, self.person(row["owner_id"]), replies, self.site)
+        return render.image(media_view(row, self.site.base), self.person(row["owner_id"]), replies, self.site)
 
     def comment(self, comment_id: str, *, nested: bool = False) -> dict[str, Any]:
         """A comment inside its image's replies names that image by id only, which ends the recursion."""
@@ -192,7 +174,7 @@ async def image_json(request: web.Request, media_id: str) -> dict[str, Any]:
 
 async def _visible_image(request: web.Request, viewer: str) -> sqlite3.Row:
     media_id = request.match_info["id"]
-    row = await request.app[SERVICES].projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    row = await media_by_id(request.app[SERVICES].projection, media_id)
     if row is None or not visible(row, viewer):
         raise PumpError(404, NO_IMAGE)
     return row
@@ -210,11 +192,8 @@ async def get_replies(request: web.Request) -> web.Response:
     count, offset = count_param(request.query), offset_param(request.query)
 
     def page(conn: sqlite3.Connection) -> tuple[int, list[str], Rows]:
-        (total,) = conn.execute("SELECT count(*) FROM comments WHERE in_reply_to = ?", (media_id,)).fetchone()
-        ids = [r[0] for r in conn.execute(
-            "SELECT comment_id FROM comments WHERE in_reply_to = ? ORDER BY published DESC LIMIT ? OFFSET ?",
-            (media_id, count, offset))]
-        return total, ids, gather(conn, comment_ids=ids)
+        ids = reply_ids(conn, media_id, count, offset)
+        return reply_count(conn, media_id), ids, gather(conn, comment_ids=ids)
 
     total, ids, rows = await request.app[SERVICES].projection.read(page)
     where = Site.of(request.app[SERVICES].config)
@@ -252,7 +231,7 @@ async def get_note(request: web.Request) -> web.Response:
 
 async def activity_json(request: web.Request, activity_id: str) -> dict[str, Any] | None:
     def load(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, Rows]:
-        row = conn.execute("SELECT * FROM activities WHERE activity_id = ?", (activity_id,)).fetchone()
+        row = activity_by_id(conn, activity_id)
         return row, gather_activities(conn, [row] if row else [])
 
     row, rows = await request.app[SERVICES].projection.read(load)

@@ -1,4 +1,4 @@
-"""pump.io's JSON shapes (activity streams 1.0 as pump.io and MediaGoblin serve them), built from read-model rows."""
+"""pump.io's JSON shapes (activity streams 1.0 as pump.io and MediaGoblin serve them), from rows and media views."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 
 from core.config import Config
-from core.events import RenditionInfo
-from gateways.files import file_url
+from gateways.kit.media import MediaView, Rendition
 from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
@@ -59,36 +58,35 @@ def user(row: sqlite3.Row, site: Site) -> dict[str, Any]:
     return {"nickname": row["user_id"], "updated": at, "published": at, "profile": person(row, site)}
 
 
-def _file(row: sqlite3.Row, info: RenditionInfo, site: Site) -> dict[str, Any]:
-    return {"url": file_url(site.base, row["blob"], row["version"], info), "width": info.width,
-            "height": info.height}
+def _file(rendition: Rendition) -> dict[str, Any]:
+    return {"url": rendition.url, "width": rendition.info.width, "height": rendition.info.height}
 
 
-def _thumbnail(row: sqlite3.Row) -> str:
+def _thumbnail(media: MediaView) -> Rendition:
     # pump.io's `image` fits 320x320; media processed before that rendition existed show `small`.
-    return str(row["thumb"] or row["small"])
+    return media.renditions.get("thumb") or media.renditions["small"]
 
 
-def image(row: sqlite3.Row, author: dict[str, Any], replies: dict[str, Any], site: Site) -> dict[str, Any]:
+def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], site: Site) -> dict[str, Any]:
     """An uploaded image; `image` and `fullImage` appear once the renditions exist."""
-    object_id = site.object_id("image", row["media_id"])
+    object_id = site.object_id("image", media.id)
     body: dict[str, Any] = {"id": object_id, "objectType": "image", "url": object_id, "author": author}
-    if row["status"] == READY:
-        body["image"] = _file(row, msgspec.json.decode(_thumbnail(row), type=RenditionInfo), site)
-        body["fullImage"] = _file(row, msgspec.json.decode(row["original"], type=RenditionInfo), site)
+    if media.status == READY:
+        body["image"] = _file(_thumbnail(media))
+        body["fullImage"] = _file(media.renditions["original"])
     body.update({
-        "published": iso(row["created_at"]),
-        "updated": iso(row["updated_at"]),
+        "published": iso(media.created_at),
+        "updated": iso(media.updated_at),
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     })
-    if row["title"]:
-        body["displayName"] = row["title"]
-    if row["description"]:
-        body["content"] = row["description"]
-    if row["license"]:
-        body["license"] = row["license"]
-    body["tags"] = msgspec.json.decode(row["tags"]) if row["tags"] else []
+    if media.title:
+        body["displayName"] = media.title
+    if media.description:
+        body["content"] = media.description
+    if media.license:
+        body["license"] = media.license
+    body["tags"] = list(media.tags)
     body["replies"] = replies
     return body
 

@@ -31,6 +31,7 @@ from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import image_json
 from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import poster
+from store.queries.media import media_by_id
 from store.readmodel import FAILED, READY
 
 CHUNK = 256 * 1024
@@ -275,7 +276,7 @@ async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
 
     async def done() -> bool:
         nonlocal latest
-        latest = await projection.one("SELECT status FROM media WHERE media_id = ?", (media_id,))
+        latest = await media_by_id(projection, media_id)
         return latest is None or latest["status"] in (READY, FAILED)
 
     await projection.wait_until(done, request.app[SERVICES].config.settings(PumpSettings).pumpio_upload_wait)

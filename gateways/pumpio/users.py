@@ -11,12 +11,13 @@ from gateways.pumpio import render
 from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
 from gateways.pumpio.render import Site
+from store.queries.users import user_by_id
 
 NOT_YOUR_FEED = "Not able to post to another users feed."
 
 
 async def find_user(request: web.Request, name: str) -> sqlite3.Row:
-    row = await request.app[SERVICES].projection.one("SELECT * FROM users WHERE user_id = ?", (name,))
+    row = await user_by_id(request.app[SERVICES].projection, name)
     if row is None:
         raise PumpError(404, f"No such user: {name}")
     return row

@@ -20,7 +20,8 @@ from core.ports import rendition_dir
 from core.probe import MediaRejected
 from gateways.kit.services import SERVICES
 from gateways.transform.params import Format, focus_point
-from store.readmodel import PROCESSING, READY
+from store.queries.media import focus_of_blob, rendered_media_of_blob
+from store.readmodel import READY
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # How long a request for the files of bytes no folded media names waits for the projection to reach
@@ -98,11 +99,7 @@ async def _caught_up(app: web.Application) -> bool:
 
 async def _shown(app: web.Application, blob: str) -> Shown | None:
     # Every media row with the blob has the same renditions per version; the newest version wins.
-    rows = await app[SERVICES].projection.read(lambda conn: conn.execute(
-        "SELECT status, version, original, small, thumb FROM media WHERE blob = ? AND original IS NOT NULL"
-        " AND status IN (?, ?) ORDER BY version DESC",
-        (blob, READY, PROCESSING),
-    ).fetchall())
+    rows = await rendered_media_of_blob(app[SERVICES].projection, blob)
     if not rows:
         return None
     listed = set()
@@ -155,11 +152,7 @@ async def media_focus(app: web.Application, blob: str) -> tuple[float, float] | 
 
     Media ids break ties so that the answer never depends on the order SQLite happens to use.
     """
-    row = await app[SERVICES].projection.one(
-        "SELECT focus_x, focus_y FROM media WHERE blob = ? AND focus_x IS NOT NULL AND focus_y IS NOT NULL"
-        " ORDER BY updated_at DESC, media_id DESC LIMIT 1",
-        (blob,),
-    )
+    row = await focus_of_blob(app[SERVICES].projection, blob)
     if row is None:
         return None
     return focus_point(float(row["focus_x"]), float(row["focus_y"]))

@@ -1,0 +1,91 @@
+"""A media as every protocol shows it, read once from the read model's row.
+
+Renderers take a `MediaView` rather than a row: what a column holds (renditions as JSON, focus as two
+columns, tags as a JSON list) is decoded here once, and the public URLs are built in one place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import msgspec
+
+from core.events import Focus, RenditionInfo
+from gateways.files import file_url
+
+PENDING = "pending"
+STYLES = ("original", "small", "thumb")
+
+
+class Rendition(msgspec.Struct, frozen=True, kw_only=True):
+    info: RenditionInfo
+    url: str
+
+
+class MediaView(msgspec.Struct, frozen=True, kw_only=True):
+    """A media from granted upload (`pending`, from `requests`) to processed, failed or ready (from `media`).
+
+    Renditions of an earlier success stay while a reprocessing runs: renderers look at `status`.
+    """
+
+    id: str
+    owner: str
+    status: str
+    filename: str | None
+    # The type the client declared (pending) or the one probed from the bytes.
+    content_type: str | None
+    created_at: float
+    updated_at: float
+    via: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    blob: str | None = None
+    # The processing version the renditions belong to.
+    version: int | None = None
+    renditions: dict[str, Rendition] = {}
+    blurhash: str | None = None
+    description: str | None = None
+    focus: Focus | None = None
+    failure: str | None = None
+    title: str | None = None
+    license: str | None = None
+    tags: tuple[str, ...] = ()
+    published_at: float | None = None
+    # Where the original bytes are served by digest; None until bytes arrived.
+    canonical_url: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+    def url(self, style: str) -> str | None:
+        rendition = self.renditions.get(style)
+        return rendition.url if rendition else None
+
+
+def media_view(row: sqlite3.Row, base: str) -> MediaView:
+    """The view of a `media` row; URLs start at `base`, the public base URL."""
+    blob, version = row["blob"], row["version"]
+    renditions: dict[str, Rendition] = {}
+    for style in STYLES:
+        if row[style]:
+            info = msgspec.json.decode(row[style], type=RenditionInfo)
+            renditions[style] = Rendition(info=info, url=file_url(base, blob, version, info))
+    focus = Focus(x=row["focus_x"], y=row["focus_y"]) if row["focus_x"] is not None else None
+    return MediaView(
+        id=row["media_id"], owner=row["owner_id"], status=row["status"], via=row["via"],
+        filename=row["filename"], content_type=row["content_type"], size=row["size"], width=row["width"],
+        height=row["height"], blob=blob, version=version, renditions=renditions, blurhash=row["blurhash"],
+        description=row["description"], focus=focus, failure=row["failure"], created_at=row["created_at"],
+        updated_at=row["updated_at"], title=row["title"], license=row["license"],
+        tags=tuple(msgspec.json.decode(row["tags"], type=list[str])) if row["tags"] else (),
+        published_at=row["published_at"], canonical_url=f"{base}/media/sha256/{blob}",
+    )
+
+
+def requested_view(row: sqlite3.Row) -> MediaView:
+    """The view of a `requests` row: an upload granted whose bytes have not come."""
+    return MediaView(id=row["media_id"], owner=row["owner_id"], status=PENDING, filename=row["filename"],
+                     content_type=row["content_type"], created_at=row["created_at"],
+                     updated_at=row["created_at"])

@@ -1,0 +1,35 @@
+"""Questions about comments on images, read off the (in_reply_to, published) index."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from store.queries._rows import by_key
+from store.reader import ProjectionReader
+
+
+async def comment_by_id(projection: ProjectionReader, comment_id: str) -> sqlite3.Row | None:
+    return await projection.one("SELECT * FROM comments WHERE comment_id = ?", (comment_id,))
+
+
+def comments_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqlite3.Row]:
+    return by_key(conn, "comments", "comment_id", ids)
+
+
+def reply_count(conn: sqlite3.Connection, media_id: str) -> int:
+    (total,) = conn.execute("SELECT count(*) FROM comments WHERE in_reply_to = ?", (media_id,)).fetchone()
+    return int(total)
+
+
+def newest_replies(conn: sqlite3.Connection, media_id: str, limit: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM comments WHERE in_reply_to = ? ORDER BY published DESC LIMIT ?", (media_id, limit),
+    ).fetchall()
+
+
+def reply_ids(conn: sqlite3.Connection, media_id: str, count: int, offset: int) -> list[str]:
+    """A page of the ids of an image's comments, newest first."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT comment_id FROM comments WHERE in_reply_to = ? ORDER BY published DESC LIMIT ? OFFSET ?",
+        (media_id, count, offset))]

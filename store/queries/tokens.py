@@ -1,0 +1,18 @@
+"""Questions about access tokens: bearer tokens (by hash) and pump.io's OAuth 1.0a access tokens."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store.reader import ProjectionReader
+
+
+async def bearer_token(projection: ProjectionReader, token_hash: str) -> sqlite3.Row | None:
+    """`user_id` and `scopes` (space separated) of the bearer token with this hash."""
+    return await projection.one("SELECT user_id, scopes FROM tokens WHERE token_hash = ?", (token_hash,))
+
+
+async def oauth_access_token(projection: ProjectionReader, token: str) -> sqlite3.Row | None:
+    """`token`, `secret`, `client_id` and `user_id` of an OAuth access token."""
+    return await projection.one(
+        "SELECT token, secret, client_id, user_id FROM oauth_tokens WHERE token = ?", (token,))
