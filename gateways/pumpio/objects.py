@@ -25,6 +25,8 @@ from gateways.pumpio.render import Site
 REPLIES_SHOWN = 4
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
+# Far past any feed's length, and far below what SQLite's 64-bit LIMIT/OFFSET can take.
+MAX_OFFSET = 1_000_000_000
 
 NO_IMAGE = "No such image"
 NO_COMMENT = "No such comment"
@@ -32,6 +34,7 @@ NO_NOTE = "No such note"
 NO_ACTIVITY = "No such activity"
 BAD_COUNT = f"Count must be between 0 and {MAX_COUNT}"
 BAD_OFFSET = "Offset must be a whole number, 0 or more"
+FAR_OFFSET = f"Offset must be at most {MAX_OFFSET}"
 
 
 class Rows(msgspec.Struct):
@@ -170,7 +173,10 @@ def count_param(query: Mapping[str, str]) -> int:
 
 
 def offset_param(query: Mapping[str, str]) -> int:
-    return _whole(query.get("offset"), 0, BAD_OFFSET, None)
+    offset = _whole(query.get("offset"), 0, BAD_OFFSET, None)
+    if offset > MAX_OFFSET:
+        raise PumpError(400, FAR_OFFSET)
+    return offset
 
 
 def _whole(value: str | None, default: int, message: str, most: int | None) -> int:
