@@ -9,11 +9,17 @@ from aiohttp import web
 
 from gateways import files, health
 from gateways.apierrors import ApiError
+from gateways.kit import openapi
 from gateways.mastodon import app as mastodon
+from gateways.mastodon import openapi as mastodon_api
 from gateways.posts import app as posts
+from gateways.posts import openapi as posts_api
 from gateways.presigned import app as presigned
+from gateways.presigned import openapi as presigned_api
 from gateways.pumpio import app as pumpio
+from gateways.pumpio import openapi as pumpio_api
 from gateways.pumpio.errors import PumpError
+from gateways.transform import openapi as transform_api
 from gateways.transform import routes as transform
 
 log = logging.getLogger(__name__)
@@ -54,4 +60,6 @@ def create_app() -> web.Application:
     files.add_routes(app)
     transform.add_routes(app)
     health.add_routes(app)
+    openapi.add_routes(app, [m.fragment for m in (mastodon_api, pumpio_api, presigned_api, posts_api, transform_api,
+                                                  health)])
     return app
