@@ -21,6 +21,7 @@ import msgspec
 
 from tests import images, pumpclient
 from tests.servers import Running, make_config, start
+from tests.test_pumpio_feed import Pump
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 FIXED_SEED = 20261201
@@ -47,8 +48,21 @@ class Sample(msgspec.Struct, frozen=True):
     name: str
 
 
-async def sample_image(server: Running, token: str, work: Path, seed: int) -> Sample:
-    path = images.jpeg(work / f"sample{seed}.jpg", 320, 200, seed=seed)
+class Known(msgspec.Struct, frozen=True):
+    """Real objects for the routes that name one: `image` is posted, commented on and attached to a post;
+    `strip`, a 2000x20 panorama, is what the content address serves, to try extreme aspects."""
+
+    deletable: Sample
+    image: Sample
+    strip: Sample
+    activity_id: str
+    comment_id: str
+    post_id: str
+
+
+async def sample_image(server: Running, token: str, work: Path, seed: int, size: tuple[int, int] = (320, 200)
+                       ) -> Sample:
+    path = images.jpeg(work / f"sample{seed}.jpg", *size, seed=seed)
     form = aiohttp.FormData()
     form.add_field("file", path.read_bytes(), filename="sample.jpg", content_type="image/jpeg")
     async with aiohttp.ClientSession() as http:
@@ -62,13 +76,35 @@ async def sample_image(server: Running, token: str, work: Path, seed: int) -> Sa
     return Sample(media_id=body["id"], blob=blob, version=int(version.removeprefix("v")), name=name)
 
 
-def config_file(work: Path, token: str, sample: Sample, kept: Sample) -> Path:
-    """Bearer routes get the token; routes naming a media or the user get real ones, the rest is generated.
+async def known_objects(server: Running, token: str, pump: Pump, work: Path) -> Known:
+    image = await sample_image(server, token, work, 2)
+    image_url = f"{server.url}/api/image/{image.media_id}"
+    posted = await pump.activity("post", {"id": image_url, "objectType": "image"})
+    assert posted.status == 200, posted.json
+    said = await pump.activity("post", {"objectType": "comment", "content": "A heron",
+                                        "inReplyTo": {"id": image_url, "objectType": "image"}})
+    assert said.status == 200, said.json
+    async with aiohttp.ClientSession() as http, http.post(
+        server.url + "/posts", headers={"Authorization": f"Bearer {token}"},
+        json={"spaceDID": "did:web:example.com", "body": "Herons", "attachmentIds": [image.media_id]},
+    ) as response:
+        assert response.status == 201, await response.text()
+        post = await response.json()
+    return Known(
+        deletable=await sample_image(server, token, work, 1), image=image,
+        strip=await sample_image(server, token, work, 3, (2000, 20)),
+        activity_id=posted.json["id"].rsplit("/", 1)[1], comment_id=said.json["object"]["id"].rsplit("/", 1)[1],
+        post_id=post["id"],
+    )
 
-The filters of one [[operations]] entry are alternatives, not all required, hence one filter each.
 
-    DELETE gets its own sample, so that the other routes keep finding theirs whatever order they run in.
+def config_file(work: Path, token: str, known: Known) -> Path:
+    """Bearer routes get the token; routes naming an object or the user get real ones, the rest is generated.
+
+    The filters of one [[operations]] entry are alternatives, not all required, hence one filter each. DELETE
+    gets a media of its own, so that the other routes keep finding theirs whatever order they run in.
     """
+    image = known.image
     text = f"""
 [[operations]]
 include-tag-regex = "^(mastodon|presigned|posts)$"
@@ -76,15 +112,27 @@ headers = {{ Authorization = "Bearer {token}" }}
 
 [[operations]]
 include-name = ["GET /api/v1/media/{{id}}", "PUT /api/v1/media/{{id}}"]
-parameters = {{ id = "{kept.media_id}" }}
+parameters = {{ id = "{image.media_id}" }}
 
 [[operations]]
 include-name = "DELETE /api/v1/media/{{id}}"
-parameters = {{ id = "{sample.media_id}" }}
+parameters = {{ id = "{known.deletable.media_id}" }}
 
 [[operations]]
 include-path-regex = "^/api/image/"
-parameters = {{ id = "{kept.media_id}" }}
+parameters = {{ id = "{image.media_id}" }}
+
+[[operations]]
+include-path = "/api/activity/{{id}}"
+parameters = {{ id = "{known.activity_id}" }}
+
+[[operations]]
+include-path = "/api/comment/{{id}}"
+parameters = {{ id = "{known.comment_id}" }}
+
+[[operations]]
+include-path = ["/api/note/{{id}}", "/posts/{{id}}"]
+parameters = {{ id = "{known.post_id}" }}
 
 [[operations]]
 include-path-regex = "^/api/user/"
@@ -92,21 +140,22 @@ parameters = {{ user = "{USER}" }}
 
 [[operations]]
 include-path = "/media/files/{{blob}}/v{{version}}/{{name}}"
-parameters = {{ blob = "{kept.blob}", version = {kept.version}, name = "{kept.name}" }}
+parameters = {{ blob = "{image.blob}", version = {image.version}, name = "{image.name}" }}
 
 [[operations]]
 include-path = "/media/sha256/{{blob}}"
-parameters = {{ blob = "{kept.blob}" }}
+parameters = {{ blob = "{known.strip.blob}" }}
 """
     path = work / "schemathesis.toml"
     path.write_text(text)
     return path
 
 
-async def pump_credentials(server: Running) -> str:
+async def pump_client(server: Running) -> tuple[Pump, str]:
+    """A signed pump.io client of the user, and its credentials as tests/fuzz_hooks.py reads them."""
     client = await pumpclient.register_client(server.url, application_name="fuzzer")
     token = await pumpclient.authorize(server.url, client, USER, f"{USER}-password")
-    return " ".join((*client, *token))
+    return Pump(server.url, USER, pumpclient.signer(client, token)), " ".join((*client, *token))
 
 
 async def fuzz(server: Running, config: Path, work: Path, oauth: str, seed: int, phases: str,
@@ -141,9 +190,8 @@ async def test_no_operation_fails_under_generated_requests(nats_url: str, data_d
     server = await start(make_config(nats_url, data_dir, v1_sync_wait=2.0, v2_sync_wait=1.0))
     try:
         token = await server.token(USER)
-        config = config_file(tmp_path, token, await sample_image(server, token, tmp_path, 1),
-                             await sample_image(server, token, tmp_path, 2))
-        oauth = await pump_credentials(server)
+        pump, oauth = await pump_client(server)
+        config = config_file(tmp_path, token, await known_objects(server, token, pump, tmp_path))
         failed = []
         for seed, (phases, examples) in ((FIXED_SEED, FIXED_RUN), (random.randrange(2**31), RANDOM_RUN)):
             began = time.monotonic()
