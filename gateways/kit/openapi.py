@@ -1,9 +1,9 @@
 """One OpenAPI 3.1 document for every gateway, assembled from the fragments each gateway describes itself in.
 
 A fragment holds the paths of the routes its gateway registers and the schemas they name. aiohttp answers
-HEAD on every GET route and routes the path with and without a trailing slash where a gateway asks for
-both; `build` writes those out (`head` operations, `slashed` twins) so that the document lists exactly
-the routes the router has. `GET /openapi.json` serves the document with the configured public URL as
+HEAD on every GET route, which `build` writes out as `head` operations; a gateway that routes a path with
+and without a trailing slash describes both with `slashed`. So the document lists exactly the routes the
+router has. `GET /openapi.json` serves the document with the configured public URL as
 its server.
 """
 

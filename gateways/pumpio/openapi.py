@@ -49,10 +49,16 @@ def _schemas() -> dict[str, Any]:
         "id": STRING, "objectType": {"const": "activity"}, "verb": STRING, "actor": ref("PumpPerson"),
         "object": thing, "content": STRING, "published": STRING,
     })
-    collection = _object(["displayName", "url", "items", "totalItems", "links"], {
-        "displayName": STRING, "url": STRING, "objectTypes": {"type": "array", "items": STRING},
-        "items": {"type": "array", "items": {"type": "object"}}, "totalItems": {"type": "integer"},
-        "links": {"type": "object", "additionalProperties": link},
+    def collection(item: dict[str, Any]) -> dict[str, Any]:
+        return _object(["displayName", "url", "items", "totalItems", "links"], {
+            "displayName": STRING, "url": STRING, "objectTypes": {"type": "array", "items": STRING},
+            "items": {"type": "array", "items": item}, "totalItems": {"type": "integer", "minimum": 0},
+            "links": _object(["first", "self"], {name: link for name in ("first", "self", "prev", "next")}),
+        })
+
+    comment = _object(["id", "objectType", "author", "content", "inReplyTo"], {
+        "id": STRING, "objectType": {"const": "comment"}, "author": ref("PumpPerson"), "content": STRING,
+        "inReplyTo": thing, "published": STRING,
     })
     registration = {"type": "object", "required": ["type"], "properties": {
         "type": {"enum": ["client_associate", "client_update"]},
@@ -74,7 +80,9 @@ def _schemas() -> dict[str, Any]:
         "PumpObject": thing,
         "PumpImage": image,
         "PumpActivity": activity,
-        "PumpCollection": collection,
+        "PumpComment": comment,
+        "PumpFeed": collection(ref("PumpActivity")),
+        "PumpReplies": collection(ref("PumpComment")),
         "PumpRegistration": registration,
         "PumpClientCredentials": credentials,
         "PumpLinks": _object(["links"], {"links": links}),
@@ -257,7 +265,7 @@ def _feeds() -> dict[str, PathItem]:
                 in_query("since", STRING, "An activity id or URL: the page of newer ones"),
             ],
             "responses": {
-                "200": answer("A page of activities", ref("PumpCollection")),
+                "200": answer("A page of activities", ref("PumpFeed")),
                 "400": plain_error("A bad count or offset, both before and since, or an unknown activity"),
                 "403": plain_error("Another user's inbox"),
                 "404": NO_USER,
@@ -278,14 +286,14 @@ def _objects() -> dict[str, PathItem]:
     replies = {"parameters": [OBJECT_ID], "get": _signed({
         "operationId": "getImageReplies", "summary": "A page of an image's comments, newest first",
         "parameters": [COUNT, OFFSET],
-        "responses": {"200": answer("The comments", ref("PumpCollection")),
+        "responses": {"200": answer("The comments", ref("PumpReplies")),
                       "400": plain_error("A bad count or offset"),
                       "404": plain_error("No such image")},
     })}
     return {
         **slashed("/api/image/{id}", one("image", "PumpImage")),
         **slashed("/api/image/{id}/replies", replies),
-        **slashed("/api/comment/{id}", one("comment", "PumpObject")),
+        **slashed("/api/comment/{id}", one("comment", "PumpComment")),
         **slashed("/api/note/{id}", one("note", "PumpObject")),
         **slashed("/api/activity/{id}", one("activity", "PumpActivity")),
     }
