@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from gateways import health
+from gateways.kit import openapi
 from gateways.kit.boundary import Handler, Styles, error_boundary
 from gateways.kit.descriptor import Gateway
 from gateways.registry import GATEWAYS
@@ -25,9 +26,11 @@ def mount(app: web.Application, styles: Styles, gateway: Gateway) -> None:
 
 def create_app(gateways: Iterable[Gateway] = GATEWAYS) -> web.Application:
     """Routes only; the composition root fills in the keys from gateways.keys and runs each gateway's start."""
+    gateways = tuple(gateways)
     styles = Styles()
     app = web.Application(middlewares=[error_boundary(styles)])
     for gateway in gateways:
         mount(app, styles, gateway)
     health.add_routes(app)
+    openapi.add_routes(app, [*(g.openapi for g in gateways if g.openapi is not None), health.fragment])
     return app

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from gateways.kit.openapi import Fragment, answer
+
 # What is not ready yet, by part ("nats", "projection", "processor"); empty when ready.
 Readiness = Callable[[], Awaitable[Mapping[str, str]]]
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
@@ -26,6 +28,21 @@ async def readyz(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+
+
+def fragment() -> Fragment:
+    ok = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
+    waiting = {"type": "object", "required": ["status", "waiting"], "properties": {
+        "status": {"const": "not ready"}, "waiting": {"type": "object", "additionalProperties": {"type": "string"}}}}
+    return Fragment(
+        paths={
+            "/healthz": {"get": {"operationId": "healthz", "tags": ["meta"], "summary": "Liveness",
+                                 "responses": {"200": answer("The event loop turns", ok)}}},
+            "/readyz": {"get": {"operationId": "readyz", "tags": ["meta"], "summary": "Readiness",
+                                "responses": {"200": answer("Ready", ok),
+                                              "503": answer("Not ready: what it waits for", waiting)}}},
+        },
+    )
 
 
 def create_app() -> web.Application:

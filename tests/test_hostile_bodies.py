@@ -295,14 +295,14 @@ async def test_pump_feed_offsets_and_timestamps(server: Running, http: aiohttp.C
                               headers={"Content-Type": "application/json"})
     assert (posted.status, posted.json) == (413, {"error": "The request body must be at most 262144 bytes"})
     assert await server.events.last_seq() == before
-    for params, message in (({"offset": "1" * 30}, "Offset must be a whole number, 0 or more"),
-                            ({"offset": "9" * 5000}, "Offset must be a whole number, 0 or more"),
+    for params, message in (({"offset": "1" * 30}, "Offset must be at most 1000000000"),
+                            ({"offset": "9" * 5000}, "Offset must be at most 1000000000"),
                             ({"offset": "²"}, "Offset must be a whole number, 0 or more"),
                             ({"count": "1" * 30}, "Count must be between 0 and 200")):
         for path in ("/api/user/alice/feed", "/api/user/alice/inbox/major"):
             refused = await alice.get(path, **params)
             assert (refused.status, refused.json) == (400, {"error": message}), (path, params)
-    paged = await alice.get("/api/user/alice/feed", offset="1000000000000")
+    paged = await alice.get("/api/user/alice/feed", offset="1000000000")
     assert paged.status == 200 and paged.json["items"] == []
 
     client = await register_client(server.url)

@@ -96,3 +96,17 @@ async def test_reading_needs_a_valid_signature(server: Running, tmp_path: Path) 
                      "/api/user/alice/feed", "/api/user/alice/inbox"):
             refused = await Pump(server.url, "alice", auth).get(path)
             assert refused.status == 401 and set(refused.json) == {"error"}, path
+
+
+async def test_an_offset_past_what_sqlite_counts_is_refused_and_the_server_keeps_serving(
+    server: Running, tmp_path: Path
+) -> None:
+    # 2**64 once reached SQLite as LIMIT/OFFSET and failed with a 500.
+    alice = await login(server, "alice")
+    image = (await alice.upload(jpeg(tmp_path))).json
+    for path in (image["id"] + "/replies", "/api/user/alice/feed", "/api/user/alice/inbox/direct"):
+        for offset in (2**64, 10**30, 1_000_000_001):
+            refused = await alice.get(path, offset=offset)
+            assert (refused.status, refused.json) == (400, {"error": "Offset must be at most 1000000000"}), path
+        edge = await alice.get(path, offset=1_000_000_000)
+        assert edge.status == 200 and edge.json["items"] == [], path

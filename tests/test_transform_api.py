@@ -410,3 +410,26 @@ async def test_rendering_does_not_hold_up_other_requests(server: Running, http: 
     status, _, body = await slow
     assert status == 200 and len(body) > 0
     assert answered < 0.5, answered
+
+
+@pytest.mark.parametrize(("query", "size"), [
+    ("h=2000", (8192, 41)),
+    ("w=100000", None),
+    ("h=500&fit=scale", (8192, 41)),
+    ("w=4000&h=500&fit=scale", (4000, 500)),
+    ("w=2000&h=2000&fit=crop", (2000, 2000)),
+    ("w=8192&h=8192&fit=crop&crop=entropy", (8192, 8192)),
+    ("w=300&h=4000&fit=crop&crop=left&fm=png", (300, 4000)),
+])
+async def test_a_panorama_never_renders_a_side_past_the_maximum(
+    server: Running, http: aiohttp.ClientSession, query: str, size: tuple[int, int] | None
+) -> None:
+    # A 4000x20 strip asked for h=2000 once came out 400000 wide, which no encoder takes: a 500.
+    strip = await upload(http, server, bands(4000, 20, STRIPES), user="panorama")
+    if size is None:
+        status, _, body = await fetch(http, f"{strip.url}?{query}")
+        assert status == 400 and msgspec.json.decode(body)["parameter"] == "w"
+        return
+    image, _ = await image_at(http, f"{strip.url}?{query}")
+    assert (image.width, image.height) == size
+    assert max(image.width, image.height) <= 8192

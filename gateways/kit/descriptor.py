@@ -9,12 +9,12 @@ unattached uploads only of the gateways whose policy says so.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import msgspec
 from aiohttp import web
 
 from core.probe import Limits
+from gateways.kit.openapi import Fragment
 from gateways.kit.refusal import ErrorStyle
 
 
@@ -50,6 +50,6 @@ class Gateway(msgspec.Struct, frozen=True, kw_only=True):
     # `via` of the uploads this gateway records.
     via: str = ""
     # Paths (and their operations) of this gateway for the OpenAPI document.
-    openapi: Callable[[], dict[str, Any]] | None = None
+    openapi: Callable[[], Fragment] | None = None
     # Run once the app's services are set, before it serves: keys, buckets, anything the routes need.
     start: Callable[[web.Application], Awaitable[None]] | None = None

@@ -7,7 +7,7 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import errors, instance, media
+from gateways.mastodon import errors, instance, media, openapi
 from gateways.mastodon.settings import MastodonSettings
 
 
@@ -18,6 +18,7 @@ def add_routes(app: web.Application) -> None:
 
 GATEWAY = Gateway(
     name="mastodon",
+    openapi=openapi.fragment,
     routes=add_routes,
     errors=ErrorStyle(codes=False, unavailable=errors.UNAVAILABLE, not_found=errors.NOT_FOUND),
     settings=MastodonSettings,

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateways.kit.descriptor import Gateway
 from gateways.kit.refusal import CODED
-from gateways.posts import identity, posts
+from gateways.posts import identity, openapi, posts
 
 
 def add_routes(app: web.Application) -> None:
@@ -14,4 +14,4 @@ def add_routes(app: web.Application) -> None:
         module.add_routes(app)
 
 
-GATEWAY = Gateway(name="posts", routes=add_routes, errors=CODED)
+GATEWAY = Gateway(name="posts", routes=add_routes, errors=CODED, openapi=openapi.fragment)

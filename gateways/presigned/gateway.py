@@ -7,7 +7,7 @@ from aiohttp import web
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
 from gateways.kit.services import SERVICES
-from gateways.presigned import requests, status, upload
+from gateways.presigned import openapi, requests, status, upload
 from gateways.presigned.requests import SIGNER
 from gateways.presigned.secret import upload_key
 from gateways.presigned.settings import PresignedSettings
@@ -29,6 +29,7 @@ async def start(app: web.Application) -> None:
 
 GATEWAY = Gateway(
     name="presigned",
+    openapi=openapi.fragment,
     routes=add_routes,
     # The codes this API has always documented for a missing token and a missing scope.
     errors=ErrorStyle(codes=True, not_found="Not found",

@@ -7,7 +7,7 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.pumpio import clients, discovery, feed, oauth, objects, uploads, users
+from gateways.pumpio import clients, discovery, feed, oauth, objects, openapi, uploads, users
 from gateways.pumpio.settings import PumpSettings
 
 
@@ -18,6 +18,7 @@ def add_routes(app: web.Application) -> None:
 
 GATEWAY = Gateway(
     name="pumpio",
+    openapi=openapi.fragment,
     routes=add_routes,
     errors=ErrorStyle(codes=False, unavailable=feed.UNAVAILABLE),
     settings=PumpSettings,

@@ -32,7 +32,7 @@ REPLIES_SHOWN = 4
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
 # Far past any feed, and far inside SQLite's 64-bit integers.
-MAX_OFFSET = 10**12
+MAX_OFFSET = 1_000_000_000
 
 NO_IMAGE = "No such image"
 NO_COMMENT = "No such comment"
@@ -40,6 +40,7 @@ NO_NOTE = "No such note"
 NO_ACTIVITY = "No such activity"
 BAD_COUNT = f"Count must be between 0 and {MAX_COUNT}"
 BAD_OFFSET = "Offset must be a whole number, 0 or more"
+FAR_OFFSET = f"Offset must be at most {MAX_OFFSET}"
 
 
 class Rows(msgspec.Struct):
@@ -155,7 +156,10 @@ def count_param(query: Mapping[str, str]) -> int:
 
 
 def offset_param(query: Mapping[str, str]) -> int:
-    return _whole(query.get("offset"), 0, BAD_OFFSET, MAX_OFFSET)
+    raw = query.get("offset") or ""
+    if raw.isascii() and raw.isdigit() and numbers.whole(raw, MAX_OFFSET) is None:
+        raise PumpError(400, FAR_OFFSET)
+    return _whole(raw, 0, BAD_OFFSET, MAX_OFFSET)
 
 
 def _whole(value: str | None, default: int, message: str, most: int) -> int:

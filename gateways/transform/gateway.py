@@ -7,7 +7,7 @@ from aiohttp import web
 from gateways import files
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import CODED
-from gateways.transform import routes
+from gateways.transform import openapi, routes
 from gateways.transform.settings import TransformSettings
 
 
@@ -18,6 +18,7 @@ def add_routes(app: web.Application) -> None:
 
 GATEWAY = Gateway(
     name="transform",
+    openapi=openapi.fragment,
     routes=add_routes,
     errors=CODED,
     settings=TransformSettings,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pyvips
 
-from gateways.transform.params import Variant
+from gateways.transform.params import MAX_SIDE, Variant
 
 # Part of every cache key and ETag: bump it whenever the same Variant would give other bytes.
-RENDER_VERSION = 3
+RENDER_VERSION = 4
 
 # AVIF encoding is by far the slowest step; effort 2 of 9 keeps a large variant to a second or so.
 AVIF_EFFORT = 2
@@ -89,6 +89,9 @@ def _sized(levels: _Levels, variant: Variant) -> pyvips.Image:
     )
     if variant.fit == "max":
         scale = min(scale, 1.0)
+    # The side not asked for follows the aspect, and must not pass MAX_SIDE either: a panorama
+    # asked for h=2000 would otherwise be hundreds of thousands of pixels wide.
+    scale = min(scale, MAX_SIDE / sw, MAX_SIDE / sh)
     if scale == 1.0:
         return header
     return _thumbnail(levels, _side(sw, scale, variant.width), _side(sh, scale, variant.height))
@@ -110,6 +113,8 @@ def _cropped(levels: _Levels, variant: Variant, sw: int, sh: int) -> pyvips.Imag
         shrink = min(1.0, sw / box_w, sh / box_h)
         box_w, box_h = max(1, math.floor(box_w * shrink + 0.5)), max(1, math.floor(box_h * shrink + 0.5))
     cover = max(box_w / sw, box_h / sh)
+    if max(_side(sw, cover, None), _side(sh, cover, None)) > MAX_SIDE:
+        return _cropped_first(levels.source, variant, box_w, box_h, cover)
     covering = _thumbnail(levels, max(box_w, _side(sw, cover, None)), max(box_h, _side(sh, cover, None)))
     if variant.crop in ("entropy", "edges"):
         interesting = "entropy" if variant.crop == "entropy" else "attention"
@@ -120,6 +125,24 @@ def _cropped(levels: _Levels, variant: Variant, sw: int, sh: int) -> pyvips.Imag
     left = _offset(covering.width, box_w, fp_x)
     top = _offset(covering.height, box_h, fp_y)
     return covering.crop(left, top, box_w, box_h)
+
+
+def _cropped_first(source: Path, variant: Variant, box_w: int, box_h: int, cover: float) -> pyvips.Image:
+    """A box far from the source's aspect: the whole source scaled to cover it would be too large to
+    hold or encode, so the part of the source the box shows is cut out first and then scaled."""
+    image = _load(source).copy_memory()
+    region_w = min(image.width, max(1, math.floor(box_w / cover + 0.5)))
+    region_h = min(image.height, max(1, math.floor(box_h / cover + 0.5)))
+    if variant.crop in ("entropy", "edges"):
+        interesting = "entropy" if variant.crop == "entropy" else "attention"
+        region = image.smartcrop(region_w, region_h, interesting=interesting)
+    else:
+        fp_x = 0.5 if variant.fp_x is None else variant.fp_x
+        fp_y = 0.5 if variant.fp_y is None else variant.fp_y
+        left = _offset(image.width, region_w, fp_x)
+        top = _offset(image.height, region_h, fp_y)
+        region = image.crop(left, top, region_w, region_h)
+    return region.thumbnail_image(box_w, height=box_h, size="force")
 
 
 def _offset(full: int, window: int, focus: float) -> int:

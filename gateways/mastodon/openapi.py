@@ -1,0 +1,199 @@
+"""The Mastodon media API's routes as OpenAPI: instance discovery, the account, media upload and polling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateways.kit.openapi import Fragment, PathItem, answer, in_path, in_query, nullable, plain_error, ref, slashed
+
+TAG = "mastodon"
+STRING = {"type": "string"}
+TEXT = nullable(STRING)
+
+
+def _object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _schemas() -> dict[str, Any]:
+    size = _object(["width", "height", "size", "aspect"], {
+        "width": {"type": "integer"}, "height": {"type": "integer"},
+        "size": {"type": "string", "pattern": r"^\d+x\d+$"}, "aspect": {"type": "number"},
+    })
+    focus = _object(["x", "y"], {"x": {"type": "number", "minimum": -1, "maximum": 1},
+                                 "y": {"type": "number", "minimum": -1, "maximum": 1}})
+    attachment = _object(
+        ["id", "type", "url", "preview_url", "remote_url", "preview_remote_url", "text_url", "meta",
+         "description", "blurhash"],
+        {
+            "id": STRING,
+            "type": {"const": "image"},
+            "url": nullable({"type": "string", "format": "uri"}),
+            "preview_url": nullable({"type": "string", "format": "uri"}),
+            "remote_url": {"type": "null"},
+            "preview_remote_url": {"type": "null"},
+            "text_url": {"type": "null"},
+            "meta": {"type": "object", "properties": {"focus": focus, "original": size, "small": size}},
+            "description": TEXT,
+            "blurhash": TEXT,
+        },
+    )
+    account = _object(
+        ["id", "username", "acct", "display_name", "created_at", "url", "avatar", "source"],
+        {
+            "id": {"type": "string", "pattern": r"^\d+$"},
+            "username": STRING, "acct": STRING, "display_name": STRING,
+            "locked": {"type": "boolean"}, "bot": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "url": STRING, "uri": STRING, "avatar": STRING, "header": STRING,
+            "followers_count": {"type": "integer"}, "following_count": {"type": "integer"},
+            "statuses_count": {"type": "integer"},
+            "source": {"type": "object"},
+        },
+    )
+    media_limits = _object(
+        ["supported_mime_types", "description_limit", "image_size_limit", "image_matrix_limit"],
+        {
+            "supported_mime_types": {"type": "array", "items": STRING},
+            "description_limit": {"type": "integer"},
+            "image_size_limit": {"type": "integer"},
+            "image_matrix_limit": {"type": "integer"},
+        },
+    )
+    configuration = {"type": "object", "required": ["media_attachments"],
+                     "properties": {"media_attachments": ref("MastodonMediaLimits")}}
+    instance_v1 = _object(["uri", "title", "version", "configuration"], {
+        "uri": STRING, "title": STRING, "version": STRING, "stats": {"type": "object"},
+        "configuration": configuration,
+    })
+    instance_v2 = _object(["domain", "title", "version", "configuration", "api_versions"], {
+        "domain": STRING, "title": STRING, "version": STRING,
+        "configuration": configuration,
+        "api_versions": _object(["mastodon"], {"mastodon": {"type": "integer"}}),
+    })
+    upload = _object(["file"], {
+        "file": {"type": "string", "contentMediaType": "application/octet-stream",
+                 "description": "The image: JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF"},
+        "description": {"type": "string", "description": "Alt text, at most the instance's description_limit"},
+        "focus": {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$",
+                  "description": "Focal point as \"x,y\", each from -1.0 to 1.0"},
+        "thumbnail": {"type": "string", "contentMediaType": "application/octet-stream",
+                      "description": "Refused: images take no custom thumbnail"},
+    })
+    update = {"type": "object", "properties": {
+        "description": {"type": "string"},
+        "focus": {"type": "string", "description": "Focal point as \"x,y\", each from -1.0 to 1.0"},
+    }}
+    return {
+        "MastodonAttachment": attachment,
+        "MastodonAccount": account,
+        "MastodonMediaLimits": media_limits,
+        "MastodonInstanceV1": instance_v1,
+        "MastodonInstanceV2": instance_v2,
+        "MastodonUpload": upload,
+        "MastodonUpdate": update,
+    }
+
+
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"accessToken": []}]
+UNAUTHORIZED = plain_error("The access token is missing or invalid")
+FORBIDDEN = plain_error("The token lacks the scope")
+NOT_FOUND = plain_error("No such media among the caller's own")
+UNAVAILABLE = plain_error("The log is unreachable; try again")
+
+
+def _authed(operation: dict[str, Any]) -> dict[str, Any]:
+    operation.setdefault("tags", [TAG])
+    operation["security"] = BEARER
+    operation["responses"].update({"401": UNAUTHORIZED, "403": FORBIDDEN, "503": UNAVAILABLE})
+    return operation
+
+
+def _upload(version: int) -> dict[str, Any]:
+    # v1 waits longer and answers 200 even while processing; v2 says 202 then.
+    responses = {"200": answer("Processed (v1: or still processing, url null)", ref("MastodonAttachment"))}
+    if version == 2:
+        responses["202"] = answer("Still processing: url is null until it is done", ref("MastodonAttachment"))
+    return _authed({
+        "operationId": f"postMediaV{version}",
+        "summary": f"Upload an image (v{version})",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": ref("MastodonUpload")}}},
+        "responses": {
+            **responses,
+            "400": plain_error("No file part, or a malformed multipart body"),
+            "422": plain_error("Unreadable or unsupported image, too large, bad focus or description, "
+                               "or processing failed"),
+        },
+    })
+
+
+def _instance(version: int) -> dict[str, Any]:
+    return {"get": {
+        "operationId": f"getInstanceV{version}",
+        "summary": f"Instance information and media limits (v{version})",
+        "tags": [TAG],
+        "responses": {"200": answer("The instance", ref(f"MastodonInstanceV{version}"))},
+    }}
+
+
+def fragment() -> Fragment:
+    media_id = in_path("id", {"type": "string", "minLength": 1})
+    media = {
+        "parameters": [media_id],
+        "get": _authed({
+            "operationId": "getMedia",
+            "summary": "Poll an upload",
+            "responses": {
+                "200": answer("Processed", ref("MastodonAttachment")),
+                "206": answer("Still processing", ref("MastodonAttachment")),
+                "404": NOT_FOUND,
+                "422": plain_error("Processing failed"),
+            },
+        }),
+        "put": _authed({
+            "operationId": "putMedia",
+            "summary": "Change an image's description or focal point",
+            "parameters": [in_query("description", STRING), in_query("focus", STRING)],
+            "requestBody": {"content": {
+                "application/json": {"schema": ref("MastodonUpdate")},
+                "application/x-www-form-urlencoded": {"schema": ref("MastodonUpdate")},
+                "multipart/form-data": {"schema": ref("MastodonUpdate")},
+            }},
+            "responses": {
+                "200": answer("Changed", ref("MastodonAttachment")),
+                "206": answer("Changed, still processing", ref("MastodonAttachment")),
+                "400": plain_error("A body that is not a JSON object"),
+                "404": NOT_FOUND,
+                "422": plain_error("Bad focus, description too long, a thumbnail, or processing failed"),
+            },
+        }),
+        "delete": _authed({
+            "operationId": "deleteMedia",
+            "summary": "Delete an image no post or profile uses",
+            "responses": {
+                "200": answer("Deleted", {"type": "object", "maxProperties": 0}),
+                "404": NOT_FOUND,
+                "422": plain_error("A post or the owner's profile uses it"),
+            },
+        }),
+    }
+    paths: dict[str, PathItem] = {
+        **slashed("/api/v1/instance", _instance(1)),
+        **slashed("/api/v2/instance", _instance(2)),
+        "/api/v1/accounts/verify_credentials": {"get": _authed({
+            "operationId": "verifyCredentials",
+            "summary": "The account behind the token",
+            "responses": {"200": answer("The account", ref("MastodonAccount")),
+                          "404": plain_error("The token's user is gone")},
+        })},
+        "/api/v1/media": {"post": _upload(1)},
+        "/api/v2/media": {"post": _upload(2)},
+        "/api/v1/media/{id}": media,
+    }
+    return Fragment(
+        paths=paths,
+        schemas=_schemas(),
+        security_schemes={"accessToken": {"type": "apiKey", "in": "query", "name": "access_token",
+                                          "description": "The bearer token as a query parameter"}},
+        tags=({"name": TAG, "description": "The Mastodon media API"},),
+    )

@@ -1,0 +1,312 @@
+"""The pump.io / MediaGoblin client API's routes as OpenAPI.
+
+OpenAPI has no OAuth 1.0a scheme: the signed `Authorization: OAuth ...` header is described as an apiKey in
+that header (the oauth_* parameters may also travel in the query or a form body, as OAuth 1.0a allows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateways.kit.openapi import Fragment, PathItem, answer, in_path, in_query, plain_error, ref, slashed
+from gateways.pumpio.objects import MAX_COUNT, MAX_OFFSET
+
+TAG = "pumpio"
+STRING = {"type": "string"}
+FORM = "application/x-www-form-urlencoded"
+OAUTH: list[dict[str, list[str]]] = [{"oauth1": []}]
+UNAUTHORIZED = plain_error("No OAuth credentials, or a bad signature, token, nonce or timestamp")
+BAD_REQUEST = plain_error("A malformed request")
+NO_USER = plain_error("No such user")
+UNAVAILABLE = plain_error("The log is unreachable; try again")
+USER = in_path("user", {"type": "string", "minLength": 1}, "A local user's nickname")
+OBJECT_ID = in_path("id", {"type": "string", "minLength": 1})
+COUNT = in_query("count", {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "default": 20},
+                 "How many items a page holds")
+OFFSET = in_query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                  "How many of the newest items to skip")
+
+
+def _object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _schemas() -> dict[str, Any]:
+    link = _object(["href"], {"href": STRING})
+    thing = _object(["id", "objectType"], {"id": STRING, "objectType": STRING})
+    file = _object(["url", "width", "height"], {"url": STRING, "width": {"type": "integer"},
+                                                "height": {"type": "integer"}})
+    person = _object(["id", "objectType", "preferredUsername"], {
+        "id": STRING, "objectType": {"const": "person"}, "preferredUsername": STRING, "displayName": STRING,
+        "links": {"type": "object", "additionalProperties": link},
+    })
+    image = _object(["id", "objectType", "url"], {
+        "id": STRING, "objectType": {"const": "image"}, "url": STRING, "author": ref("PumpPerson"),
+        "image": file, "fullImage": file, "tags": {"type": "array"},
+        "replies": _object(["totalItems", "items"], {"totalItems": {"type": "integer"}, "items": {"type": "array"}}),
+    })
+    activity = _object(["id", "objectType", "verb", "actor", "object"], {
+        "id": STRING, "objectType": {"const": "activity"}, "verb": STRING, "actor": ref("PumpPerson"),
+        "object": thing, "content": STRING, "published": STRING,
+    })
+    def collection(item: dict[str, Any]) -> dict[str, Any]:
+        return _object(["displayName", "url", "items", "totalItems", "links"], {
+            "displayName": STRING, "url": STRING, "objectTypes": {"type": "array", "items": STRING},
+            "items": {"type": "array", "items": item}, "totalItems": {"type": "integer", "minimum": 0},
+            "links": _object(["first", "self"], {name: link for name in ("first", "self", "prev", "next")}),
+        })
+
+    comment = _object(["id", "objectType", "author", "content", "inReplyTo"], {
+        "id": STRING, "objectType": {"const": "comment"}, "author": ref("PumpPerson"), "content": STRING,
+        "inReplyTo": thing, "published": STRING,
+    })
+    registration = {"type": "object", "required": ["type"], "properties": {
+        "type": {"enum": ["client_associate", "client_update"]},
+        "client_id": STRING, "client_secret": STRING,
+        "application_type": {"enum": ["web", "native"]},
+        "application_name": STRING,
+        "logo_uri": {"type": "string", "format": "uri"},
+        "contacts": {"anyOf": [STRING, {"type": "array", "items": STRING}],
+                     "description": "Email addresses, space-separated or a list"},
+        "redirect_uris": {"anyOf": [STRING, {"type": "array", "items": STRING}]},
+    }}
+    credentials = _object(["client_id", "client_secret", "expires_at"], {
+        "client_id": STRING, "client_secret": STRING, "expires_at": {"type": "integer"},
+    })
+    links = {"type": "array", "items": {"type": "object", "properties": {
+        "rel": STRING, "href": STRING, "template": STRING, "type": STRING}}}
+    return {
+        "PumpPerson": person,
+        "PumpObject": thing,
+        "PumpImage": image,
+        "PumpActivity": activity,
+        "PumpComment": comment,
+        "PumpFeed": collection(ref("PumpActivity")),
+        "PumpReplies": collection(ref("PumpComment")),
+        "PumpRegistration": registration,
+        "PumpClientCredentials": credentials,
+        "PumpLinks": _object(["links"], {"links": links}),
+        "PumpWebFinger": _object(["subject", "links"], {"subject": STRING, "links": links}),
+        "PumpUser": _object(["nickname", "profile"], {"nickname": STRING, "profile": ref("PumpPerson")}),
+    }
+
+
+def _signed(operation: dict[str, Any]) -> dict[str, Any]:
+    operation.setdefault("tags", [TAG])
+    operation["security"] = OAUTH
+    operation["responses"].setdefault("400", BAD_REQUEST)
+    operation["responses"]["401"] = UNAUTHORIZED
+    return operation
+
+
+def _open(operation: dict[str, Any]) -> dict[str, Any]:
+    operation.setdefault("tags", [TAG])
+    return operation
+
+
+def _discovery() -> dict[str, PathItem]:
+    host_meta = {"get": _open({
+        "operationId": "getHostMeta", "summary": "host-meta as XRD",
+        "responses": {"200": answer("Where the OAuth and API endpoints are", STRING, media="application/xrd+xml")},
+    })}
+    host_meta_json = {"get": _open({
+        "operationId": "getHostMetaJson", "summary": "host-meta as JSON",
+        "responses": {"200": answer("Where the OAuth and API endpoints are", ref("PumpLinks"))},
+    })}
+    webfinger = {"get": _open({
+        "operationId": "getWebFinger", "summary": "Look up a local user",
+        "parameters": [in_query("resource", STRING, "acct:user@host or user@host", required=True)],
+        "responses": {
+            "200": answer("The user's links", ref("PumpWebFinger"), media="application/jrd+json"),
+            "400": plain_error("No resource parameter"),
+            "404": plain_error("Not a local user"),
+        },
+    })}
+    return {
+        "/": {"head": _open({"operationId": "headRoot", "summary": "Where the server is (PyPump asks)",
+                             "responses": {"200": answer("Here")}})},
+        **slashed("/.well-known/host-meta", host_meta),
+        **slashed("/.well-known/host-meta.json", host_meta_json),
+        **slashed("/.well-known/webfinger", webfinger),
+    }
+
+
+def _oauth() -> dict[str, PathItem]:
+    tokens = answer("The token and its secret", _form_schema(["oauth_token", "oauth_token_secret"]), media=FORM)
+    request_token = {"post": _signed({
+        "operationId": "postRequestToken", "summary": "A request token, signed by the client alone",
+        "responses": {"200": tokens},
+    })}
+    access_token = {"post": _signed({
+        "operationId": "postAccessToken", "summary": "Exchange an approved request token and its verifier",
+        "responses": {"200": tokens},
+    })}
+    login = _form_schema(["oauth_token", "username", "password"])
+    authorize = {
+        "get": _open({
+            "operationId": "getAuthorize", "summary": "The page where a user approves a client",
+            "parameters": [in_query("oauth_token", STRING, required=True)],
+            "responses": {"200": answer("The login page", STRING, media="text/html"),
+                          "400": plain_error("A request token that is unknown, used or already approved")},
+        }),
+        "post": _open({
+            "operationId": "postAuthorize", "summary": "Approve a client by logging in",
+            "requestBody": {"required": True, "content": {FORM: {"schema": login}}},
+            "responses": {
+                "200": answer("The verifier, for an out-of-band client", STRING, media="text/html"),
+                "302": answer("Back to the client's callback with the verifier",
+                              headers={"Location": {"schema": STRING}}),
+                "400": plain_error("A request token that is unknown, used or already approved"),
+                "403": answer("Wrong user name or password: the login page again", STRING, media="text/html"),
+            },
+        }),
+    }
+    return {
+        **slashed("/oauth/request_token", request_token),
+        **slashed("/oauth/access_token", access_token),
+        **slashed("/oauth/authorize", authorize),
+    }
+
+
+def _form_schema(names: list[str]) -> dict[str, Any]:
+    return _object(names, {name: STRING for name in names})
+
+
+def _clients() -> dict[str, PathItem]:
+    register = {"post": _open({
+        "operationId": "postClientRegister", "summary": "Register a client, or update one",
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": ref("PumpRegistration")},
+            FORM: {"schema": ref("PumpRegistration")},
+        }},
+        "responses": {
+            "200": answer("The client's credentials", ref("PumpClientCredentials")),
+            "400": plain_error("A malformed registration"),
+            "403": plain_error("Unknown client or wrong secret"),
+            "503": UNAVAILABLE,
+        },
+    })}
+    return slashed("/api/client/register", register)
+
+
+def _users() -> dict[str, PathItem]:
+    whoami = {"get": _signed({
+        "operationId": "getWhoami", "summary": "Redirect to the signed-in user's profile",
+        "responses": {"302": answer("To the profile", headers={"Location": {"schema": STRING}})},
+    })}
+    user = {"parameters": [USER], "get": _signed({
+        "operationId": "getUser", "summary": "A user",
+        "responses": {"200": answer("The user", ref("PumpUser")), "404": NO_USER},
+    })}
+    profile = {"parameters": [USER], "get": _signed({
+        "operationId": "getProfile", "summary": "A user's person object",
+        "responses": {"200": answer("The person", ref("PumpPerson")), "404": NO_USER},
+    })}
+    return {
+        **slashed("/api/whoami", whoami),
+        **slashed("/api/user/{user}", user),
+        **slashed("/api/user/{user}/profile", profile),
+    }
+
+
+def _uploads() -> dict[str, PathItem]:
+    raw = {"type": "string", "contentMediaType": "application/octet-stream"}
+    pump_json = _object(["data"], {"mimeType": STRING, "data": {"type": "string", "contentEncoding": "base64"}})
+    upload = {"parameters": [USER], "post": _signed({
+        "operationId": "postUpload", "summary": "Upload an image: its bytes, or pump.io's JSON with base64 data",
+        "requestBody": {"required": True, "content": {
+            "image/*": {"schema": raw},
+            "application/octet-stream": {"schema": raw},
+            "application/json": {"schema": pump_json},
+        }},
+        "responses": {
+            "200": answer("The image, with image and fullImage once processed", ref("PumpImage")),
+            "400": plain_error("No Content-Type, empty, corrupt, bad JSON or base64, or processing failed"),
+            "403": plain_error("Another user's uploads"),
+            "404": NO_USER,
+            "413": plain_error("Larger than the size limit"),
+            "415": plain_error("Not an image type the service takes"),
+            "503": UNAVAILABLE,
+        },
+    })}
+    return slashed("/api/user/{user}/uploads", upload)
+
+
+def _feeds() -> dict[str, PathItem]:
+    post = {"post": _signed({
+        "operationId": "postActivity", "summary": "Post an activity (post, update, delete, share...) to one's feed",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["verb", "object"],
+            "properties": {"verb": STRING, "object": {"type": "object"}},
+        }}}},
+        "responses": {
+            "200": answer("The activity", ref("PumpActivity")),
+            "403": plain_error("Another user's feed, or another author's object"),
+            "404": plain_error("No such user, image or comment"),
+            "501": plain_error("A verb this server does not implement"),
+            "503": UNAVAILABLE,
+        },
+    })}
+    paths: dict[str, PathItem] = {}
+    for stream, name in (
+        ("feed", "Feed"), ("feed/major", "FeedMajor"), ("feed/minor", "FeedMinor"),
+        ("inbox", "Inbox"), ("inbox/major", "InboxMajor"), ("inbox/minor", "InboxMinor"),
+        ("inbox/direct", "InboxDirect"), ("inbox/direct/major", "InboxDirectMajor"),
+        ("inbox/direct/minor", "InboxDirectMinor"),
+    ):
+        item: PathItem = {"parameters": [USER]}
+        if stream == "feed":
+            item["post"] = post["post"]
+        item["get"] = _signed({
+            "operationId": f"get{name}", "summary": f"The user's {stream.replace('/', ' ')}, newest first",
+            "parameters": [
+                COUNT, OFFSET,
+                in_query("before", STRING, "An activity id or URL: the page of older ones"),
+                in_query("since", STRING, "An activity id or URL: the page of newer ones"),
+            ],
+            "responses": {
+                "200": answer("A page of activities", ref("PumpFeed")),
+                "400": plain_error("A bad count or offset, both before and since, or an unknown activity"),
+                "403": plain_error("Another user's inbox"),
+                "404": NO_USER,
+            },
+        })
+        paths.update(slashed(f"/api/user/{{user}}/{stream}", item))
+    return paths
+
+
+def _objects() -> dict[str, PathItem]:
+    def one(kind: str, schema: str, extra: list[dict[str, Any]] | None = None) -> PathItem:
+        return {"parameters": [OBJECT_ID], "get": _signed({
+            "operationId": f"get{kind.capitalize()}", "summary": f"A {kind}",
+            "parameters": extra or [],
+            "responses": {"200": answer(f"The {kind}", ref(schema)), "404": plain_error(f"No such {kind}")},
+        })}
+
+    replies = {"parameters": [OBJECT_ID], "get": _signed({
+        "operationId": "getImageReplies", "summary": "A page of an image's comments, newest first",
+        "parameters": [COUNT, OFFSET],
+        "responses": {"200": answer("The comments", ref("PumpReplies")),
+                      "400": plain_error("A bad count or offset"),
+                      "404": plain_error("No such image")},
+    })}
+    return {
+        **slashed("/api/image/{id}", one("image", "PumpImage")),
+        **slashed("/api/image/{id}/replies", replies),
+        **slashed("/api/comment/{id}", one("comment", "PumpComment")),
+        **slashed("/api/note/{id}", one("note", "PumpObject")),
+        **slashed("/api/activity/{id}", one("activity", "PumpActivity")),
+    }
+
+
+def fragment() -> Fragment:
+    return Fragment(
+        paths={**_discovery(), **_clients(), **_oauth(), **_users(), **_uploads(), **_feeds(), **_objects()},
+        schemas=_schemas(),
+        security_schemes={"oauth1": {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "OAuth 1.0a, HMAC-SHA1: `OAuth oauth_consumer_key=..., oauth_token=..., "
+                           "oauth_signature=...` from /oauth/request_token, /oauth/authorize and /oauth/access_token",
+        }},
+        tags=({"name": TAG, "description": "The pump.io / GNU MediaGoblin client API"},),
+    )
