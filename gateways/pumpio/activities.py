@@ -68,7 +68,7 @@ def parse(body: Any) -> tuple[str, dict[str, Any], str]:
     if not isinstance(verb, str) or not verb or not isinstance(obj, dict):
         raise PumpError(400, INVALID_ACTIVITY)
     if verb not in VERBS:
-        raise PumpError(501, NOT_IMPLEMENTED)
+        raise PumpError(400, NOT_IMPLEMENTED)
     object_type = obj.get("objectType")
     if object_type is None or object_type == "":
         raise PumpError(400, NO_OBJECT_TYPE)

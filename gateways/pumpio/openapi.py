@@ -243,7 +243,7 @@ def _feeds() -> dict[str, PathItem]:
             "200": answer("The activity", ref("PumpActivity")),
             "403": plain_error("Another user's feed, or another author's object"),
             "404": plain_error("No such user, image or comment"),
-            "501": plain_error("A verb this server does not implement"),
+            "400": plain_error("A verb this server does not implement, or an activity it cannot take"),
             "503": UNAVAILABLE,
         },
     })}
