@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -109,7 +110,7 @@ class Servers:
             return self._data_dir
         return self._data_dir.with_name(f"{self._data_dir.name}-{len(self._started)}")
 
-    def config(self, *, nats_url: str | None = None, data_dir: Path | None = None, **overrides: object) -> Config:
+    def config(self, *, nats_url: str | None = None, data_dir: Path | None = None, **overrides: Any) -> Config:
         """A config on a stream of its own; start it (and copies of it) with `start`."""
         return make_config(nats_url or self._nats_url, data_dir or self._next_dir(), **overrides)
 
@@ -125,12 +126,12 @@ class Servers:
 
     async def __call__(self, *, nats_url: str | None = None, data_dir: Path | None = None,
                        processor: bool = True, gateways: bool = True, users: Mapping[str, str] | None = None,
-                       **overrides: object) -> Running:
+                       **overrides: Any) -> Running:
         config = self.config(nats_url=nats_url, data_dir=data_dir, **overrides)
         return await self.start(config, processor=processor, gateways=gateways, users=users)
 
     async def topology(self, name: str, *, processor: bool = True, gateways: bool = True,
-                       users: Mapping[str, str] | None = None, **overrides: object) -> Running:
+                       users: Mapping[str, str] | None = None, **overrides: Any) -> Running:
         """`serve`, or (`gateway`) a gateway-only server with a processor of its own on the same log and blobs."""
         if name == "serve":
             return await self(processor=processor, gateways=gateways, users=users, **overrides)
