@@ -55,14 +55,18 @@ class FileBlobStore:
 
     def _commit(self, staged: Staged) -> bool:
         final = self.path(staged.sha256)
-        if final.exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # A link is created only where no file is: of uploads of the same bytes committing at
+            # once, exactly one is told it created the blob (and may take it back if its event fails).
+            os.link(staged.path, final)
+        except FileExistsError:
             staged.path.unlink(missing_ok=True)
             # Fresh again: the sweeper leaves blobs touched within its grace period alone, so
             # bytes re-uploaded just now are not collected before their event is projected.
             os.utime(final)
             return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged.path, final)
+        staged.path.unlink()
         _fsync_dir(final.parent)
         return True
 

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 import pyvips
 
-from tests.servers import Running, make_config, start
-from tests.test_presigned import bearer, grant, png_bytes, put, until_settled
+from tests.servers import Running, bearer
+from tests.test_presigned import grant, png_bytes, put, until_settled
 from tests.test_pumpio_feed import login
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def fetch_image(http: aiohttp.ClientSession, url: str) -> tuple[aiohttp.ClientResponse, pyvips.Image]:

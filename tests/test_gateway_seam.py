@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -27,7 +26,7 @@ from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.settings import TransformSettings
 from mediaplex.cli import config_from, parser, settings_flags
 from tests import images
-from tests.servers import Running, make_config, start
+from tests.servers import Running, Servers
 
 
 class EchoSettings(msgspec.Struct, frozen=True):
@@ -90,11 +89,9 @@ ECHO = Gateway(
 )
 
 @pytest.fixture
-async def echoing(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    config = make_config(nats_url, data_dir).with_settings(EchoSettings(echo_greeting="hi"))
-    running = await start(config, registered=(*GATEWAYS, ECHO))
-    yield running
-    await running.server.stop()
+async def echoing(make_server: Servers) -> Running:
+    config = make_server.config().with_settings(EchoSettings(echo_greeting="hi"))
+    return await make_server.start(config, registered=(*GATEWAYS, ECHO))
 
 
 async def test_a_registered_gateway_is_served_through_the_kit(echoing: Running, tmp_path: Path,

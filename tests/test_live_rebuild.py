@@ -6,11 +6,9 @@ import asyncio
 import io
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import msgspec
 import pytest
 import requests
 
@@ -30,33 +28,7 @@ from tests.test_projection import uploaded
 DEADLINE = 60.0
 
 
-@pytest.fixture(params=["serve", "gateway"])
-async def server(request: pytest.FixtureRequest, nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    """`serve`, or the gateway role with a processor of its own beside it on the same log and blobs."""
-    config = make_config(nats_url, data_dir / "gateway")
-    if request.param == "serve":
-        running = await start(config)
-        try:
-            yield running
-        finally:
-            await running.server.stop()
-        return
-    processor = await start(msgspec.structs.replace(config, data_dir=data_dir / "processor",
-                                                    blobs_dir=config.blobs), gateways=False)
-    try:
-        running = await start(config, processor=False)
-        try:
-            yield running
-        finally:
-            await running.server.stop()
-    finally:
-        await processor.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
+pytestmark = [pytest.mark.server(topologies=("serve", "gateway")), pytest.mark.http(timeout=30)]
 
 
 class Traffic:

@@ -13,24 +13,7 @@ import pyvips
 
 from processors.worker import Processor, ProcessorSettings
 from tests import images
-from tests.servers import Running, make_config, start
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.servers import Running, bearer, make_config, start
 
 
 def form(data: bytes, *, filename: str = "upload.jpg", content_type: str = "image/jpeg",

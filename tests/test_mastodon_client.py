@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
 
 from tests import images
-from tests.servers import Running, make_config, start
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
+from tests.servers import Running
 
 
 def client(server: Running, token: str) -> Mastodon:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import pyvips
 
 from core.events import MediaDeleted, MediaRequested
@@ -83,19 +81,6 @@ class Api:
 
         assert await projection.wait_until(failed, 20.0)
         return found[0]
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def api(server: Running, http: aiohttp.ClientSession, user: str, scopes: str = "read write") -> Api:

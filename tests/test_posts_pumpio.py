@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from mediaplex.cli import rebuild
 from tests.servers import Running, make_config, start
 from tests.test_posts import Api, api, delete_in_log
 from tests.test_pumpio_feed import Pump, login, posted_image
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def local(object_id: str) -> str:

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from core.events import MediaDeleted
 from mediaplex.sweeper import Sweeper, SweepSettings
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 from tests.test_posts import api, media_row
 from tests.test_pumpio_feed import jpeg, login
 
 DAY = 24 * 3600.0
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
 
 
 async def test_attached_media_survives_the_sweep(server: Running, tmp_path: Path) -> None:

@@ -15,26 +15,12 @@ import pyvips
 
 from core.events import MediaRequested, MediaUploaded
 from tests import images
-from tests.servers import Running, make_config, start
+from tests.servers import Running, bearer, make_config, start
 
 CAP = 1024 * 1024
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir, presigned_size_limit=CAP))
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+pytestmark = pytest.mark.server(presigned_size_limit=CAP)
 
 
 async def grant(http: aiohttp.ClientSession, server: Running, token: str, filename: str = "cat.png",

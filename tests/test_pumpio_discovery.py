@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
-from mediaplex.admin import add_user
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 
 XRD_NS = "{http://docs.oasis-open.org/ns/xri/xrd-1.0}"
 API = "http://apinamespace.org"
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir), processor=False)
-    await add_user(running.events, "alice", "secret")
-    await running.projection.wait_for(await running.events.last_seq(), 5.0)
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+pytestmark = pytest.mark.server(processor=False, users={"alice": "secret"})
 
 
 def expected_host_links(base: str) -> list[dict[str, str]]:

@@ -9,12 +9,10 @@ import asyncio
 import re
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 from requests_oauthlib import OAuth1
 
@@ -91,13 +89,6 @@ async def posted_image(pump: Pump, tmp_path: Path, seed: int = 0, **fields: Any)
     posted = await pump.activity("post", {**uploaded.json, **fields}, to=[], cc=[])
     assert posted.status == 200, posted.json
     return dict(posted.json["object"])
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
 
 
 def query(url: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,21 +24,15 @@ from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.kit.services import SERVICES
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.state import NONCE_TTL, REQUEST_TOKEN_TTL, OAuthState, RequestToken
-from mediaplex.admin import add_user
 from tests import pumpclient
 from tests.pumpclient import Credentials, Page, signer
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 
 TIMEOUT = 10
 PASSWORD = "correct horse"
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir), processor=False)
-    await add_user(running.events, "alice", PASSWORD)
-    yield running
-    await running.server.stop()
+pytestmark = pytest.mark.server(processor=False, users={"alice": PASSWORD})
 
 
 async def principal(request: web.Request) -> web.Response:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from requests_oauthlib import OAuth1
 
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 from tests.test_pumpio_feed import Pump, jpeg, login, posted_image
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
 
 
 async def test_an_unposted_image_is_seen_by_its_owner_only(server: Running, tmp_path: Path) -> None:

@@ -20,13 +20,6 @@ from tests.test_pumpio_feed import Pump, jpeg, login
 UNSUPPORTED = {"error": "Unsupported media type: upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image."}
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
-
-
 def stored_blobs(server: Running) -> list[Path]:
     return [p for p in server.config.blobs.rglob("*") if p.is_file()]
 

@@ -6,7 +6,7 @@ import asyncio
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +22,7 @@ from store.projection import Projection
 from tests import images, pumpclient
 from tests.conftest import unique_stream
 from tests.outage import KillableBroker
-from tests.servers import Running, make_config, start
+from tests.servers import Running, Servers
 
 # Every wait below has this deadline; none of them measures speed.
 DEADLINE = 60.0
@@ -38,10 +38,8 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 @pytest.fixture
-async def server(broker: KillableBroker, tmp_path: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(broker.url, tmp_path / "data"))
-    yield running
-    await running.server.stop()
+async def server(broker: KillableBroker, make_server: Servers) -> Running:
+    return await make_server(nats_url=broker.url)
 
 
 async def upload(

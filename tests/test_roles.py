@@ -6,7 +6,6 @@ import io
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +21,7 @@ from mediaplex.server import Parts, Server
 from processors.worker import ProcessorSettings
 from tests import images
 from tests.cluster import MEDIAPLEX, Role
-from tests.servers import Running, make_config, start
+from tests.servers import Running, Servers, make_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("--data", "--nats", "--blobs")
@@ -50,26 +49,13 @@ class Roles(msgspec.Struct):
 
 
 @pytest.fixture
-async def roles(nats_url: str, tmp_path: Path) -> AsyncIterator[Roles]:
-    shared = tmp_path / "shared-blobs"
-    gateway_config = make_config(nats_url, tmp_path / "gateway", blobs_dir=shared)
+async def roles(make_server: Servers, tmp_path: Path) -> Roles:
+    gateway_config = make_server.config(data_dir=tmp_path / "gateway", blobs_dir=tmp_path / "shared-blobs")
     # The same stream, but a data directory of its own: only the blobs are shared.
     processor_config = msgspec.structs.replace(gateway_config, data_dir=tmp_path / "processor")
-    gateway = await start(gateway_config, processor=False)
-    try:
-        processor = await start(processor_config, gateways=False)
-        try:
-            yield Roles(gateway=gateway, processor=processor)
-        finally:
-            await processor.server.stop()
-    finally:
-        await gateway.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    gateway = await make_server.start(gateway_config, processor=False)
+    processor = await make_server.start(processor_config, gateways=False)
+    return Roles(gateway=gateway, processor=processor)
 
 
 async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, object]]:

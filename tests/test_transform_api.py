@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 
 import aiohttp
 import msgspec
@@ -15,7 +14,7 @@ from multidict import CIMultiDict
 
 from gateways.transform.routes import canonical_url
 from tests import images
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 
 
 class Uploaded(msgspec.Struct, frozen=True):
@@ -70,16 +69,13 @@ async def upload(http: aiohttp.ClientSession, server: Running, data: bytes, user
 
 
 @pytest.fixture(scope="module")
-async def server(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, tmp_path_factory.mktemp("transform") / "data"))
-    yield running
-    await running.server.stop()
+def server(shared_server: Running) -> Running:
+    return shared_server
 
 
 @pytest.fixture(scope="module")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+def http(shared_http: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    return shared_http
 
 
 @pytest.fixture(scope="module")

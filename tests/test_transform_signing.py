@@ -6,7 +6,6 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -16,7 +15,7 @@ import pyvips
 from gateways.transform.settings import TransformSettings
 from gateways.transform.signing import message, sign_url, signature, verify
 from mediaplex.cli import config_from, parser
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 
 KEY = "a-transformation-key"
 PATH = "/media/sha256/" + "ab" * 32
@@ -67,12 +66,12 @@ def sign_with_cli(url: str, *flags: str, key_in_env: str | None = None) -> subpr
                           capture_output=True, text=True, env=env, timeout=60)
 
 
+pytestmark = pytest.mark.server(transform_key=KEY)
+
+
 @pytest.fixture(scope="module")
-async def server(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    data = tmp_path_factory.mktemp("signed") / "data"
-    running = await start(make_config(nats_url, data, transform_key=KEY))
-    yield running
-    await running.server.stop()
+def server(shared_server: Running) -> Running:
+    return shared_server
 
 
 @pytest.fixture(scope="module")

@@ -36,21 +36,38 @@ class Styles:
 
     def __init__(self, default: ErrorStyle = PLAIN) -> None:
         self._by_resource: dict[AbstractResource, ErrorStyle] = {}
+        # The static folder of each route ("/media/" of "/media/{id}"), longest first.
+        self._by_folder: list[tuple[str, ErrorStyle]] = []
         self.default = default
 
     def add(self, resource: AbstractResource, style: ErrorStyle) -> None:
         self._by_resource[resource] = style
+        folder = _folder(resource.canonical)
+        if folder != "/":
+            self._by_folder.append((folder, style))
+            self._by_folder.sort(key=lambda entry: len(entry[0]), reverse=True)
 
     async def of(self, request: web.Request) -> ErrorStyle:
         resource = request.match_info.route.resource
         if resource is not None:
             return self._by_resource.get(resource, self.default)
-        # No route took the request: a wrong method on a gateway's path still answers in that gateway's shape.
+        # No route took the request: a wrong method on a gateway's path still answers in that gateway's shape,
+        # and so does a path under one of its folders that names nothing.
         for candidate, style in self._by_resource.items():
             match, allowed = await candidate.resolve(request)
             if match is not None or allowed:
                 return style
+        path = request.path
+        for folder, style in self._by_folder:
+            if path.startswith(folder):
+                return style
         return self.default
+
+
+def _folder(canonical: str) -> str:
+    """The part of a route's path before its first variable, up to the last slash."""
+    static = canonical.split("{", 1)[0]
+    return static[: static.rfind("/") + 1]
 
 
 def render(style: ErrorStyle, refusal: Refusal) -> web.Response:

@@ -144,11 +144,32 @@ def _head(get: Operation) -> Operation:
     return head
 
 
+# What the kit's body readers may answer on any operation that takes a body (gateways/kit/bodies.py).
+BODY_REFUSALS = {
+    "400": "A malformed body (bad JSON, too deep, a bad multipart part or filename)",
+    "413": "A body over its cap, or a multipart body with too many parts",
+    "415": "A charset Python does not know, or one that is not a text encoding",
+}
+
+
+def _body_refusals(operation: Operation) -> Operation:
+    """Operations that take a body also document the body readers' refusals, in their own error shape."""
+    responses = operation.get("responses", {})
+    errors = [r for status, r in responses.items() if status.startswith("4") and "content" in r]
+    if "requestBody" not in operation or not errors:
+        return operation
+    for status, description in BODY_REFUSALS.items():
+        if status not in responses:
+            responses[status] = {**copy.deepcopy(errors[0]), "description": description}
+    return operation
+
+
 def _spread(item: PathItem) -> PathItem:
     """Path-level parameters written into each operation: some tools see only an operation's own."""
     shared = item.pop("parameters", [])
     for operation in item.values():
         operation["parameters"] = [*shared, *operation.get("parameters", [])]
+        _body_refusals(operation)
     return item
 
 

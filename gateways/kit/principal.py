@@ -53,7 +53,8 @@ async def caught_up(events: EventLog, projection: ProjectionReader) -> bool:
 async def resolve(request: web.Request) -> Principal | None:
     """The token's principal, or None without a token or with one nobody issued."""
     token = bearer(request)
-    if token is None:
+    # Tokens are issued in URL-safe ASCII; anything else (a header read as Latin-1, say) names no token.
+    if token is None or not token.isascii():
         return None
     app = request.app
     projection = app[SERVICES].projection

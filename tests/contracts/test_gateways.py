@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from gateways.kit.descriptor import Gateway
 from gateways.registry import GATEWAYS
 from tests import images
 from tests.outage import KillableBroker
-from tests.servers import Running, make_config, start
+from tests.servers import Running, Servers
 
 BY_NAME = {g.name: g for g in GATEWAYS}
 JPEG_NAME = "probe.jpg"
@@ -121,12 +120,12 @@ def test_every_registered_gateway_has_probes() -> None:
     assert set(PROBES) == set(BY_NAME)
 
 
+pytestmark = pytest.mark.server(processor=False)
+
+
 @pytest.fixture(scope="module")
-async def served(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Running, str]]:
-    running = await start(make_config(nats_url, tmp_path_factory.mktemp("data")), processor=False)
-    token = await running.token("alice")
-    yield running, token
-    await running.server.stop()
+async def served(shared_server: Running) -> tuple[Running, str]:
+    return shared_server, await shared_server.token("alice")
 
 
 @pytest.mark.parametrize("name", sorted(PROBES))
@@ -164,7 +163,7 @@ async def test_head_answers_like_get(name: str, served: tuple[Running, str]) -> 
 
 
 @pytest.mark.parametrize("name", sorted(PROBES))
-async def test_an_unexpected_error_is_a_500_in_the_gateways_shape(name: str, nats_url: str, tmp_path: Path) -> None:
+async def test_an_unexpected_error_is_a_500_in_the_gateways_shape(name: str, make_server: Servers) -> None:
     """A route that crashes, added through the gateway's own descriptor, answers with an error id and no internals."""
     real = BY_NAME[name]
 
@@ -181,36 +180,30 @@ async def test_an_unexpected_error_is_a_500_in_the_gateways_shape(name: str, nat
 
     probed = msgspec.structs.replace(real, routes=routes)
     others = tuple(g for g in GATEWAYS if g.name != name)
-    running = await start(make_config(nats_url, tmp_path / "data"), processor=False, registered=(*others, probed))
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{running.url}/contract-{name}/crash") as r:
-                body = await r.json()
-                assert r.status == 500 and shape_ok(real, body), body
-                assert "error id" in body["error"] and "internal detail" not in body["error"]
-            async with http.get(f"{running.url}/contract-{name}/away") as r:
-                body = await r.json()
-                assert r.status == 503 and shape_ok(real, body) and body["error"] == real.errors.unavailable
-    finally:
-        await running.server.stop()
+    running = await make_server(processor=False, registered=(*others, probed))
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{running.url}/contract-{name}/crash") as r:
+            body = await r.json()
+            assert r.status == 500 and shape_ok(real, body), body
+            assert "error id" in body["error"] and "internal detail" not in body["error"]
+        async with http.get(f"{running.url}/contract-{name}/away") as r:
+            body = await r.json()
+            assert r.status == 503 and shape_ok(real, body) and body["error"] == real.errors.unavailable
 
 
 async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_away(
-    broker: KillableBroker, tmp_path: Path
+    broker: KillableBroker, make_server: Servers, tmp_path: Path
 ) -> None:
-    running = await start(make_config(broker.url, tmp_path / "data"), processor=False)
-    try:
-        token = await running.token("alice")
-        jpeg = images.jpeg(tmp_path / JPEG_NAME, 32, 24).read_bytes()
-        await broker.kill()
-        writes = {name: p.writes for name, p in PROBES.items() if p.writes is not None}
-        async with aiohttp.ClientSession() as http:
-            answers = await asyncio.gather(*(send(http, running.url, probe, token, jpeg) for probe in writes.values()))
-            for name, (status, kind, body) in zip(writes, answers, strict=True):
-                gateway = BY_NAME[name]
-                assert (status, kind) == (503, "application/json"), (name, body)
-                assert shape_ok(gateway, body) and body["error"] == gateway.errors.unavailable, (name, body)
-            async with http.get(running.url + "/healthz") as r:
-                assert r.status == 200
-    finally:
-        await running.server.stop()
+    running = await make_server(nats_url=broker.url, processor=False)
+    token = await running.token("alice")
+    jpeg = images.jpeg(tmp_path / JPEG_NAME, 32, 24).read_bytes()
+    await broker.kill()
+    writes = {name: p.writes for name, p in PROBES.items() if p.writes is not None}
+    async with aiohttp.ClientSession() as http:
+        answers = await asyncio.gather(*(send(http, running.url, probe, token, jpeg) for probe in writes.values()))
+        for name, (status, kind, body) in zip(writes, answers, strict=True):
+            gateway = BY_NAME[name]
+            assert (status, kind) == (503, "application/json"), (name, body)
+            assert shape_ok(gateway, body) and body["error"] == gateway.errors.unavailable, (name, body)
+        async with http.get(running.url + "/healthz") as r:
+            assert r.status == 200

@@ -1,4 +1,4 @@
-"""One contract, run against the in-memory log and the real JetStream log."""
+"""The event log contract, run against the in-memory log and the real JetStream log."""
 
 from __future__ import annotations
 

@@ -1,0 +1,198 @@
+"""The blob store contract: content addressing, caps while streaming, nothing staged left behind.
+
+Each implementation is one `Subject` factory in STORES; a second store is one more entry there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from core.ports import BlobStore, TooLarge
+from store.blobs import FileBlobStore
+
+
+class Subject(msgspec.Struct):
+    store: BlobStore
+    # What the store holds that is not a committed blob: staged uploads, however it keeps them.
+    staging: Callable[[], list[Path]]
+
+
+def file_store(root: Path) -> Subject:
+    return Subject(store=FileBlobStore(root), staging=lambda: sorted((root / "tmp").iterdir()))
+
+
+STORES: dict[str, Callable[[Path], Subject]] = {"file": file_store}
+
+
+@pytest.fixture(params=sorted(STORES))
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
+    return STORES[request.param](tmp_path / "blobs")
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_received_bytes_are_named_by_their_hash_and_visible_only_once_committed(subject: Subject) -> None:
+    store = subject.store
+    staged = await store.receive(chunks(b"hello ", b"world"), limit=100)
+    assert (staged.sha256, staged.size) == (sha(b"hello world"), 11)
+    assert not store.exists(staged.sha256)
+    assert len(subject.staging()) == 1
+    assert await store.commit(staged) is True
+    assert store.exists(staged.sha256)
+    assert store.path(staged.sha256).read_bytes() == b"hello world"
+    assert subject.staging() == []
+
+
+async def test_the_same_bytes_twice_are_one_blob(subject: Subject) -> None:
+    store = subject.store
+    first = await store.receive(chunks(b"same"), limit=100)
+    assert await store.commit(first) is True
+    again = await store.receive(chunks(b"sa", b"me"), limit=100)
+    assert again.sha256 == first.sha256
+    assert await store.commit(again) is False
+    assert store.path(first.sha256).read_bytes() == b"same"
+    assert subject.staging() == []
+
+
+async def test_different_bytes_are_different_blobs(subject: Subject) -> None:
+    store = subject.store
+    one, two = await store.receive(chunks(b"one"), 100), await store.receive(chunks(b"two"), 100)
+    assert one.sha256 != two.sha256
+    assert await store.commit(one) and await store.commit(two)
+    assert store.path(one.sha256) != store.path(two.sha256)
+    assert store.path(two.sha256).read_bytes() == b"two"
+
+
+async def test_an_empty_body_is_a_blob_too(subject: Subject) -> None:
+    staged = await subject.store.receive(chunks(), limit=0)
+    assert (staged.sha256, staged.size) == (sha(b""), 0)
+    assert await subject.store.commit(staged) is True
+    assert subject.store.path(staged.sha256).read_bytes() == b""
+
+
+async def test_discard_leaves_nothing_and_adds_no_blob(subject: Subject) -> None:
+    store = subject.store
+    staged = await store.receive(chunks(b"unwanted"), limit=100)
+    store.discard(staged)
+    assert subject.staging() == []
+    assert not store.exists(staged.sha256)
+    # Discarding twice, e.g. once by a handler and once by its cleanup, is harmless.
+    store.discard(staged)
+
+
+async def test_remove_takes_a_blob_away_and_is_idempotent(subject: Subject) -> None:
+    store = subject.store
+    staged = await store.receive(chunks(b"gone soon"), limit=100)
+    await store.commit(staged)
+    store.remove(staged.sha256)
+    assert not store.exists(staged.sha256)
+    store.remove(staged.sha256)
+    store.remove(sha(b"never stored"))
+
+
+async def test_past_the_cap_the_stream_stops_and_nothing_is_left(subject: Subject) -> None:
+    read: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for n in range(1000):
+            read.append(n)
+            yield b"x" * 1024
+
+    with pytest.raises(TooLarge) as refused:
+        await subject.store.receive(endless(), limit=10 * 1024)
+    assert refused.value.limit == 10 * 1024
+    # Stopped at the first chunk past the cap, not after reading the whole body.
+    assert len(read) == 11
+    assert subject.staging() == []
+    assert not subject.store.exists(sha(b"x" * 11 * 1024))
+
+
+async def test_exactly_the_cap_is_accepted_and_one_more_byte_is_not(subject: Subject) -> None:
+    staged = await subject.store.receive(chunks(b"x" * 6, b"x" * 4), limit=10)
+    assert staged.size == 10
+    subject.store.discard(staged)
+    with pytest.raises(TooLarge):
+        await subject.store.receive(chunks(b"x" * 6, b"x" * 5), limit=10)
+    assert subject.staging() == []
+
+
+async def test_a_stream_that_breaks_off_leaves_nothing(subject: Subject) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"abc"
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await subject.store.receive(broken(), limit=100)
+    assert subject.staging() == []
+
+
+async def test_a_cancelled_receive_leaves_nothing(subject: Subject) -> None:
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b"first"
+        started.set()
+        await never.wait()
+        yield b"never"
+
+    receiving = asyncio.create_task(subject.store.receive(stalled(), limit=100))
+    async with asyncio.timeout(30):
+        await started.wait()
+    receiving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await receiving
+    assert subject.staging() == []
+
+
+async def test_concurrent_commits_of_one_blob_store_it_once(subject: Subject) -> None:
+    store = subject.store
+    data = b"raced" * 1000
+    staged = [await store.receive(chunks(data[:100], data[100:]), limit=len(data)) for _ in range(8)]
+    assert len({s.path for s in staged}) == 8, "each upload stages on its own"
+    won = await asyncio.gather(*(store.commit(s) for s in staged))
+    assert sorted(won) == [False] * 7 + [True]
+    assert store.path(sha(data)).read_bytes() == data
+    assert subject.staging() == []
+
+
+async def test_concurrent_receives_of_different_bytes_do_not_mix(subject: Subject) -> None:
+    store = subject.store
+    bodies = [bytes([n]) * (1000 + n) for n in range(6)]
+    staged = await asyncio.gather(*(store.receive(chunks(b[:500], b[500:]), limit=10_000) for b in bodies))
+    for body, one in zip(bodies, staged, strict=True):
+        assert (one.sha256, one.size) == (sha(body), len(body))
+        assert await store.commit(one) is True
+        assert store.path(one.sha256).read_bytes() == body
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "A" * 64, "ab", "0" * 63 + "/", "", "g" * 64,
+                                  "0" * 65, "../" + "0" * 61, "0" * 64 + "\n"])
+def test_names_that_are_not_hashes_are_refused(subject: Subject, name: str) -> None:
+    with pytest.raises(ValueError):
+        subject.store.path(name)
+    with pytest.raises(ValueError):
+        subject.store.exists(name)
+    with pytest.raises(ValueError):
+        subject.store.remove(name)
+
+
+async def test_the_file_store_names_unfinished_uploads_as_leftovers(tmp_path: Path) -> None:
+    # Not part of the port: what the sweeper of a filesystem store uses to collect crash leftovers.
+    store = FileBlobStore(tmp_path)
+    staged = await store.receive(chunks(b"half"), limit=100)
+    assert store.leftovers() == [staged.path]
+    await store.commit(staged)
+    assert store.leftovers() == []
