@@ -30,8 +30,8 @@ def unique_stream() -> StreamSettings:
     return StreamSettings(name=f"T{tag}", prefix=f"t{tag}")
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def bearer(token: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **headers}
 
 
 def make_config(nats_url: str, data_dir: Path, **overrides: object) -> Config:

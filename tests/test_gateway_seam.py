@@ -120,6 +120,10 @@ async def test_a_registered_gateway_is_served_through_the_kit(echoing: Running, 
         async with http.get("/echo/refuse") as r:
             assert r.status == 409
             assert await r.json() == {"error": "Already echoed", "code": "echoed", "parameter": "id"}
+        # A path under the gateway's folder that names nothing is its 404, in its words.
+        async with http.get("/echo/nothing/here") as r:
+            assert r.status == 404
+            assert await r.json() == {"error": "No echo here", "code": "not_found"}
         async with http.post("/echo/whoami") as r:
             assert r.status == 405 and r.headers["Allow"] == "GET,HEAD"
             assert (await r.json())["code"] == "method_not_allowed"

@@ -15,7 +15,7 @@ from core.events import MediaFailed, MediaProcessed, MediaUploaded, outcome_subj
 from core.probe import Header, Limits, MediaRejected, check_limits
 from processors.header import read_header
 from tests import images
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 from tests.test_pumpio_feed import login
 
 # 110 frames of 960x960: each frame is within Mastodon's 921,600 px, all of them hold 101,376,000.
@@ -38,13 +38,6 @@ def long_gif(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 @pytest.fixture(scope="module")
 def wide_gif(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return images.long_gif(tmp_path_factory.mktemp("gif") / "wide.gif", *WIDE).read_bytes()
-
-
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    running = await start(make_config(nats_url, data_dir))
-    yield running
-    await running.server.stop()
 
 
 def test_the_header_decides(tmp_path: Path, long_gif: bytes) -> None:

@@ -18,7 +18,7 @@ import requests
 
 from tests import images
 from tests.pumpclient import register_client, signer
-from tests.servers import Running, make_config, start
+from tests.servers import Running, bearer
 from tests.test_pumpio_feed import Pump, login
 
 BOUNDARY = "hostile-boundary-1234"
@@ -27,23 +27,8 @@ THUMBNAIL = {"error": "Validation failed: Thumbnail must be blank"}
 DEEP = "The request body is nested more than 32 levels deep"
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    # No processor: every refusal here comes before processing, and an upload that is accepted stays pending.
-    running = await start(make_config(nats_url, data_dir, v1_sync_wait=0.2, v2_sync_wait=0.2,
-                                       pumpio_upload_wait=0.2), processor=False)
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def bearer(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **headers}
+# No processor: every refusal here comes before processing, and an upload that is accepted stays pending.
+pytestmark = pytest.mark.server(processor=False, v1_sync_wait=0.2, v2_sync_wait=0.2, pumpio_upload_wait=0.2)
 
 
 def part(disposition: str, data: bytes = b"", content_type: str | None = None) -> bytes:

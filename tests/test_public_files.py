@@ -18,23 +18,13 @@ from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, process
 from processors.worker import to_info
 from tests import images
-from tests.servers import Running, make_config, start
+from tests.servers import Running
 
 V = PROCESSING_VERSION
 
 
-@pytest.fixture
-async def server(nats_url: str, data_dir: Path) -> AsyncIterator[Running]:
-    # No processor: the test writes every outcome itself, so nothing renders behind its back.
-    running = await start(make_config(nats_url, data_dir), processor=False)
-    yield running
-    await running.server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+# No processor: the test writes every outcome itself, so nothing renders behind its back.
+pytestmark = pytest.mark.server(processor=False)
 
 
 async def append(server: Running, event: AnyEvent) -> None:

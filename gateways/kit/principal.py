@@ -7,6 +7,8 @@ create`, or through another replica) works at once.
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from aiohttp import web
 
@@ -45,9 +47,11 @@ def bearer(request: web.Request) -> str | None:
     return request.query.get("access_token") or None
 
 
-async def caught_up(events: EventLog, projection: ProjectionReader) -> bool:
+async def caught_up(events: EventLog, projection: ProjectionReader, timeout: float = CATCH_UP) -> bool:
     """Waits until the projection holds everything the log had a moment ago; False when it did not in time."""
-    return await projection.wait_for(await events.last_seq(), CATCH_UP)
+    async with asyncio.timeout(timeout):
+        head = await events.last_seq()
+    return await projection.wait_for(head, timeout)
 
 
 async def resolve(request: web.Request) -> Principal | None:

@@ -20,7 +20,6 @@ from gateways.kit.media import media_view
 from gateways.kit.multipart import MultipartCaps
 from gateways.kit.principal import Principal, require
 from gateways.kit.refusal import Refusal
-from gateways.kit.refusal import Refusal as Invalid
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.render import attachment
@@ -53,15 +52,15 @@ def parse_focus(value: str) -> Focus:
     try:
         x, y = (float(p) for p in parts)
     except ValueError:
-        raise Invalid(422, errors.BAD_FOCUS) from None
+        raise Refusal(422, errors.BAD_FOCUS) from None
     if not all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in (x, y)):
-        raise Invalid(422, errors.BAD_FOCUS)
+        raise Refusal(422, errors.BAD_FOCUS)
     return Focus(x=x, y=y)
 
 
 def check_description(value: str, limit: int) -> str:
     if len(value) > limit:
-        raise Invalid(422, errors.description_too_long(limit))
+        raise Refusal(422, errors.description_too_long(limit))
     return value
 
 
@@ -70,9 +69,9 @@ async def _upload(request: web.Request, principal: Principal) -> str:
     config = app[SERVICES].config.settings(MastodonSettings)
     blobs = app[SERVICES].blobs
     if request.content_length is not None and request.content_length > config.image_size_limit + FORM_OVERHEAD:
-        raise Invalid(422, errors.too_large(config.image_size_limit))
+        raise Refusal(422, errors.too_large(config.image_size_limit))
     if not request.content_type.startswith("multipart/"):
-        raise Invalid(400, errors.MISSING_FILE)
+        raise Refusal(400, errors.MISSING_FILE)
     fields: dict[str, str] = {}
     checked: Checked | None = None
     filename = ""
@@ -92,9 +91,9 @@ async def _upload(request: web.Request, principal: Principal) -> str:
             else:
                 await part.skip(FORM_OVERHEAD)
         if checked is None:
-            raise Invalid(400, errors.MISSING_FILE)
+            raise Refusal(400, errors.MISSING_FILE)
         if has_thumbnail:
-            raise Invalid(422, errors.THUMBNAIL_NOT_BLANK)
+            raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
         description = check_description(fields.get("description", ""), config.description_limit)
         focus = parse_focus(fields["focus"]) if fields.get("focus") else None
     except BaseException as exc:  # noqa: BLE001 - translated for the client, nothing swallowed
@@ -117,14 +116,14 @@ async def _upload(request: web.Request, principal: Principal) -> str:
 def _refusal(exc: BaseException, size_limit: int) -> BaseException:
     """What the client is told for a refused upload; anything unexpected passes through."""
     if isinstance(exc, TooLarge):
-        return Invalid(422, errors.too_large(size_limit))
+        return Refusal(422, errors.too_large(size_limit))
     if isinstance(exc, Refusal):
         # The whole body past its cap (chunked, with no length to refuse it by) is the file's size refusal.
         if exc.code == bodies.TOO_LARGE and exc.parameter is None:
-            return Invalid(422, errors.too_large(size_limit))
-        return Invalid(exc.status, exc.message)
+            return Refusal(422, errors.too_large(size_limit))
+        return Refusal(exc.status, exc.message)
     if isinstance(exc, MediaRejected):
-        return Invalid(422, _rejection(exc))
+        return Refusal(422, _rejection(exc))
     return exc
 
 
@@ -145,7 +144,7 @@ async def _row(request: web.Request, media_id: str) -> sqlite3.Row | None:
 async def _owned(request: web.Request, principal: Principal) -> sqlite3.Row:
     row = await _row(request, request.match_info["id"])
     if row is None or row["owner_id"] != principal.user_id:
-        raise Invalid(404, errors.NOT_FOUND)
+        raise Refusal(404, errors.NOT_FOUND)
     return row
 
 
@@ -160,7 +159,7 @@ async def _wait_processed(request: web.Request, media_id: str, timeout: float) -
 
     await projection.wait_until(settled, timeout)
     if latest is None:
-        raise Invalid(404, errors.NOT_FOUND)
+        raise Refusal(404, errors.NOT_FOUND)
     return latest
 
 
@@ -202,12 +201,12 @@ class MediaChange(msgspec.Struct, frozen=True):
 MEDIA_CHANGE = msgspec.json.Decoder(MediaChange)
 
 
-def _invalid_json(exc: Refusal) -> Invalid:
+def _invalid_json(exc: Refusal) -> Refusal:
     if exc.parameter is not None:
-        return Invalid(422, f"Validation failed: {exc.parameter.capitalize()} must be a string")
+        return Refusal(422, f"Validation failed: {exc.parameter.capitalize()} must be a string")
     if exc.code == bodies.INVALID_JSON and exc.message in (bodies.NOT_JSON, bodies.NOT_AN_OBJECT):
-        return Invalid(400, "Invalid JSON body")
-    return Invalid(exc.status, exc.message)
+        return Refusal(400, "Invalid JSON body")
+    return Refusal(exc.status, exc.message)
 
 
 async def _posted(request: web.Request, limit: int) -> dict[str, str]:
@@ -231,7 +230,7 @@ async def _posted(request: web.Request, limit: int) -> dict[str, str]:
             return posted
         return await bodies.read_form(request, FORM_LIMITS)
     except Refusal as exc:
-        raise Invalid(exc.status, exc.message) from None
+        raise Refusal(exc.status, exc.message) from None
 
 
 async def _form(request: web.Request) -> dict[str, str]:
@@ -240,7 +239,7 @@ async def _form(request: web.Request) -> dict[str, str]:
         limit = request.app[SERVICES].config.settings(MastodonSettings).description_limit
         form.update(await _posted(request, limit))
     if form.get("thumbnail"):
-        raise Invalid(422, errors.THUMBNAIL_NOT_BLANK)
+        raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
     return form
 
 
@@ -275,7 +274,7 @@ async def put_media(request: web.Request, principal: Principal) -> web.StreamRes
 async def delete_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _owned(request, principal)
     if await in_use(request.app[SERVICES].projection, row["media_id"]):
-        raise Invalid(422, errors.IN_USE)
+        raise Refusal(422, errors.IN_USE)
     await _delete(request, row["media_id"])
     return web.json_response({})
 

@@ -7,7 +7,6 @@ from typing import TypeVar
 import msgspec
 from aiohttp import web
 
-from gateways.apierrors import ApiError
 from gateways.kit import bodies as kit
 from gateways.kit.refusal import Refusal
 from gateways.posts import errors
@@ -34,7 +33,7 @@ async def decode(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
     except Refusal as exc:
         # This API has always called an oversized body `request_too_large`.
         code = errors.REQUEST_TOO_LARGE if exc.code == kit.TOO_LARGE else exc.code
-        raise ApiError(exc.status, code, exc.message, parameter=exc.parameter) from None
+        raise Refusal(exc.status, exc.message, code=code, parameter=exc.parameter) from None
 
 
 POST = msgspec.json.Decoder(NewPost)

@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from gateways.apierrors import ApiError
 from gateways.kit.media import MediaView
+from gateways.kit.refusal import Refusal
 from gateways.posts import errors
 from store.queries.media import media_by_ids
 from store.queries.requests import requests_by_ids
@@ -28,14 +28,14 @@ async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[s
     pending = [i for i in ids if i not in mine and i in requested and requested[i]["owner_id"] == owner]
     unknown = [i for i in ids if i not in mine and i not in pending]
     if unknown:
-        raise ApiError(422, errors.MEDIA_NOT_FOUND, f"Media not found: {', '.join(unknown)}", parameter=parameter)
+        raise Refusal(422, f"Media not found: {', '.join(unknown)}", code=errors.MEDIA_NOT_FOUND, parameter=parameter)
     if pending:
-        raise ApiError(422, errors.MEDIA_NOT_UPLOADED, f"Media not uploaded yet: {', '.join(pending)}",
-                       parameter=parameter)
+        raise Refusal(422, f"Media not uploaded yet: {', '.join(pending)}",
+                      code=errors.MEDIA_NOT_UPLOADED, parameter=parameter)
     failed = [i for i in ids if mine[i]["status"] == FAILED]
     if failed:
-        raise ApiError(422, errors.MEDIA_FAILED, f"Media could not be processed: {', '.join(failed)}",
-                       parameter=parameter)
+        raise Refusal(422, f"Media could not be processed: {', '.join(failed)}",
+                      code=errors.MEDIA_FAILED, parameter=parameter)
 
 
 def media_json(media_id: str, media: MediaView | None) -> dict[str, Any]:

@@ -15,9 +15,9 @@ import msgspec
 from aiohttp import web
 
 from core.events import ActivityPosted
-from gateways.apierrors import ApiError
 from gateways.kit.media import MediaView, media_view
 from gateways.kit.principal import require
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.timestamps import iso
 from gateways.kit.writes import append
@@ -92,7 +92,7 @@ async def create_post(request: web.Request) -> web.Response:
 async def get_post(request: web.Request) -> web.Response:
     stored = await _load(request, request.match_info["id"])
     if stored is None:
-        raise ApiError(404, errors.NOT_FOUND, "No such post")
+        raise Refusal(404, "No such post", code=errors.NOT_FOUND)
     return web.json_response(post_json(stored, request.app[SERVICES].config.base_url))
 
 

@@ -10,13 +10,12 @@ from aiohttp import web
 
 from core.events import MediaRequested
 from core.ids import new_media_id
-from gateways.apierrors import ApiError
 from gateways.kit import bodies
 from gateways.kit.principal import require
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
+from gateways.kit.writes import append
 from gateways.presigned import filenames
-from gateways.presigned.errors import reachable
 from gateways.presigned.settings import PresignedSettings
 from gateways.presigned.signing import Grant, Signer
 
@@ -40,14 +39,14 @@ async def _body(request: web.Request) -> UploadRequest:
         return await bodies.read_json(request, UPLOAD_REQUEST, limit=BODY_LIMIT)
     except Refusal as exc:
         if exc.code == bodies.INVALID_PARAMETER and exc.parameter is not None:
-            raise ApiError(400, exc.code, f"{exc.parameter} must be a string", parameter=exc.parameter) from None
+            raise Refusal(400, f"{exc.parameter} must be a string", code=exc.code, parameter=exc.parameter) from None
         message = "The body must be a JSON object" if exc.message == bodies.NOT_AN_OBJECT else exc.message
-        raise ApiError(exc.status, exc.code, message, parameter=exc.parameter) from None
+        raise Refusal(exc.status, message, code=exc.code, parameter=exc.parameter) from None
 
 
 def _text(value: str | None, name: str) -> str:
     if not value:
-        raise ApiError(400, "missing_parameter", f"{name} is required", parameter=name)
+        raise Refusal(400, f"{name} is required", code="missing_parameter", parameter=name)
     return value
 
 
@@ -58,11 +57,11 @@ async def request_upload(request: web.Request) -> web.Response:
     try:
         filenames.check(filename)
     except filenames.BadFilename as exc:
-        raise ApiError(400, "invalid_parameter", str(exc), parameter="filename") from None
+        raise Refusal(400, str(exc), code="invalid_parameter", parameter="filename") from None
     content_type = _text(body.content_type, "contentType").strip().lower()
     if content_type not in IMAGE_TYPES:
-        raise ApiError(415, "unsupported_media_type", f"contentType must be one of {', '.join(IMAGE_TYPES)}",
-                       parameter="contentType")
+        raise Refusal(415, f"contentType must be one of {', '.join(IMAGE_TYPES)}",
+                      code="unsupported_media_type", parameter="contentType")
 
     app = request.app
     config = app[SERVICES].config
@@ -73,10 +72,8 @@ async def request_upload(request: web.Request) -> web.Response:
                   expires=math.ceil(now + settings.upload_url_ttl))
     event = MediaRequested(at=now, media_id=grant.media_id, owner_id=user.user_id, filename=filename,
                            content_type=content_type, max_bytes=grant.max_bytes, expires_at=float(grant.expires))
-    with reachable():
-        seq = await app[SERVICES].events.append(event, msg_id=f"{grant.media_id}.requested")
     # Read-your-writes: the app's next GET /media/{id} on this replica already sees the request.
-    await app[SERVICES].projection.wait_for(seq, timeout=10.0)
+    await append(request, event, msg_id=f"{grant.media_id}.requested")
     return web.json_response({
         "uploadUrl": app[SIGNER].url(config.base_url, grant),
         "contentDispositionHeader": filenames.content_disposition(filename),

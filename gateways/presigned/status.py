@@ -9,9 +9,9 @@ import msgspec
 from aiohttp import web
 
 from core.ids import media_id_time
-from gateways.apierrors import ApiError
 from gateways.kit.media import PENDING, MediaView, media_view, requested_view
 from gateways.kit.principal import caught_up, require
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.timestamps import iso
 from store.queries.media import media_by_id
@@ -26,8 +26,8 @@ class Found(msgspec.Struct, frozen=True):
     pending: bool
 
 
-def not_found() -> ApiError:
-    return ApiError(404, "not_found", "Media not found")
+def not_found() -> Refusal:
+    return Refusal(404, "Media not found", code="not_found")
 
 
 async def lookup(app: web.Application, media_id: str) -> Found | None:

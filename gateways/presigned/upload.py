@@ -17,9 +17,9 @@ from aiohttp import web
 from core.log import Conflict
 from core.ports import TooLarge
 from core.probe import Limits, MediaRejected
-from gateways.apierrors import ApiError
 from gateways.kit.boundary import BROKER_AWAY
 from gateways.kit.ingest import Checked, record, stage
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.presigned.claims import open_claims
 from gateways.presigned.requests import SIGNER
@@ -32,28 +32,28 @@ CHUNK = 256 * 1024
 VIA = "presigned"
 
 
-def _signature_mismatch() -> ApiError:
+def _signature_mismatch() -> Refusal:
     # S3's words, so that apps and people who know S3 recognise the situation.
-    return ApiError(403, "signature_mismatch",
-                    "The request signature we calculated does not match the signature you provided")
+    return Refusal(403, "The request signature we calculated does not match the signature you provided",
+                   code="signature_mismatch")
 
 
-def _already_used() -> ApiError:
-    return ApiError(409, "already_used", "This upload URL has already been used")
+def _already_used() -> Refusal:
+    return Refusal(409, "This upload URL has already been used", code="already_used")
 
 
-def _too_large(cap: int) -> ApiError:
-    return ApiError(413, "too_large", f"The upload must be at most {cap} bytes")
+def _too_large(cap: int) -> Refusal:
+    return Refusal(413, f"The upload must be at most {cap} bytes", code="too_large")
 
 
-def _rejection(exc: MediaRejected, content_type: str) -> ApiError:
+def _rejection(exc: MediaRejected, content_type: str) -> Refusal:
     match exc.kind:
         case "unidentified" | "unsupported":
-            return ApiError(415, "type_mismatch", f"The uploaded bytes are not {content_type}")
+            return Refusal(415, f"The uploaded bytes are not {content_type}", code="type_mismatch")
         case "too_many_pixels":
-            return ApiError(422, "too_many_pixels", f"The image is too large: {exc}")
+            return Refusal(422, f"The image is too large: {exc}", code="too_many_pixels")
         case "corrupt":
-            return ApiError(422, "corrupt_image", f"The image is truncated or corrupt: {exc}")
+            return Refusal(422, f"The image is truncated or corrupt: {exc}", code="corrupt_image")
 
 
 async def put_upload(request: web.Request) -> web.Response:
@@ -63,16 +63,16 @@ async def put_upload(request: web.Request) -> web.Response:
     if grant is None or not app[SIGNER].verify(grant, request.query.get("sig", "")):
         raise _signature_mismatch()
     if time.time() > grant.expires:
-        raise ApiError(403, "request_expired", "Request has expired")
+        raise Refusal(403, "Request has expired", code="request_expired")
     if request.content_type != grant.content_type:
-        raise ApiError(415, "content_type_mismatch", f"Content-Type must be {grant.content_type}",
-                       parameter="Content-Type")
+        raise Refusal(415, f"Content-Type must be {grant.content_type}",
+                      code="content_type_mismatch", parameter="Content-Type")
     if request.content_length is not None and request.content_length > grant.max_bytes:
         raise _too_large(grant.max_bytes)
 
     found = await lookup(app, media_id)
     if found is None:
-        raise ApiError(404, "not_found", "No upload is pending for this media")
+        raise Refusal(404, "No upload is pending for this media", code="not_found")
     if not found.pending:
         raise _already_used()
     claims = await open_claims(app)
@@ -91,7 +91,7 @@ async def put_upload(request: web.Request) -> web.Response:
     uploaded = await lookup(app, media_id)
     if uploaded is None:
         # Deleted between its upload and this answer.
-        raise ApiError(404, "not_found", "Media not found")
+        raise Refusal(404, "Media not found", code="not_found")
     return web.json_response(render(view(uploaded, app[SERVICES].config.base_url)))
 
 
@@ -106,7 +106,7 @@ async def _receive(request: web.Request, found: Found, content_type: str, cap: i
     except MediaRejected as exc:
         raise _rejection(exc, content_type) from None
     except (aiohttp.ClientPayloadError, ConnectionError):
-        raise ApiError(400, "incomplete_body", "The request body ended early") from None
+        raise Refusal(400, "The request body ended early", code="incomplete_body") from None
     try:
         await record(checked, events=app[SERVICES].events, blobs=blobs, projection=app[SERVICES].projection,
                      owner_id=found.row["owner_id"], via=VIA, filename=found.row["filename"],

@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from core.events import ActivityPosted
-from gateways.pumpio.errors import PumpError
+from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site
 from store.queries.comments import comment_by_id
@@ -63,17 +63,17 @@ def unknown_type(object_type: object) -> str:
 def parse(body: Any) -> tuple[str, dict[str, Any], str]:
     """(verb, object, objectType), refused in pump.io's order: activity shape, verb, object type."""
     if not isinstance(body, dict):
-        raise PumpError(400, INVALID_ACTIVITY)
+        raise Refusal(400, INVALID_ACTIVITY)
     verb, obj = body.get("verb"), body.get("object")
     if not isinstance(verb, str) or not verb or not isinstance(obj, dict):
-        raise PumpError(400, INVALID_ACTIVITY)
+        raise Refusal(400, INVALID_ACTIVITY)
     if verb not in VERBS:
-        raise PumpError(400, NOT_IMPLEMENTED)
+        raise Refusal(400, NOT_IMPLEMENTED)
     object_type = obj.get("objectType")
     if object_type is None or object_type == "":
-        raise PumpError(400, NO_OBJECT_TYPE)
+        raise Refusal(400, NO_OBJECT_TYPE)
     if object_type not in OBJECT_TYPES:
-        raise PumpError(400, unknown_type(object_type))
+        raise Refusal(400, unknown_type(object_type))
     return verb, obj, object_type
 
 
@@ -93,9 +93,9 @@ def _text(obj: dict[str, Any], key: str, limit: int) -> str | None:
         return None
     value = obj[key]
     if not isinstance(value, str):
-        raise PumpError(400, f"'{key}' must be a string")
+        raise Refusal(400, f"'{key}' must be a string")
     if len(value) > limit:
-        raise PumpError(400, f"'{key}' is too long (maximum is {limit} characters)")
+        raise Refusal(400, f"'{key}' is too long (maximum is {limit} characters)")
     return value
 
 
@@ -105,9 +105,9 @@ def _tags(obj: dict[str, Any]) -> tuple[str, ...] | None:
         return None
     message = f"'tags' must be a list of at most {TAGS_LIMIT} strings of at most {TAG_LIMIT} characters"
     if not isinstance(value, list) or len(value) > TAGS_LIMIT:
-        raise PumpError(400, message)
+        raise Refusal(400, message)
     if not all(isinstance(tag, str) and len(tag) <= TAG_LIMIT for tag in value):
-        raise PumpError(400, message)
+        raise Refusal(400, message)
     return tuple(value)
 
 
@@ -148,31 +148,31 @@ class Activities:
 
     async def _image(self, obj: dict[str, Any]) -> sqlite3.Row:
         if "id" not in obj:
-            raise PumpError(400, NO_OBJECT_ID)
+            raise Refusal(400, NO_OBJECT_ID)
         media_id = local_id(obj["id"], "image", self._site)
         media = await media_by_id(self._projection, media_id) if media_id else None
         # Someone else's unposted upload is as good as absent.
         if media is None or not visible(media, self._actor):
-            raise PumpError(404, NO_IMAGE)
+            raise Refusal(404, NO_IMAGE)
         return media
 
     def _post_image(self, media: sqlite3.Row, obj: dict[str, Any]) -> ActivityPosted:
         if media["owner_id"] != self._actor:
-            raise PumpError(403, NOT_YOURS)
+            raise Refusal(403, NOT_YOURS)
         if media["published_at"] is not None:
-            raise PumpError(400, ALREADY_POSTED)
+            raise Refusal(400, ALREADY_POSTED)
         if media["status"] == FAILED:
-            raise PumpError(400, NOT_PROCESSED)
+            raise Refusal(400, NOT_PROCESSED)
         return self._event("post", "image", media["media_id"], **self._image_fields(obj))
 
     def _change_image(self, verb: str, media: sqlite3.Row, obj: dict[str, Any]) -> ActivityPosted:
         if media["owner_id"] != self._actor:
-            raise PumpError(403, only_author(verb, "image"))
+            raise Refusal(403, only_author(verb, "image"))
         if verb == "delete":
             return self._event("delete", "image", media["media_id"])
         # Updates go to the outbox, which every user may read: an unposted image would show through.
         if media["published_at"] is None:
-            raise PumpError(400, NOT_POSTED)
+            raise Refusal(400, NOT_POSTED)
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
     async def _comment(self, obj: dict[str, Any]) -> ActivityPosted:
@@ -181,24 +181,24 @@ class Activities:
         if isinstance(target, str):
             target = {"id": target}
         if not isinstance(target, dict) or "id" not in target:
-            raise PumpError(400, NO_REPLY_TARGET)
+            raise Refusal(400, NO_REPLY_TARGET)
         if target.get("objectType", "image") != "image" or local_id(target["id"], "comment", self._site):
-            raise PumpError(400, REPLY_TO_IMAGES)
+            raise Refusal(400, REPLY_TO_IMAGES)
         media = await self._image(target)
         if media["published_at"] is None:
-            raise PumpError(400, ONLY_POSTED)
+            raise Refusal(400, ONLY_POSTED)
         return self._event("post", "comment", uuid.uuid4().hex, content=content, in_reply_to=media["media_id"],
                            reply_owner=media["owner_id"])
 
     async def _change_comment(self, verb: str, obj: dict[str, Any]) -> ActivityPosted:
         if "id" not in obj:
-            raise PumpError(400, NO_OBJECT_ID)
+            raise Refusal(400, NO_OBJECT_ID)
         comment_id = local_id(obj["id"], "comment", self._site)
         comment = await comment_by_id(self._projection, comment_id) if comment_id else None
         if comment is None:
-            raise PumpError(404, NO_COMMENT)
+            raise Refusal(404, NO_COMMENT)
         if comment["author"] != self._actor:
-            raise PumpError(403, only_author(verb, "comment"))
+            raise Refusal(403, only_author(verb, "comment"))
         image = await media_by_id(self._projection, comment["in_reply_to"])
         # The image's owner hears of changes to comments on it, as of the comment itself.
         reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}

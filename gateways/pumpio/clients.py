@@ -21,7 +21,6 @@ from core.events import ClientRegistered, ClientUpdated
 from gateways.kit import bodies
 from gateways.kit.bodies import FormCaps
 from gateways.kit.refusal import Refusal
-from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import find_client, record, signed_client
 
 JSON = "application/json"
@@ -69,13 +68,13 @@ async def _fields(request: web.Request) -> dict[str, Any]:
             return await bodies.read_form(request, FORM_LIMITS, keep=True)
     except Refusal as exc:
         message = BAD_JSON if exc.message in (bodies.NOT_JSON, bodies.NOT_AN_OBJECT) else exc.message
-        raise PumpError(exc.status, message) from None
-    raise PumpError(400, UNKNOWN_CONTENT_TYPE)
+        raise Refusal(exc.status, message) from None
+    raise Refusal(400, UNKNOWN_CONTENT_TYPE)
 
 
 def _capped(name: str, value: str, most: int) -> str:
     if len(value) > most:
-        raise PumpError(400, f"{name} must be at most {most} characters.")
+        raise Refusal(400, f"{name} must be at most {most} characters.")
     return value
 
 
@@ -85,7 +84,7 @@ def _text(fields: dict[str, Any], *names: str, most: int = TEXT_LIMIT) -> str | 
         if value is None:
             continue
         if not isinstance(value, str):
-            raise PumpError(400, f"{name} must be a string")
+            raise Refusal(400, f"{name} must be a string")
         return _capped(name, value, most)
     return None
 
@@ -101,9 +100,9 @@ def _words(fields: dict[str, Any], *names: str, most: int, each: int) -> tuple[s
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             words = tuple(w for v in value for w in v.split())
         else:
-            raise PumpError(400, f"{name} must be a space-separated string or a list of strings")
+            raise Refusal(400, f"{name} must be a space-separated string or a list of strings")
         if len(words) > most:
-            raise PumpError(400, f"{name} may list at most {most} entries.")
+            raise Refusal(400, f"{name} may list at most {most} entries.")
         for word in words:
             _capped(name, word, each)
         return words
@@ -124,16 +123,16 @@ def _is_redirect(value: str) -> bool:
 def _registration(fields: dict[str, Any]) -> Registration:
     application_type = _text(fields, "application_type")
     if application_type is not None and application_type not in APPLICATION_TYPES:
-        raise PumpError(400, BAD_APPLICATION_TYPE)
+        raise Refusal(400, BAD_APPLICATION_TYPE)
     logo = _text(fields, "logo_uri", "logo_url", most=URI_LIMIT)
     if logo is not None and not _is_url(logo):
-        raise PumpError(400, "Invalid logo_uri.")
+        raise Refusal(400, "Invalid logo_uri.")
     contacts = _words(fields, "contacts", most=MAX_ENTRIES, each=EMAIL_LIMIT)
     if contacts is not None and not all(EMAIL.fullmatch(c) for c in contacts):
-        raise PumpError(400, "contacts must be space-separated email addresses.")
+        raise Refusal(400, "contacts must be space-separated email addresses.")
     redirects = _words(fields, "redirect_uris", "redirect_uri", most=MAX_ENTRIES, each=URI_LIMIT)
     if redirects is not None and not all(_is_redirect(r) for r in redirects):
-        raise PumpError(400, "redirect_uris must be space-separated URLs.")
+        raise Refusal(400, "redirect_uris must be space-separated URLs.")
     return Registration(
         application_type=application_type,
         application_name=_text(fields, "application_name"),
@@ -149,9 +148,9 @@ def _answer(client_id: str, secret: str) -> web.Response:
 
 async def _associate(request: web.Request, fields: dict[str, Any]) -> web.Response:
     if "client_id" in fields:
-        raise PumpError(400, ID_ONLY_FOR_UPDATE)
+        raise Refusal(400, ID_ONLY_FOR_UPDATE)
     if "client_secret" in fields:
-        raise PumpError(400, SECRET_ONLY_FOR_UPDATE)
+        raise Refusal(400, SECRET_ONLY_FOR_UPDATE)
     wanted = _registration(fields)
     client_id, secret = generate_token(), generate_token(40)
     event = ClientRegistered(
@@ -174,16 +173,16 @@ async def _update(request: web.Request, fields: dict[str, Any]) -> web.Response:
     if request.headers.get("Authorization", "")[:6].lower() == "oauth ":
         client_id = await signed_client(request)
         if claimed is not None and claimed != client_id:
-            raise PumpError(403, UNAUTHORIZED)
+            raise Refusal(403, UNAUTHORIZED)
     elif claimed and given:
         client_id = claimed
     else:
-        raise PumpError(400, UPDATE_NEEDS_CREDENTIALS)
+        raise Refusal(400, UPDATE_NEEDS_CREDENTIALS)
     client = await find_client(request, client_id)
     secret = str(client["client_secret"]) if client is not None else ""
     # An unknown client and a wrong secret look the same, so ids cannot be probed.
     if client is None or (given is not None and not hmac.compare_digest(secret.encode(), given.encode())):
-        raise PumpError(403, UNAUTHORIZED)
+        raise Refusal(403, UNAUTHORIZED)
     wanted = _registration(fields)
     event = ClientUpdated(at=time.time(), client_id=client_id, **msgspec.structs.asdict(wanted))
     await record(request, event, msg_id=f"{client_id}.updated.{time.time_ns()}")
@@ -194,12 +193,12 @@ async def register(request: web.Request) -> web.StreamResponse:
     fields = await _fields(request)
     kind = fields.get("type")
     if kind is None:
-        raise PumpError(400, NO_TYPE)
+        raise Refusal(400, NO_TYPE)
     if kind == "client_associate":
         return await _associate(request, fields)
     if kind == "client_update":
         return await _update(request, fields)
-    raise PumpError(400, BAD_TYPE)
+    raise Refusal(400, BAD_TYPE)
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,8 +7,8 @@ from xml.sax.saxutils import quoteattr
 
 from aiohttp import web
 
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
-from gateways.pumpio.errors import PumpError
 from store.queries.users import user_by_id
 
 XRD = "application/xrd+xml"
@@ -69,17 +69,17 @@ async def host_meta_json(request: web.Request) -> web.StreamResponse:
 async def webfinger(request: web.Request) -> web.StreamResponse:
     resource = request.query.get("resource", "")
     if not resource:
-        raise PumpError(400, "No resource parameter")
+        raise Refusal(400, "No resource parameter")
     base = _base(request)
     account = resource.removeprefix("acct:")
     user, at, host = account.rpartition("@")
     if not at or not user:
-        raise PumpError(404, f"Unrecognized resource {resource}")
+        raise Refusal(404, f"Unrecognized resource {resource}")
     if host.lower() != urlsplit(base).netloc.lower():
-        raise PumpError(404, f"No such host: {host}")
+        raise Refusal(404, f"No such host: {host}")
     row = await user_by_id(request.app[SERVICES].projection, user)
     if row is None:
-        raise PumpError(404, f"No such user: {user}")
+        raise Refusal(404, f"No such user: {user}")
     body = {"subject": f"acct:{row['user_id']}@{host}", "links": user_links(base, row["user_id"])}
     return web.json_response(body, content_type=JRD)
 

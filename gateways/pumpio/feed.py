@@ -23,7 +23,6 @@ from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import render
 from gateways.pumpio.activities import Activities, msg_id
-from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
 from gateways.pumpio.objects import Rows, View, activity_json, count_param, gather_activities, offset_param
 from gateways.pumpio.render import Site
@@ -77,16 +76,16 @@ async def _cursor(request: web.Request, site: Site) -> Cursor:
     count, offset = count_param(query), offset_param(query)
     before, since = query.get("before"), query.get("since")
     if before and since:
-        raise PumpError(400, BEFORE_AND_SINCE)
+        raise Refusal(400, BEFORE_AND_SINCE)
     if (before or since) and "offset" in query:
-        raise PumpError(400, CURSOR_AND_OFFSET)
+        raise Refusal(400, CURSOR_AND_OFFSET)
     if not (before or since):
         return Cursor(count=count, offset=offset)
     name, value = ("before", before) if before else ("since", since)
     assert value is not None
     seq = await activity_seq(request.app[SERVICES].projection, _activity_key(value, site))
     if seq is None:
-        raise PumpError(400, f"Unknown activity in '{name}': {value}")
+        raise Refusal(400, f"Unknown activity in '{name}': {value}")
     return Cursor(count=count, before=seq) if before else Cursor(count=count, since=seq)
 
 
@@ -106,7 +105,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
         user = await find_user(request, request.match_info["user"])
         owner = user["user_id"]
         if stream.inbox and owner != principal.user_id:
-            raise PumpError(403, NOT_YOUR_INBOX)
+            raise Refusal(403, NOT_YOUR_INBOX)
         site = Site.of(request.app[SERVICES].config)
         cursor = await _cursor(request, site)
 
@@ -134,7 +133,7 @@ async def _json_body(request: web.Request) -> Any:
     try:
         return await bodies.read_json(request, ACTIVITY, limit=ACTIVITY_LIMIT, keep=True)
     except Refusal as exc:
-        raise PumpError(exc.status, BAD_JSON if exc.message == bodies.NOT_JSON else exc.message) from None
+        raise Refusal(exc.status, BAD_JSON if exc.message == bodies.NOT_JSON else exc.message) from None
 
 
 async def _generator(request: web.Request, principal: PumpPrincipal) -> str:
@@ -159,7 +158,7 @@ async def post_activity(request: web.Request) -> web.Response:
         # judged again against what is projected now it gets the refusal a later duplicate would; or
         # the projection has not caught up in time.
         await activities.interpret(body)
-        raise PumpError(503, NOT_VISIBLE_YET)
+        raise Refusal(503, NOT_VISIBLE_YET)
     return web.json_response(activity)
 
 

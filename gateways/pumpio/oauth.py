@@ -36,11 +36,11 @@ from core.events import AccessGranted, AnyEvent
 from core.ids import check_password
 from gateways.kit import bodies, numbers
 from gateways.kit.bodies import FormCaps
+from gateways.kit.principal import caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import templates
-from gateways.pumpio.errors import PumpError
 from gateways.pumpio.state import (
     TIMESTAMP_WINDOW,
     RequestToken,
@@ -54,9 +54,6 @@ from store.queries.users import user_by_id
 
 T = TypeVar("T")
 
-# How long a request naming an unknown client, token or user waits for the projection to reach the
-# head of the log: it may have been registered a moment ago through another replica or the CLI.
-CATCH_UP = 3.0
 FORM = "application/x-www-form-urlencoded"
 # The login page's form: a token, a name, a password, a button.
 LOGIN_FORM = FormCaps(max_bytes=16 * 1024, max_fields=8, max_name=32, max_value=4096)
@@ -280,7 +277,7 @@ async def _signed(request: web.Request) -> Signed:
         try:
             parse_authorization_header(authorization)
         except ValueError:
-            raise PumpError(400, MALFORMED_HEADER) from None
+            raise Refusal(400, MALFORMED_HEADER) from None
         headers["Authorization"] = authorization
     body = ""
     if request.content_type == FORM and request.body_exists:
@@ -291,34 +288,35 @@ async def _signed(request: web.Request) -> Signed:
         collected = collect_parameters(uri_query=urlsplit(uri).query, body=body, headers=headers,
                                        exclude_oauth_signature=False, with_realm=True)
     except ValueError:
-        raise PumpError(400, MALFORMED_REQUEST) from None
+        raise Refusal(400, MALFORMED_REQUEST) from None
     oauth = [(k, v) for k, v in collected if k.startswith("oauth_")]
     if not oauth:
-        raise PumpError(401, MISSING_CREDENTIALS)
+        raise Refusal(401, MISSING_CREDENTIALS)
     params = dict(oauth)
     if len(params) != len(oauth):
-        raise PumpError(400, DUPLICATE_PARAMETERS)
+        raise Refusal(400, DUPLICATE_PARAMETERS)
     missing = [name for name in REQUIRED if not params.get(name)]
     if missing:
-        raise PumpError(400, f"Missing OAuth parameters: {', '.join(missing)}")
+        raise Refusal(400, f"Missing OAuth parameters: {', '.join(missing)}")
     if params["oauth_signature_method"] != SIGNATURE_HMAC_SHA1:
-        raise PumpError(400, UNSUPPORTED_METHOD)
+        raise Refusal(400, UNSUPPORTED_METHOD)
     timestamp = params["oauth_timestamp"]
     if not timestamp.isascii() or not timestamp.isdigit():
-        raise PumpError(400, BAD_TIMESTAMP)
+        raise Refusal(400, BAD_TIMESTAMP)
     # Digits enough for any time near now; more would not even fit a float.
     seconds = numbers.whole(timestamp, MAX_TIMESTAMP)
     if seconds is None or abs(time.time() - seconds) > TIMESTAMP_WINDOW:
-        raise PumpError(401, STALE_TIMESTAMP)
+        raise Refusal(401, STALE_TIMESTAMP)
     return Signed(uri=uri, method=request.method, body=body, headers=headers, params=params)
 
 
 async def _caught_up(request: web.Request, lookup: Callable[[], Awaitable[T | None]]) -> T | None:
+    """`lookup` again once the projection reached the head of the log: a client, token or user named here may
+    have been registered a moment ago through another replica or the CLI."""
     found = await lookup()
     if found is None:
-        app = request.app
-        projection = app[SERVICES].projection
-        if await projection.wait_for(await app[SERVICES].events.last_seq(), CATCH_UP):
+        services = request.app[SERVICES]
+        if await caught_up(services.events, services.projection):
             found = await lookup()
     return found
 
@@ -332,19 +330,19 @@ async def _access(request: web.Request, token: str) -> sqlite3.Row | None:
     return await _caught_up(request, lambda: oauth_access_token(request.app[SERVICES].projection, token))
 
 
-def _refused(validator: Validator, checked: Any) -> PumpError:
+def _refused(validator: Validator, checked: Any) -> Refusal:
     """Why oauthlib said no: what the validator refused first, else the signature, else the format."""
     if validator.refusals:
-        return PumpError(401, validator.refusals[0])
+        return Refusal(401, validator.refusals[0])
     if checked is not None and checked.validator_log.get("signature") is False:
-        return PumpError(401, BAD_SIGNATURE)
-    return PumpError(400, MALFORMED_REQUEST)
+        return Refusal(401, BAD_SIGNATURE)
+    return Refusal(400, MALFORMED_REQUEST)
 
 
 async def _spend_nonce(request: web.Request, signed: Signed) -> None:
     state = await oauth_state(request)
     if not await state.remember_nonce(signed.nonce_key):
-        raise PumpError(401, REPLAYED_NONCE)
+        raise Refusal(401, REPLAYED_NONCE)
 
 
 async def record(request: web.Request, event: AnyEvent, *, msg_id: str) -> None:
@@ -360,14 +358,14 @@ def _form(pairs: list[tuple[str, str]]) -> web.Response:
 
 
 async def authenticate(request: web.Request) -> PumpPrincipal:
-    """Three-legged OAuth 1.0a on a protected call; raises PumpError(401, ...) when missing or invalid."""
+    """Three-legged OAuth 1.0a on a protected call; raises Refusal(401, ...) when missing or invalid."""
     # A second call for the same request must not look like a replay of its nonce.
     known = request.get(PRINCIPAL)
     if known is not None:
         return known
     signed = await _signed(request)
     if not signed.token:
-        raise PumpError(401, MISSING_ACCESS_TOKEN)
+        raise Refusal(401, MISSING_ACCESS_TOKEN)
     client = await find_client(request, signed.client_id)
     access = await _access(request, signed.token)
     loaded = Loaded(
@@ -396,7 +394,7 @@ async def signed_client(request: web.Request) -> str:
 
 async def _two_legged(request: web.Request, signed: Signed) -> str:
     if signed.token:
-        raise PumpError(400, UNEXPECTED_TOKEN)
+        raise Refusal(400, UNEXPECTED_TOKEN)
     client = await find_client(request, signed.client_id)
     validator = Validator(Loaded(client_id=signed.client_id, client_secret=client["client_secret"] if client else None))
     valid, checked = SignatureOnlyEndpoint(validator).validate_request(
@@ -416,7 +414,7 @@ def _callback(value: str) -> str:
         return value
     parts = urlsplit(value)
     if not parts.scheme or not (parts.netloc or parts.path):
-        raise PumpError(400, INVALID_CALLBACK)
+        raise Refusal(400, INVALID_CALLBACK)
     return value
 
 
@@ -433,21 +431,21 @@ async def request_token(request: web.Request) -> web.StreamResponse:
     return _form([("oauth_token", token), ("oauth_token_secret", secret), ("oauth_callback_confirmed", "true")])
 
 
-def _exchange_refused(validator: Validator, status: int, body: str | None) -> PumpError:
+def _exchange_refused(validator: Validator, status: int, body: str | None) -> Refusal:
     if validator.refusals:
-        return PumpError(401, validator.refusals[0])
+        return Refusal(401, validator.refusals[0])
     if status == 400:
-        return PumpError(400, dict(parse_qsl(body or "")).get("error_description", MALFORMED_REQUEST))
+        return Refusal(400, dict(parse_qsl(body or "")).get("error_description", MALFORMED_REQUEST))
     # Every other refusal goes through the validator, which noted it: what is left is the signature.
-    return PumpError(401, BAD_SIGNATURE)
+    return Refusal(401, BAD_SIGNATURE)
 
 
 async def access_token(request: web.Request) -> web.StreamResponse:
     signed = await _signed(request)
     if not signed.token:
-        raise PumpError(400, MISSING_REQUEST_TOKEN)
+        raise Refusal(400, MISSING_REQUEST_TOKEN)
     if not signed.verifier:
-        raise PumpError(400, MISSING_VERIFIER)
+        raise Refusal(400, MISSING_VERIFIER)
     state = await oauth_state(request)
     stored = await state.request_token(signed.token)
     client = await find_client(request, signed.client_id)
@@ -468,7 +466,7 @@ async def access_token(request: web.Request) -> web.StreamResponse:
     await _spend_nonce(request, signed)
     # Only one exchange of a request token may win, whichever replica each lands on.
     if not await state.replace(signed.token, stored, msgspec.structs.replace(stored.token, used=True)):
-        raise PumpError(401, USED_REQUEST_TOKEN)
+        raise Refusal(401, USED_REQUEST_TOKEN)
     granted = validator.granted
     event = AccessGranted(at=time.time(), token=granted["oauth_token"], secret=granted["oauth_token_secret"],
                           client_id=signed.client_id, user_id=stored.token.user_id)
@@ -482,14 +480,14 @@ async def access_token(request: web.Request) -> web.StreamResponse:
 async def _pending(request: web.Request, token: str) -> Stored:
     """A request token still waiting for its user's approval; refused as JSON otherwise."""
     if not token:
-        raise PumpError(400, MISSING_REQUEST_TOKEN)
+        raise Refusal(400, MISSING_REQUEST_TOKEN)
     stored = await (await oauth_state(request)).request_token(token)
     if stored is None or stored.token.expired:
-        raise PumpError(400, UNKNOWN_REQUEST_TOKEN)
+        raise Refusal(400, UNKNOWN_REQUEST_TOKEN)
     if stored.token.used:
-        raise PumpError(400, USED_REQUEST_TOKEN)
+        raise Refusal(400, USED_REQUEST_TOKEN)
     if stored.token.user_id:
-        raise PumpError(400, AUTHORIZED_REQUEST_TOKEN)
+        raise Refusal(400, AUTHORIZED_REQUEST_TOKEN)
     return stored
 
 
@@ -534,7 +532,7 @@ async def _login_form(request: web.Request) -> dict[str, str]:
     try:
         return await bodies.read_form(request, LOGIN_FORM)
     except Refusal as exc:
-        raise PumpError(exc.status, exc.message) from None
+        raise Refusal(exc.status, exc.message) from None
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
@@ -548,7 +546,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     verifier = generate_token()
     approved = msgspec.structs.replace(stored.token, user_id=user_id, verifier=verifier)
     if not await (await oauth_state(request)).replace(token, stored, approved):
-        raise PumpError(400, RACED)
+        raise Refusal(400, RACED)
     callback = stored.token.callback
     if callback == "oob":
         return _page(templates.verifier(verifier))

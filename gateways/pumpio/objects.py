@@ -17,9 +17,9 @@ from aiohttp import web
 
 from gateways.kit import numbers
 from gateways.kit.media import media_view
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
-from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.render import Site
 from store.queries.activities import activity_by_id, posted_notes
@@ -158,7 +158,7 @@ def count_param(query: Mapping[str, str]) -> int:
 def offset_param(query: Mapping[str, str]) -> int:
     raw = query.get("offset") or ""
     if raw.isascii() and raw.isdigit() and numbers.whole(raw, MAX_OFFSET) is None:
-        raise PumpError(400, FAR_OFFSET)
+        raise Refusal(400, FAR_OFFSET)
     return _whole(raw, 0, BAD_OFFSET, MAX_OFFSET)
 
 
@@ -167,7 +167,7 @@ def _whole(value: str | None, default: int, message: str, most: int) -> int:
         return default
     number = numbers.whole(value, most)
     if number is None:
-        raise PumpError(400, message)
+        raise Refusal(400, message)
     return number
 
 
@@ -180,7 +180,7 @@ async def _visible_image(request: web.Request, viewer: str) -> sqlite3.Row:
     media_id = request.match_info["id"]
     row = await media_by_id(request.app[SERVICES].projection, media_id)
     if row is None or not visible(row, viewer):
-        raise PumpError(404, NO_IMAGE)
+        raise Refusal(404, NO_IMAGE)
     return row
 
 
@@ -220,7 +220,7 @@ async def get_comment(request: web.Request) -> web.Response:
     comment_id = request.match_info["id"]
     rows = await request.app[SERVICES].projection.read(lambda c: gather(c, comment_ids=[comment_id]))
     if comment_id not in rows.comments:
-        raise PumpError(404, NO_COMMENT)
+        raise Refusal(404, NO_COMMENT)
     return web.json_response(View(rows, Site.of(request.app[SERVICES].config)).comment(comment_id))
 
 
@@ -229,7 +229,7 @@ async def get_note(request: web.Request) -> web.Response:
     note_id = request.match_info["id"]
     rows = await request.app[SERVICES].projection.read(lambda c: gather(c, note_ids=[note_id]))
     if note_id not in rows.notes:
-        raise PumpError(404, NO_NOTE)
+        raise Refusal(404, NO_NOTE)
     return web.json_response(View(rows, Site.of(request.app[SERVICES].config)).note(note_id))
 
 
@@ -246,7 +246,7 @@ async def get_activity(request: web.Request) -> web.Response:
     await authenticate(request)
     body = await activity_json(request, request.match_info["id"])
     if body is None:
-        raise PumpError(404, NO_ACTIVITY)
+        raise Refusal(404, NO_ACTIVITY)
     return web.json_response(body)
 
 

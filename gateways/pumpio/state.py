@@ -17,8 +17,8 @@ from aiohttp import web
 
 from core.log import LogUnavailable
 from gateways.kit.keyvalue import Bucket, Buckets, KeyExists, WrongRevision
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
-from gateways.pumpio.errors import PumpError
 
 TOKENS = "oauth_request_tokens"
 NONCES = "oauth_nonces"
@@ -72,7 +72,7 @@ def _reachable() -> Iterator[None]:
     try:
         yield
     except LogUnavailable as exc:
-        raise PumpError(503, UNAVAILABLE) from exc
+        raise Refusal(503, UNAVAILABLE) from exc
 
 
 class OAuthState:

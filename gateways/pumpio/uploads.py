@@ -27,7 +27,6 @@ from gateways.kit.ingest import Checked, record, stage
 from gateways.kit.multipart import FILENAME_BYTES, acceptable_filename
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
-from gateways.pumpio.errors import PumpError
 from gateways.pumpio.objects import image_json
 from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import poster
@@ -236,12 +235,12 @@ class Counted:
             yield chunk
 
 
-def _rejection(exc: MediaRejected) -> PumpError:
+def _rejection(exc: MediaRejected) -> Refusal:
     if exc.kind in ("unidentified", "unsupported"):
-        return PumpError(415, UNSUPPORTED)
+        return Refusal(415, UNSUPPORTED)
     if exc.kind == "too_many_pixels":
-        return PumpError(400, f"The image is too large: {exc}.")
-    return PumpError(400, CORRUPT)
+        return Refusal(400, f"The image is too large: {exc}.")
+    return Refusal(400, CORRUPT)
 
 
 def _json_limit(size_limit: int) -> int:
@@ -255,18 +254,18 @@ async def _stage(request: web.Request) -> Checked:
     is_json = request.content_type == "application/json"
     most = _json_limit(limit) if is_json else limit - 1
     if request.content_length is not None and request.content_length > most:
-        raise PumpError(413, too_large(limit))
+        raise Refusal(413, too_large(limit))
     body = request.content.iter_chunked(CHUNK)
     chunks = Counted(JsonUpload(body, most).data() if is_json else body)
     try:
         return await stage(app[SERVICES].blobs, chunks, max_bytes=limit - 1, limits=app[SERVICES].limits)
     except TooLarge:
-        raise PumpError(413, too_large(limit)) from None
+        raise Refusal(413, too_large(limit)) from None
     except BadUpload as exc:
-        raise PumpError(400, str(exc)) from None
+        raise Refusal(400, str(exc)) from None
     except MediaRejected as exc:
         if chunks.size == 0:
-            raise PumpError(400, EMPTY) from None
+            raise Refusal(400, EMPTY) from None
         raise _rejection(exc) from None
 
 
@@ -286,10 +285,10 @@ async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
 async def upload(request: web.Request) -> web.Response:
     owner = (await poster(request)).user_id
     if not request.headers.get("Content-Type"):
-        raise PumpError(400, NO_CONTENT_TYPE)
+        raise Refusal(400, NO_CONTENT_TYPE)
     filename = request.headers.get("X-File-Name", "")
     if not acceptable_filename(filename):
-        raise PumpError(400, BAD_FILENAME)
+        raise Refusal(400, BAD_FILENAME)
     checked = await _stage(request)
     app = request.app
     media_id = await record(
@@ -298,7 +297,7 @@ async def upload(request: web.Request) -> web.Response:
     )
     row = await _settled(request, media_id)
     if row is not None and row["status"] == FAILED:
-        raise PumpError(400, FAILED_PROCESSING)
+        raise Refusal(400, FAILED_PROCESSING)
     return web.json_response(await image_json(request, media_id))
 
 

@@ -6,9 +6,9 @@ import sqlite3
 
 from aiohttp import web
 
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
-from gateways.pumpio.errors import PumpError
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
 from gateways.pumpio.render import Site
 from store.queries.users import user_by_id
@@ -19,7 +19,7 @@ NOT_YOUR_FEED = "Not able to post to another users feed."
 async def find_user(request: web.Request, name: str) -> sqlite3.Row:
     row = await user_by_id(request.app[SERVICES].projection, name)
     if row is None:
-        raise PumpError(404, f"No such user: {name}")
+        raise Refusal(404, f"No such user: {name}")
     return row
 
 
@@ -28,7 +28,7 @@ async def poster(request: web.Request) -> PumpPrincipal:
     principal = await authenticate(request)
     name = (await find_user(request, request.match_info["user"]))["user_id"]
     if name != principal.user_id:
-        raise PumpError(403, NOT_YOUR_FEED)
+        raise Refusal(403, NOT_YOUR_FEED)
     return principal
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateways.apierrors import ApiError
+from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.transform import params, signing
 from gateways.transform.cache import Key
@@ -47,7 +47,7 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
     try:
         transform = params.parse(query.items())
     except params.InvalidParameter as exc:
-        raise ApiError(400, "invalid_parameter", exc.message, parameter=exc.parameter) from None
+        raise Refusal(400, exc.message, code="invalid_parameter", parameter=exc.parameter) from None
     app = request.app
     focus = await media_focus(app, source.blob) if params.needs_focus(transform) else None
     variant = params.normalize(
@@ -74,14 +74,13 @@ def _check_signature(request: web.Request) -> None:
     given = request.query.getall(params.SIGNATURE, [])
     if not key:
         if given:
-            raise ApiError(400, "invalid_parameter", "this server does not sign URLs", parameter=params.SIGNATURE)
+            raise Refusal(400, "this server does not sign URLs", code="invalid_parameter", parameter=params.SIGNATURE)
         return
     if len(given) != 1:
-        raise ApiError(403, "signature_required", "a transformation URL must carry one signature, s",
-                       parameter=params.SIGNATURE)
+        raise Refusal(403, "a transformation URL must carry one signature, s",
+                      code="signature_required", parameter=params.SIGNATURE)
     if not signing.verify(key, request.path, request.query.items(), given[0]):
-        raise ApiError(403, "invalid_signature", "the signature does not match the URL",
-                       parameter=params.SIGNATURE)
+        raise Refusal(403, "the signature does not match the URL", code="invalid_signature", parameter=params.SIGNATURE)
 
 
 def _not_modified(request: web.Request, etag: str) -> bool:
@@ -102,13 +101,13 @@ def _file(source: Source) -> web.FileResponse:
 async def by_digest(request: web.Request) -> web.StreamResponse:
     blob = request.match_info["blob"]
     if not SHA256.fullmatch(blob):
-        raise ApiError(404, "not_found", "no image has this address")
+        raise Refusal(404, "no image has this address", code="not_found")
     app = request.app
     public = await shown(app, blob)
     found = public.original if public is not None else None
     path = await ensure_rendition(app, blob, *found) if found is not None else None
     if found is None or path is None:
-        raise ApiError(404, "not_found", "no image has this address")
+        raise Refusal(404, "no image has this address", code="not_found")
     source = Source(blob=blob, version=found[0], name=found[1], path=path)
     if applies(request.query):
         return await respond(request, source)

@@ -8,7 +8,6 @@ the sweeper removes any file, and a failed blob is never processed again by aski
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from aiohttp import web
 from core.events import RenditionInfo
 from core.ports import rendition_dir
 from core.probe import MediaRejected
+from gateways.kit.principal import caught_up
 from gateways.kit.services import SERVICES
 from gateways.transform.params import Format, focus_point
 from store.queries.media import focus_of_blob, rendered_media_of_blob
@@ -89,12 +89,11 @@ async def shown(app: web.Application, blob: str) -> Shown | None:
 
 async def _caught_up(app: web.Application) -> bool:
     """Whether the projection now holds everything the log held a moment ago."""
+    services = app[SERVICES]
     try:
-        async with asyncio.timeout(CATCH_UP):
-            head = await app[SERVICES].events.last_seq()
+        return await caught_up(services.events, services.projection, CATCH_UP)
     except Exception:  # noqa: BLE001 - broker away or slow: answer from what is folded
         return False
-    return await app[SERVICES].projection.wait_for(head, CATCH_UP)
 
 
 async def _shown(app: web.Application, blob: str) -> Shown | None:
