@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 import time
@@ -98,10 +99,20 @@ async def test_an_upload_through_the_gateway_is_processed_by_the_processor(
 
 async def test_readyz_names_what_is_not_ready(roles: Roles, http: aiohttp.ClientSession) -> None:
     processor = roles.processor
-    await processor.events.jetstream.delete_consumer(processor.events.stream, ProcessorSettings().durable)
+    # A consumer the processor is not bound to: deleting its real one would race the processor re-creating it.
+    processor.server._durable = "no-such-consumer"
     status, body = await get_json(http, f"{processor.url}/readyz")
     assert status == 503 and body["status"] == "not ready"
-    assert isinstance(body["waiting"], dict) and "processor" in body["waiting"]
+    assert isinstance(body["waiting"], dict) and "no-such-consumer" in str(body["waiting"]["processor"])
+    processor.server._durable = ProcessorSettings().durable
+    assert await get_json(http, f"{processor.url}/readyz") == (200, {"status": "ready"})
+    # A processor whose work stopped is not ready either.
+    task = processor.server._processing
+    assert task is not None
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    status, body = await get_json(http, f"{processor.url}/readyz")
+    assert (status, body["waiting"]) == (503, {"processor": "not running"})
     # Liveness does not depend on readiness.
     assert await get_json(http, f"{processor.url}/healthz") == (200, {"status": "ok"})
     assert await get_json(http, f"{roles.gateway.url}/readyz") == (200, {"status": "ready"})
