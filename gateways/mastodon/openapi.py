@@ -100,12 +100,19 @@ UNAUTHORIZED = plain_error("The access token is missing or invalid")
 FORBIDDEN = plain_error("The token lacks the scope")
 NOT_FOUND = plain_error("No such media among the caller's own")
 UNAVAILABLE = plain_error("The log is unreachable; try again")
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests allowed in the window"},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Requests left in the window"},
+    "X-RateLimit-Reset": {"schema": {"type": "string", "format": "date-time"},
+                          "description": "When the window ends (ISO 8601)"},
+}
+TOO_MANY = {**plain_error("Over the token's request limit or the user's upload limit"), "headers": RATE_HEADERS}
 
 
 def _authed(operation: dict[str, Any]) -> dict[str, Any]:
     operation.setdefault("tags", [TAG])
     operation["security"] = BEARER
-    operation["responses"].update({"401": UNAUTHORIZED, "403": FORBIDDEN, "503": UNAVAILABLE})
+    operation["responses"].update({"401": UNAUTHORIZED, "403": FORBIDDEN, "429": TOO_MANY, "503": UNAVAILABLE})
     return operation
 
 
