@@ -173,14 +173,14 @@ async def test_uploads_have_a_window_per_user(server: Running, http: aiohttp.Cli
     assert status in (200, 202)
 
 
-async def issue(server: Running, user: str, *, cli: bool) -> str:
-    """A token as another issuer than `mediaplex token create` would make it."""
+async def issue(server: Running, user: str, *, cli: bool, scopes: tuple[str, ...] = ("read", "write")) -> str:
+    """A token as another issuer than `mediaplex token create` would make it, with any scopes."""
     await server.token(user)
     token = new_token()
     hashed = token_hash(token)
     token_id = hashlib.sha256(hashed.encode()).hexdigest()[:16]
     await server.events.append(TokenIssued(at=time.time(), token_id=token_id, user_id=user, token_hash=hashed,
-                                           scopes=("read", "write"), cli=cli), msg_id=f"token.{token_id}")
+                                           scopes=scopes, cli=cli), msg_id=f"token.{token_id}")
     return token
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import errors, instance, media, openapi, ratelimits
+from gateways.mastodon import errors, instance, media, openapi, ratelimits, startup
 from gateways.mastodon.settings import MastodonSettings
 
 
@@ -15,6 +15,7 @@ def add_routes(app: web.Application) -> None:
     before = set(app.router.resources())
     app.add_routes(instance.routes())
     app.add_routes(media.routes())
+    app.add_routes(startup.routes())
     # Last, so that it counts every route added above.
     ratelimits.limit(app, frozenset(set(app.router.resources()) - before))
 
