@@ -1,10 +1,10 @@
 """Mastodon's rate limits on the gateway's /api/ routes: per token, and for media uploads per user.
 
-Every answer to a request with a token carries X-RateLimit-Limit / -Remaining / -Reset (the reset as
+Every answer to a request with an issued token carries X-RateLimit-Limit / -Remaining / -Reset (the reset as
 ISO 8601, as Mastodon sends it) for the per-token window; once over, the answer is 429
 `{"error": "Too many requests"}` with the headers of the window that was exceeded. Requests without a
-token are not counted here (Mastodon counts those per address; that belongs to the proxy in front,
-which knows the client's address). Counts are keyed by hashes, never by the token itself.
+token, or with one nobody issued, are not counted here (Mastodon counts those per address; that belongs
+to the proxy in front, which knows the client's address). Counts are keyed by hashes, never by the token itself.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ HEADERS = web.RequestKey("mastodon_rate_limit_headers", dict)
 
 class Holder(msgspec.Struct, frozen=True):
     token: str
-    # None for a token nobody issued: it is counted, and the handler refuses it.
+    # None for a token nobody issued.
     user_id: str | None
     cli: bool
 
@@ -84,7 +84,9 @@ def limiter(resources: frozenset[AbstractResource]) -> Middleware:
         if token is None or not token.isascii():
             return await handler(request)
         holder = await _holder(request, token)
-        if holder.cli and not settings.rate_limit_cli_tokens:
+        # A token nobody issued is refused by the route (or ignored by a public one); counting it would
+        # let made-up tokens fill the bucket with keys.
+        if holder.user_id is None or (holder.cli and not settings.rate_limit_cli_tokens):
             return await handler(request)
         counts = counter(request.app)
         if settings.api_rate_limit > 0:
@@ -93,8 +95,7 @@ def limiter(resources: frozenset[AbstractResource]) -> Middleware:
             request[HEADERS] = headers(api)
             if api.over:
                 raise Refusal(429, TOO_MANY, headers=headers(api))
-        if (settings.media_rate_limit > 0 and request.method == "POST" and request.path in UPLOADS
-                and holder.user_id is not None):
+        if settings.media_rate_limit > 0 and request.method == "POST" and request.path in UPLOADS:
             window = Window("media", settings.media_rate_limit, settings.media_rate_period)
             media = await counts.hit(window, _subject("user", holder.user_id))
             if media.over:
