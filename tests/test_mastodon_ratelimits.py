@@ -19,7 +19,7 @@ from core.ids import new_token, token_hash
 from core.log import LogUnavailable
 from gateways.kit.keyvalue import Bucket
 from gateways.kit.memkv import MemoryBuckets
-from gateways.kit.ratelimit import Counter, Window
+from gateways.kit.ratelimit import Counter, LocalCounts, Window
 from tests import images
 from tests.outage import KillableBroker
 from tests.servers import Running, Servers, bearer
@@ -269,3 +269,13 @@ async def test_counting_goes_on_in_the_replica_while_the_broker_is_away(
     await eventually(lambda: _is(readiness(http, server), 200), "ready again")
     # Back on the shared count, which remembers what it had.
     assert await remaining() == (200, "1")
+
+
+def test_local_counts_forget_ended_windows() -> None:
+    local = LocalCounts()
+    window = Window("api", 5, 300)
+    assert [local.hit(window, "a", 0), local.hit(window, "b", 0), local.hit(window, "a", 0)] == [1, 1, 2]
+    assert local.hit(window, "a", 300) == 1
+    # A late hit for an ended window no longer finds its count.
+    assert local.hit(window, "b", 0) == 1
+    assert local.hit(Window("media", 5, 300), "a", 0) == 1

@@ -50,6 +50,9 @@ async def test_calls_refuse_without_a_token_or_the_scope(server: Running, http: 
     accounts = await issue(server, "alice", cli=False, scopes=("read:accounts",))
     assert await get(http, server, "/api/v1/preferences", accounts) == (200, PREFERENCES)
     assert (await get(http, server, "/api/v1/notifications", accounts))[0] == 403
+    follow = await issue(server, "alice", cli=False, scopes=("follow",))
+    assert await get(http, server, "/api/v1/followed_tags", follow) == (200, [])
+    assert (await get(http, server, "/api/v1/lists", follow))[0] == 403
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])

@@ -58,11 +58,15 @@ class LocalCounts:
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str, int], int] = {}
+        # The latest window start seen per window name.
+        self._starts: dict[str, int] = {}
 
     def hit(self, window: Window, subject: str, start: int) -> int:
-        # Windows that have ended are dropped so an outage of any length holds one window per subject.
-        for key in [k for k in self._counts if k[0] == window.name and k[2] < start]:
-            del self._counts[key]
+        if start > self._starts.get(window.name, start - 1):
+            # A new window: the ended ones are dropped, so an outage of any length holds one per subject.
+            self._starts[window.name] = start
+            for key in [k for k in self._counts if k[0] == window.name and k[2] < start]:
+                del self._counts[key]
         key = (window.name, subject, start)
         used = self._counts.get(key, 0) + 1
         self._counts[key] = used

@@ -51,7 +51,7 @@ CALLS: tuple[Call, ...] = (
          "getFiltersV2"),
     Call("/api/v1/lists", [], ("read", "read:lists"), "The account's lists (none)",
          "getLists"),
-    Call("/api/v1/followed_tags", [], ("read", "read:follows"), "Followed hashtags (none)",
+    Call("/api/v1/followed_tags", [], ("read", "read:follows", "follow"), "Followed hashtags (none)",
          "getFollowedTags"),
     Call("/api/v1/announcements", [], ("read",), "Instance announcements (none)",
          "getAnnouncements"),
