@@ -279,3 +279,12 @@ def test_local_counts_forget_ended_windows() -> None:
     # A late hit for an ended window no longer finds its count.
     assert local.hit(window, "b", 0) == 1
     assert local.hit(Window("media", 5, 300), "a", 0) == 1
+
+
+@pytest.mark.parametrize(("field", "value"), [("api_rate_period", 0), ("media_rate_period", -5),
+                                              ("api_rate_limit", -1), ("media_rate_limit", -1)])
+def test_windows_of_no_length_and_negative_limits_are_refused_at_start(field: str, value: int) -> None:
+    from gateways.mastodon.settings import MastodonSettings
+
+    with pytest.raises(ValueError, match=field):
+        MastodonSettings(**{field: value})

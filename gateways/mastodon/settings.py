@@ -20,3 +20,12 @@ class MastodonSettings(msgspec.Struct, frozen=True):
     media_rate_period: int = 1800
     # False exempts tokens made by `mediaplex token create` (scripts the operator runs) from both limits.
     rate_limit_cli_tokens: bool = True
+
+    def __post_init__(self) -> None:
+        # A window of no length would divide by zero on every request; say so at start instead.
+        for name in ("api_rate_period", "media_rate_period"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 second")
+        for name in ("api_rate_limit", "media_rate_limit"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (no limit) or more")
