@@ -51,6 +51,8 @@ class TokenIssued(Event, frozen=True, tag="token.issued"):
     user_id: str
     token_hash: str
     scopes: tuple[str, ...]
+    # Made by `mediaplex token create`; an operator may exempt such tokens from rate limits.
+    cli: bool = False
 
     def subject(self) -> str:
         return f"mx.token.{self.token_id}.issued"

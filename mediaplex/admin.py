@@ -55,7 +55,8 @@ async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> 
     token = new_token()
     hashed = token_hash(token)
     token_id = hashlib.sha256(hashed.encode()).hexdigest()[:16]
-    event = TokenIssued(at=time.time(), token_id=token_id, user_id=name, token_hash=hashed, scopes=scopes)
+    event = TokenIssued(at=time.time(), token_id=token_id, user_id=name, token_hash=hashed, scopes=scopes,
+                        cli=True)
     await events.append(event, msg_id=f"token.{token_id}")
     return token
 

@@ -88,6 +88,16 @@ def _gateway_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> N
         settings_flags(parser, env, gateway)
 
 
+def _yes_no(value: str) -> bool:
+    # bool("no") is True: a switch is spelled out.
+    lowered = value.strip().lower()
+    if lowered in ("yes", "true", "on", "1"):
+        return True
+    if lowered in ("no", "false", "off", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"not yes or no: {value!r}")
+
+
 def settings_flags(parser: argparse.ArgumentParser, env: Mapping[str, str], gateway: Gateway) -> None:
     """The gateway's own settings, typed and defaulted by its settings Struct."""
     if gateway.settings is None or not gateway.flags:
@@ -97,7 +107,7 @@ def settings_flags(parser: argparse.ArgumentParser, env: Mapping[str, str], gate
     kinds = {f.name: f.type for f in msgspec.structs.fields(gateway.settings)}
     for flag in gateway.flags:
         default = getattr(defaults, flag.field)
-        kind = kinds[flag.field]
+        kind = _yes_no if kinds[flag.field] is bool else kinds[flag.field]
         shown = f"; default {default}" if default != "" else ""
         group.add_argument(flag.flag, dest=flag.dest, type=kind, default=kind(env.get(flag.env, str(default))),
                            help=f"{flag.help} (env {flag.env}{shown})")

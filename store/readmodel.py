@@ -65,7 +65,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "tokens",
         "token_hash",
-        {"token_hash": str, "token_id": str, "user_id": str, "scopes": str, "created_at": float},
+        {"token_hash": str, "token_id": str, "user_id": str, "scopes": str, "created_at": float, "cli": int},
         indexes=(("user_id",),),
     ),
     Table(
@@ -172,7 +172,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             return [
                 Put("tokens", {"token_hash": event.token_hash, "token_id": event.token_id,
                                "user_id": event.user_id, "scopes": " ".join(event.scopes),
-                               "created_at": event.at}),
+                               "created_at": event.at, "cli": int(event.cli)}),
             ]
         case MediaUploaded():
             focus = event.focus

@@ -44,7 +44,9 @@ def make_config(nats_url: str, data_dir: Path, **overrides: object) -> Config:
         subject_prefix=stream.prefix,
     )
     waits = {"v2_sync_wait": 10.0, "v1_sync_wait": 20.0, "pumpio_upload_wait": 10.0}
-    return configure(config, **{**waits, **overrides})
+    # Suites that make hundreds of requests with one token are not about rate limits; those tests set their own.
+    rates = {"api_rate_limit": 100_000, "media_rate_limit": 100_000}
+    return configure(config, **{**waits, **rates, **overrides})
 
 
 class Running:

@@ -7,13 +7,17 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import errors, instance, media, openapi
+from gateways.mastodon import errors, instance, media, openapi, ratelimits, startup
 from gateways.mastodon.settings import MastodonSettings
 
 
 def add_routes(app: web.Application) -> None:
+    before = set(app.router.resources())
     app.add_routes(instance.routes())
     app.add_routes(media.routes())
+    app.add_routes(startup.routes())
+    # Last, so that it counts every route added above.
+    ratelimits.limit(app, frozenset(set(app.router.resources()) - before))
 
 
 GATEWAY = Gateway(
@@ -27,6 +31,12 @@ GATEWAY = Gateway(
         Flag("description_limit", "--description-limit", "longest media description in characters"),
         Flag("v2_sync_wait", "--v2-sync-wait", "seconds POST /api/v2/media waits for processing before a 202"),
         Flag("v1_sync_wait", "--v1-sync-wait", "seconds POST /api/v1/media waits for processing at most"),
+        Flag("api_rate_limit", "--api-rate-limit", "requests per token in each API rate window, 0 for no limit"),
+        Flag("api_rate_period", "--api-rate-period", "seconds of one API rate window"),
+        Flag("media_rate_limit", "--media-rate-limit", "media uploads per user in each upload window, 0 for no limit"),
+        Flag("media_rate_period", "--media-rate-period", "seconds of one media upload window"),
+        Flag("rate_limit_cli_tokens", "--rate-limit-cli-tokens",
+             "whether tokens made by `mediaplex token create` are rate limited too (yes or no)"),
     ),
     limits=Limits(),
     via="mastodon",

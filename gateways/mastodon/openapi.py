@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateways.kit.openapi import Fragment, PathItem, answer, in_path, in_query, nullable, plain_error, ref, slashed
+from gateways.mastodon.startup import CALLS, PREFERENCES
 
 TAG = "mastodon"
 STRING = {"type": "string"}
@@ -60,15 +61,24 @@ def _schemas() -> dict[str, Any]:
             "image_matrix_limit": {"type": "integer"},
         },
     )
-    configuration = {"type": "object", "required": ["media_attachments"],
-                     "properties": {"media_attachments": ref("MastodonMediaLimits")}}
-    instance_v1 = _object(["uri", "title", "version", "configuration"], {
+    statuses = _object(["max_characters", "max_media_attachments", "characters_reserved_per_url"], {
+        "max_characters": {"type": "integer"}, "max_media_attachments": {"type": "integer"},
+        "characters_reserved_per_url": {"type": "integer"},
+    })
+    configuration = {"type": "object", "required": ["media_attachments", "statuses"],
+                     "properties": {"media_attachments": ref("MastodonMediaLimits"), "statuses": statuses}}
+    registrations = _object(["enabled", "approval_required"], {
+        "enabled": {"type": "boolean"}, "approval_required": {"type": "boolean"},
+        "reason_required": nullable({"type": "boolean"}), "message": TEXT, "url": TEXT,
+    })
+    instance_v1 = _object(["uri", "title", "version", "configuration", "registrations", "approval_required"], {
         "uri": STRING, "title": STRING, "version": STRING, "stats": {"type": "object"},
         "configuration": configuration,
+        "registrations": {"type": "boolean"}, "approval_required": {"type": "boolean"},
     })
-    instance_v2 = _object(["domain", "title", "version", "configuration", "api_versions"], {
+    instance_v2 = _object(["domain", "title", "version", "configuration", "api_versions", "registrations"], {
         "domain": STRING, "title": STRING, "version": STRING,
-        "configuration": configuration,
+        "configuration": configuration, "registrations": registrations,
         "api_versions": _object(["mastodon"], {"mastodon": {"type": "integer"}}),
     })
     upload = _object(["file"], {
@@ -92,6 +102,13 @@ def _schemas() -> dict[str, Any]:
         "MastodonInstanceV2": instance_v2,
         "MastodonUpload": upload,
         "MastodonUpdate": update,
+        "MastodonPreferences": _object(list(PREFERENCES), {
+            "posting:default:visibility": {"enum": ["public", "unlisted", "private", "direct"]},
+            "posting:default:sensitive": {"type": "boolean"},
+            "posting:default:language": TEXT,
+            "reading:expand:media": {"enum": ["default", "show_all", "hide_all"]},
+            "reading:expand:spoilers": {"type": "boolean"},
+        }),
     }
 
 
@@ -100,12 +117,19 @@ UNAUTHORIZED = plain_error("The access token is missing or invalid")
 FORBIDDEN = plain_error("The token lacks the scope")
 NOT_FOUND = plain_error("No such media among the caller's own")
 UNAVAILABLE = plain_error("The log is unreachable; try again")
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests allowed in the window"},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Requests left in the window"},
+    "X-RateLimit-Reset": {"schema": {"type": "string", "format": "date-time"},
+                          "description": "When the window ends (ISO 8601)"},
+}
+TOO_MANY = {**plain_error("Over the token's request limit or the user's upload limit"), "headers": RATE_HEADERS}
 
 
 def _authed(operation: dict[str, Any]) -> dict[str, Any]:
     operation.setdefault("tags", [TAG])
     operation["security"] = BEARER
-    operation["responses"].update({"401": UNAUTHORIZED, "403": FORBIDDEN, "503": UNAVAILABLE})
+    operation["responses"].update({"401": UNAUTHORIZED, "403": FORBIDDEN, "429": TOO_MANY, "503": UNAVAILABLE})
     return operation
 
 
@@ -132,8 +156,34 @@ def _instance(version: int) -> dict[str, Any]:
         "operationId": f"getInstanceV{version}",
         "summary": f"Instance information and media limits (v{version})",
         "tags": [TAG],
-        "responses": {"200": answer("The instance", ref(f"MastodonInstanceV{version}"))},
+        "responses": {"200": answer("The instance", ref(f"MastodonInstanceV{version}")), "429": TOO_MANY},
     }}
+
+
+def _startup() -> dict[str, PathItem]:
+    """The calls clients make as they start, each answering its empty value."""
+    paths: dict[str, PathItem] = {}
+    for call in CALLS:
+        if isinstance(call.answer, list):
+            schema: dict[str, Any] = {"type": "array", "maxItems": 0}
+        elif call.answer:
+            schema = ref("MastodonPreferences")
+        else:
+            schema = {"type": "object", "maxProperties": 0}
+        operation: dict[str, Any] = {
+            "operationId": call.operation_id,
+            "summary": call.summary,
+            "tags": [TAG],
+            "responses": {"200": answer(call.summary, schema)},
+        }
+        if call.scopes:
+            operation["description"] = "Scopes: " + " or ".join(f"`{s}`" for s in call.scopes)
+            _authed(operation)
+        else:
+            # A request that carries a token anyway is counted against it.
+            operation["responses"]["429"] = TOO_MANY
+        paths[call.path] = {"get": operation}
+    return paths
 
 
 def fragment() -> Fragment:
@@ -189,6 +239,7 @@ def fragment() -> Fragment:
         "/api/v1/media": {"post": _upload(1)},
         "/api/v2/media": {"post": _upload(2)},
         "/api/v1/media/{id}": media,
+        **_startup(),
     }
     return Fragment(
         paths=paths,

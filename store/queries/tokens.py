@@ -12,6 +12,11 @@ async def bearer_token(projection: ProjectionReader, token_hash: str) -> sqlite3
     return await projection.one("SELECT user_id, scopes FROM tokens WHERE token_hash = ?", (token_hash,))
 
 
+async def token_holder(projection: ProjectionReader, token_hash: str) -> sqlite3.Row | None:
+    """`user_id` and `cli` (1 for a token made by `mediaplex token create`) of the bearer token with this hash."""
+    return await projection.one("SELECT user_id, cli FROM tokens WHERE token_hash = ?", (token_hash,))
+
+
 async def oauth_access_token(projection: ProjectionReader, token: str) -> sqlite3.Row | None:
     """`token`, `secret`, `client_id` and `user_id` of an OAuth access token."""
     return await projection.one(
