@@ -7,13 +7,15 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import errors, instance, media, openapi
+from gateways.mastodon import apps, errors, instance, media, oauth2, openapi
 from gateways.mastodon.settings import MastodonSettings
 
 
 def add_routes(app: web.Application) -> None:
     app.add_routes(instance.routes())
     app.add_routes(media.routes())
+    app.add_routes(apps.routes())
+    app.add_routes(oauth2.routes())
 
 
 GATEWAY = Gateway(
@@ -30,4 +32,5 @@ GATEWAY = Gateway(
     ),
     limits=Limits(),
     via="mastodon",
+    authorize=oauth2.FLOW,
 )
