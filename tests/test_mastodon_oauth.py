@@ -378,3 +378,24 @@ async def test_racing_exchanges_of_one_code_issue_one_token(server: Running) -> 
     rows = await server.projection.read(
         lambda db: db.execute("SELECT count(*) FROM tokens WHERE client_id = ?", (app["client_id"],)).fetchone()[0])
     assert rows == 1
+
+
+async def test_a_doctored_session_cookie_signs_nobody_in(server: Running) -> None:
+    app = await asyncio.to_thread(register, server)
+    params = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": OOB}
+    page = f"{server.url}/oauth/authorize"
+
+    def walk() -> str:
+        browser = requests.Session()
+        approve(requests.Request("GET", page, params=params).prepare().url or "", browser=browser)
+        payload, _, mac = browser.cookies["mediaplex_login"].partition(".")
+        session = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert session[1] == "alice"
+        session[1] = "bob"
+        forged = base64.urlsafe_b64encode(json.dumps(session).encode()).decode().rstrip("=")
+        browser.cookies.clear()
+        browser.cookies.set("mediaplex_login", f"{forged}.{mac}", path="/oauth")
+        return browser.get(page, params=params, timeout=TIMEOUT).text
+
+    text = await asyncio.to_thread(walk)
+    assert 'id="signed-in"' not in text and 'name="password"' in text

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from html import escape
+from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
@@ -76,11 +77,12 @@ class Login:
     def remember(self, response: web.StreamResponse, request: web.Request, user_id: str | None = None) -> None:
         """Sets the cookie on `response`: the same session, now signed in as `user_id` when given."""
         if user_id is not None:
-            self.session = Session(self.session.sid, user_id, time.time() + SESSION_TTL)
+            # A new id on signing in: a session id planted in the browser beforehand learns nothing.
+            self.session = Session(secrets.token_urlsafe(18), user_id, time.time() + SESSION_TTL)
         value = _sign(self._key, self.session)
-        secure = request.app[SERVICES].config.base_url.startswith("https:")
-        response.set_cookie(COOKIE, value, path="/oauth", httponly=True, samesite="Lax", secure=secure,
-                            max_age=int(SESSION_TTL))
+        base = urlsplit(request.app[SERVICES].config.base_url)
+        response.set_cookie(COOKIE, value, path=base.path.rstrip("/") + "/oauth", httponly=True, samesite="Lax",
+                            secure=base.scheme == "https", max_age=int(SESSION_TTL))
 
     async def sign_in(self, request: web.Request, form: Mapping[str, str], *, force: bool = False) -> str | None:
         """The user this form signs in as: checks the CSRF token, then the password given, else the session's
