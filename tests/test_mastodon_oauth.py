@@ -399,3 +399,16 @@ async def test_a_doctored_session_cookie_signs_nobody_in(server: Running) -> Non
 
     text = await asyncio.to_thread(walk)
     assert 'id="signed-in"' not in text and 'name="password"' in text
+
+
+async def test_the_client_may_authenticate_with_http_basic(server: Running) -> None:
+    app = await asyncio.to_thread(register, server)
+
+    def exchange(secret: str) -> requests.Response:
+        return requests.post(f"{server.url}/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(app["client_id"], secret), timeout=TIMEOUT)
+
+    good, bad = await asyncio.gather(asyncio.to_thread(exchange, app["client_secret"]),
+                                     asyncio.to_thread(exchange, "wrong"))
+    assert good.status_code == 200 and good.json()["scope"] == "read"
+    oauth_refused(bad, 401, "invalid_client")
