@@ -7,7 +7,7 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import apps, errors, instance, media, oauth2, openapi
+from gateways.mastodon import apps, authorize, errors, instance, media, oauth2, openapi
 from gateways.mastodon.settings import MastodonSettings
 
 
@@ -32,5 +32,5 @@ GATEWAY = Gateway(
     ),
     limits=Limits(),
     via="mastodon",
-    authorize=oauth2.FLOW,
+    authorize=authorize.FLOW,
 )
