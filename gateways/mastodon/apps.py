@@ -5,6 +5,7 @@ The client secret is handed out once and only its hash is recorded; the token en
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +67,13 @@ def from_row(row: Any) -> App:
     return App(app_id=row["app_id"], client_id=row["client_id"], secret_hash=row["secret_hash"], name=row["name"],
                website=row["website"], redirect_uris=tuple(row["redirect_uris"].split("\n")) if row["redirect_uris"]
                else (), scopes=tuple(row["scopes"].split()))
+
+
+def secret_matches(app: App | None, secret: str) -> bool:
+    """Whether `secret` is the app's: hashes compared in constant time."""
+    if app is None or not secret:
+        return False
+    return hmac.compare_digest(token_hash(secret).encode(), app.secret_hash.encode())
 
 
 async def find_app(request: web.Request, client_id: str) -> App | None:

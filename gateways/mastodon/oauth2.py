@@ -24,7 +24,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.mastodon import scopes as scope_names
-from gateways.mastodon.apps import find_app
+from gateways.mastodon.apps import find_app, secret_matches
 from gateways.mastodon.oauth2_server import (
     Code,
     Endpoints,
@@ -90,7 +90,8 @@ async def token(request: web.Request) -> web.StreamResponse:
         if entry is not None:
             code, revision = msgspec.json.decode(entry.value, type=Code), entry.revision
     user_id = None
-    if grant_type == "password" and app is not None and token_hash(secret) == app.secret_hash:
+    # The password is checked (slowly) only for an app that authenticated.
+    if grant_type == "password" and secret_matches(app, secret):
         user_id = await check_login(request, form.get("username", ""), form.get("password", ""))
     validator = Validator(Loaded(app=app, secret=secret, code=code, user_id=user_id))
     # oauthlib reads the client's credentials from the body: hand it the form with those we found.

@@ -31,13 +31,13 @@ from oauthlib.oauth2 import (
 )
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 
-from core.ids import new_token, token_hash
+from core.ids import new_token
 from core.log import LogUnavailable
 from gateways.kit.keyvalue import Bucket
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon import scopes as scope_names
-from gateways.mastodon.apps import App
+from gateways.mastodon.apps import App, secret_matches
 
 CODES = "oauth2_codes"
 # Mastodon's codes last ten minutes.
@@ -98,7 +98,7 @@ class Validator(RequestValidator):
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
         app = self.loaded.app
         secret = self.loaded.secret
-        if app is None or not secret or token_hash(secret) != app.secret_hash:
+        if app is None or not secret_matches(app, secret):
             return False
         request.client = app
         request.client_id = app.client_id
