@@ -53,9 +53,36 @@ class TokenIssued(Event, frozen=True, tag="token.issued"):
     scopes: tuple[str, ...]
     # Made by `mediaplex token create`; an operator may exempt such tokens from rate limits.
     cli: bool = False
+    # The registered app the user signed in to; "" for a token made by the operator.
+    client_id: str = ""
 
     def subject(self) -> str:
         return f"mx.token.{self.token_id}.issued"
+
+
+class TokenRevoked(Event, frozen=True, tag="token.revoked"):
+    """A bearer token no longer grants anything."""
+
+    token_id: str
+    token_hash: str
+
+    def subject(self) -> str:
+        return f"mx.token.{self.token_id}.revoked"
+
+
+class AppRegistered(Event, frozen=True, tag="app.registered"):
+    """A client application that signs users in with OAuth 2.0. Only the secret's hash is kept."""
+
+    app_id: str
+    client_id: str
+    secret_hash: str
+    name: str
+    website: str = ""
+    redirect_uris: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+    def subject(self) -> str:
+        return f"mx.app.{self.client_id}.registered"
 
 
 class MediaUploaded(Event, frozen=True, tag="media.uploaded"):
@@ -243,7 +270,7 @@ class AvatarSet(Event, frozen=True, tag="identity.avatar"):
 AnyEvent = (
     UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
-    | MediaReprocessRequested
+    | MediaReprocessRequested | TokenRevoked | AppRegistered
 )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from gateways import health
+from gateways import authorize, health
 from gateways.kit import openapi
 from gateways.kit.boundary import Handler, Styles, error_boundary
 from gateways.kit.descriptor import Gateway
@@ -31,6 +31,12 @@ def create_app(gateways: Iterable[Gateway] = GATEWAYS) -> web.Application:
     app = web.Application(middlewares=[error_boundary(styles)])
     for gateway in gateways:
         mount(app, styles, gateway)
+    flows = [g.authorize for g in gateways if g.authorize is not None]
+    if flows:
+        authorize.add_routes(app, flows)
     health.add_routes(app)
-    openapi.add_routes(app, [*(g.openapi for g in gateways if g.openapi is not None), health.fragment])
+    described = [*(g.openapi for g in gateways if g.openapi is not None), health.fragment]
+    if flows:
+        described.append(authorize.fragment)
+    openapi.add_routes(app, described)
     return app

@@ -14,6 +14,7 @@ from core.events import (
     AccessGranted,
     ActivityPosted,
     AnyEvent,
+    AppRegistered,
     AvatarSet,
     ClientRegistered,
     ClientUpdated,
@@ -26,6 +27,7 @@ from core.events import (
     MediaUploaded,
     RenditionInfo,
     TokenIssued,
+    TokenRevoked,
     UserAdded,
 )
 
@@ -65,8 +67,16 @@ TABLES: tuple[Table, ...] = (
     Table(
         "tokens",
         "token_hash",
-        {"token_hash": str, "token_id": str, "user_id": str, "scopes": str, "created_at": float, "cli": int},
+        {"token_hash": str, "token_id": str, "user_id": str, "scopes": str, "created_at": float, "cli": int,
+         "client_id": str},
         indexes=(("user_id",),),
+    ),
+    Table(
+        "apps",
+        "client_id",
+        # OAuth 2.0 client applications; `secret_hash` is the SHA-256 of the secret, never the secret.
+        {"client_id": str, "app_id": str, "secret_hash": str, "name": str, "website": str, "redirect_uris": str,
+         "scopes": str, "created_at": float},
     ),
     Table(
         "media",
@@ -172,8 +182,17 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             return [
                 Put("tokens", {"token_hash": event.token_hash, "token_id": event.token_id,
                                "user_id": event.user_id, "scopes": " ".join(event.scopes),
-                               "created_at": event.at, "cli": int(event.cli)}),
+                               "created_at": event.at, "cli": int(event.cli), "client_id": event.client_id}),
             ]
+        case TokenRevoked():
+            return [Remove("tokens", event.token_hash)]
+        case AppRegistered():
+            return [Put("apps", {
+                "client_id": event.client_id, "app_id": event.app_id, "secret_hash": event.secret_hash,
+                "name": event.name,
+                "website": event.website, "redirect_uris": "\n".join(event.redirect_uris),
+                "scopes": " ".join(event.scopes), "created_at": event.at,
+            })]
         case MediaUploaded():
             focus = event.focus
             return [

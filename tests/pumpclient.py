@@ -62,6 +62,7 @@ class Page(HTMLParser):
         self.action = ""
         self.fields: dict[str, str] = {}
         self.verifier = ""
+        self.code = ""
         self.error = ""
         self._capture = ""
         self.feed(html)
@@ -72,7 +73,7 @@ class Page(HTMLParser):
             self.action = attributes.get("action", "")
         elif tag == "input" and attributes.get("type") == "hidden":
             self.fields[attributes["name"]] = attributes.get("value", "")
-        if attributes.get("id") in ("verifier", "error"):
+        if attributes.get("id") in ("verifier", "error", "code"):
             self._capture = attributes["id"]
 
     def handle_endtag(self, tag: str) -> None:
@@ -81,6 +82,8 @@ class Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._capture == "verifier":
             self.verifier += data
+        elif self._capture == "code":
+            self.code += data
         elif self._capture == "error":
             self.error += data
 

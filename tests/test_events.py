@@ -12,6 +12,7 @@ from core.events import (
     AccessGranted,
     ActivityPosted,
     AnyEvent,
+    AppRegistered,
     AvatarSet,
     ClientRegistered,
     ClientUpdated,
@@ -26,6 +27,7 @@ from core.events import (
     MediaUploaded,
     RenditionInfo,
     TokenIssued,
+    TokenRevoked,
     UserAdded,
     aggregate_filter,
 )
@@ -74,6 +76,12 @@ SAMPLES: list[AnyEvent] = [
                                RenditionInfo("small", 4, 3, "image/png", 90),
                                RenditionInfo("thumb", 4, 3, "image/png", 80)),
                    blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
+    # Added with OAuth 2.0 apps: a token names its app, and may be revoked.
+    TokenIssued(at=2.5, token_id="abd", user_id="alice", token_hash="e" * 64, scopes=("read",), client_id="c1"),
+    TokenRevoked(at=2.6, token_id="abd", token_hash="e" * 64),
+    AppRegistered(at=2.7, app_id="101", client_id="c1", secret_hash="d" * 64, name="Heron",
+                  website="https://heron.example", redirect_uris=("urn:ietf:wg:oauth:2.0:oob",),
+                  scopes=("read", "write")),
 ]
 
 
@@ -91,7 +99,8 @@ def test_golden_samples_still_decode() -> None:
     tags = {json.loads(line)["type"] for line in lines}
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
-                    "activity.posted", "media.requested", "identity.avatar", "media.reprocess"}
+                    "activity.posted", "media.requested", "identity.avatar", "media.reprocess",
+                    "token.revoked", "app.registered"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -118,7 +127,9 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[2].subject() == "mx.media.7.uploaded"
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
-    assert SAMPLES[-2].subject() == "mx.media.8.reprocess"
+    assert SAMPLES[-5].subject() == "mx.media.8.reprocess"
+    assert [e.subject() for e in SAMPLES[-3:]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
+                                                   "mx.app.c1.registered"]
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

@@ -125,7 +125,7 @@ async def test_the_authorize_page_shows_the_client_and_a_login_form(server: Runn
     assert "Heron &lt;Watch&gt;" in page.text
     form = Page(page.text)
     assert form.action == f"{server.url}/oauth/authorize"
-    assert form.fields == {"oauth_token": token}
+    assert set(form.fields) == {"oauth_token", "csrf_token"} and form.fields["oauth_token"] == token
     assert 'name="username"' in page.text and 'name="password"' in page.text
 
 
@@ -174,7 +174,7 @@ async def test_a_wrong_password_shows_the_form_again(server: Running) -> None:
         assert answer.status_code == 403
         page = Page(answer.text)
         assert page.error == "Wrong username or password"
-        assert page.fields == {"oauth_token": token[0]}
+        assert page.fields["oauth_token"] == token[0] and page.fields["csrf_token"]
     approved = await asyncio.to_thread(pumpclient.approve, server.url, token[0], "alice", PASSWORD)
     assert approved.status_code == 200 and Page(approved.text).verifier
 
@@ -368,7 +368,8 @@ async def test_authorize_page_refusals(server: Running) -> None:
     await asyncio.to_thread(pumpclient.approve, server.url, authorized[0], "alice", PASSWORD)
     page = f"{server.url}/oauth/authorize"
     cases: list[tuple[str, dict[str, Any], int, str]] = [
-        ("GET", {}, 400, "Missing request token (oauth_token)"),
+        ("GET", {}, 400, "Name a request token (oauth_token, OAuth 1.0a) or a client (response_type and "
+                         "client_id, OAuth 2.0)"),
         ("GET", {"params": {"oauth_token": "unknown"}}, 400, "Unknown or expired request token"),
         ("GET", {"params": {"oauth_token": "not/a key!"}}, 400, "Unknown or expired request token"),
         ("GET", {"params": {"oauth_token": used[0]}}, 400, "Request token already used"),
@@ -472,3 +473,21 @@ async def test_racing_exchanges_of_one_request_token_grant_one_access_token(serv
         lambda db: db.execute("SELECT count(*) FROM oauth_tokens WHERE client_id = ?", (client[0],)).fetchone()[0]
     )
     assert rows == 1
+
+
+async def test_approving_without_the_pages_csrf_token_is_refused(server: Running) -> None:
+    client = await pumpclient.register_client(server.url)
+    token = await asyncio.to_thread(pumpclient.request_token, server.url, client)
+
+    def without_token() -> requests.Response:
+        with requests.Session() as browser:
+            page = browser.get(f"{server.url}/oauth/authorize", params={"oauth_token": token[0]}, timeout=TIMEOUT)
+            fields = {k: v for k, v in Page(page.text).fields.items() if k != "csrf_token"}
+            return browser.post(f"{server.url}/oauth/authorize", timeout=TIMEOUT,
+                                data={**fields, "username": "alice", "password": PASSWORD})
+
+    refused(await asyncio.to_thread(without_token), 403,
+            "The form's CSRF token is missing or wrong: open the authorize page again")
+    # The request token is still pending: the real page approves it.
+    approved = await asyncio.to_thread(pumpclient.approve, server.url, token[0], "alice", PASSWORD)
+    assert approved.status_code == 200 and Page(approved.text).verifier

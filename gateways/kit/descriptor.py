@@ -8,7 +8,7 @@ unattached uploads only of the gateways whose policy says so.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
 from aiohttp import web
@@ -35,6 +35,19 @@ class Flag(msgspec.Struct, frozen=True):
         return "MEDIAPLEX_" + self.dest.upper()
 
 
+class AuthorizeFlow(msgspec.Struct, frozen=True):
+    """One protocol's share of `/oauth/authorize`, which several sign-in protocols serve on the one path.
+
+    The composition root mounts the path once and hands each request to the first flow whose `claims`
+    accepts its parameters (the query, and on a POST the form too).
+    """
+
+    claims: Callable[[Mapping[str, str]], bool]
+    page: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    # Takes the form the dispatcher already read.
+    submit: Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
 class Gateway(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     # Adds the gateway's routes to the shared app; every route it adds answers in `errors`.
@@ -53,3 +66,5 @@ class Gateway(msgspec.Struct, frozen=True, kw_only=True):
     openapi: Callable[[], Fragment] | None = None
     # Run once the app's services are set, before it serves: keys, buckets, anything the routes need.
     start: Callable[[web.Application], Awaitable[None]] | None = None
+    # Its part of the shared `/oauth/authorize` page, if it signs users in there.
+    authorize: AuthorizeFlow | None = None

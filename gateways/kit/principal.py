@@ -82,6 +82,7 @@ async def require(request: web.Request, *scopes: str) -> Principal:
 
 async def _lookup(projection: ProjectionReader, hashed: str) -> Principal | None:
     row = await bearer_token(projection, hashed)
-    if row is None:
+    # An app's own token (client credentials) acts for no user, so it passes no user's check.
+    if row is None or not row["user_id"]:
         return None
     return Principal(user_id=row["user_id"], scopes=frozenset(row["scopes"].split()))

@@ -7,7 +7,7 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import errors, instance, media, openapi, ratelimits, startup
+from gateways.mastodon import apps, authorize, errors, instance, media, oauth2, openapi, ratelimits, startup
 from gateways.mastodon.settings import MastodonSettings
 
 
@@ -16,6 +16,8 @@ def add_routes(app: web.Application) -> None:
     app.add_routes(instance.routes())
     app.add_routes(media.routes())
     app.add_routes(startup.routes())
+    app.add_routes(apps.routes())
+    app.add_routes(oauth2.routes())
     # Last, so that it counts every route added above.
     ratelimits.limit(app, frozenset(set(app.router.resources()) - before))
 
@@ -40,4 +42,5 @@ GATEWAY = Gateway(
     ),
     limits=Limits(),
     via="mastodon",
+    authorize=authorize.FLOW,
 )

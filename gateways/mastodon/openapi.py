@@ -109,6 +109,84 @@ def _schemas() -> dict[str, Any]:
             "reading:expand:media": {"enum": ["default", "show_all", "hide_all"]},
             "reading:expand:spoilers": {"type": "boolean"},
         }),
+        **_oauth_schemas(),
+    }
+
+
+def _oauth_schemas() -> dict[str, Any]:
+    uris = {"anyOf": [STRING, {"type": "array", "items": STRING, "maxItems": 10}]}
+    app_fields = {"id": STRING, "name": STRING, "website": TEXT, "scopes": {"type": "array", "items": STRING},
+                  "redirect_uri": STRING, "redirect_uris": {"type": "array", "items": STRING}}
+    return {
+        "MastodonAppRequest": _object(["client_name", "redirect_uris"], {
+            "client_name": {"type": "string", "maxLength": 200}, "redirect_uris": uris,
+            "scopes": {"type": "string", "description": "Space separated; default `read`"},
+            "website": {"type": "string", "maxLength": 2000},
+        }),
+        "MastodonApplication": _object(list(app_fields), app_fields),
+        "MastodonCredentialApplication": _object(
+            [*app_fields, "client_id", "client_secret", "client_secret_expires_at"],
+            {**app_fields, "client_id": STRING, "client_secret": STRING,
+             "client_secret_expires_at": {"const": 0}}),
+        "OAuthTokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
+            name: STRING for name in ("grant_type", "code", "redirect_uri", "client_id", "client_secret",
+                                      "code_verifier", "scope", "username", "password")}},
+        "OAuthToken": _object(["access_token", "token_type", "scope", "created_at"], {
+            "access_token": STRING, "token_type": {"const": "Bearer"}, "scope": STRING,
+            "created_at": {"type": "integer"}}),
+        "OAuthRevokeRequest": _object(["token"], {"client_id": STRING, "client_secret": STRING, "token": STRING}),
+        "OAuthError": _object(["error", "error_description"], {"error": STRING, "error_description": STRING}),
+    }
+
+
+def _oauth_error(description: str) -> dict[str, Any]:
+    return answer(description, ref("OAuthError"))
+
+
+def _oauth_paths() -> dict[str, PathItem]:
+    form = "application/x-www-form-urlencoded"
+
+    def body(name: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": ref(name)},
+                                              form: {"schema": ref(name)}}}
+
+    return {
+        "/api/v1/apps": {"post": {
+            "operationId": "createApp", "summary": "Register a client application", "tags": [TAG],
+            "requestBody": body("MastodonAppRequest"),
+            "responses": {"200": answer("The app, with its client_id and secret (shown once)",
+                                        ref("MastodonCredentialApplication")),
+                          "400": plain_error("A body that is not JSON or a form"),
+                          "422": plain_error("No name, a bad redirect URI, website or scope"),
+                          "503": UNAVAILABLE},
+        }},
+        "/api/v1/apps/verify_credentials": {"get": {
+            "operationId": "verifyAppCredentials", "summary": "The app a token was issued to", "tags": [TAG],
+            "security": BEARER,
+            "responses": {"200": answer("The app", ref("MastodonApplication")), "401": UNAUTHORIZED},
+        }},
+        "/oauth/token": {"post": {
+            "operationId": "oauthToken", "tags": [TAG],
+            "summary": "A token for an authorization code (with PKCE), the app itself, or a user's password",
+            "requestBody": body("OAuthTokenRequest"),
+            "responses": {"200": answer("The token", ref("OAuthToken")),
+                          "400": _oauth_error("A bad, used or expired code, a PKCE mismatch, a scope beyond the "
+                                              "app's, a wrong password"),
+                          "401": _oauth_error("Unknown client or wrong secret"),
+                          "503": UNAVAILABLE},
+        }},
+        "/oauth/revoke": {"post": {
+            "operationId": "oauthRevoke", "summary": "Revoke a token the app holds", "tags": [TAG],
+            "requestBody": body("OAuthRevokeRequest"),
+            "responses": {"200": answer("Revoked, or not the app's to revoke", {"type": "object"}),
+                          "400": _oauth_error("No token named"),
+                          "403": _oauth_error("Unknown client or wrong secret"),
+                          "503": UNAVAILABLE},
+        }},
+        "/.well-known/oauth-authorization-server": {"get": {
+            "operationId": "oauthMetadata", "summary": "OAuth 2.0 server metadata (RFC 8414)", "tags": [TAG],
+            "responses": {"200": answer("Endpoints, scopes, grant types, PKCE methods", {"type": "object"})},
+        }},
     }
 
 
@@ -240,6 +318,7 @@ def fragment() -> Fragment:
         "/api/v2/media": {"post": _upload(2)},
         "/api/v1/media/{id}": media,
         **_startup(),
+        **_oauth_paths(),
     }
     return Fragment(
         paths=paths,

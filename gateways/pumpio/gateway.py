@@ -30,4 +30,5 @@ GATEWAY = Gateway(
     limits=Limits(),
     sweeps_unattached=True,
     via="pumpio",
+    authorize=oauth.FLOW,
 )

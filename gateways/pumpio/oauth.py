@@ -11,11 +11,10 @@ behind a proxy the client signed the URL it was given. Only form-encoded bodies 
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -33,14 +32,13 @@ from oauthlib.oauth1.rfc5849.signature import collect_parameters
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from core.events import AccessGranted, AnyEvent
-from core.ids import check_password
-from gateways.kit import bodies, numbers
-from gateways.kit.bodies import FormCaps
+from gateways.kit import numbers
+from gateways.kit.descriptor import AuthorizeFlow
+from gateways.kit.login import WRONG_LOGIN, Login, code_page, html, login_page
 from gateways.kit.principal import caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
-from gateways.pumpio import templates
 from gateways.pumpio.state import (
     TIMESTAMP_WINDOW,
     RequestToken,
@@ -50,13 +48,11 @@ from gateways.pumpio.state import (
 )
 from store.queries.clients import client_by_id
 from store.queries.tokens import oauth_access_token
-from store.queries.users import user_by_id
 
 T = TypeVar("T")
 
 FORM = "application/x-www-form-urlencoded"
-# The login page's form: a token, a name, a password, a button.
-LOGIN_FORM = FormCaps(max_bytes=16 * 1024, max_fields=8, max_name=32, max_value=4096)
+ASKS = "post and read your media and activities"
 REQUIRED = ("oauth_consumer_key", "oauth_signature", "oauth_signature_method", "oauth_timestamp", "oauth_nonce")
 
 MISSING_CREDENTIALS = "Missing OAuth credentials: sign the request with an 'Authorization: OAuth' header"
@@ -81,7 +77,6 @@ AUTHORIZED_REQUEST_TOKEN = "Request token already authorized"
 UNAUTHORIZED_REQUEST_TOKEN = "Request token not authorized yet"
 WRONG_VERIFIER = "Wrong verifier"
 INVALID_CALLBACK = "oauth_callback must be 'oob' or an absolute URI"
-WRONG_LOGIN = "Wrong username or password"
 RACED = "The request token changed meanwhile; start again"
 
 # Stand-ins oauthlib signs with when a client or token is unknown, so a refusal costs the same time.
@@ -500,26 +495,20 @@ def _action(request: web.Request) -> str:
     return request.app[SERVICES].config.base_url + "/oauth/authorize"
 
 
-def _page(html: str, status: int = 200) -> web.Response:
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+async def _login_page(request: web.Request, login: Login, stored: Stored, token: str, *, error: str = "",
+                      status: int = 200) -> web.StreamResponse:
+    name = await _client_name(request, stored.token.client_id)
+    text = login_page(_action(request), name, {"oauth_token": token}, csrf=login.csrf, asks=ASKS,
+                      signed_in=login.signed_in(), error=error)
+    response = html(text, status=status)
+    login.remember(response, request)
+    return response
 
 
 async def authorize_page(request: web.Request) -> web.StreamResponse:
     token = request.query.get("oauth_token", "")
     stored = await _pending(request, token)
-    return _page(templates.login(_action(request), await _client_name(request, stored.token.client_id), token))
-
-
-async def _login(request: web.Request, username: str, password: str) -> str | None:
-    projection = request.app[SERVICES].projection
-    user = await _caught_up(request, lambda: user_by_id(projection, username)) if username else None
-    if user is None:
-        return None
-    # scrypt is deliberately slow: keep it off the event loop.
-    if not await asyncio.to_thread(check_password, password, user["password_hash"]):
-        return None
-    return str(user["user_id"])
+    return await _login_page(request, await Login.of(request), stored, token)
 
 
 def _with_query(url: str, pairs: list[tuple[str, str]]) -> str:
@@ -528,30 +517,33 @@ def _with_query(url: str, pairs: list[tuple[str, str]]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-async def _login_form(request: web.Request) -> dict[str, str]:
-    try:
-        return await bodies.read_form(request, LOGIN_FORM)
-    except Refusal as exc:
-        raise Refusal(exc.status, exc.message) from None
-
-
-async def authorize(request: web.Request) -> web.StreamResponse:
-    form = await _login_form(request)
+async def authorize(request: web.Request, form: dict[str, str]) -> web.StreamResponse:
     token = str(form.get("oauth_token", ""))
     stored = await _pending(request, token)
-    user_id = await _login(request, str(form.get("username", "")), str(form.get("password", "")))
+    login = await Login.of(request)
+    user_id = await login.sign_in(request, form)
     if user_id is None:
-        name = await _client_name(request, stored.token.client_id)
-        return _page(templates.login(_action(request), name, token, error=WRONG_LOGIN), status=403)
+        return await _login_page(request, login, stored, token, error=WRONG_LOGIN, status=403)
     verifier = generate_token()
     approved = msgspec.structs.replace(stored.token, user_id=user_id, verifier=verifier)
     if not await (await oauth_state(request)).replace(token, stored, approved):
         raise Refusal(400, RACED)
     callback = stored.token.callback
     if callback == "oob":
-        return _page(templates.verifier(verifier))
-    location = _with_query(callback, [("oauth_token", token), ("oauth_verifier", verifier)])
-    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+        response = html(code_page(verifier, element="verifier", what="verifier"))
+    else:
+        location = _with_query(callback, [("oauth_token", token), ("oauth_verifier", verifier)])
+        response = web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    login.remember(response, request, user_id)
+    return response
+
+
+def claims(params: Mapping[str, str]) -> bool:
+    return "oauth_token" in params
+
+
+# pump.io's share of the one /oauth/authorize page.
+FLOW = AuthorizeFlow(claims=claims, page=authorize_page, submit=authorize)
 
 
 def add_routes(app: web.Application) -> None:
@@ -559,6 +551,3 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(path, request_token)
     for path in ("/oauth/access_token", "/oauth/access_token/"):
         app.router.add_post(path, access_token)
-    for path in ("/oauth/authorize", "/oauth/authorize/"):
-        app.router.add_get(path, authorize_page)
-        app.router.add_post(path, authorize)

@@ -141,30 +141,9 @@ def _oauth() -> dict[str, PathItem]:
         "operationId": "postAccessToken", "summary": "Exchange an approved request token and its verifier",
         "responses": {"200": tokens},
     })}
-    login = _form_schema(["oauth_token", "username", "password"])
-    authorize = {
-        "get": _open({
-            "operationId": "getAuthorize", "summary": "The page where a user approves a client",
-            "parameters": [in_query("oauth_token", STRING, required=True)],
-            "responses": {"200": answer("The login page", STRING, media="text/html"),
-                          "400": plain_error("A request token that is unknown, used or already approved")},
-        }),
-        "post": _open({
-            "operationId": "postAuthorize", "summary": "Approve a client by logging in",
-            "requestBody": {"required": True, "content": {FORM: {"schema": login}}},
-            "responses": {
-                "200": answer("The verifier, for an out-of-band client", STRING, media="text/html"),
-                "302": answer("Back to the client's callback with the verifier",
-                              headers={"Location": {"schema": STRING}}),
-                "400": plain_error("A request token that is unknown, used or already approved"),
-                "403": answer("Wrong user name or password: the login page again", STRING, media="text/html"),
-            },
-        }),
-    }
     return {
         **slashed("/oauth/request_token", request_token),
         **slashed("/oauth/access_token", access_token),
-        **slashed("/oauth/authorize", authorize),
     }
 
 

@@ -21,3 +21,9 @@ async def oauth_access_token(projection: ProjectionReader, token: str) -> sqlite
     """`token`, `secret`, `client_id` and `user_id` of an OAuth access token."""
     return await projection.one(
         "SELECT token, secret, client_id, user_id FROM oauth_tokens WHERE token = ?", (token,))
+
+
+async def token_grant(projection: ProjectionReader, token_hash: str) -> sqlite3.Row | None:
+    """`token_id`, `user_id`, `scopes` and `client_id` of the bearer token with this hash."""
+    return await projection.one(
+        "SELECT token_id, user_id, scopes, client_id FROM tokens WHERE token_hash = ?", (token_hash,))

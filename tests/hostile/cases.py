@@ -745,11 +745,52 @@ def framing_cases() -> Iterator[Case]:
         yield Case(f"framing-target-{len(target)}", "GET", target, "framing", status=400)
 
 
+def mastodon_oauth_cases() -> Iterator[Case]:
+    """Apps and OAuth 2.0: refused in Mastodon's shape (RFC 6749's on /oauth/*), nothing recorded."""
+    oob = "urn:ietf:wg:oauth:2.0:oob"
+    yield Case("apps-no-name", "POST", "/api/v1/apps", "mastodon", headers=(JSON,),
+               body=dumps({"redirect_uris": oob}), status=422, error="Validation failed: Name can't be blank")
+    yield Case("apps-bad-redirect", "POST", "/api/v1/apps", "mastodon", headers=(FORM,),
+               body=b"client_name=a&redirect_uris=%00nope", status=422,
+               error="Validation failed: Redirect URI must be an absolute URI.")
+    yield Case("apps-name-object", "POST", "/api/v1/apps", "mastodon", headers=(JSON,),
+               body=dumps({"client_name": {"a": 1}, "redirect_uris": oob}), status=400)
+    yield Case("apps-redirects-too-many", "POST", "/api/v1/apps", "mastodon", headers=(JSON,),
+               body=dumps({"client_name": "a", "redirect_uris": [f"https://a.example/{i}" for i in range(11)]}),
+               status=422)
+    yield Case("apps-deep-json", "POST", "/api/v1/apps", "mastodon", headers=(JSON,), body=DEEP_SMALL_OBJECT,
+               status=400)
+    yield Case("apps-verify-no-token", "GET", "/api/v1/apps/verify_credentials", "mastodon", status=401,
+               error=mastodon.TOKEN_INVALID)
+    yield Case("oauth2-token-unknown-client", "POST", "/oauth/token", "mastodon", headers=(FORM,),
+               body=b"grant_type=client_credentials&client_id=nobody&client_secret=x", status=401,
+               error="invalid_client")
+    yield Case("oauth2-token-bad-basic", "POST", "/oauth/token", "mastodon", headers=(FORM,),
+               body=b"grant_type=client_credentials",
+               status=401, error="invalid_client")
+    yield Case("oauth2-token-json-array", "POST", "/oauth/token", "mastodon", headers=(JSON,), body=b"[1]",
+               status=400)
+    yield Case("oauth2-token-deep-json", "POST", "/oauth/token", "mastodon", headers=(JSON,),
+               body=DEEP_SMALL_OBJECT, status=400)
+    yield Case("oauth2-token-unknown-grant", "POST", "/oauth/token", "mastodon", headers=(FORM,),
+               body=b"grant_type=refresh_token&client_id=nobody&client_secret=x")
+    yield Case("oauth2-revoke-unknown-client", "POST", "/oauth/revoke", "mastodon", headers=(FORM,),
+               body=b"client_id=nobody&client_secret=x&token=y", status=403, error="unauthorized_client")
+    yield Case("oauth2-authorize-unknown-client", "GET",
+               f"/oauth/authorize?response_type=code&client_id=nobody&redirect_uri={oob}", "mastodon", status=401,
+               error="invalid_client")
+    yield Case("oauth2-authorize-post-unknown-client", "POST", "/oauth/authorize", "mastodon", headers=(FORM,),
+               body=b"response_type=code&client_id=nobody&username=alice&password=x", status=401)
+    yield Case("authorize-neither-flow", "POST", "/oauth/authorize", "mastodon", headers=(FORM,),
+               body=b"username=alice&password=x", status=400)
+
+
 def all_cases() -> list[Case]:
     cases = [
         *auth_cases(), *mastodon_upload_cases(), *mastodon_media_cases(), *pumpio_client_cases(),
         *pumpio_oauth_cases(), *pumpio_discovery_cases(), *pumpio_upload_cases(), *pumpio_feed_cases(),
         *pumpio_object_cases(), *presigned_cases(), *posts_cases(), *transform_cases(), *framing_cases(),
+        *mastodon_oauth_cases(),
     ]
     ids = [case.id for case in cases]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
