@@ -24,6 +24,9 @@ from core.events import (
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
+    PostCreated,
+    PostDeleted,
+    PostEdited,
     RenditionInfo,
     TokenIssued,
     UserAdded,
@@ -74,6 +77,14 @@ SAMPLES: list[AnyEvent] = [
                                RenditionInfo("small", 4, 3, "image/png", 90),
                                RenditionInfo("thumb", 4, 3, "image/png", 80)),
                    blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
+    # Added with posts for every protocol.
+    PostCreated(at=20.0, post_id="117000000000000001", author="alice", text="Look <here>", attachments=("9",),
+                visibility="unlisted", sensitive=True, spoiler_text="birds", language="en", in_reply_to="",
+                via="mastodon", app="toot"),
+    PostEdited(at=21.0, post_id="117000000000000001", author="alice", text="Look again", attachments=(),
+               sensitive=False, spoiler_text="", language="en", detached=("9",), activity_id="117000000000000001-post"),
+    PostDeleted(at=22.0, post_id="117000000000000001", author="alice", attachments=(),
+                activity_id="117000000000000001-post", note_id="117000000000000001"),
 ]
 
 
@@ -91,7 +102,8 @@ def test_golden_samples_still_decode() -> None:
     tags = {json.loads(line)["type"] for line in lines}
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
-                    "activity.posted", "media.requested", "identity.avatar", "media.reprocess"}
+                    "activity.posted", "media.requested", "identity.avatar", "media.reprocess",
+                    "post.created", "post.edited", "post.deleted"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -118,7 +130,8 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[2].subject() == "mx.media.7.uploaded"
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
-    assert SAMPLES[-2].subject() == "mx.media.8.reprocess"
+    assert SAMPLES[17].subject() == "mx.media.8.reprocess"
+    assert SAMPLES[-1].subject() == "mx.post.117000000000000001.deleted"
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

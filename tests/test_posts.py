@@ -132,10 +132,12 @@ async def test_a_post_attaches_uploaded_media_and_reads_back_publicly(
 
     text_only = await alice.post("No pictures today")
     assert text_only.status == 201 and text_only.json["attachments"] == [] and text_only.json["attachmentIds"] == []
-    longest = await alice.post("x" * 5000, [first])
+    longest = await alice.post("x" * 5000)
     assert longest.status == 201 and len(longest.json["body"]) == 5000
-    # A media may be attached to more than one post, as a library item is referenced.
-    assert longest.json["attachments"][0] == small
+    # A media attaches to one post at most, whichever protocol posted it.
+    again_attached = await alice.post("Herons again", [first])
+    assert again_attached.status == 422 and again_attached.json["code"] == "media_attached"
+    assert again_attached.json["parameter"] == "attachmentIds"
 
     missing = await anonymous.call("GET", "/posts/nope")
     assert (missing.status, missing.json) == (404, {"error": "No such post", "code": "not_found"})

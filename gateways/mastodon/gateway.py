@@ -7,13 +7,16 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import errors, instance, media, openapi
+from gateways.mastodon import accounts, errors, instance, media, openapi, statuses, timelines
 from gateways.mastodon.settings import MastodonSettings
 
 
 def add_routes(app: web.Application) -> None:
     app.add_routes(instance.routes())
     app.add_routes(media.routes())
+    app.add_routes(statuses.routes())
+    app.add_routes(accounts.routes())
+    app.add_routes(timelines.routes())
 
 
 GATEWAY = Gateway(
@@ -29,5 +32,7 @@ GATEWAY = Gateway(
         Flag("v1_sync_wait", "--v1-sync-wait", "seconds POST /api/v1/media waits for processing at most"),
     ),
     limits=Limits(),
+    # Mastodon's vacuum: uploads no status attaches are deleted after a day.
+    sweeps_unattached=True,
     via="mastodon",
 )

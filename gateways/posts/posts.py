@@ -1,20 +1,21 @@
 """`POST /posts` and `GET /posts/{id}`: a note with a body, in a space, attaching the author's media.
 
-A post is a pump.io `post` activity of a `note`, so it shows in the author's pump.io outbox and inbox
-with its images. Posts are public: anyone may read one by id, as its media's rendition URLs are too.
+A post is a protocol-neutral PostCreated, folded into a pump.io `post` activity of a `note`, so it
+shows in the author's pump.io outbox and inbox with its images, and as a Mastodon status. Posts are
+public: anyone may read one by id, as its media's rendition URLs are too.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from core.events import ActivityPosted
+from core.events import PostCreated
+from core.ids import new_media_id
 from gateways.kit.media import MediaView, media_view
 from gateways.kit.principal import require
 from gateways.kit.refusal import Refusal
@@ -77,12 +78,11 @@ async def create_post(request: web.Request) -> web.Response:
     ids = limits.attachment_ids(new.attachment_ids)
     body = limits.body(new.body, attachments=len(ids))
     app = request.app
-    await check_usable(app[SERVICES].projection, principal.user_id, ids, "attachmentIds")
-    post_id = uuid.uuid4().hex
-    event = ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=principal.user_id, verb="post",
-                           object_type="note", object_id=post_id, content=body, attachments=ids, space=space,
-                           generator=GENERATOR)
-    await append(request, event, msg_id=f"activity.{event.activity_id}")
+    await check_usable(app[SERVICES].projection, principal.user_id, ids, "attachmentIds", unattached=True)
+    post_id = new_media_id()
+    event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=body, attachments=ids,
+                        space=space, via="posts", app=GENERATOR)
+    await append(request, event, msg_id=f"post.{post_id}.created")
     stored = await _load(request, post_id)
     assert stored is not None, "the projection reached the post's sequence"
     base = app[SERVICES].config.base_url
