@@ -398,6 +398,15 @@ def _version(post_id: str, seq: int, event: PostCreated | PostEdited) -> Put:
     })
 
 
+def _post_entry(user: str, activity_id: str) -> str:
+    return f"{user}:{activity_id}"
+
+
+def _post_inbox(user: str, seq: int, activity_id: str, major: int) -> Put:
+    return Put("inbox", {"entry": _post_entry(user, activity_id), "user_id": user, "seq": seq,
+                         "activity_id": activity_id, "major": major, "direct": 0})
+
+
 def _post_created(event: PostCreated, seq: int) -> list[Change]:
     activity_id = post_activity_id(event.post_id)
     out: list[Change] = [
@@ -417,7 +426,7 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
             "published": event.at, "attachments": _json(event.attachments) if event.attachments else None,
             "space": event.space or None,
         }))
-        out.append(_inbox(event.author, seq, activity_id, 1, direct=False))
+        out.append(_post_inbox(event.author, seq, activity_id, 1))
     # Attached media is shown, and never swept as unposted.
     out.extend(Patch("media", media_id, {"published_at": event.at}) for media_id in event.attachments)
     return out
@@ -452,7 +461,9 @@ def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
             "generator": "", "display_name": None, "content": None, "published": event.at, "attachments": None,
             "space": None,
         }))
-        out.append(_inbox(event.author, seq, deleted, 0, direct=False))
+        # Keyed by activity, not by sequence, so that the delete can take the post's entry out.
+        out.append(Remove("inbox", _post_entry(event.author, event.activity_id)))
+        out.append(_post_inbox(event.author, seq, deleted, 0))
     # Its media is free again: deleted with the post's redraft or swept as any unposted upload.
     out.extend(Patch("media", media_id, {"published_at": None}) for media_id in event.attachments)
     return out

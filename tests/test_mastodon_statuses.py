@@ -207,6 +207,9 @@ async def test_a_status_is_a_pumpio_note_and_a_post_and_deletes_everywhere(
     feed = (await pump.get("/api/user/alice/feed")).json["items"]
     assert (feed[0]["verb"], feed[0]["object"]["id"]) == ("delete", note["id"])
     assert note["id"] not in [a["object"]["id"] for a in feed if a["verb"] == "post"]
+    inbox = (await pump.get("/api/user/alice/inbox")).json
+    assert inbox["totalItems"] == len(inbox["items"]) == 2
+    assert [a["verb"] for a in inbox["items"]] == ["delete", "post"]
     # Its media is free again: unattached, to be swept as any other upload.
     assert (await media_row(server, media))["published_at"] is None
 
