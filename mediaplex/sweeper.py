@@ -87,7 +87,7 @@ class Sweeper:
 
         def expired(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(
-                f"SELECT media_id FROM media WHERE published_at IS NULL AND attached_at IS NULL"
+                f"SELECT media_id FROM media WHERE published_at IS NULL AND attached_at IS NULL AND post_id IS NULL"
                 f" AND created_at < ? AND via IN ({marks})",
                 (cutoff, *via),
             )

@@ -107,6 +107,8 @@ TABLES: tuple[Table, ...] = (
             "thumb": str,
             # Set when a profile uses the media; attached media is never swept as unposted either.
             "attached_at": float,
+            # The post that attaches the media, of any protocol and visibility: one at most.
+            "post_id": str,
         },
         indexes=(("owner_id",), ("blob",), ("published_at", "created_at")),
     ),
@@ -217,7 +219,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "small": None, "blurhash": None, "failure": None,
                     "created_at": event.at, "updated_at": event.at,
                     "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
-                    "attached_at": None,
+                    "attached_at": None, "post_id": None,
                 }),
                 Remove("requests", event.media_id),
             ]
@@ -427,8 +429,7 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
             "space": event.space or None,
         }))
         out.append(_post_inbox(event.author, seq, activity_id, 1))
-    # Attached media is shown, and never swept as unposted.
-    out.extend(Patch("media", media_id, {"published_at": event.at}) for media_id in event.attachments)
+    out.extend(_attach(event.attachments, event.post_id, event.at, listed=event.visibility in LISTED))
     return out
 
 
@@ -444,8 +445,9 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
     if event.activity_id:
         out.append(Patch("activities", event.activity_id, {
             "content": event.text, "attachments": _json(event.attachments) if event.attachments else None}))
-    out.extend(Patch("media", media_id, {"published_at": None}) for media_id in event.detached)
-    out.extend(Patch("media", media_id, {"published_at": event.at}) for media_id in event.attachments)
+    out.extend(_detach(event.detached))
+    # Only a listed post has a pump.io activity to name.
+    out.extend(_attach(event.attachments, event.post_id, event.at, listed=bool(event.activity_id)))
     return out
 
 
@@ -465,5 +467,17 @@ def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
         out.append(Remove("inbox", _post_entry(event.author, event.activity_id)))
         out.append(_post_inbox(event.author, seq, deleted, 0))
     # Its media is free again: deleted with the post's redraft or swept as any unposted upload.
-    out.extend(Patch("media", media_id, {"published_at": None}) for media_id in event.attachments)
+    out.extend(_detach(event.attachments))
     return out
+
+
+def _attach(media_ids: tuple[str, ...], post_id: str, at: float, *, listed: bool) -> list[Change]:
+    """Attached media is never swept as unposted; a listed post's media is published, public in pump.io too."""
+    fields: dict[str, Any] = {"post_id": post_id}
+    if listed:
+        fields["published_at"] = at
+    return [Patch("media", media_id, fields) for media_id in media_ids]
+
+
+def _detach(media_ids: tuple[str, ...]) -> list[Change]:
+    return [Patch("media", media_id, {"post_id": None, "published_at": None}) for media_id in media_ids]

@@ -211,7 +211,27 @@ async def test_a_status_is_a_pumpio_note_and_a_post_and_deletes_everywhere(
     assert inbox["totalItems"] == len(inbox["items"]) == 2
     assert [a["verb"] for a in inbox["items"]] == ["delete", "post"]
     # Its media is free again: unattached, to be swept as any other upload.
-    assert (await media_row(server, media))["published_at"] is None
+    freed = await media_row(server, media)
+    assert (freed["published_at"], freed["post_id"]) == (None, None)
+
+
+async def test_a_private_status_keeps_its_media_attached_but_unpublished(
+        server: Running, http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    alice = await api(server, http, "alice")
+    media = await alice.uploaded(tmp_path)
+    posted = (await status(alice, "For followers", [media], visibility="private")).json
+    row = await media_row(server, media)
+    assert (row["post_id"], row["published_at"]) == (posted["id"], None)
+    # Not in anyone's pump.io view, yet attached: in use, and refused for another post.
+    pump_bob = await login(server, "bob")
+    assert (await pump_bob.get(f"/api/image/{media}")).status == 404
+    assert (await pump_bob.get("/api/user/alice/feed")).json["totalItems"] == 0
+    assert (await alice.call("DELETE", f"/api/v1/media/{media}")).status == 422
+    assert (await alice.post("Again", [media])).json["code"] == "media_attached"
+    later = time.time() + 2 * DAY
+    sweeper = Sweeper(server.events, server.projection, server.server.blobs, server.config.renditions,
+                      SweepSettings(via=swept_vias()), clock=lambda: later)
+    assert (await sweeper.sweep_once()).expired == 0
 
 
 async def test_a_note_from_before_post_events_reads_as_a_status(server: Running, http: aiohttp.ClientSession,

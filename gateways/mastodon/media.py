@@ -187,7 +187,7 @@ async def post_v2(request: web.Request, principal: Principal) -> web.StreamRespo
 async def _unattached(request: web.Request, principal: Principal) -> sqlite3.Row:
     """The caller's media, as long as no post shows it: Mastodon no longer finds attached media here."""
     row = await _owned(request, principal)
-    if row["published_at"] is not None:
+    if row["published_at"] is not None or row["post_id"] is not None:
         raise Refusal(404, errors.NOT_FOUND)
     return row
 

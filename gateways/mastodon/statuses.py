@@ -158,7 +158,8 @@ async def _check_media(request: web.Request, owner: str, ids: tuple[str, ...], k
     missing = [i for i in ids if i not in rows or rows[i]["owner_id"] != owner]
     if missing:
         raise Refusal(422, media_not_found(missing))
-    attached = [i for i in ids if rows[i]["published_at"] is not None and i not in keep]
+    attached = [i for i in ids if i not in keep and (rows[i]["published_at"] is not None
+                                                      or rows[i]["post_id"] is not None)]
     if attached:
         raise Refusal(422, media_attached(attached))
     if any(rows[i]["status"] == PROCESSING for i in ids):

@@ -34,7 +34,8 @@ async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[s
     if pending:
         raise Refusal(422, f"Media not uploaded yet: {', '.join(pending)}",
                       code=errors.MEDIA_NOT_UPLOADED, parameter=parameter)
-    attached = [i for i in ids if unattached and mine[i]["published_at"] is not None]
+    attached = [i for i in ids if unattached and (mine[i]["published_at"] is not None
+                                                  or mine[i]["post_id"] is not None)]
     if attached:
         raise Refusal(422, f"Media already attached to a post: {', '.join(attached)}",
                       code=errors.MEDIA_ATTACHED, parameter=parameter)
