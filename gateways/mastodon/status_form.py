@@ -118,14 +118,15 @@ def form_fields(data: bytes, codec: str = "utf-8") -> dict[str, Any]:
 
 async def read(request: web.Request) -> tuple[StatusForm, bytes]:
     """The form, and the body's bytes (an Idempotency-Key is checked against them)."""
+    codec = bodies.charset(request.charset)
     data = await bodies.read_bytes(request, MAX_BYTES) if request.can_read_body else b""
     if request.content_type == "application/json":
         try:
-            fields = bodies.decode_json(data or b"{}", _ANY)
-        except Refusal:
+            fields = bodies.decode_json(data.decode(codec).encode() if data else b"{}", _ANY)
+        except (Refusal, UnicodeError):
             raise Refusal(400, "Invalid JSON body") from None
     else:
-        fields = form_fields(data, bodies.charset(request.charset))
+        fields = form_fields(data, codec)
     for name, value in request.query.items():
         fields.setdefault(name, value)
     return from_fields(fields), data
