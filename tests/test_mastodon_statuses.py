@@ -156,6 +156,18 @@ async def test_timelines_page_by_id_with_link_headers(server: Running, http: aio
     mine = await anonymous.call("GET", f"/api/v1/accounts/{account}/statuses?limit=1&max_id={ids[1]}")
     assert [s["id"] for s in mine.json] == [ids[0]]
     assert (await anonymous.call("GET", f"/api/v1/accounts/{account}/statuses?pinned=true")).json == []
+    # Replies name the status and the account they reply to; `exclude_replies` leaves them out.
+    bob = await api(server, http, "bob")
+    reply = await status(bob, "Nice", in_reply_to_id=ids[0])
+    assert (reply.json["in_reply_to_id"], reply.json["in_reply_to_account_id"]) == (ids[0], account)
+    bobs = reply.json["account"]["id"]
+    assert (await anonymous.call("GET", f"/api/v1/accounts/{bobs}/statuses?exclude_replies=true")).json == []
+    local = await anonymous.call("GET", "/api/v1/timelines/public?local=true&limit=1")
+    assert [s["id"] for s in local.json] == [reply.json["id"]]
+    assert (await anonymous.call("GET", "/api/v1/timelines/public?remote=true")).json == []
+    # Ids and limits that are not numbers bound nothing, as Mastodon ignores them.
+    odd = await anonymous.call("GET", "/api/v1/timelines/public?max_id=abc&limit=-5&since_id=" + "9" * 400)
+    assert odd.status == 200 and len(odd.json) == 6
     last = await anonymous.call("GET", f"/api/v1/timelines/public?max_id={ids[0]}")
     assert (last.json, "Link" in last.headers) == ([], False)
     # The default avatar resolves to an image.

@@ -25,11 +25,11 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors, status_form
 from gateways.mastodon.media import check_description, parse_focus, requires
-from gateways.mastodon.render import DEFAULT_AVATAR, account, content_html, iso_time, status
+from gateways.mastodon.render import DEFAULT_AVATAR, account, account_id, content_html, iso_time, status
 from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.media import media_by_ids
-from store.queries.posts import last_post_at, post_by_id, post_count, versions
+from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
 from store.queries.users import users_by_ids
 from store.readmodel import FAILED, LISTED, PROCESSING, READY
 
@@ -62,6 +62,8 @@ class Rendered(msgspec.Struct, frozen=True):
     users: dict[str, sqlite3.Row]
     media: dict[str, sqlite3.Row]
     counts: dict[str, tuple[int, float | None]]
+    # The author of each post replied to, by post id.
+    replied: dict[str, str] = {}
 
 
 def attachment_ids(post: sqlite3.Row) -> list[str]:
@@ -77,7 +79,9 @@ def gather(conn: sqlite3.Connection, posts: list[sqlite3.Row], *, viewer: str | 
     wanted += [user["avatar"] for user in users.values() if user["avatar"]]
     counts = {author: (post_count(conn, author, VISIBILITIES if author == viewer else LISTED),
                        last_post_at(conn, author)) for author in authors}
-    return Rendered(users=users, media=media_by_ids(conn, wanted), counts=counts)
+    targets = posts_by_ids(conn, [post["in_reply_to"] for post in posts if post["in_reply_to"]])
+    return Rendered(users=users, media=media_by_ids(conn, wanted), counts=counts,
+                    replied={post_id: row["author"] for post_id, row in targets.items()})
 
 
 def avatar_url(user: sqlite3.Row, media: dict[str, sqlite3.Row], base: str) -> str:
@@ -99,7 +103,8 @@ def status_json(post: sqlite3.Row, rendered: Rendered, base: str) -> dict[str, A
     user = rendered.users.get(post["author"])
     author = account_json(user, rendered, base) if user is not None else {}
     media = [media_view(rendered.media[i], base) for i in attachment_ids(post) if i in rendered.media]
-    return status(post, author, media, base)
+    replied = rendered.replied.get(post["in_reply_to"]) if post["in_reply_to"] else None
+    return status(post, author, media, base, reply_account=account_id(replied) if replied else None)
 
 
 def statuses_json(conn: sqlite3.Connection, posts: list[sqlite3.Row], base: str,
