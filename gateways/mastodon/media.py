@@ -185,9 +185,12 @@ async def post_v2(request: web.Request, principal: Principal) -> web.StreamRespo
 
 
 async def _unattached(request: web.Request, principal: Principal) -> sqlite3.Row:
-    """The caller's media, as long as no post shows it: Mastodon no longer finds attached media here."""
+    """The caller's media, as long as no post attaches it: Mastodon no longer finds attached media here.
+
+    An image posted to a pump.io feed on its own is no post's attachment, and stays readable here.
+    """
     row = await _owned(request, principal)
-    if row["published_at"] is not None or row["post_id"] is not None:
+    if row["post_id"] is not None:
         raise Refusal(404, errors.NOT_FOUND)
     return row
 
