@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import time
@@ -314,3 +315,20 @@ async def test_statuses_accounts_and_timelines_survive_a_rebuild(nats_url: str, 
     finally:
         await second.server.stop()
     assert after == before
+
+
+async def test_racing_statuses_attach_a_media_once_and_a_redraft_gets_it_back(
+        server: Running, http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    alice = await api(server, http, "alice")
+    media = await alice.uploaded(tmp_path)
+    answers = await asyncio.gather(*(status(alice, f"race {n}", [media]) for n in range(4)),
+                                   alice.post("race through posts", [media]))
+    # Whichever wins, through either API, is the one post attaching it; the others are refused.
+    (won,) = [a.json for a in answers if a.status in (200, 201)]
+    assert [a.status for a in answers].count(422) == 4
+    rows = await server.projection.read(lambda conn: conn.execute("SELECT count(*) FROM posts").fetchone()[0])
+    assert rows == 1
+    # Delete and redraft: the media is free for the new status at once.
+    deleted = await alice.call("DELETE", f"/api/v1/statuses/{won['id']}")
+    redraft = await status(alice, deleted.json["text"], [m["id"] for m in deleted.json["media_attachments"]])
+    assert redraft.status == 200 and [m["id"] for m in redraft.json["media_attachments"]] == [media]

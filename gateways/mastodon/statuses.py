@@ -17,7 +17,7 @@ from aiohttp import web
 
 from core.events import Focus, MediaUpdated, PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
-from gateways.kit import writes
+from gateways.kit import attachments, writes
 from gateways.kit.keyvalue import KeyExists
 from gateways.kit.media import media_view
 from gateways.kit.principal import Principal, resolve
@@ -186,6 +186,12 @@ async def _apply_attributes(request: web.Request, form: StatusForm, ids: tuple[s
         await writes.append(request, event, msg_id=f"{attribute.id}.updated.{time.time_ns()}")
 
 
+async def _claim_media(request: web.Request, ids: tuple[str, ...], post_id: str) -> None:
+    taken = await attachments.claim(request.app[SERVICES].buckets, request.app[SERVICES].projection, ids, post_id)
+    if taken:
+        raise Refusal(422, media_attached(taken))
+
+
 def _visibility(form: StatusForm) -> str:
     visibility = form.visibility or "public"
     if visibility not in VISIBILITIES:
@@ -268,6 +274,7 @@ async def create_status(request: web.Request, principal: Principal) -> web.Strea
     post_id = new_media_id()
     if key is not None and (earlier := await _claim(request, key, post_id)) is not None:
         return await _replay(request, earlier, principal.user_id)
+    await _claim_media(request, ids, post_id)
     await _apply_attributes(request, form, ids)
     event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=text, attachments=ids,
                         visibility=visibility, sensitive=bool(form.sensitive), spoiler_text=form.spoiler_text or "",
@@ -291,6 +298,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
     if not text.strip() and not ids:
         raise Refusal(422, TEXT_BLANK)
     await _check_media(request, principal.user_id, tuple(i for i in ids if i not in current), keep=current)
+    await _claim_media(request, tuple(i for i in ids if i not in current), post["post_id"])
     await _apply_attributes(request, form, ids)
     event = PostEdited(
         at=time.time(), post_id=post["post_id"], author=principal.user_id, text=text, attachments=ids,
@@ -301,6 +309,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
     )
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.edited.{time.time_ns()}")
+    await attachments.release(request.app[SERVICES].buckets, event.detached, post["post_id"])
     return web.json_response(await _one(request, post["post_id"], principal.user_id))
 
 
@@ -313,6 +322,8 @@ async def delete_status(request: web.Request, principal: Principal) -> web.Strea
                         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
                         note_id=post["note_id"])
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.deleted")
+    # Freed at once, so that a client can redraft the status with the same media.
+    await attachments.release(request.app[SERVICES].buckets, event.attachments, post["post_id"])
     # The source text comes back, so a client can redraft the status.
     return web.json_response({**shown, "text": post["text"]})
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from core.events import PostCreated
 from core.ids import new_media_id
+from gateways.kit import attachments
 from gateways.kit.media import MediaView, media_view
 from gateways.kit.principal import require
 from gateways.kit.refusal import Refusal
@@ -80,6 +81,9 @@ async def create_post(request: web.Request) -> web.Response:
     app = request.app
     await check_usable(app[SERVICES].projection, principal.user_id, ids, "attachmentIds", unattached=True)
     post_id = new_media_id()
+    if taken := await attachments.claim(app[SERVICES].buckets, app[SERVICES].projection, ids, post_id):
+        raise Refusal(422, f"Media already attached to a post: {', '.join(taken)}", code=errors.MEDIA_ATTACHED,
+                      parameter="attachmentIds")
     event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=body, attachments=ids,
                         space=space, via="posts", app=GENERATOR)
     await append(request, event, msg_id=f"post.{post_id}.created")
