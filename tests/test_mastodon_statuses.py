@@ -332,3 +332,33 @@ async def test_racing_statuses_attach_a_media_once_and_a_redraft_gets_it_back(
     deleted = await alice.call("DELETE", f"/api/v1/statuses/{won['id']}")
     redraft = await status(alice, deleted.json["text"], [m["id"] for m in deleted.json["media_attachments"]])
     assert redraft.status == 200 and [m["id"] for m in redraft.json["media_attachments"]] == [media]
+
+
+async def test_an_edit_changes_media_descriptions_and_focus(server: Running, http: aiohttp.ClientSession,
+                                                            tmp_path: Path) -> None:
+    alice = await api(server, http, "alice")
+    first, second = await alice.uploaded(tmp_path, seed=1), await alice.uploaded(tmp_path, seed=2)
+    posted = (await status(alice, "Two", [first])).json
+    edited = await alice.call("PUT", f"/api/v1/statuses/{posted['id']}", json={
+        "status": "Two, described", "media_ids": [first, second],
+        "media_attributes": [{"id": first, "description": "a heron", "focus": "0.5,-0.5"}]})
+    assert edited.status == 200, edited.json
+    shown = edited.json["media_attachments"]
+    assert [m["id"] for m in shown] == [first, second]
+    assert shown[0]["description"] == "a heron" and shown[0]["meta"]["focus"] == {"x": 0.5, "y": -0.5}
+    # The same through a form, Rails-style.
+    async with http.put(f"{server.url}/api/v1/statuses/{posted['id']}", headers=alice.headers(), data=[
+            ("media_ids[]", first), ("media_ids[]", second), ("media_attributes[][id]", second),
+            ("media_attributes[][description]", "an egret")]) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert [m["description"] for m in body["media_attachments"]] == ["a heron", "an egret"]
+    assert body["content"] == "<p>Two, described</p>"
+    seq = await server.events.last_seq()
+    bad = await alice.call("PUT", f"/api/v1/statuses/{posted['id']}", json={
+        "media_attributes": [{"id": first, "description": "fine"}, {"id": second, "focus": "9,9"}]})
+    assert (bad.status, bad.json) == (422, {"error": "Validation failed: Focus must be two numbers between -1.0 and"
+                                                     " 1.0, as \"x,y\""})
+    assert await server.events.last_seq() == seq
+    history = (await alice.call("GET", f"/api/v1/statuses/{posted['id']}/history")).json
+    assert [len(v["media_attachments"]) for v in history] == [1, 2, 2]

@@ -173,17 +173,23 @@ async def _check_media(request: web.Request, owner: str, ids: tuple[str, ...], k
         raise Refusal(422, MEDIA_FAILED)
 
 
-async def _apply_attributes(request: web.Request, form: StatusForm, ids: tuple[str, ...]) -> None:
+def _attribute_changes(request: web.Request, form: StatusForm, ids: tuple[str, ...]) -> list[MediaUpdated]:
+    """Every media change `media_attributes` asks for, all checked before any is written."""
     limit = request.app[SERVICES].config.settings(MastodonSettings).description_limit
+    changes: list[MediaUpdated] = []
     for attribute in form.media_attributes:
         if attribute.id not in ids:
             continue
         description = None if attribute.description is None else check_description(attribute.description, limit)
         focus: Focus | None = parse_focus(attribute.focus) if attribute.focus else None
-        if description is None and focus is None:
-            continue
-        event = MediaUpdated(at=time.time(), media_id=attribute.id, description=description, focus=focus)
-        await writes.append(request, event, msg_id=f"{attribute.id}.updated.{time.time_ns()}")
+        if description is not None or focus is not None:
+            changes.append(MediaUpdated(at=time.time(), media_id=attribute.id, description=description, focus=focus))
+    return changes
+
+
+async def _apply(request: web.Request, changes: list[MediaUpdated]) -> None:
+    for event in changes:
+        await writes.append(request, event, msg_id=f"{event.media_id}.updated.{time.time_ns()}")
 
 
 async def _claim_media(request: web.Request, ids: tuple[str, ...], post_id: str) -> None:
@@ -271,11 +277,12 @@ async def create_status(request: web.Request, principal: Principal) -> web.Strea
     visibility = _visibility(form)
     reply = await _reply_target(request, form, principal.user_id)
     await _check_media(request, principal.user_id, ids)
+    changes = _attribute_changes(request, form, ids)
     post_id = new_media_id()
     if key is not None and (earlier := await _claim(request, key, post_id)) is not None:
         return await _replay(request, earlier, principal.user_id)
     await _claim_media(request, ids, post_id)
-    await _apply_attributes(request, form, ids)
+    await _apply(request, changes)
     event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=text, attachments=ids,
                         visibility=visibility, sensitive=bool(form.sensitive), spoiler_text=form.spoiler_text or "",
                         language=form.language or "", in_reply_to=reply, via="mastodon")
@@ -298,8 +305,9 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
     if not text.strip() and not ids:
         raise Refusal(422, TEXT_BLANK)
     await _check_media(request, principal.user_id, tuple(i for i in ids if i not in current), keep=current)
+    changes = _attribute_changes(request, form, ids)
     await _claim_media(request, tuple(i for i in ids if i not in current), post["post_id"])
-    await _apply_attributes(request, form, ids)
+    await _apply(request, changes)
     event = PostEdited(
         at=time.time(), post_id=post["post_id"], author=principal.user_id, text=text, attachments=ids,
         sensitive=bool(post["sensitive"]) if form.sensitive is None else form.sensitive,
