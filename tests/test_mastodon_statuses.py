@@ -362,3 +362,23 @@ async def test_an_edit_changes_media_descriptions_and_focus(server: Running, htt
     assert await server.events.last_seq() == seq
     history = (await alice.call("GET", f"/api/v1/statuses/{posted['id']}/history")).json
     assert [len(v["media_attachments"]) for v in history] == [1, 2, 2]
+
+
+async def test_deleting_through_posts_deletes_the_status_and_the_note(server: Running, http: aiohttp.ClientSession,
+                                                                      tmp_path: Path) -> None:
+    pump = await login(server, "alice")
+    alice, bob = await api(server, http, "alice"), await api(server, http, "bob")
+    media = await alice.uploaded(tmp_path)
+    made = (await alice.post("Short-lived", [media])).json
+    assert (await alice.call("GET", f"/api/v1/statuses/{made['id']}")).status == 200
+    seq = await server.events.last_seq()
+    for who, post_id in ((bob, made["id"]), (alice, "nope")):
+        refused = await who.call("DELETE", f"/posts/{post_id}")
+        assert (refused.status, refused.json) == (404, {"error": "No such post", "code": "not_found"})
+    assert await server.events.last_seq() == seq
+    assert (await alice.call("DELETE", f"/posts/{made['id']}")).status == 204
+    assert (await alice.call("GET", f"/api/v1/statuses/{made['id']}")).status == 404
+    assert (await alice.call("GET", f"/posts/{made['id']}")).status == 404
+    assert (await pump.get(f"/api/note/{made['id']}")).status == 404
+    # The media is free again, for a status this time.
+    assert (await status(alice, "Again", [media])).status == 200

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from core.events import PostCreated
+from core.events import PostCreated, PostDeleted
 from core.ids import new_media_id
 from gateways.kit import attachments
 from gateways.kit.media import MediaView, media_view
@@ -27,6 +27,8 @@ from gateways.posts import bodies, errors, limits
 from gateways.posts.media import check_usable, media_json
 from store.queries.activities import posted_note
 from store.queries.media import media_by_ids
+from store.queries.posts import post_by_note
+from store.readmodel import LISTED
 
 GENERATOR = "Mediaplex posts API"
 SCOPES = ("write", "write:statuses")
@@ -100,6 +102,23 @@ async def get_post(request: web.Request) -> web.Response:
     return web.json_response(post_json(stored, request.app[SERVICES].config.base_url))
 
 
+async def delete_post(request: web.Request) -> web.Response:
+    """Deletes the post everywhere: it leaves the pump.io feeds and is no status any more; its media is freed."""
+    principal = await require(request, *SCOPES)
+    note_id = request.match_info["id"]
+    post = await request.app[SERVICES].projection.read(lambda conn: post_by_note(conn, note_id))
+    if post is None or post["author"] != principal.user_id:
+        raise Refusal(404, "No such post", code=errors.NOT_FOUND)
+    media = tuple(msgspec.json.decode(post["attachments"], type=list[str]))
+    event = PostDeleted(at=time.time(), post_id=post["post_id"], author=post["author"], attachments=media,
+                        activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
+                        note_id=post["note_id"])
+    await append(request, event, msg_id=f"post.{post['post_id']}.deleted")
+    await attachments.release(request.app[SERVICES].buckets, media, post["post_id"])
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/posts", create_post)
     app.router.add_get("/posts/{id}", get_post)
+    app.router.add_delete("/posts/{id}", delete_post)
