@@ -17,6 +17,7 @@ from aiohttp import web
 
 from core.events import Focus, MediaUpdated, PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
+from core.log import LogUnavailable
 from gateways.kit import attachments, writes
 from gateways.kit.keyvalue import KeyExists
 from gateways.kit.media import media_view
@@ -25,7 +26,15 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors, status_form
 from gateways.mastodon.media import check_description, parse_focus, requires
-from gateways.mastodon.render import DEFAULT_AVATAR, account, account_id, content_html, iso_time, status
+from gateways.mastodon.render import (
+    DEFAULT_AVATAR,
+    account,
+    account_id,
+    attachment,
+    content_html,
+    iso_time,
+    status,
+)
 from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.media import media_by_ids
@@ -257,6 +266,11 @@ async def _claim(request: web.Request, key: Idempotency, post_id: str) -> str | 
     return None
 
 
+async def _forget(request: web.Request, key: Idempotency) -> None:
+    bucket = await request.app[SERVICES].buckets.open(IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL)
+    await bucket.delete(key.name)
+
+
 async def _replay(request: web.Request, post_id: str, viewer: str) -> web.StreamResponse:
     # The first request may still be on its way to the log: its post shows once it lands.
     async def landed() -> bool:
@@ -279,14 +293,24 @@ async def create_status(request: web.Request, principal: Principal) -> web.Strea
     await _check_media(request, principal.user_id, ids)
     changes = _attribute_changes(request, form, ids)
     post_id = new_media_id()
-    if key is not None and (earlier := await _claim(request, key, post_id)) is not None:
-        return await _replay(request, earlier, principal.user_id)
+    buckets = request.app[SERVICES].buckets
+    # Media first: a key is only ever bound to a post that can land.
     await _claim_media(request, ids, post_id)
-    await _apply(request, changes)
+    if key is not None and (earlier := await _claim(request, key, post_id)) is not None:
+        await attachments.release(buckets, ids, post_id)
+        return await _replay(request, earlier, principal.user_id)
     event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=text, attachments=ids,
                         visibility=visibility, sensitive=bool(form.sensitive), spoiler_text=form.spoiler_text or "",
                         language=form.language or "", in_reply_to=reply, via="mastodon")
-    await writes.append(request, event, msg_id=f"post.{post_id}.created")
+    try:
+        await _apply(request, changes)
+        await writes.append(request, event, msg_id=f"post.{post_id}.created")
+    except LogUnavailable:
+        # Nothing landed: the media and the key are free for the client's retry.
+        await attachments.release(buckets, ids, post_id)
+        if key is not None:
+            await _forget(request, key)
+        raise
     return web.json_response(await _one(request, post_id, principal.user_id))
 
 
@@ -368,8 +392,6 @@ async def status_history(request: web.Request, principal: Principal) -> web.Stre
 
 def _version_json(version: sqlite3.Row, author: dict[str, Any], media: dict[str, sqlite3.Row],
                   base: str) -> dict[str, Any]:
-    from gateways.mastodon.render import attachment
-
     ids = msgspec.json.decode(version["attachments"], type=list[str])
     return {
         "content": content_html(version["text"]),
