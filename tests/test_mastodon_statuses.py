@@ -14,13 +14,16 @@ import pytest
 import pyvips
 
 from core.events import ActivityPosted
+from gateways.mastodon.errors import UNAVAILABLE
 from gateways.registry import swept_vias
 from mediaplex.cli import rebuild
 from mediaplex.sweeper import Sweeper, SweepSettings
-from tests.servers import Running, make_config, start
+from tests.outage import KillableBroker
+from tests.servers import Running, Servers, make_config, start
 from tests.test_posts import Answer, Api, api, media_row
 from tests.test_posts_pumpio import local
 from tests.test_pumpio_feed import login
+from tests.test_reconnect import _is, eventually, readiness
 
 DAY = 24 * 3600.0
 
@@ -382,3 +385,23 @@ async def test_deleting_through_posts_deletes_the_status_and_the_note(server: Ru
     assert (await pump.get(f"/api/note/{made['id']}")).status == 404
     # The media is free again, for a status this time.
     assert (await status(alice, "Again", [media])).status == 200
+
+
+async def test_a_status_refused_while_the_broker_is_away_can_be_sent_again(
+        broker: KillableBroker, make_server: Servers, http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    running = await make_server(nats_url=broker.url)
+    alice = await api(running, http, "alice")
+    media = await alice.uploaded(tmp_path)
+    pairs = [("status", "Despite the outage"), ("media_ids[]", media)]
+    key = {"Idempotency-Key": "outage-1"}
+    await broker.kill()
+    refused = await form_post(alice, pairs, key)
+    assert refused.status == 503 and refused.json == {"error": UNAVAILABLE}
+    await broker.start()
+    await eventually(lambda: _is(readiness(http, running), 200), "ready again")
+    for _ in range(2):
+        sent = await form_post(alice, pairs, key)
+        assert sent.status == 200, sent.json
+        assert [m["id"] for m in sent.json["media_attachments"]] == [media]
+    rows = await running.projection.read(lambda conn: conn.execute("SELECT count(*) FROM posts").fetchone()[0])
+    assert rows == 1
