@@ -267,10 +267,68 @@ class AvatarSet(Event, frozen=True, tag="identity.avatar"):
         return f"mx.identity.{self.user_id}.avatar"
 
 
+class PostCreated(Event, frozen=True, tag="post.created"):
+    """One post, whichever protocol it came through: Mastodon statuses, `/posts` and pump.io notes alike.
+
+    `post_id` is numeric and time-ordered (core/ids.py), as Mastodon clients compare status ids.
+    `attachments` are media ids, at most four, each attached to this post only.
+    """
+
+    post_id: str
+    author: str
+    text: str = ""
+    attachments: tuple[str, ...] = ()
+    visibility: str = "public"
+    sensitive: bool = False
+    spoiler_text: str = ""
+    language: str = ""
+    in_reply_to: str = ""
+    # The gateway it came through (its `via`) and the client application that posted it.
+    via: str = ""
+    app: str = ""
+    # The space a post through the posts API names.
+    space: str = ""
+
+    def subject(self) -> str:
+        return f"mx.post.{self.post_id}.created"
+
+
+class PostEdited(Event, frozen=True, tag="post.edited"):
+    """The post's text, attachments and flags as they are now; `detached` lists media it no longer shows."""
+
+    post_id: str
+    author: str
+    text: str = ""
+    attachments: tuple[str, ...] = ()
+    sensitive: bool = False
+    spoiler_text: str = ""
+    language: str = ""
+    detached: tuple[str, ...] = ()
+    # The pump.io activity that posted it, so feeds fold the change without looking anything up.
+    activity_id: str = ""
+
+    def subject(self) -> str:
+        return f"mx.post.{self.post_id}.edited"
+
+
+class PostDeleted(Event, frozen=True, tag="post.deleted"):
+    """The post is gone; its media is no longer attached (and may be swept like any unposted upload)."""
+
+    post_id: str
+    author: str
+    attachments: tuple[str, ...] = ()
+    # The pump.io activity that posted it and the note it posted, so feeds fold the delete on their own.
+    activity_id: str = ""
+    note_id: str = ""
+
+    def subject(self) -> str:
+        return f"mx.post.{self.post_id}.deleted"
+
+
 AnyEvent = (
     UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
-    | MediaReprocessRequested | TokenRevoked | AppRegistered
+    | MediaReprocessRequested | TokenRevoked | AppRegistered | PostCreated | PostEdited | PostDeleted
 )
 
 

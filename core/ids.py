@@ -53,3 +53,8 @@ def media_id_time(media_id: str) -> float | None:
     if not media_id.isascii() or not media_id.isdigit():
         return None
     return (int(media_id) >> 16) / 1000
+
+
+def account_number(user_id: str) -> str:
+    """A stable numeric id for a user, as Mastodon clients expect account ids to look."""
+    return str(int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:6], "big"))

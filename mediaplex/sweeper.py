@@ -31,7 +31,8 @@ class SweepSettings(msgspec.Struct, frozen=True):
     blob_grace: float = 600.0
     # A temp file untouched for this long is no longer being written: its writer died.
     temp_grace: float = 3600.0
-    # Uploads through these gateways are meant to be posted; Mastodon media stay until deleted.
+    # Uploads through these gateways are meant to be posted; the server passes the gateways whose policy
+    # says so (gateways.registry.swept_vias), Mastodon among them.
     via: tuple[str, ...] = ("pumpio", "presigned")
     # A presigned upload that started just before its URL expired may still be streaming.
     request_grace: float = 300.0
@@ -87,7 +88,7 @@ class Sweeper:
 
         def expired(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(
-                f"SELECT media_id FROM media WHERE published_at IS NULL AND attached_at IS NULL"
+                f"SELECT media_id FROM media WHERE published_at IS NULL AND attached_at IS NULL AND post_id IS NULL"
                 f" AND created_at < ? AND via IN ({marks})",
                 (cutoff, *via),
             )

@@ -25,11 +25,15 @@ from core.events import (
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
+    PostCreated,
+    PostDeleted,
+    PostEdited,
     RenditionInfo,
     TokenIssued,
     TokenRevoked,
     UserAdded,
 )
+from core.ids import account_number
 
 
 class Put(msgspec.Struct, frozen=True, gc=False):
@@ -64,6 +68,8 @@ class Table(msgspec.Struct, frozen=True):
 
 TABLES: tuple[Table, ...] = (
     Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float, "avatar": str}),
+    # Mastodon's numeric account ids, to find the user behind one.
+    Table("accounts", "account_id", {"account_id": str, "user_id": str}),
     Table(
         "tokens",
         "token_hash",
@@ -111,6 +117,8 @@ TABLES: tuple[Table, ...] = (
             "thumb": str,
             # Set when a profile uses the media; attached media is never swept as unposted either.
             "attached_at": float,
+            # The post that attaches the media, of any protocol and visibility: one at most.
+            "post_id": str,
         },
         indexes=(("owner_id",), ("blob",), ("published_at", "created_at")),
     ),
@@ -155,7 +163,30 @@ TABLES: tuple[Table, ...] = (
          "updated": float},
         indexes=(("in_reply_to", "published"),),
     ),
+    Table(
+        "posts",
+        "post_id",
+        # One row per post of any protocol; `sort` is the numeric post id, which orders posts by time.
+        {"post_id": str, "sort": int, "seq": int, "note_id": str, "activity_id": str, "author": str,
+         "text": str, "attachments": str, "has_media": int, "visibility": str, "sensitive": int,
+         "spoiler_text": str, "language": str, "in_reply_to": str, "via": str, "app": str, "space": str,
+         "created_at": float, "edited_at": float},
+        # Timelines page by `sort` on these: a deep page costs what the first does.
+        indexes=(("author", "sort"), ("author", "has_media", "sort"), ("visibility", "sort"),
+                 ("visibility", "has_media", "sort"), ("note_id",), ("in_reply_to",)),
+    ),
+    Table(
+        "post_versions",
+        "entry",
+        # Each version a post has had, for its edit history.
+        {"entry": str, "post_id": str, "text": str, "attachments": str, "sensitive": int,
+         "spoiler_text": str, "language": str, "at": float},
+        indexes=(("post_id", "entry"),),
+    ),
 )
+
+# Posts of these visibilities are public, so they show in pump.io feeds too.
+LISTED = ("public", "unlisted")
 
 PROCESSING = "processing"
 READY = "ready"
@@ -177,6 +208,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             return [
                 Put("users", {"user_id": event.user_id, "password_hash": event.password_hash,
                               "created_at": event.at, "avatar": None}),
+                Put("accounts", {"account_id": account_number(event.user_id), "user_id": event.user_id}),
             ]
         case TokenIssued():
             return [
@@ -206,7 +238,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "small": None, "blurhash": None, "failure": None,
                     "created_at": event.at, "updated_at": event.at,
                     "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
-                    "attached_at": None,
+                    "attached_at": None, "post_id": None,
                 }),
                 Remove("requests", event.media_id),
             ]
@@ -272,7 +304,17 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                                          "client_id": event.client_id, "user_id": event.user_id,
                                          "created_at": event.at})]
         case ActivityPosted():
-            return _activity(event, seq)
+            out = _activity(event, seq)
+            if event.object_type == "note" and event.verb == "post":
+                # Notes from before posts had events of their own read as posts too.
+                out.append(_older_note(event, seq))
+            return out
+        case PostCreated():
+            return _post_created(event, seq)
+        case PostEdited():
+            return _post_edited(event, seq)
+        case PostDeleted():
+            return _post_deleted(event, seq)
     raise TypeError(f"no projection for {type(event).__name__}")
 
 
@@ -335,3 +377,126 @@ def _effect(event: ActivityPosted) -> list[Change]:
         fields["updated"] = event.at
         return [Patch("comments", event.object_id, fields)]
     return []
+
+
+def note_post_id(activity_id: str, at: float) -> str:
+    """A numeric, time-ordered post id for a note posted before posts had ids of their own."""
+    low = int(activity_id[:4], 16) if len(activity_id) >= 4 and all(c in "0123456789abcdef" for c in activity_id[:4]) \
+        else 0
+    return str((int(at * 1000) << 16) | low)
+
+
+def post_activity_id(post_id: str) -> str:
+    """The pump.io activity that posted a post, in the feeds."""
+    return f"{post_id}-post"
+
+
+def _older_note(event: ActivityPosted, seq: int) -> Put:
+    post_id = note_post_id(event.activity_id, event.at)
+    return _post_row(post_id=post_id, seq=seq, note_id=event.object_id, activity_id=event.activity_id,
+                     author=event.actor, text=event.content or "", attachments=event.attachments,
+                     visibility="public", sensitive=False, spoiler_text="", language="", in_reply_to="",
+                     via="posts", app=event.generator, space=event.space, at=event.at)
+
+
+def _post_row(*, post_id: str, seq: int, note_id: str, activity_id: str, author: str, text: str,
+              attachments: tuple[str, ...], visibility: str, sensitive: bool, spoiler_text: str, language: str,
+              in_reply_to: str, via: str, app: str, space: str, at: float) -> Put:
+    return Put("posts", {
+        "post_id": post_id, "sort": int(post_id), "seq": seq, "note_id": note_id, "activity_id": activity_id,
+        "author": author, "text": text, "attachments": _json(attachments), "has_media": int(bool(attachments)),
+        "visibility": visibility, "sensitive": int(sensitive), "spoiler_text": spoiler_text,
+        "language": language or None, "in_reply_to": in_reply_to or None, "via": via, "app": app,
+        "space": space or None, "created_at": at, "edited_at": None,
+    })
+
+
+def _version(post_id: str, seq: int, event: PostCreated | PostEdited) -> Put:
+    return Put("post_versions", {
+        "entry": f"{post_id}:{seq:012d}", "post_id": post_id, "text": event.text,
+        "attachments": _json(event.attachments), "sensitive": int(event.sensitive),
+        "spoiler_text": event.spoiler_text, "language": event.language or None, "at": event.at,
+    })
+
+
+def _post_entry(user: str, activity_id: str) -> str:
+    return f"{user}:{activity_id}"
+
+
+def _post_inbox(user: str, seq: int, activity_id: str, major: int) -> Put:
+    return Put("inbox", {"entry": _post_entry(user, activity_id), "user_id": user, "seq": seq,
+                         "activity_id": activity_id, "major": major, "direct": 0})
+
+
+def _post_created(event: PostCreated, seq: int) -> list[Change]:
+    activity_id = post_activity_id(event.post_id)
+    out: list[Change] = [
+        _post_row(post_id=event.post_id, seq=seq, note_id=event.post_id, activity_id=activity_id,
+                  author=event.author, text=event.text, attachments=event.attachments,
+                  visibility=event.visibility, sensitive=event.sensitive, spoiler_text=event.spoiler_text,
+                  language=event.language, in_reply_to=event.in_reply_to, via=event.via, app=event.app,
+                  space=event.space, at=event.at),
+        _version(event.post_id, seq, event),
+    ]
+    if event.visibility in LISTED:
+        # A listed post is a note in its author's pump.io feeds, attachments and all.
+        out.append(Put("activities", {
+            "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "post",
+            "object_type": "note", "object_id": event.post_id, "major": 1, "in_reply_to": None,
+            "reply_owner": None, "generator": event.app, "display_name": None, "content": event.text,
+            "published": event.at, "attachments": _json(event.attachments) if event.attachments else None,
+            "space": event.space or None,
+        }))
+        out.append(_post_inbox(event.author, seq, activity_id, 1))
+    out.extend(_attach(event.attachments, event.post_id, event.at, listed=event.visibility in LISTED))
+    return out
+
+
+def _post_edited(event: PostEdited, seq: int) -> list[Change]:
+    out: list[Change] = [
+        Patch("posts", event.post_id, {
+            "text": event.text, "attachments": _json(event.attachments), "has_media": int(bool(event.attachments)),
+            "sensitive": int(event.sensitive), "spoiler_text": event.spoiler_text,
+            "language": event.language or None, "edited_at": event.at,
+        }),
+        _version(event.post_id, seq, event),
+    ]
+    if event.activity_id:
+        out.append(Patch("activities", event.activity_id, {
+            "content": event.text, "attachments": _json(event.attachments) if event.attachments else None}))
+    out.extend(_detach(event.detached))
+    # Only a listed post has a pump.io activity to name.
+    out.extend(_attach(event.attachments, event.post_id, event.at, listed=bool(event.activity_id)))
+    return out
+
+
+def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
+    out: list[Change] = [Remove("posts", event.post_id)]
+    if event.activity_id:
+        # The note leaves the feeds; a delete activity tells pump.io clients it went.
+        deleted = f"{event.post_id}-delete"
+        out.append(Remove("activities", event.activity_id))
+        out.append(Put("activities", {
+            "activity_id": deleted, "seq": seq, "actor": event.author, "verb": "delete", "object_type": "note",
+            "object_id": event.note_id or event.post_id, "major": 0, "in_reply_to": None, "reply_owner": None,
+            "generator": "", "display_name": None, "content": None, "published": event.at, "attachments": None,
+            "space": None,
+        }))
+        # Keyed by activity, not by sequence, so that the delete can take the post's entry out.
+        out.append(Remove("inbox", _post_entry(event.author, event.activity_id)))
+        out.append(_post_inbox(event.author, seq, deleted, 0))
+    # Its media is free again: deleted with the post's redraft or swept as any unposted upload.
+    out.extend(_detach(event.attachments))
+    return out
+
+
+def _attach(media_ids: tuple[str, ...], post_id: str, at: float, *, listed: bool) -> list[Change]:
+    """Attached media is never swept as unposted; a listed post's media is published, public in pump.io too."""
+    fields: dict[str, Any] = {"post_id": post_id}
+    if listed:
+        fields["published_at"] = at
+    return [Patch("media", media_id, fields) for media_id in media_ids]
+
+
+def _detach(media_ids: tuple[str, ...]) -> list[Change]:
+    return [Patch("media", media_id, {"post_id": None, "published_at": None}) for media_id in media_ids]

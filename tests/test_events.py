@@ -25,6 +25,9 @@ from core.events import (
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
+    PostCreated,
+    PostDeleted,
+    PostEdited,
     RenditionInfo,
     TokenIssued,
     TokenRevoked,
@@ -82,6 +85,14 @@ SAMPLES: list[AnyEvent] = [
     AppRegistered(at=2.7, app_id="101", client_id="c1", secret_hash="d" * 64, name="Heron",
                   website="https://heron.example", redirect_uris=("urn:ietf:wg:oauth:2.0:oob",),
                   scopes=("read", "write")),
+    # Added with posts for every protocol.
+    PostCreated(at=20.0, post_id="117000000000000001", author="alice", text="Look <here>", attachments=("9",),
+                visibility="unlisted", sensitive=True, spoiler_text="birds", language="en", in_reply_to="",
+                via="mastodon", app="toot"),
+    PostEdited(at=21.0, post_id="117000000000000001", author="alice", text="Look again", attachments=(),
+               sensitive=False, spoiler_text="", language="en", detached=("9",), activity_id="117000000000000001-post"),
+    PostDeleted(at=22.0, post_id="117000000000000001", author="alice", attachments=(),
+                activity_id="117000000000000001-post", note_id="117000000000000001"),
 ]
 
 
@@ -100,7 +111,7 @@ def test_golden_samples_still_decode() -> None:
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
                     "activity.posted", "media.requested", "identity.avatar", "media.reprocess",
-                    "token.revoked", "app.registered"}
+                    "token.revoked", "app.registered", "post.created", "post.edited", "post.deleted"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -127,9 +138,10 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[2].subject() == "mx.media.7.uploaded"
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
-    assert SAMPLES[-5].subject() == "mx.media.8.reprocess"
-    assert [e.subject() for e in SAMPLES[-3:]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
-                                                   "mx.app.c1.registered"]
+    assert SAMPLES[17].subject() == "mx.media.8.reprocess"
+    assert [e.subject() for e in SAMPLES[-6:-3]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
+                                                     "mx.app.c1.registered"]
+    assert SAMPLES[-1].subject() == "mx.post.117000000000000001.deleted"
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

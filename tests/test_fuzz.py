@@ -49,7 +49,7 @@ class Sample(msgspec.Struct, frozen=True):
 
 
 class Known(msgspec.Struct, frozen=True):
-    """Real objects for the routes that name one: `image` is posted, commented on and attached to a post;
+    """Real objects for the routes that name one: `image` is posted and commented on, a post attaches another;
     `strip`, a 2000x20 panorama, is what the content address serves, to try extreme aspects."""
 
     deletable: Sample
@@ -58,6 +58,7 @@ class Known(msgspec.Struct, frozen=True):
     activity_id: str
     comment_id: str
     post_id: str
+    account_id: str = ""
 
 
 async def sample_image(server: Running, token: str, work: Path, seed: int, size: tuple[int, int] = (320, 200)
@@ -84,17 +85,23 @@ async def known_objects(server: Running, token: str, pump: Pump, work: Path) -> 
     said = await pump.activity("post", {"objectType": "comment", "content": "A heron",
                                         "inReplyTo": {"id": image_url, "objectType": "image"}})
     assert said.status == 200, said.json
+    # A media attaches to one post at most: the post gets an image of its own.
+    attached = await sample_image(server, token, work, 4)
     async with aiohttp.ClientSession() as http, http.post(
         server.url + "/posts", headers={"Authorization": f"Bearer {token}"},
-        json={"spaceDID": "did:web:example.com", "body": "Herons", "attachmentIds": [image.media_id]},
+        json={"spaceDID": "did:web:example.com", "body": "Herons", "attachmentIds": [attached.media_id]},
     ) as response:
         assert response.status == 201, await response.text()
         post = await response.json()
+    async with aiohttp.ClientSession() as http, http.get(
+        server.url + "/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"},
+    ) as response:
+        account_id = (await response.json())["id"]
     return Known(
         deletable=await sample_image(server, token, work, 1), image=image,
         strip=await sample_image(server, token, work, 3, (2000, 20)),
         activity_id=posted.json["id"].rsplit("/", 1)[1], comment_id=said.json["object"]["id"].rsplit("/", 1)[1],
-        post_id=post["id"],
+        post_id=post["id"], account_id=account_id,
     )
 
 
@@ -135,8 +142,13 @@ include-path = "/api/comment/{{id}}"
 parameters = {{ id = "{known.comment_id}" }}
 
 [[operations]]
-include-path = ["/api/note/{{id}}", "/posts/{{id}}"]
+include-path = ["/api/note/{{id}}", "/posts/{{id}}", "/api/v1/statuses/{{id}}", "/api/v1/statuses/{{id}}/source",
+                "/api/v1/statuses/{{id}}/history"]
 parameters = {{ id = "{known.post_id}" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/accounts/[{{]id[}}]"
+parameters = {{ id = "{known.account_id}" }}
 
 [[operations]]
 include-path-regex = "^/api/user/"

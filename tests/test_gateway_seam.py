@@ -178,5 +178,5 @@ def test_limits_and_sweep_policy_come_from_the_registry() -> None:
     everyone = (*GATEWAYS, ECHO)
     assert processing_limits(everyone) == widest(*(g.limits for g in everyone if g.limits is not None))
     assert processing_limits(GATEWAYS).max_pixels == max(g.limits.max_pixels for g in GATEWAYS if g.limits)
-    assert swept_vias(GATEWAYS) == ("pumpio", "presigned")
-    assert swept_vias(everyone) == ("pumpio", "presigned", "echo")
+    assert swept_vias(GATEWAYS) == ("mastodon", "pumpio", "presigned")
+    assert swept_vias(everyone) == ("mastodon", "pumpio", "presigned", "echo")

@@ -132,10 +132,12 @@ async def test_a_post_attaches_uploaded_media_and_reads_back_publicly(
 
     text_only = await alice.post("No pictures today")
     assert text_only.status == 201 and text_only.json["attachments"] == [] and text_only.json["attachmentIds"] == []
-    longest = await alice.post("x" * 5000, [first])
+    longest = await alice.post("x" * 5000)
     assert longest.status == 201 and len(longest.json["body"]) == 5000
-    # A media may be attached to more than one post, as a library item is referenced.
-    assert longest.json["attachments"][0] == small
+    # A media attaches to one post at most, whichever protocol posted it.
+    again_attached = await alice.post("Herons again", [first])
+    assert again_attached.status == 422 and again_attached.json["code"] == "media_attached"
+    assert again_attached.json["parameter"] == "attachmentIds"
 
     missing = await anonymous.call("GET", "/posts/nope")
     assert (missing.status, missing.json) == (404, {"error": "No such post", "code": "not_found"})
@@ -285,12 +287,15 @@ async def test_every_refusal_appends_nothing(server: Running, http: aiohttp.Clie
 async def test_racing_posts_each_land_once(server: Running, http: aiohttp.ClientSession, tmp_path: Path) -> None:
     alice = await api(server, http, "alice")
     media_id = await alice.uploaded(tmp_path)
-    answers = await asyncio.gather(*(alice.post(f"post {n}", [media_id]) for n in range(5)))
-    assert [a.status for a in answers] == [201] * 5
-    ids = {a.json["id"] for a in answers}
-    assert len(ids) == 5
+    answers = await asyncio.gather(*(alice.post(f"post {n}", [media_id] if n % 2 else None)
+                                     for n in range(6)))
+    # Every post without media lands; of the three racing for one media exactly one attaches it.
+    assert sorted(a.status for a in answers) == [201] * 4 + [422] * 2
+    assert all(a.json["code"] == "media_attached" for a in answers if a.status == 422)
+    ids = {a.json["id"] for a in answers if a.status == 201}
+    assert len(ids) == 4
     count = await server.projection.one("SELECT count(*) AS n FROM activities WHERE object_type = 'note'", ())
-    assert count is not None and count["n"] == 5
+    assert count is not None and count["n"] == 4
 
 
 async def test_a_presigned_upload_whose_bytes_never_came_cannot_be_attached(

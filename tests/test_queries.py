@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from core.events import (
@@ -22,14 +23,18 @@ from core.events import (
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
+    PostCreated,
+    PostDeleted,
+    PostEdited,
     RenditionInfo,
     TokenIssued,
     UserAdded,
 )
+from core.ids import account_number
 from core.log import Record
 from gateways.kit.media import PENDING, media_view, requested_view
 from store.projection import Projection
-from store.queries import activities, clients, comments, feeds, media, requests, tokens, users
+from store.queries import activities, clients, comments, feeds, media, posts, requests, tokens, users
 
 BLOB = "b" * 64
 OTHER_BLOB = "c" * 64
@@ -258,3 +263,65 @@ async def test_a_media_view_holds_what_renderers_show(projection: Projection) ->
     pending = requested_view(granted)
     assert (pending.status, pending.pending, pending.owner, pending.filename, pending.size) == (
         PENDING, True, "bob", "x.png", None)
+
+
+def created(post_id: int, author: str = "alice", at: float = 20.0, **fields: object) -> PostCreated:
+    return PostCreated(at=at, post_id=str(post_id), author=author, **fields)  # type: ignore[arg-type]
+
+
+async def test_posts_by_id_by_note_and_their_versions(projection: Projection) -> None:
+    await fold(projection, [
+        uploaded("m1"), created(100, text="first", attachments=("m1",)),
+        PostEdited(at=30.0, post_id="100", author="alice", text="second", activity_id="100-post",
+                   detached=("m1",)),
+        post("a1", "alice", "post", "note", "n1", 40.0, content="old note"),
+    ])
+    row = await projection.read(lambda conn: posts.post_by_id(conn, "100"))
+    assert row is not None and (row["text"], row["has_media"], row["edited_at"]) == ("second", 0, 30.0)
+    history = await projection.read(lambda conn: posts.versions(conn, "100"))
+    assert [v["text"] for v in history] == ["first", "second"]
+    older = await projection.read(lambda conn: posts.post_by_note(conn, "n1"))
+    assert older is not None and older["text"] == "old note" and older["post_id"].isdigit()
+    assert older["activity_id"] == "a1"
+    found = await projection.read(lambda conn: posts.posts_by_ids(conn, ["100", older["post_id"], "404"]))
+    assert sorted(found) == sorted(["100", older["post_id"]])
+    # The edit dropped the media: it is free again.
+    assert (await media.media_by_id(projection, "m1"))["published_at"] is None  # type: ignore[index]
+    await fold(projection, [PostDeleted(at=50.0, post_id="100", author="alice", activity_id="100-post",
+                                        note_id="100")])
+    assert await projection.read(lambda conn: posts.post_by_id(conn, "100")) is None
+
+
+async def test_timelines_page_by_post_id(projection: Projection) -> None:
+    await fold(projection, [
+        uploaded("m1"),
+        created(1), created(2, author="bob"), created(3, attachments=("m1",)), created(4, visibility="private"),
+        created(5, in_reply_to="1"), created(6, visibility="unlisted"),
+    ])
+
+    public = posts.Timeline(visibilities=("public",))
+    alice_all = posts.Timeline(visibilities=("public", "unlisted", "private", "direct"), author="alice")
+
+    async def page(timeline: posts.Timeline, limit: int = 10, **bounds: int) -> list[str]:
+        window = posts.Window(limit=limit, **bounds)
+        rows = await projection.read(lambda conn: posts.page(conn, timeline, window))
+        return [row["post_id"] for row in rows]
+
+    assert await page(public) == ["5", "3", "2", "1"]
+    assert await page(public, limit=2) == ["5", "3"]
+    assert await page(public, limit=2, max_id=3) == ["2", "1"]
+    assert await page(public, limit=2, since_id=1) == ["5", "3"]
+    assert await page(public, limit=2, min_id=1) == ["3", "2"]
+    assert await page(alice_all) == ["6", "5", "4", "3", "1"]
+    assert await page(msgspec.structs.replace(alice_all, only_media=True)) == ["3"]
+    assert await page(msgspec.structs.replace(alice_all, exclude_replies=True)) == ["6", "4", "3", "1"]
+    counted = await projection.read(lambda conn: (posts.post_count(conn, "alice", ("public", "unlisted")),
+                                                  posts.last_post_at(conn, "alice"), posts.last_post_at(conn, "x")))
+    assert counted == (4, 20.0, None)
+
+
+async def test_a_user_by_account_id(projection: Projection) -> None:
+    found = await projection.read(lambda conn: users.user_by_account(conn, account_number("bob")))
+    assert found is not None and found["user_id"] == "bob"
+    assert await projection.read(lambda conn: users.user_by_account(conn, "1")) is None
+    assert (await projection.read(lambda conn: users.user_row(conn, "alice")))["user_id"] == "alice"  # type: ignore[index]

@@ -7,7 +7,20 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.mastodon import apps, authorize, errors, instance, media, oauth2, openapi, ratelimits, startup
+from gateways.mastodon import (
+    accounts,
+    apps,
+    authorize,
+    errors,
+    instance,
+    media,
+    oauth2,
+    openapi,
+    ratelimits,
+    startup,
+    statuses,
+    timelines,
+)
 from gateways.mastodon.settings import MastodonSettings
 
 
@@ -18,6 +31,9 @@ def add_routes(app: web.Application) -> None:
     app.add_routes(startup.routes())
     app.add_routes(apps.routes())
     app.add_routes(oauth2.routes())
+    app.add_routes(statuses.routes())
+    app.add_routes(accounts.routes())
+    app.add_routes(timelines.routes())
     # Last, so that it counts every route added above.
     ratelimits.limit(app, frozenset(set(app.router.resources()) - before))
 
@@ -41,6 +57,8 @@ GATEWAY = Gateway(
              "whether tokens made by `mediaplex token create` are rate limited too (yes or no)"),
     ),
     limits=Limits(),
+    # Mastodon's vacuum: uploads no status attaches are deleted after a day.
+    sweeps_unattached=True,
     via="mastodon",
     authorize=authorize.FLOW,
 )

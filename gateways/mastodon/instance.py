@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from aiohttp import web
 
 from gateways.kit.principal import Principal
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
+from gateways.mastodon.accounts import account_of
 from gateways.mastodon.media import requires
-from gateways.mastodon.render import account, instance_v1, instance_v2
-from store.queries.users import user_by_id, user_count
+from gateways.mastodon.render import instance_v1, instance_v2
+from store.queries.users import user_count, user_row
 
 
 def package_version() -> str:
@@ -39,10 +42,17 @@ async def get_instance_v2(request: web.Request) -> web.Response:
 
 @requires("read", "read:accounts", "profile")
 async def verify_credentials(request: web.Request, principal: Principal) -> web.StreamResponse:
-    user = await user_by_id(request.app[SERVICES].projection, principal.user_id)
-    if user is None:
+    base = request.app[SERVICES].config.base_url
+    viewer = principal.user_id
+
+    def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
+        user = user_row(conn, viewer)
+        return None if user is None else account_of(conn, user, base, viewer)
+
+    found = await request.app[SERVICES].projection.read(load)
+    if found is None:
         return errors.error(404, errors.NOT_FOUND)
-    return web.json_response(account(user, request.app[SERVICES].config.base_url))
+    return web.json_response(found)
 
 
 def routes() -> list[web.RouteDef]:

@@ -184,9 +184,20 @@ async def post_v2(request: web.Request, principal: Principal) -> web.StreamRespo
     return _respond(request, row, pending=202)
 
 
+async def _unattached(request: web.Request, principal: Principal) -> sqlite3.Row:
+    """The caller's media, as long as no post attaches it: Mastodon no longer finds attached media here.
+
+    An image posted to a pump.io feed on its own is no post's attachment, and stays readable here.
+    """
+    row = await _owned(request, principal)
+    if row["post_id"] is not None:
+        raise Refusal(404, errors.NOT_FOUND)
+    return row
+
+
 @requires("write", "write:media")
 async def get_media(request: web.Request, principal: Principal) -> web.StreamResponse:
-    row = await _owned(request, principal)
+    row = await _unattached(request, principal)
     return _respond(request, row, pending=206)
 
 
@@ -262,7 +273,7 @@ async def _delete(request: web.Request, media_id: str) -> None:
 
 @requires("write", "write:media")
 async def put_media(request: web.Request, principal: Principal) -> web.StreamResponse:
-    row = await _owned(request, principal)
+    row = await _unattached(request, principal)
     form = await _form(request)
     await _update(request, row["media_id"], form)
     updated = await _row(request, row["media_id"])

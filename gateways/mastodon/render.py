@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import html
+import re
 import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.config import Config
 from core.events import RenditionInfo
+from core.ids import account_number
 from core.probe import Limits
 from gateways.kit.media import MediaView
 from gateways.mastodon.settings import MastodonSettings
@@ -59,13 +61,18 @@ def attachment(media: MediaView) -> dict[str, Any]:
 
 def account_id(user_id: str) -> str:
     """A stable numeric id, as clients expect Mastodon's ids to look."""
-    return str(int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:6], "big"))
+    return account_number(user_id)
 
 
-def account(user: sqlite3.Row, base: str) -> dict[str, Any]:
+DEFAULT_AVATAR = "/avatars/original/missing.png"
+
+
+def account(user: sqlite3.Row, base: str, *, avatar_url: str | None = None, statuses: int = 0,
+            last_status_at: float | None = None) -> dict[str, Any]:
     name = user["user_id"]
     created = dt.datetime.fromtimestamp(user["created_at"], dt.UTC).strftime("%Y-%m-%dT00:00:00.000Z")
-    avatar = f"{base}/avatars/original/missing.png"
+    avatar = avatar_url or f"{base}{DEFAULT_AVATAR}"
+    last = None if last_status_at is None else dt.datetime.fromtimestamp(last_status_at, dt.UTC).strftime("%Y-%m-%d")
     return {
         "id": account_id(name),
         "username": name,
@@ -85,8 +92,8 @@ def account(user: sqlite3.Row, base: str) -> dict[str, Any]:
         "header_static": avatar,
         "followers_count": 0,
         "following_count": 0,
-        "statuses_count": 0,
-        "last_status_at": None,
+        "statuses_count": statuses,
+        "last_status_at": last,
         "emojis": [],
         "fields": [],
         "source": {
@@ -181,4 +188,70 @@ def instance_v2(config: Config, limits: Limits, users: int, package_version: str
         "api_versions": {"mastodon": API_VERSION},
         "contact": {"email": "", "account": None},
         "rules": [],
+    }
+
+
+_LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def content_html(text: str) -> str:
+    """Plain text as Mastodon's HTML: everything escaped, http(s) links made safe anchors, lines kept."""
+    paragraphs = [p for p in re.split(r"\n{2,}", text.strip()) if p]
+    return "".join(f"<p>{'<br />'.join(_linked(line) for line in p.split(chr(10)))}</p>" for p in paragraphs)
+
+
+def _linked(line: str) -> str:
+    out: list[str] = []
+    at = 0
+    for match in _LINK.finditer(line):
+        out.append(html.escape(line[at:match.start()]))
+        url = html.escape(match.group(0))
+        out.append(f'<a href="{url}" rel="nofollow noopener noreferrer" target="_blank">{url}</a>')
+        at = match.end()
+    out.append(html.escape(line[at:]))
+    return "".join(out)
+
+
+def iso_time(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(at * 1000) % 1000:03d}Z"
+
+
+def status(post: sqlite3.Row, author: dict[str, Any], media: list[MediaView], base: str,
+           reply_account: str | None = None) -> dict[str, Any]:
+    """The Status entity of a post; `author` is its account, `media` its attachments that still exist."""
+    post_id = post["post_id"]
+    url = f"{base}/@{post['author']}/{post_id}"
+    return {
+        "id": post_id,
+        "uri": f"{base}/users/{post['author']}/statuses/{post_id}",
+        "url": url,
+        "created_at": iso_time(post["created_at"]),
+        "edited_at": None if post["edited_at"] is None else iso_time(post["edited_at"]),
+        "account": author,
+        "content": content_html(post["text"]),
+        "text": None,
+        "visibility": post["visibility"],
+        "sensitive": bool(post["sensitive"]),
+        "spoiler_text": post["spoiler_text"],
+        "media_attachments": [attachment(view) for view in media],
+        "application": {"name": post["app"] or "Mediaplex", "website": None},
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "replies_count": 0,
+        "quotes_count": 0,
+        "in_reply_to_id": post["in_reply_to"],
+        "in_reply_to_account_id": reply_account,
+        "reblog": None,
+        "poll": None,
+        "card": None,
+        "language": post["language"],
+        "favourited": False,
+        "reblogged": False,
+        "muted": False,
+        "bookmarked": False,
+        "pinned": False,
+        "filtered": [],
     }

@@ -19,7 +19,9 @@ from store.reader import ProjectionReader
 from store.readmodel import FAILED, READY
 
 
-async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[str], parameter: str) -> None:
+async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[str], parameter: str, *,
+                       unattached: bool = False) -> None:
+    """`unattached`: refuse media a post already shows too, as a media attaches to one post at most."""
     def load(conn: sqlite3.Connection) -> tuple[dict[str, sqlite3.Row], dict[str, sqlite3.Row]]:
         return media_by_ids(conn, ids), requests_by_ids(conn, ids)
 
@@ -32,6 +34,11 @@ async def check_usable(projection: ProjectionReader, owner: str, ids: Sequence[s
     if pending:
         raise Refusal(422, f"Media not uploaded yet: {', '.join(pending)}",
                       code=errors.MEDIA_NOT_UPLOADED, parameter=parameter)
+    attached = [i for i in ids if unattached and (mine[i]["published_at"] is not None
+                                                  or mine[i]["post_id"] is not None)]
+    if attached:
+        raise Refusal(422, f"Media already attached to a post: {', '.join(attached)}",
+                      code=errors.MEDIA_ATTACHED, parameter=parameter)
     failed = [i for i in ids if mine[i]["status"] == FAILED]
     if failed:
         raise Refusal(422, f"Media could not be processed: {', '.join(failed)}",

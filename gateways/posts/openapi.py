@@ -82,7 +82,11 @@ def fragment() -> Fragment:
             "/posts/{id}": {"parameters": [in_path("id", {"type": "string", "minLength": 1})], "get": {
                 "operationId": "getPost", "summary": "A post; posts are public", "tags": [TAG],
                 "responses": {"200": answer("The post", ref("Post")), "404": coded_error("No such post")},
-            }},
+            }, "delete": _bearer({
+                "operationId": "deletePost", "summary": "Delete one's own post, on every protocol",
+                "responses": {"204": {"description": "Deleted"},
+                              "404": coded_error("No such post among the caller's own")},
+            }, "write or write:statuses")},
             "/identity/current": {
                 "get": _bearer({
                     "operationId": "getIdentity", "summary": "The caller's profile picture",

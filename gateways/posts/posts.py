@@ -1,20 +1,22 @@
 """`POST /posts` and `GET /posts/{id}`: a note with a body, in a space, attaching the author's media.
 
-A post is a pump.io `post` activity of a `note`, so it shows in the author's pump.io outbox and inbox
-with its images. Posts are public: anyone may read one by id, as its media's rendition URLs are too.
+A post is a protocol-neutral PostCreated, folded into a pump.io `post` activity of a `note`, so it
+shows in the author's pump.io outbox and inbox with its images, and as a Mastodon status. Posts are
+public: anyone may read one by id, as its media's rendition URLs are too.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from core.events import ActivityPosted
+from core.events import PostCreated, PostDeleted
+from core.ids import new_media_id
+from gateways.kit import attachments
 from gateways.kit.media import MediaView, media_view
 from gateways.kit.principal import require
 from gateways.kit.refusal import Refusal
@@ -25,6 +27,8 @@ from gateways.posts import bodies, errors, limits
 from gateways.posts.media import check_usable, media_json
 from store.queries.activities import posted_note
 from store.queries.media import media_by_ids
+from store.queries.posts import post_by_note
+from store.readmodel import LISTED
 
 GENERATOR = "Mediaplex posts API"
 SCOPES = ("write", "write:statuses")
@@ -77,12 +81,14 @@ async def create_post(request: web.Request) -> web.Response:
     ids = limits.attachment_ids(new.attachment_ids)
     body = limits.body(new.body, attachments=len(ids))
     app = request.app
-    await check_usable(app[SERVICES].projection, principal.user_id, ids, "attachmentIds")
-    post_id = uuid.uuid4().hex
-    event = ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=principal.user_id, verb="post",
-                           object_type="note", object_id=post_id, content=body, attachments=ids, space=space,
-                           generator=GENERATOR)
-    await append(request, event, msg_id=f"activity.{event.activity_id}")
+    await check_usable(app[SERVICES].projection, principal.user_id, ids, "attachmentIds", unattached=True)
+    post_id = new_media_id()
+    if taken := await attachments.claim(app[SERVICES].buckets, app[SERVICES].projection, ids, post_id):
+        raise Refusal(422, f"Media already attached to a post: {', '.join(taken)}", code=errors.MEDIA_ATTACHED,
+                      parameter="attachmentIds")
+    event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=body, attachments=ids,
+                        space=space, via="posts", app=GENERATOR)
+    await append(request, event, msg_id=f"post.{post_id}.created")
     stored = await _load(request, post_id)
     assert stored is not None, "the projection reached the post's sequence"
     base = app[SERVICES].config.base_url
@@ -96,6 +102,23 @@ async def get_post(request: web.Request) -> web.Response:
     return web.json_response(post_json(stored, request.app[SERVICES].config.base_url))
 
 
+async def delete_post(request: web.Request) -> web.Response:
+    """Deletes the post everywhere: it leaves the pump.io feeds and is no status any more; its media is freed."""
+    principal = await require(request, *SCOPES)
+    note_id = request.match_info["id"]
+    post = await request.app[SERVICES].projection.read(lambda conn: post_by_note(conn, note_id))
+    if post is None or post["author"] != principal.user_id:
+        raise Refusal(404, "No such post", code=errors.NOT_FOUND)
+    media = tuple(msgspec.json.decode(post["attachments"], type=list[str]))
+    event = PostDeleted(at=time.time(), post_id=post["post_id"], author=post["author"], attachments=media,
+                        activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
+                        note_id=post["note_id"])
+    await append(request, event, msg_id=f"post.{post['post_id']}.deleted")
+    await attachments.release(request.app[SERVICES].buckets, media, post["post_id"])
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/posts", create_post)
     app.router.add_get("/posts/{id}", get_post)
+    app.router.add_delete("/posts/{id}", delete_post)

@@ -36,3 +36,16 @@ def avatar(conn: sqlite3.Connection, user_id: str) -> tuple[str | None, sqlite3.
         return None, None
     row: sqlite3.Row | None = conn.execute("SELECT * FROM media WHERE media_id = ?", (media_id,)).fetchone()
     return media_id, row
+
+
+def user_by_account(conn: sqlite3.Connection, account_id: str) -> sqlite3.Row | None:
+    """The user behind a Mastodon account id."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT u.* FROM accounts AS a JOIN users AS u ON u.user_id = a.user_id WHERE a.account_id = ?",
+        (account_id,)).fetchone()
+    return row
+
+
+def user_row(conn: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    return row

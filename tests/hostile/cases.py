@@ -1,12 +1,12 @@
 """The hostile corpus as tables: each row becomes one case, each case one request that must be refused.
 
 Targets and bodies may name what the corpus's server holds: {user} and {other} (user names), {media}
-(alice's Mastodon media), {others_media} (bob's), {pending} (alice's presigned media awaiting bytes),
-{blob} and {version} (the content address and processing version of {media}), {upload} (a valid upload
-URL's path and query for {pending}) and its doctored variants {upload_*}. `auth` names who signs:
-"write", "read", "bob", "unknown" (bearer tokens), "oauth" (alice, three-legged), "oauth-client" (the
-client alone), either followed by how the signature is doctored ("oauth-stale"), or "none"; an explicit
-Authorization header wins.
+(alice's Mastodon media), {others_media} (bob's), {status} (alice's status), {pending} (alice's presigned
+media awaiting bytes), {blob} and {version} (the content address and processing version of {media}),
+{upload} (a valid upload URL's path and query for {pending}) and its doctored variants {upload_*}.
+`auth` names who signs: "write", "read", "bob", "unknown" (bearer tokens), "oauth" (alice, three-legged),
+"oauth-client" (the client alone), either followed by how the signature is doctored ("oauth-stale"), or
+"none"; an explicit Authorization header wins.
 """
 
 from __future__ import annotations
@@ -94,6 +94,10 @@ BEARER_ROUTES = [
     ("PUT", "/api/v1/media/{media}", "mastodon"),
     ("DELETE", "/api/v1/media/{media}", "mastodon"),
     ("GET", "/api/v1/accounts/verify_credentials", "mastodon"),
+    ("POST", "/api/v1/statuses", "mastodon"),
+    ("PUT", "/api/v1/statuses/{status}", "mastodon"),
+    ("DELETE", "/api/v1/statuses/{status}", "mastodon"),
+    ("GET", "/api/v1/timelines/home", "mastodon"),
     ("POST", "/media", "coded"),
     ("GET", "/media/{pending}", "coded"),
     ("POST", "/posts", "coded"),
@@ -125,7 +129,7 @@ def auth_cases() -> Iterator[Case]:
     # A token without the scope the route needs.
     for method, target, protocol in BEARER_ROUTES:
         if (method, target) in (("GET", "/api/v1/accounts/verify_credentials"), ("GET", "/media/{pending}"),
-                                ("GET", "/identity/current")):
+                                ("GET", "/identity/current"), ("GET", "/api/v1/timelines/home")):
             continue
         if protocol == "mastodon":
             yield Case(f"scope-read-{method}-{target}", method, target, protocol, auth="read", status=403,
@@ -271,6 +275,66 @@ def mastodon_media_cases() -> Iterator[Case]:
         for target in ("/api/v1/instance", "/api/v2/instance/", "/api/v1/accounts/verify_credentials"):
             yield Case(f"mastodon-method-{method}-{target}", method, target, "mastodon", headers=(JSON,),
                        body=b"{}", auth="write", status=405)
+
+
+STATUS_BODIES: list[tuple[str, tuple[tuple[bytes, bytes], ...], bytes, int | None, str | None]] = [
+    ("malformed-json", (JSON,), b'{"status": ', 400, "Invalid JSON body"),
+    ("json-array", (JSON,), b'["status"]', 400, "Invalid JSON body"),
+    ("json-null", (JSON,), b"null", 400, "Invalid JSON body"),
+    ("json-invalid-utf8", (JSON,), b'{"status": "\xff"}', 400, "Invalid JSON body"),
+    ("deep-json", (JSON,), DEEP, 400, None),
+    ("deep-json-object", (JSON,), DEEP_OBJECT, 400, None),
+    ("empty-json", (JSON,), b"{}", 422, "Validation failed: Text can't be blank"),
+    ("blank-status", (JSON,), b'{"status": "  "}', 422, "Validation failed: Text can't be blank"),
+    ("status-object", (JSON,), b'{"status": {"a": 1}}', 422, None),
+    ("status-too-long", (JSON,), dumps({"status": "s" * 501}), 422,
+     "Validation failed: Text character limit of 500 exceeded"),
+    ("media-ids-object", (JSON,), b'{"status": "x", "media_ids": {"a": 1}}', 422, None),
+    ("media-ids-nested", (JSON,), b'{"status": "x", "media_ids": [["1"]]}', 422, None),
+    ("media-ids-400-digits", (JSON,), b'{"media_ids": ["' + b"9" * 400 + b'"]}', 422, None),
+    ("media-ids-five", (JSON,), dumps({"media_ids": ["1", "2", "3", "4", "5"]}), 422,
+     "Cannot attach more than 4 files"),
+    ("media-ids-others", (JSON,), b'{"media_ids": ["{others_media}"]}', 422, None),
+    ("visibility-unknown", (JSON,), b'{"status": "x", "visibility": "everyone"}', 422,
+     "Validation failed: Visibility is not included in the list"),
+    ("reply-to-nothing", (JSON,), b'{"status": "x", "in_reply_to_id": "1"}', 404, mastodon.NOT_FOUND),
+    ("attributes-junk", (JSON,), b'{"status": "x", "media_attributes": [1, 2]}', 422, None),
+    ("json-unknown-charset", ((b"Content-Type", b"application/json; charset=x-no-such-charset"),),
+     b'{"status": "x"}', 415, None),
+    ("form-invalid-utf8", (FORM,), b"status=%FF%FE", 400, None),
+    ("form-too-many-fields", (FORM,), b"&".join(b"a%d=1" % n for n in range(200)), 400, None),
+    ("form-unknown-charset", ((b"Content-Type", b"application/x-www-form-urlencoded; charset=x-no-such"),),
+     b"status=x", 415, None),
+    ("form-media-ids-five", (FORM,), b"&".join(b"media_ids[]=%d" % n for n in range(5)), 422,
+     "Cannot attach more than 4 files"),
+    ("too-large", (FORM,), b"status=" + b"s" * (70 * 1024), 413, None),
+]
+
+
+def mastodon_status_cases() -> Iterator[Case]:
+    for name, headers, body, status, error in STATUS_BODIES:
+        yield Case(f"mastodon-status-{name}", "POST", "/api/v1/statuses", "mastodon", headers=headers, body=body,
+                   auth="write", status=status, error=error)
+        if status in (400, 413, 415):
+            # Bodies refused before they are read as a status: an edit refuses them just the same.
+            yield Case(f"mastodon-status-edit-{name}", "PUT", "/api/v1/statuses/{status}", "mastodon",
+                       headers=headers, body=body, auth="write", status=status, error=error)
+    for name, status_id in (("zero", "0"), ("letters", "abc"), ("digits-400", "9" * 400), ("nul", "%00"),
+                            ("negative", "-1"), ("unicode", "%C3%A9t%C3%A9")):
+        for method in ("GET", "PUT", "DELETE"):
+            yield Case(f"mastodon-status-{method}-unknown-{name}", method, f"/api/v1/statuses/{status_id}",
+                       "mastodon", headers=(JSON,), body=b'{"status": "x"}' if method == "PUT" else b"",
+                       auth="write", status=404, error=mastodon.NOT_FOUND)
+    for name, target in (("account", "/api/v1/accounts/abc"), ("account-statuses", "/api/v1/accounts/0/statuses"),
+                         ("lookup", "/api/v1/accounts/lookup?acct=nobody%00"),
+                         ("lookup-remote", "/api/v1/accounts/lookup?acct={user}@elsewhere.example")):
+        yield Case(f"mastodon-unknown-{name}", "GET", target, "mastodon", auth="write", status=404,
+                   error=mastodon.NOT_FOUND)
+    # Someone else's status, to edit or delete: as unknown.
+    for method in ("PUT", "DELETE"):
+        yield Case(f"mastodon-status-{method}-others", method, "/api/v1/statuses/{status}", "mastodon",
+                   headers=(JSON,), body=b'{"status": "x"}' if method == "PUT" else b"", auth="bob", status=404,
+                   error=mastodon.NOT_FOUND)
 
 
 # --- pump.io --------------------------------------------------------------------------------------
@@ -787,7 +851,8 @@ def mastodon_oauth_cases() -> Iterator[Case]:
 
 def all_cases() -> list[Case]:
     cases = [
-        *auth_cases(), *mastodon_upload_cases(), *mastodon_media_cases(), *pumpio_client_cases(),
+        *auth_cases(), *mastodon_upload_cases(), *mastodon_media_cases(), *mastodon_status_cases(),
+        *pumpio_client_cases(),
         *pumpio_oauth_cases(), *pumpio_discovery_cases(), *pumpio_upload_cases(), *pumpio_feed_cases(),
         *pumpio_object_cases(), *presigned_cases(), *posts_cases(), *transform_cases(), *framing_cases(),
         *mastodon_oauth_cases(),

@@ -95,6 +95,10 @@ async def corpus(shared_server: Running, tmp_path_factory: pytest.TempPathFactor
                              headers=bearer(tokens["write"])) as response:
             assert response.status == 200, await response.text()
             grant = await response.json()
+        async with http.post(f"{server.url}/api/v1/statuses", json={"status": "A target"},
+                             headers=bearer(tokens["write"])) as response:
+            assert response.status == 200, await response.text()
+            status = await response.json()
     found = re.search(r"/media/files/([0-9a-f]{64})/v(\d+)/", mine["url"])
     assert found is not None, mine["url"]
     client = await register_client(server.url, application_name="hostile corpus")
@@ -102,7 +106,8 @@ async def corpus(shared_server: Running, tmp_path_factory: pytest.TempPathFactor
     split = urlsplit(server.url)
     assert split.hostname is not None and split.port is not None
     values = {"user": "alice", "other": "bob", "media": mine["id"], "others_media": others["id"],
-              "pending": grant["media"]["id"], "blob": found.group(1), "version": found.group(2),
+              "status": status["id"], "pending": grant["media"]["id"], "blob": found.group(1),
+              "version": found.group(2),
               **upload_variants(grant["uploadUrl"])}
     return Corpus(server=server, host=split.hostname, port=split.port, tokens=tokens, client=client, access=access,
                   values=values)
