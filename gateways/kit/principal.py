@@ -32,6 +32,8 @@ INSUFFICIENT_SCOPE = "insufficient_scope"
 class Principal(msgspec.Struct, frozen=True):
     user_id: str
     scopes: frozenset[str]
+    # The app the user signed in to; "" for a token the operator made.
+    client_id: str = ""
 
     def allows(self, *wanted: str) -> bool:
         # "write" grants every "write:*"; "read" every "read:*".
@@ -85,4 +87,4 @@ async def _lookup(projection: ProjectionReader, hashed: str) -> Principal | None
     # An app's own token (client credentials) acts for no user, so it passes no user's check.
     if row is None or not row["user_id"]:
         return None
-    return Principal(user_id=row["user_id"], scopes=frozenset(row["scopes"].split()))
+    return Principal(user_id=row["user_id"], scopes=frozenset(row["scopes"].split()), client_id=row["client_id"] or "")

@@ -37,6 +37,7 @@ from gateways.mastodon.render import (
 )
 from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
+from store.queries.apps import app_by_client_id
 from store.queries.media import media_by_ids
 from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
 from store.queries.users import users_by_ids
@@ -214,6 +215,14 @@ def _visibility(form: StatusForm) -> str:
     return visibility
 
 
+async def _app_name(request: web.Request, principal: Principal) -> str:
+    """The name of the app the status is posted through, as the Status entity's `application` shows it."""
+    if not principal.client_id:
+        return ""
+    app = await app_by_client_id(request.app[SERVICES].projection, principal.client_id)
+    return str(app["name"]) if app is not None else ""
+
+
 async def _reply_target(request: web.Request, form: StatusForm, viewer: str) -> str:
     if not form.in_reply_to_id:
         return ""
@@ -301,7 +310,8 @@ async def create_status(request: web.Request, principal: Principal) -> web.Strea
         return await _replay(request, earlier, principal.user_id)
     event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=text, attachments=ids,
                         visibility=visibility, sensitive=bool(form.sensitive), spoiler_text=form.spoiler_text or "",
-                        language=form.language or "", in_reply_to=reply, via="mastodon")
+                        language=form.language or "", in_reply_to=reply, via="mastodon",
+                        app=await _app_name(request, principal))
     try:
         await _apply(request, changes)
         await writes.append(request, event, msg_id=f"post.{post_id}.created")
