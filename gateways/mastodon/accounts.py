@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,37 +49,32 @@ async def _viewer(request: web.Request) -> str | None:
     return principal.user_id if principal else None
 
 
-async def get_account(request: web.Request) -> web.StreamResponse:
-    account_id = request.match_info["id"]
+async def _account(request: web.Request, find: Callable[[sqlite3.Connection], sqlite3.Row | None]) -> web.Response:
+    """The Account entity of the user `find` names, as the caller sees it; 404 when it names nobody."""
     viewer = await _viewer(request)
     base = request.app[SERVICES].config.base_url
 
     def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
-        user = user_by_account(conn, account_id)
+        user = find(conn)
         return None if user is None else account_of(conn, user, base, viewer)
 
     found = await request.app[SERVICES].projection.read(load)
     if found is None:
         raise Refusal(404, errors.NOT_FOUND)
     return web.json_response(found)
+
+
+async def get_account(request: web.Request) -> web.StreamResponse:
+    account_id = request.match_info["id"]
+    return await _account(request, lambda conn: user_by_account(conn, account_id))
 
 
 async def lookup(request: web.Request) -> web.StreamResponse:
     acct = request.query.get("acct", "").removeprefix("@")
     name, _, domain = acct.partition("@")
-    base = request.app[SERVICES].config.base_url
-    viewer = await _viewer(request)
-    if domain and domain != urlsplit(base).netloc:
+    if domain and domain != urlsplit(request.app[SERVICES].config.base_url).netloc:
         raise Refusal(404, errors.NOT_FOUND)
-
-    def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
-        user = user_row(conn, name) if name else None
-        return None if user is None else account_of(conn, user, base, viewer)
-
-    found = await request.app[SERVICES].projection.read(load)
-    if found is None:
-        raise Refusal(404, errors.NOT_FOUND)
-    return web.json_response(found)
+    return await _account(request, lambda conn: user_row(conn, name) if name else None)
 
 
 async def account_statuses(request: web.Request) -> web.StreamResponse:
