@@ -405,3 +405,16 @@ async def test_a_status_refused_while_the_broker_is_away_can_be_sent_again(
         assert [m["id"] for m in sent.json["media_attachments"]] == [media]
     rows = await running.projection.read(lambda conn: conn.execute("SELECT count(*) FROM posts").fetchone()[0])
     assert rows == 1
+
+
+async def test_following_and_followers_are_empty_lists_of_known_accounts(server: Running,
+                                                                          http: aiohttp.ClientSession) -> None:
+    token = await server.token("alice")
+    async with http.get(f"{server.url}/api/v1/accounts/verify_credentials",
+                        headers={"Authorization": f"Bearer {token}"}) as r:
+        account_id = (await r.json())["id"]
+    for which in ("following", "followers"):
+        async with http.get(f"{server.url}/api/v1/accounts/{account_id}/{which}") as r:
+            assert (r.status, await r.json()) == (200, [])
+        async with http.get(f"{server.url}/api/v1/accounts/404404/{which}") as r:
+            assert (r.status, await r.json()) == (404, {"error": "Record not found"})

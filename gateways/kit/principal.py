@@ -27,6 +27,9 @@ OUT_OF_SCOPE = "This action is outside the authorized scopes"
 # Kit codes; a gateway's error style may rename them (the presigned API says unauthorized/forbidden).
 INVALID_TOKEN = "invalid_token"
 INSUFFICIENT_SCOPE = "insufficient_scope"
+# Mastodon's words for an app's own token on an endpoint that acts for a user.
+USER_REQUIRED = "This method requires an authenticated user"
+USER_REQUIRED_CODE = "user_required"
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -76,10 +79,21 @@ async def require(request: web.Request, *scopes: str) -> Principal:
     """The caller when the token grants one of `scopes`: 401 without a known token, 403 without the scope."""
     found = await resolve(request)
     if found is None:
+        if await _app_only(request):
+            raise Refusal(422, USER_REQUIRED, code=USER_REQUIRED_CODE)
         raise Refusal(401, TOKEN_INVALID, code=INVALID_TOKEN)
     if not found.allows(*scopes):
         raise Refusal(403, OUT_OF_SCOPE, code=INSUFFICIENT_SCOPE)
     return found
+
+
+async def _app_only(request: web.Request) -> bool:
+    """Whether the token is an app's own (client credentials): known, but acting for no user."""
+    token = bearer(request)
+    if token is None or not token.isascii():
+        return False
+    row = await bearer_token(request.app[SERVICES].projection, token_hash(token))
+    return row is not None and not row["user_id"]
 
 
 async def _lookup(projection: ProjectionReader, hashed: str) -> Principal | None:

@@ -105,10 +105,20 @@ async def account_statuses(request: web.Request) -> web.StreamResponse:
     return web.json_response(body, headers=paging.link(request, base, rows))
 
 
+async def follows(request: web.Request) -> web.StreamResponse:
+    """`following` and `followers`: nobody follows anybody here yet, so both lists are empty for a known account."""
+    account_id = request.match_info["id"]
+    if await request.app[SERVICES].projection.read(lambda conn: user_by_account(conn, account_id)) is None:
+        raise Refusal(404, errors.NOT_FOUND)
+    return web.json_response([])
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/avatars/original/missing.png", default_avatar),
         web.get("/api/v1/accounts/lookup", lookup),
         web.get("/api/v1/accounts/{id}", get_account),
         web.get("/api/v1/accounts/{id}/statuses", account_statuses),
+        web.get("/api/v1/accounts/{id}/following", follows),
+        web.get("/api/v1/accounts/{id}/followers", follows),
     ]

@@ -138,6 +138,11 @@ def paths() -> dict[str, PathItem]:
             "getAccountStatuses", "An account's statuses, newest first",
             {"200": _statuses("The statuses"), "404": plain_error("No such account")}, authed=False,
             parameters=[*_flags("only_media", "exclude_replies", "pinned"), *_page()])},
+        **{f"/api/v1/accounts/{{id}}/{which}": {"parameters": [account_id], "get": _op(
+            f"getAccount{which.capitalize()}", f"The account's {which}: none, as nobody follows yet",
+            {"200": answer("An empty list", {"type": "array", "items": ref("MastodonAccount"), "maxItems": 0}),
+             "404": plain_error("No such account")}, authed=False, parameters=_page())}
+           for which in ("following", "followers")},
         "/api/v1/timelines/public": {"get": _op(
             "getPublicTimeline", "Everyone's public statuses, newest first", {"200": _statuses("The statuses")},
             authed=False, parameters=[*_flags("local", "remote", "only_media"), *_page()])},
