@@ -308,6 +308,8 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             if event.object_type == "note" and event.verb == "post":
                 # Notes from before posts had events of their own read as posts too.
                 out.append(_older_note(event, seq))
+            if event.object_type == "comment":
+                out.extend(_comment_post(event, seq))
             return out
         case PostCreated():
             return _post_created(event, seq)
@@ -399,6 +401,32 @@ def _older_note(event: ActivityPosted, seq: int) -> Put:
                      via="posts", app=event.generator, space=event.space, at=event.at)
 
 
+def _comment_post(event: ActivityPosted, seq: int) -> list[Change]:
+    """A comment is a post: one posted before comments were post events gets a `posts` row here."""
+    if event.verb == "post":
+        # The image's post is not named in the older event, so such a comment reads as a post of its own.
+        post_id = note_post_id(event.activity_id, event.at)
+        return [_post_row(post_id=post_id, seq=seq, note_id=event.object_id, activity_id=event.activity_id,
+                          author=event.actor, text=event.content or "", attachments=(), visibility="public",
+                          sensitive=False, spoiler_text="", language="", in_reply_to="", via="pumpio",
+                          app=event.generator, space="", at=event.at)]
+    # A comment posted as a post event has the comment's id, numeric, as its post id. One from before
+    # (a hex id) keeps the text it was posted with as a post: its changes do not name the post it is.
+    post_id = event.object_id
+    if not post_id.isdigit():
+        return []
+    if event.verb == "delete":
+        return [Remove("posts", post_id)]
+    if event.content is None:
+        return []
+    return [
+        Patch("posts", post_id, {"text": event.content, "edited_at": event.at}),
+        Put("post_versions", {"entry": f"{post_id}:{seq:012d}", "post_id": post_id, "text": event.content,
+                              "attachments": "[]", "sensitive": 0, "spoiler_text": "", "language": None,
+                              "at": event.at}),
+    ]
+
+
 def _post_row(*, post_id: str, seq: int, note_id: str, activity_id: str, author: str, text: str,
               attachments: tuple[str, ...], visibility: str, sensitive: bool, spoiler_text: str, language: str,
               in_reply_to: str, via: str, app: str, space: str, at: float) -> Put:
@@ -430,6 +458,8 @@ def _post_inbox(user: str, seq: int, activity_id: str, major: int) -> Put:
 
 def _post_created(event: PostCreated, seq: int) -> list[Change]:
     activity_id = post_activity_id(event.post_id)
+    if event.comment_on:
+        return _comment_created(event, seq, activity_id)
     out: list[Change] = [
         _post_row(post_id=event.post_id, seq=seq, note_id=event.post_id, activity_id=activity_id,
                   author=event.author, text=event.text, attachments=event.attachments,
@@ -452,6 +482,29 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
     return out
 
 
+def _comment_created(event: PostCreated, seq: int, activity_id: str) -> list[Change]:
+    """A comment through pump.io: a post that folds into pump.io's rows exactly as comments always have."""
+    out: list[Change] = [
+        _post_row(post_id=event.post_id, seq=seq, note_id=event.post_id, activity_id=activity_id,
+                  author=event.author, text=event.text, attachments=(), visibility="public", sensitive=False,
+                  spoiler_text="", language="", in_reply_to=event.in_reply_to, via=event.via, app=event.app,
+                  space="", at=event.at),
+        _version(event.post_id, seq, event),
+        Put("comments", {"comment_id": event.post_id, "author": event.author, "in_reply_to": event.comment_on,
+                         "content": event.text, "published": event.at, "updated": event.at}),
+        Put("activities", {
+            "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "post",
+            "object_type": "comment", "object_id": event.post_id, "major": 1, "in_reply_to": event.comment_on,
+            "reply_owner": event.reply_owner or None, "generator": event.app, "display_name": None,
+            "content": event.text, "published": event.at, "attachments": None, "space": None,
+        }),
+        _inbox(event.author, seq, activity_id, 1, direct=False),
+    ]
+    if event.reply_owner and event.reply_owner != event.author:
+        out.append(_inbox(event.reply_owner, seq, activity_id, 1, direct=True))
+    return out
+
+
 def _post_edited(event: PostEdited, seq: int) -> list[Change]:
     out: list[Change] = [
         Patch("posts", event.post_id, {
@@ -464,6 +517,17 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
     if event.activity_id:
         out.append(Patch("activities", event.activity_id, {
             "content": event.text, "attachments": _json(event.attachments) if event.attachments else None}))
+        # As pump.io does for an edit: an update activity of the note in the author's outbox.
+        updated = f"{event.post_id}-update-{seq}"
+        out.append(Put("activities", {
+            "activity_id": updated, "seq": seq, "actor": event.author, "verb": "update", "object_type": "note",
+            "object_id": event.note_id or event.post_id, "major": 0, "in_reply_to": None, "reply_owner": None,
+            "generator": "", "display_name": None, "content": None, "published": event.at, "attachments": None,
+            "space": None,
+        }))
+        out.append(_post_inbox(event.author, seq, updated, 0))
+    # A comment's pump.io object shows the edit too; any other post has no comment row to patch.
+    out.append(Patch("comments", event.post_id, {"content": event.text, "updated": event.at}))
     out.extend(_detach(event.detached))
     # Only a listed post has a pump.io activity to name.
     out.extend(_attach(event.attachments, event.post_id, event.at, listed=bool(event.activity_id)))
@@ -471,7 +535,7 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
 
 
 def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
-    out: list[Change] = [Remove("posts", event.post_id)]
+    out: list[Change] = [Remove("posts", event.post_id), Remove("comments", event.post_id)]
     if event.activity_id:
         # The note leaves the feeds; a delete activity tells pump.io clients it went.
         deleted = f"{event.post_id}-delete"

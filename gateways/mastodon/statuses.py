@@ -349,6 +349,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
         language=(post["language"] or "") if form.language is None else form.language,
         detached=tuple(i for i in current if i not in ids),
         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
+        note_id=post["note_id"],
     )
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.edited.{time.time_ns()}")
     await attachments.release(request.app[SERVICES].buckets, event.detached, post["post_id"])

@@ -14,14 +14,15 @@ import time
 import uuid
 from typing import Any
 
-from core.events import ActivityPosted
+from core.events import ActivityPosted, PostCreated
+from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
 from store.reader import ProjectionReader
-from store.readmodel import FAILED
+from store.readmodel import FAILED, post_activity_id
 
 VERBS = ("post", "update", "delete")
 OBJECT_TYPES = ("image", "comment")
@@ -44,12 +45,19 @@ NO_REPLY_TARGET = "A comment must be in reply to an image (inReplyTo)."
 REPLY_TO_IMAGES = "Comments can only reply to images."
 
 
-def msg_id(event: ActivityPosted) -> str:
+def msg_id(event: ActivityPosted | PostCreated) -> str:
     """The log's de-duplication key: an image is posted once and anything is deleted once, even when two
     requests race past the read-model checks on different replicas; other activities are each their own."""
+    if isinstance(event, PostCreated):
+        return f"post.{event.post_id}.created"
     if event.verb == "delete" or (event.verb == "post" and event.object_type == "image"):
         return f"activity.{event.verb}.{event.object_type}.{event.object_id}"
     return f"activity.{event.activity_id}"
+
+
+def activity_of(event: ActivityPosted | PostCreated) -> str:
+    """The pump.io activity an event shows as: a comment is a post, posted by an activity of its own."""
+    return post_activity_id(event.post_id) if isinstance(event, PostCreated) else event.activity_id
 
 
 def only_author(verb: str, object_type: str) -> str:
@@ -122,7 +130,7 @@ class Activities:
         self._generator = generator
         self._content_limit = content_limit
 
-    async def interpret(self, body: Any) -> ActivityPosted:
+    async def interpret(self, body: Any) -> ActivityPosted | PostCreated:
         verb, obj, object_type = parse(body)
         if object_type == "comment":
             if verb == "post":
@@ -175,7 +183,7 @@ class Activities:
             raise Refusal(400, NOT_POSTED)
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
-    async def _comment(self, obj: dict[str, Any]) -> ActivityPosted:
+    async def _comment(self, obj: dict[str, Any]) -> PostCreated:
         content = _text(obj, "content", self._content_limit) or ""
         target = obj.get("inReplyTo")
         if isinstance(target, str):
@@ -187,8 +195,11 @@ class Activities:
         media = await self._image(target)
         if media["published_at"] is None:
             raise Refusal(400, ONLY_POSTED)
-        return self._event("post", "comment", uuid.uuid4().hex, content=content, in_reply_to=media["media_id"],
-                           reply_owner=media["owner_id"])
+        # A reply to the post showing the image; an image posted on its own is no post, so then the
+        # comment is a post replying to none.
+        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._actor, text=content,
+                           in_reply_to=media["post_id"] or "", via="pumpio", app=self._generator,
+                           comment_on=media["media_id"], reply_owner=media["owner_id"])
 
     async def _change_comment(self, verb: str, obj: dict[str, Any]) -> ActivityPosted:
         if "id" not in obj:
