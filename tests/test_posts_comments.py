@@ -106,6 +106,22 @@ async def test_a_comment_from_before_post_events_reads_as_a_status(server: Runni
     alone = await pump_bob.get("/api/comment/c0ffee01")
     assert (alone.status, alone.json["content"]) == (200, "Said long ago")
 
+    # Changed through pump.io now, it changes as the post it is, and pump.io sees what it always did.
+    url = f"{server.url}/api/comment/c0ffee01"
+    edited = await pump_bob.activity("update", {"id": url, "objectType": "comment", "content": "Said again"})
+    assert edited.status == 200 and edited.json["verb"] == "update"
+    assert edited.json["object"]["content"] == "Said again"
+    assert (await bob.call("GET", f"/api/v1/statuses/{shown['id']}")).json["content"] == "<p>Said again</p>"
+    direct = (await pump_alice.get("/api/user/alice/inbox/direct")).json
+    assert [a["id"] for a in direct["items"]] == [edited.json["id"], f"{server.url}/api/activity/0b1c2d3e"]
+    assert (await pump_bob.get(edited.json["id"])).json == edited.json
+    gone = await pump_bob.activity("delete", {"id": url, "objectType": "comment"})
+    assert gone.status == 200 and gone.json["verb"] == "delete"
+    assert (await bob.call("GET", f"/api/v1/statuses/{shown['id']}")).status == 404
+    assert (await pump_bob.get("/api/comment/c0ffee01")).status == 404
+    assert [a["verb"] for a in (await pump_alice.get("/api/user/alice/inbox/direct")).json["items"]] == [
+        "delete", "update", "post"]
+
 
 async def test_an_edit_is_an_update_activity_of_the_note(server: Running, http: aiohttp.ClientSession,
                                                          tmp_path: Path) -> None:

@@ -151,8 +151,8 @@ async def post_activity(request: web.Request) -> web.Response:
                             generator=await _generator(request, principal),
                             content_limit=config.settings(PumpSettings).content_limit)
     event = await activities.interpret(body)
-    await append(request, event, msg_id=msg_id(event))
-    activity = await activity_json(request, activity_of(event))
+    seq = await append(request, event, msg_id=msg_id(event))
+    activity = await activity_json(request, activity_of(event, seq))
     if activity is None:
         # Either the log already held this change under the same message id (a racing duplicate), and
         # judged again against what is projected now it gets the refusal a later duplicate would; or
