@@ -188,3 +188,35 @@ async def test_comments_and_updates_survive_a_rebuild(nats_url: str, data_dir: P
         await second.server.stop()
     assert after == before
     assert pump_after == pump_before
+
+
+async def test_a_comment_changed_through_mastodon_changes_as_a_comment_in_pumpio(
+        server: Running, http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    alice, bob = await api(server, http, "alice"), await api(server, http, "bob")
+    pump_alice, pump_bob = await login(server, "alice"), await login(server, "bob")
+    media = await alice.uploaded(tmp_path, seed=1)
+    await status(alice, "Herons", [media])
+    said = await comment(pump_bob, image_url(server, media), "Lovely")
+    url = said["object"]["id"]
+    reply = local(url)
+
+    extra = await bob.uploaded(tmp_path, seed=2)
+    seq = await server.events.last_seq()
+    refused = await bob.call("PUT", f"/api/v1/statuses/{reply}", json={"status": "With a photo", "media_ids": [extra]})
+    assert (refused.status, refused.json) == (422, {"error": "Validation failed: A comment on an image cannot have "
+                                                             "media attached"})
+    assert await server.events.last_seq() == seq
+
+    edited = await bob.call("PUT", f"/api/v1/statuses/{reply}", json={"status": "Lovelier"})
+    assert edited.status == 200 and edited.json["content"] == "<p>Lovelier</p>"
+    assert (await pump_alice.get(f"/api/comment/{reply}")).json["content"] == "Lovelier"
+    feed = (await pump_bob.get("/api/user/bob/feed")).json["items"]
+    assert [(a["verb"], a["object"]["objectType"]) for a in feed] == [("update", "comment"), ("post", "comment")]
+    direct = (await pump_alice.get("/api/user/alice/inbox/direct")).json["items"]
+    assert [a["id"] for a in direct] == [feed[0]["id"], said["id"]]
+
+    assert (await bob.call("DELETE", f"/api/v1/statuses/{reply}")).status == 200
+    assert (await pump_alice.get(f"/api/comment/{reply}")).status == 404
+    assert (await pump_alice.get(f"/api/image/{media}/replies")).json["totalItems"] == 0
+    direct = (await pump_alice.get("/api/user/alice/inbox/direct")).json["items"]
+    assert (direct[0]["verb"], direct[0]["object"]["id"]) == ("delete", url)
