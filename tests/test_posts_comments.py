@@ -220,3 +220,16 @@ async def test_a_comment_changed_through_mastodon_changes_as_a_comment_in_pumpio
     assert (await pump_alice.get(f"/api/image/{media}/replies")).json["totalItems"] == 0
     direct = (await pump_alice.get("/api/user/alice/inbox/direct")).json["items"]
     assert (direct[0]["verb"], direct[0]["object"]["id"]) == ("delete", url)
+
+
+async def test_a_comment_deleted_through_posts_is_a_comment_delete_in_pumpio(
+        server: Running, http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    bob = await api(server, http, "bob")
+    pump_alice, pump_bob = await login(server, "alice"), await login(server, "bob")
+    image = await posted_image(pump_alice, tmp_path, seed=5)
+    said = await comment(pump_bob, image["id"], "Bye")
+    assert (await bob.call("DELETE", f"/posts/{local(said['object']['id'])}")).status == 204
+    assert (await pump_alice.get(f"/api/comment/{local(said['object']['id'])}")).status == 404
+    direct = (await pump_alice.get("/api/user/alice/inbox/direct")).json["items"]
+    assert [(a["verb"], a["object"]["objectType"]) for a in direct] == [("delete", "comment"), ("post", "comment")]
+    assert direct[0]["object"]["id"] == said["object"]["id"]

@@ -38,8 +38,8 @@ from gateways.mastodon.render import (
 from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.apps import app_by_client_id
-from store.queries.comments import comment_by_id
-from store.queries.media import media_by_id, media_by_ids
+from store.queries.comments import commented
+from store.queries.media import media_by_ids
 from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
 from store.queries.users import users_by_ids
 from store.readmodel import FAILED, LISTED, PROCESSING, READY
@@ -151,18 +151,6 @@ async def _own(request: web.Request, principal: Principal) -> sqlite3.Row:
     if post is None or post["author"] != principal.user_id:
         raise Refusal(404, errors.NOT_FOUND)
     return post
-
-
-async def _comment(request: web.Request, post: sqlite3.Row) -> dict[str, str]:
-    """A pump.io comment's fields, so that pump.io sees its edit or delete as a comment's; none for other posts."""
-    if post["via"] != "pumpio":
-        return {}
-    projection = request.app[SERVICES].projection
-    comment = await comment_by_id(projection, post["note_id"])
-    if comment is None:
-        return {}
-    image = await media_by_id(projection, comment["in_reply_to"])
-    return {"comment_on": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else ""}
 
 
 def _text(form: StatusForm, media: tuple[str, ...]) -> str:
@@ -352,7 +340,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
     text = _text(form, ids) if form.text is not None else post["text"]
     if not text.strip() and not ids:
         raise Refusal(422, TEXT_BLANK)
-    comment = await _comment(request, post)
+    comment = await commented(request.app[SERVICES].projection, post)
     if comment and ids:
         # pump.io comments show no media.
         raise Refusal(422, COMMENT_MEDIA)
@@ -381,7 +369,7 @@ async def delete_status(request: web.Request, principal: Principal) -> web.Strea
     event = PostDeleted(at=time.time(), post_id=post["post_id"], author=principal.user_id,
                         attachments=tuple(attachment_ids(post)),
                         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
-                        note_id=post["note_id"], **await _comment(request, post))
+                        note_id=post["note_id"], **await commented(request.app[SERVICES].projection, post))
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.deleted")
     # Freed at once, so that a client can redraft the status with the same media.
     await attachments.release(request.app[SERVICES].buckets, event.attachments, post["post_id"])
