@@ -288,6 +288,9 @@ class PostCreated(Event, frozen=True, tag="post.created"):
     app: str = ""
     # The space a post through the posts API names.
     space: str = ""
+    # A pump.io comment: the image it comments on and that image's owner, whose inbox it reaches.
+    comment_on: str = ""
+    reply_owner: str = ""
 
     def subject(self) -> str:
         return f"mx.post.{self.post_id}.created"
@@ -304,8 +307,14 @@ class PostEdited(Event, frozen=True, tag="post.edited"):
     spoiler_text: str = ""
     language: str = ""
     detached: tuple[str, ...] = ()
-    # The pump.io activity that posted it, so feeds fold the change without looking anything up.
+    # The pump.io activity that posted it and the note it posted, so feeds fold the change without
+    # looking anything up (an update activity of the note tells pump.io clients of the edit).
     activity_id: str = ""
+    note_id: str = ""
+    # A pump.io comment: the image it comments on, that image's owner and the client that changed it.
+    comment_on: str = ""
+    reply_owner: str = ""
+    app: str = ""
 
     def subject(self) -> str:
         return f"mx.post.{self.post_id}.edited"
@@ -320,6 +329,10 @@ class PostDeleted(Event, frozen=True, tag="post.deleted"):
     # The pump.io activity that posted it and the note it posted, so feeds fold the delete on their own.
     activity_id: str = ""
     note_id: str = ""
+    # A pump.io comment: the image it comments on, that image's owner and the client that deleted it.
+    comment_on: str = ""
+    reply_owner: str = ""
+    app: str = ""
 
     def subject(self) -> str:
         return f"mx.post.{self.post_id}.deleted"

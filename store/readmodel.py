@@ -308,6 +308,8 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             if event.object_type == "note" and event.verb == "post":
                 # Notes from before posts had events of their own read as posts too.
                 out.append(_older_note(event, seq))
+            if event.object_type == "comment":
+                out.extend(_comment_post(event, seq))
             return out
         case PostCreated():
             return _post_created(event, seq)
@@ -391,12 +393,37 @@ def post_activity_id(post_id: str) -> str:
     return f"{post_id}-post"
 
 
+def update_activity_id(post_id: str, seq: int) -> str:
+    """The pump.io activity that tells of the edit of a post appended at `seq`."""
+    return f"{post_id}-update-{seq}"
+
+
+def delete_activity_id(post_id: str) -> str:
+    return f"{post_id}-delete"
+
+
 def _older_note(event: ActivityPosted, seq: int) -> Put:
     post_id = note_post_id(event.activity_id, event.at)
     return _post_row(post_id=post_id, seq=seq, note_id=event.object_id, activity_id=event.activity_id,
                      author=event.actor, text=event.content or "", attachments=event.attachments,
                      visibility="public", sensitive=False, spoiler_text="", language="", in_reply_to="",
                      via="posts", app=event.generator, space=event.space, at=event.at)
+
+
+def _comment_post(event: ActivityPosted, seq: int) -> list[Change]:
+    """A comment is a post: one posted before comments were post events gets a `posts` row here.
+
+    Its later changes through pump.io are post events naming that row; changes written before then do
+    not name it, so the row keeps the text it was posted with.
+    """
+    if event.verb != "post":
+        return []
+    # The image's post is not named in the older event, so such a comment reads as a post of its own.
+    post_id = note_post_id(event.activity_id, event.at)
+    return [_post_row(post_id=post_id, seq=seq, note_id=event.object_id, activity_id=event.activity_id,
+                      author=event.actor, text=event.content or "", attachments=(), visibility="public",
+                      sensitive=False, spoiler_text="", language="", in_reply_to="", via="pumpio",
+                      app=event.generator, space="", at=event.at)]
 
 
 def _post_row(*, post_id: str, seq: int, note_id: str, activity_id: str, author: str, text: str,
@@ -430,6 +457,8 @@ def _post_inbox(user: str, seq: int, activity_id: str, major: int) -> Put:
 
 def _post_created(event: PostCreated, seq: int) -> list[Change]:
     activity_id = post_activity_id(event.post_id)
+    if event.comment_on:
+        return _comment_created(event, seq, activity_id)
     out: list[Change] = [
         _post_row(post_id=event.post_id, seq=seq, note_id=event.post_id, activity_id=activity_id,
                   author=event.author, text=event.text, attachments=event.attachments,
@@ -452,7 +481,56 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
     return out
 
 
+def _comment_created(event: PostCreated, seq: int, activity_id: str) -> list[Change]:
+    """A comment through pump.io: a post that folds into pump.io's rows exactly as comments always have."""
+    out: list[Change] = [
+        _post_row(post_id=event.post_id, seq=seq, note_id=event.post_id, activity_id=activity_id,
+                  author=event.author, text=event.text, attachments=(), visibility="public", sensitive=False,
+                  spoiler_text="", language="", in_reply_to=event.in_reply_to, via=event.via, app=event.app,
+                  space="", at=event.at),
+        _version(event.post_id, seq, event),
+        Put("comments", {"comment_id": event.post_id, "author": event.author, "in_reply_to": event.comment_on,
+                         "content": event.text, "published": event.at, "updated": event.at}),
+        Put("activities", {
+            "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "post",
+            "object_type": "comment", "object_id": event.post_id, "major": 1, "in_reply_to": event.comment_on,
+            "reply_owner": event.reply_owner or None, "generator": event.app, "display_name": None,
+            "content": event.text, "published": event.at, "attachments": None, "space": None,
+        }),
+        _inbox(event.author, seq, activity_id, 1, direct=False),
+    ]
+    if event.reply_owner and event.reply_owner != event.author:
+        out.append(_inbox(event.reply_owner, seq, activity_id, 1, direct=True))
+    return out
+
+
+def _comment_changed(event: PostEdited | PostDeleted, seq: int) -> list[Change]:
+    """A change to a comment through pump.io: its post, and pump.io's rows as a comment activity makes them."""
+    edit = isinstance(event, PostEdited)
+    comment_id = event.note_id or event.post_id
+    activity_id = update_activity_id(event.post_id, seq) if edit else delete_activity_id(event.post_id)
+    out: list[Change] = [Put("activities", {
+        "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "update" if edit else "delete",
+        "object_type": "comment", "object_id": comment_id, "major": 0, "in_reply_to": event.comment_on,
+        "reply_owner": event.reply_owner or None, "generator": event.app, "display_name": None,
+        "content": event.text if isinstance(event, PostEdited) else None, "published": event.at,
+        "attachments": None, "space": None,
+    }), _inbox(event.author, seq, activity_id, 0, direct=False)]
+    if event.reply_owner and event.reply_owner != event.author:
+        out.append(_inbox(event.reply_owner, seq, activity_id, 0, direct=True))
+    if isinstance(event, PostEdited):
+        out.append(Patch("posts", event.post_id, {"text": event.text, "edited_at": event.at}))
+        out.append(_version(event.post_id, seq, event))
+        out.append(Patch("comments", comment_id, {"content": event.text, "updated": event.at}))
+    else:
+        out.append(Remove("posts", event.post_id))
+        out.append(Remove("comments", comment_id))
+    return out
+
+
 def _post_edited(event: PostEdited, seq: int) -> list[Change]:
+    if event.comment_on:
+        return _comment_changed(event, seq)
     out: list[Change] = [
         Patch("posts", event.post_id, {
             "text": event.text, "attachments": _json(event.attachments), "has_media": int(bool(event.attachments)),
@@ -464,6 +542,17 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
     if event.activity_id:
         out.append(Patch("activities", event.activity_id, {
             "content": event.text, "attachments": _json(event.attachments) if event.attachments else None}))
+        # As pump.io does for an edit: an update activity of the note in the author's outbox.
+        updated = update_activity_id(event.post_id, seq)
+        out.append(Put("activities", {
+            "activity_id": updated, "seq": seq, "actor": event.author, "verb": "update", "object_type": "note",
+            "object_id": event.note_id or event.post_id, "major": 0, "in_reply_to": None, "reply_owner": None,
+            "generator": "", "display_name": None, "content": None, "published": event.at, "attachments": None,
+            "space": None,
+        }))
+        out.append(_post_inbox(event.author, seq, updated, 0))
+    # A comment's pump.io object shows the edit too; any other post has no comment row to patch.
+    out.append(Patch("comments", event.post_id, {"content": event.text, "updated": event.at}))
     out.extend(_detach(event.detached))
     # Only a listed post has a pump.io activity to name.
     out.extend(_attach(event.attachments, event.post_id, event.at, listed=bool(event.activity_id)))
@@ -471,10 +560,12 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
 
 
 def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
-    out: list[Change] = [Remove("posts", event.post_id)]
+    if event.comment_on:
+        return _comment_changed(event, seq)
+    out: list[Change] = [Remove("posts", event.post_id), Remove("comments", event.post_id)]
     if event.activity_id:
         # The note leaves the feeds; a delete activity tells pump.io clients it went.
-        deleted = f"{event.post_id}-delete"
+        deleted = delete_activity_id(event.post_id)
         out.append(Remove("activities", event.activity_id))
         out.append(Put("activities", {
             "activity_id": deleted, "seq": seq, "actor": event.author, "verb": "delete", "object_type": "note",

@@ -93,6 +93,15 @@ SAMPLES: list[AnyEvent] = [
                sensitive=False, spoiler_text="", language="en", detached=("9",), activity_id="117000000000000001-post"),
     PostDeleted(at=22.0, post_id="117000000000000001", author="alice", attachments=(),
                 activity_id="117000000000000001-post", note_id="117000000000000001"),
+    # Added with pump.io comments as posts and edits as pump.io updates.
+    PostCreated(at=23.0, post_id="117000000000000002", author="bob", text="Lovely", in_reply_to="117000000000000001",
+                via="pumpio", app="PyPump", comment_on="9", reply_owner="alice"),
+    PostEdited(at=24.0, post_id="117000000000000003", author="alice", text="Edited", activity_id="0a1b-post",
+               note_id="cafe01"),
+    PostEdited(at=25.0, post_id="117000000000000002", author="bob", text="Lovelier", note_id="117000000000000002",
+               comment_on="9", reply_owner="alice", app="PyPump"),
+    PostDeleted(at=26.0, post_id="117000000000000004", author="bob", note_id="c0ffee01", comment_on="9",
+                reply_owner="alice", app="PyPump"),
 ]
 
 
@@ -139,9 +148,9 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
     assert SAMPLES[17].subject() == "mx.media.8.reprocess"
-    assert [e.subject() for e in SAMPLES[-6:-3]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
+    assert [e.subject() for e in SAMPLES[-10:-7]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
                                                      "mx.app.c1.registered"]
-    assert SAMPLES[-1].subject() == "mx.post.117000000000000001.deleted"
+    assert SAMPLES[-5].subject() == "mx.post.117000000000000001.deleted"
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

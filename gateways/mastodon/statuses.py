@@ -38,6 +38,7 @@ from gateways.mastodon.render import (
 from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.apps import app_by_client_id
+from store.queries.comments import commented
 from store.queries.media import media_by_ids
 from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
 from store.queries.users import users_by_ids
@@ -50,6 +51,7 @@ IDEMPOTENCY_TTL = 3600.0
 IDEMPOTENCY_BUCKET = "mastodon-idempotency"
 
 TEXT_BLANK = "Validation failed: Text can't be blank"
+COMMENT_MEDIA = "Validation failed: A comment on an image cannot have media attached"
 TEXT_TOO_LONG = f"Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"
 TOO_MANY_MEDIA = f"Cannot attach more than {MAX_MEDIA} files"
 BAD_VISIBILITY = "Validation failed: Visibility is not included in the list"
@@ -338,6 +340,10 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
     text = _text(form, ids) if form.text is not None else post["text"]
     if not text.strip() and not ids:
         raise Refusal(422, TEXT_BLANK)
+    comment = await commented(request.app[SERVICES].projection, post)
+    if comment and ids:
+        # pump.io comments show no media.
+        raise Refusal(422, COMMENT_MEDIA)
     await _check_media(request, principal.user_id, tuple(i for i in ids if i not in current), keep=current)
     changes = _attribute_changes(request, form, ids)
     await _claim_media(request, tuple(i for i in ids if i not in current), post["post_id"])
@@ -349,6 +355,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
         language=(post["language"] or "") if form.language is None else form.language,
         detached=tuple(i for i in current if i not in ids),
         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
+        note_id=post["note_id"], **comment,
     )
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.edited.{time.time_ns()}")
     await attachments.release(request.app[SERVICES].buckets, event.detached, post["post_id"])
@@ -362,7 +369,7 @@ async def delete_status(request: web.Request, principal: Principal) -> web.Strea
     event = PostDeleted(at=time.time(), post_id=post["post_id"], author=principal.user_id,
                         attachments=tuple(attachment_ids(post)),
                         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
-                        note_id=post["note_id"])
+                        note_id=post["note_id"], **await commented(request.app[SERVICES].projection, post))
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.deleted")
     # Freed at once, so that a client can redraft the status with the same media.
     await attachments.release(request.app[SERVICES].buckets, event.attachments, post["post_id"])

@@ -26,6 +26,7 @@ from gateways.kit.writes import append
 from gateways.posts import bodies, errors, limits
 from gateways.posts.media import check_usable, media_json
 from store.queries.activities import posted_note
+from store.queries.comments import commented
 from store.queries.media import media_by_ids
 from store.queries.posts import post_by_note
 from store.readmodel import LISTED
@@ -112,7 +113,7 @@ async def delete_post(request: web.Request) -> web.Response:
     media = tuple(msgspec.json.decode(post["attachments"], type=list[str]))
     event = PostDeleted(at=time.time(), post_id=post["post_id"], author=post["author"], attachments=media,
                         activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
-                        note_id=post["note_id"])
+                        note_id=post["note_id"], **await commented(request.app[SERVICES].projection, post))
     await append(request, event, msg_id=f"post.{post['post_id']}.deleted")
     await attachments.release(request.app[SERVICES].buckets, media, post["post_id"])
     return web.Response(status=204)

@@ -14,14 +14,16 @@ import time
 import uuid
 from typing import Any
 
-from core.events import ActivityPosted
+from core.events import ActivityPosted, PostCreated, PostDeleted, PostEdited
+from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
+from store.queries.posts import post_by_note
 from store.reader import ProjectionReader
-from store.readmodel import FAILED
+from store.readmodel import FAILED, delete_activity_id, post_activity_id, update_activity_id
 
 VERBS = ("post", "update", "delete")
 OBJECT_TYPES = ("image", "comment")
@@ -44,12 +46,32 @@ NO_REPLY_TARGET = "A comment must be in reply to an image (inReplyTo)."
 REPLY_TO_IMAGES = "Comments can only reply to images."
 
 
-def msg_id(event: ActivityPosted) -> str:
+Interpreted = ActivityPosted | PostCreated | PostEdited | PostDeleted
+
+
+def msg_id(event: Interpreted) -> str:
     """The log's de-duplication key: an image is posted once and anything is deleted once, even when two
     requests race past the read-model checks on different replicas; other activities are each their own."""
+    if isinstance(event, PostCreated):
+        return f"post.{event.post_id}.created"
+    if isinstance(event, PostEdited):
+        return f"post.{event.post_id}.edited.{uuid.uuid4().hex}"
+    if isinstance(event, PostDeleted):
+        return f"post.{event.post_id}.deleted"
     if event.verb == "delete" or (event.verb == "post" and event.object_type == "image"):
         return f"activity.{event.verb}.{event.object_type}.{event.object_id}"
     return f"activity.{event.activity_id}"
+
+
+def activity_of(event: Interpreted, seq: int) -> str:
+    """The pump.io activity an event appended at `seq` shows as: a comment is a post, changed as one."""
+    if isinstance(event, PostCreated):
+        return post_activity_id(event.post_id)
+    if isinstance(event, PostEdited):
+        return update_activity_id(event.post_id, seq)
+    if isinstance(event, PostDeleted):
+        return delete_activity_id(event.post_id)
+    return event.activity_id
 
 
 def only_author(verb: str, object_type: str) -> str:
@@ -122,7 +144,7 @@ class Activities:
         self._generator = generator
         self._content_limit = content_limit
 
-    async def interpret(self, body: Any) -> ActivityPosted:
+    async def interpret(self, body: Any) -> Interpreted:
         verb, obj, object_type = parse(body)
         if object_type == "comment":
             if verb == "post":
@@ -175,7 +197,7 @@ class Activities:
             raise Refusal(400, NOT_POSTED)
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
-    async def _comment(self, obj: dict[str, Any]) -> ActivityPosted:
+    async def _comment(self, obj: dict[str, Any]) -> PostCreated:
         content = _text(obj, "content", self._content_limit) or ""
         target = obj.get("inReplyTo")
         if isinstance(target, str):
@@ -187,10 +209,13 @@ class Activities:
         media = await self._image(target)
         if media["published_at"] is None:
             raise Refusal(400, ONLY_POSTED)
-        return self._event("post", "comment", uuid.uuid4().hex, content=content, in_reply_to=media["media_id"],
-                           reply_owner=media["owner_id"])
+        # A reply to the post showing the image; an image posted on its own is no post, so then the
+        # comment is a post replying to none.
+        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._actor, text=content,
+                           in_reply_to=media["post_id"] or "", via="pumpio", app=self._generator,
+                           comment_on=media["media_id"], reply_owner=media["owner_id"])
 
-    async def _change_comment(self, verb: str, obj: dict[str, Any]) -> ActivityPosted:
+    async def _change_comment(self, verb: str, obj: dict[str, Any]) -> Interpreted:
         if "id" not in obj:
             raise Refusal(400, NO_OBJECT_ID)
         comment_id = local_id(obj["id"], "comment", self._site)
@@ -202,7 +227,16 @@ class Activities:
         image = await media_by_id(self._projection, comment["in_reply_to"])
         # The image's owner hears of changes to comments on it, as of the comment itself.
         reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
+        content = _text(obj, "content", self._content_limit)
+        post = await self._projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
+        if post is not None:
+            # The comment is a post: changed as one, so every protocol sees the change.
+            named = {"post_id": post["post_id"], "author": self._actor, "note_id": comment["comment_id"],
+                     "comment_on": comment["in_reply_to"], "reply_owner": reply["reply_owner"] or "",
+                     "app": self._generator}
+            if verb == "delete":
+                return PostDeleted(at=time.time(), **named)
+            return PostEdited(at=time.time(), text=comment["content"] if content is None else content, **named)
         if verb == "delete":
             return self._event("delete", "comment", comment["comment_id"], **reply)
-        return self._event("update", "comment", comment["comment_id"],
-                           content=_text(obj, "content", self._content_limit), **reply)
+        return self._event("update", "comment", comment["comment_id"], content=content, **reply)

@@ -22,7 +22,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import render
-from gateways.pumpio.activities import Activities, msg_id
+from gateways.pumpio.activities import Activities, activity_of, msg_id
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
 from gateways.pumpio.objects import Rows, View, activity_json, count_param, gather_activities, offset_param
 from gateways.pumpio.render import Site
@@ -151,8 +151,8 @@ async def post_activity(request: web.Request) -> web.Response:
                             generator=await _generator(request, principal),
                             content_limit=config.settings(PumpSettings).content_limit)
     event = await activities.interpret(body)
-    await append(request, event, msg_id=msg_id(event))
-    activity = await activity_json(request, event.activity_id)
+    seq = await append(request, event, msg_id=msg_id(event))
+    activity = await activity_json(request, activity_of(event, seq))
     if activity is None:
         # Either the log already held this change under the same message id (a racing duplicate), and
         # judged again against what is projected now it gets the refusal a later duplicate would; or

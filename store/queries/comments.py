@@ -9,6 +9,18 @@ from store.queries._rows import by_key
 from store.reader import ProjectionReader
 
 
+async def commented(projection: ProjectionReader, post: sqlite3.Row) -> dict[str, str]:
+    """The comment fields of a post's events when the post is a pump.io comment (the image it is on and
+    that image's owner), so that pump.io sees its edit or delete as a comment's; none for other posts."""
+    if post["via"] != "pumpio":
+        return {}
+    comment = await comment_by_id(projection, post["note_id"])
+    if comment is None:
+        return {}
+    image = await projection.one("SELECT owner_id FROM media WHERE media_id = ?", (comment["in_reply_to"],))
+    return {"comment_on": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else ""}
+
+
 async def comment_by_id(projection: ProjectionReader, comment_id: str) -> sqlite3.Row | None:
     return await projection.one("SELECT * FROM comments WHERE comment_id = ?", (comment_id,))
 
