@@ -308,8 +308,6 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             if event.object_type == "note" and event.verb == "post":
                 # Notes from before posts had events of their own read as posts too.
                 out.append(_older_note(event, seq))
-            if event.object_type == "comment":
-                out.extend(_comment_post(event, seq))
             return out
         case PostCreated():
             return _post_created(event, seq)
@@ -408,22 +406,6 @@ def _older_note(event: ActivityPosted, seq: int) -> Put:
                      author=event.actor, text=event.content or "", attachments=event.attachments,
                      visibility="public", sensitive=False, spoiler_text="", language="", in_reply_to="",
                      via="posts", app=event.generator, space=event.space, at=event.at)
-
-
-def _comment_post(event: ActivityPosted, seq: int) -> list[Change]:
-    """A comment is a post: one posted before comments were post events gets a `posts` row here.
-
-    Its later changes through pump.io are post events naming that row; changes written before then do
-    not name it, so the row keeps the text it was posted with.
-    """
-    if event.verb != "post":
-        return []
-    # The image's post is not named in the older event, so such a comment reads as a post of its own.
-    post_id = note_post_id(event.activity_id, event.at)
-    return [_post_row(post_id=post_id, seq=seq, note_id=event.object_id, activity_id=event.activity_id,
-                      author=event.actor, text=event.content or "", attachments=(), visibility="public",
-                      sensitive=False, spoiler_text="", language="", in_reply_to="", via="pumpio",
-                      app=event.generator, space="", at=event.at)]
 
 
 def _post_row(*, post_id: str, seq: int, note_id: str, activity_id: str, author: str, text: str,
