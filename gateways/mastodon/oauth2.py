@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import msgspec
@@ -24,7 +25,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.mastodon import scopes as scope_names
-from gateways.mastodon.apps import find_app, secret_matches
+from gateways.mastodon.apps import App, find_app, secret_matches
 from gateways.mastodon.oauth2_server import (
     Code,
     Endpoints,
@@ -63,6 +64,24 @@ async def _token_form(request: web.Request) -> dict[str, str] | web.Response:
         return oauth_error("invalid_request", exc.message, exc.status)
 
 
+class ClientRequest(NamedTuple):
+    """A token or revoke request: its fields, the client credentials it carries, and the app they name."""
+
+    form: dict[str, str]
+    client_id: str
+    secret: str
+    app: App | None
+
+
+async def _client_request(request: web.Request) -> ClientRequest | web.Response:
+    """What both endpoints read first; an unreadable body answers as RFC 6749's invalid_request."""
+    form = await _token_form(request)
+    if isinstance(form, web.Response):
+        return form
+    client_id, secret = _client_credentials(request, form)
+    return ClientRequest(form=form, client_id=client_id, secret=secret, app=await find_app(request, client_id))
+
+
 async def _read_token_form(request: web.Request) -> dict[str, str]:
     if request.content_type == "application/json":
         raw = await bodies.read_json(request, msgspec.json.Decoder(dict[str, str | int | bool | None]),
@@ -75,11 +94,10 @@ async def _read_token_form(request: web.Request) -> dict[str, str]:
 
 
 async def token(request: web.Request) -> web.StreamResponse:
-    form = await _token_form(request)
-    if isinstance(form, web.Response):
-        return form
-    client_id, secret = _client_credentials(request, form)
-    app = await find_app(request, client_id)
+    asked = await _client_request(request)
+    if isinstance(asked, web.Response):
+        return asked
+    form, client_id, secret, app = asked
     grant_type = form.get("grant_type", "")
     code: Code | None = None
     revision = 0
@@ -121,11 +139,10 @@ async def token(request: web.Request) -> web.StreamResponse:
 
 
 async def revoke(request: web.Request) -> web.StreamResponse:
-    form = await _token_form(request)
-    if isinstance(form, web.Response):
-        return form
-    client_id, secret = _client_credentials(request, form)
-    app = await find_app(request, client_id)
+    asked = await _client_request(request)
+    if isinstance(asked, web.Response):
+        return asked
+    form, client_id, secret, app = asked
     value = form.get("token", "")
     hashed = token_hash(value) if value.isascii() else ""
     grant = await token_grant(request.app[SERVICES].projection, hashed) if hashed else None

@@ -19,7 +19,7 @@ from core.events import Focus, MediaUpdated, PostCreated, PostDeleted, PostEdite
 from core.ids import new_media_id
 from core.log import LogUnavailable
 from gateways.kit import attachments, writes
-from gateways.kit.keyvalue import KeyExists
+from gateways.kit.keyvalue import Bucket, KeyExists
 from gateways.kit.media import media_view
 from gateways.kit.principal import Principal, resolve
 from gateways.kit.refusal import Refusal
@@ -255,9 +255,14 @@ def _idempotency(request: web.Request, principal: Principal, data: bytes) -> Ide
     return Idempotency(name=hashlib.sha256(f"{principal.user_id}\0{key}".encode()).hexdigest(), digest=digest)
 
 
+async def _keys(request: web.Request) -> Bucket:
+    """The bucket of Idempotency-Keys, shared by every replica, each kept for an hour."""
+    return await request.app[SERVICES].buckets.open(IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL)
+
+
 async def _earlier(request: web.Request, key: Idempotency) -> str | None:
     """The post an earlier request with this key made; a 422 when that request had another body."""
-    bucket = await request.app[SERVICES].buckets.open(IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL)
+    bucket = await _keys(request)
     entry = await bucket.get(key.name)
     if entry is None:
         return None
@@ -269,7 +274,7 @@ async def _earlier(request: web.Request, key: Idempotency) -> str | None:
 
 async def _claim(request: web.Request, key: Idempotency, post_id: str) -> str | None:
     """Claims the key for `post_id`; the post id of whichever request claimed it first, if not this one."""
-    bucket = await request.app[SERVICES].buckets.open(IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL)
+    bucket = await _keys(request)
     try:
         await bucket.create(key.name, msgspec.json.encode(Claim(digest=key.digest, post_id=post_id)))
     except KeyExists:
@@ -278,7 +283,7 @@ async def _claim(request: web.Request, key: Idempotency, post_id: str) -> str | 
 
 
 async def _forget(request: web.Request, key: Idempotency) -> None:
-    bucket = await request.app[SERVICES].buckets.open(IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL)
+    bucket = await _keys(request)
     await bucket.delete(key.name)
 
 
