@@ -170,7 +170,7 @@ async def test_tokens_and_clients(projection: Projection) -> None:
         AccessGranted(at=5.0, token="tok", secret="sec", client_id="c1", user_id="bob"),
     ])
     bearer = await tokens.bearer_token(projection, "hash1")
-    assert bearer is not None and tuple(bearer) == ("alice", "read write", "")
+    assert bearer is not None and tuple(bearer) == ("alice", "read write", "", 0)
     assert await tokens.bearer_token(projection, "hash2") is None
     access = await tokens.oauth_access_token(projection, "tok")
     assert access is not None and tuple(access) == ("tok", "sec", "c1", "bob")

@@ -59,27 +59,45 @@ async def caught_up(events: EventLog, projection: ProjectionReader, timeout: flo
     return await projection.wait_for(head, timeout)
 
 
-async def resolve(request: web.Request) -> Principal | None:
-    """The token's principal, or None without a token or with one nobody issued."""
-    token = bearer(request)
-    # Tokens are issued in URL-safe ASCII; anything else (a header read as Latin-1, say) names no token.
-    if token is None or not token.isascii():
-        return None
-    app = request.app
-    projection = app[SERVICES].projection
-    hashed = token_hash(token)
-    found = await _lookup(projection, hashed)
-    # The first miss may have raced the very event that issued this token.
-    if found is None and await caught_up(app[SERVICES].events, projection):
-        found = await _lookup(projection, hashed)
+class Grant(msgspec.Struct, frozen=True):
+    """An issued bearer token, as the read model holds it."""
+
+    token_hash: str
+    # "" for an app's own token (client credentials), which acts for no user.
+    user_id: str
+    scopes: frozenset[str]
+    client_id: str
+    # Made by `mediaplex token create`.
+    cli: bool
+
+
+# The token of a request is looked up once, however many of its steps (rate limits, the handler) ask.
+GRANT: web.RequestKey[Grant | None] = web.RequestKey("bearer_grant")
+
+
+async def grant(request: web.Request) -> Grant | None:
+    """The issued token the request carries; None without a token or with one nobody issued."""
+    if GRANT in request:
+        return request[GRANT]
+    found = await _lookup(request)
+    request[GRANT] = found
     return found
+
+
+async def resolve(request: web.Request) -> Principal | None:
+    """The user behind the request's token; None without a token, with one nobody issued, or an app's own."""
+    found = await grant(request)
+    if found is None or not found.user_id:
+        return None
+    return Principal(user_id=found.user_id, scopes=found.scopes, client_id=found.client_id)
 
 
 async def require(request: web.Request, *scopes: str) -> Principal:
     """The caller when the token grants one of `scopes`: 401 without a known token, 403 without the scope."""
     found = await resolve(request)
     if found is None:
-        if await _app_only(request):
+        if await grant(request) is not None:
+            # An app's own token on an endpoint that acts for a user.
             raise Refusal(422, USER_REQUIRED, code=USER_REQUIRED_CODE)
         raise Refusal(401, TOKEN_INVALID, code=INVALID_TOKEN)
     if not found.allows(*scopes):
@@ -87,18 +105,18 @@ async def require(request: web.Request, *scopes: str) -> Principal:
     return found
 
 
-async def _app_only(request: web.Request) -> bool:
-    """Whether the token is an app's own (client credentials): known, but acting for no user."""
+async def _lookup(request: web.Request) -> Grant | None:
     token = bearer(request)
+    # Tokens are issued in URL-safe ASCII; anything else (a header read as Latin-1, say) names no token.
     if token is None or not token.isascii():
-        return False
-    row = await bearer_token(request.app[SERVICES].projection, token_hash(token))
-    return row is not None and not row["user_id"]
-
-
-async def _lookup(projection: ProjectionReader, hashed: str) -> Principal | None:
-    row = await bearer_token(projection, hashed)
-    # An app's own token (client credentials) acts for no user, so it passes no user's check.
-    if row is None or not row["user_id"]:
         return None
-    return Principal(user_id=row["user_id"], scopes=frozenset(row["scopes"].split()), client_id=row["client_id"] or "")
+    services = request.app[SERVICES]
+    hashed = token_hash(token)
+    row = await bearer_token(services.projection, hashed)
+    # The first miss may have raced the very event that issued this token.
+    if row is None and await caught_up(services.events, services.projection):
+        row = await bearer_token(services.projection, hashed)
+    if row is None:
+        return None
+    return Grant(token_hash=hashed, user_id=row["user_id"], scopes=frozenset(row["scopes"].split()),
+                 client_id=row["client_id"] or "", cli=bool(row["cli"]))

@@ -12,32 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractResource
 
-from core.ids import token_hash
 from gateways.kit.boundary import Handler
-from gateways.kit.principal import bearer, caught_up
+from gateways.kit.principal import grant
 from gateways.kit.ratelimit import Count, Counter, Window
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon.settings import MastodonSettings
-from store.queries.tokens import token_holder
 
 TOO_MANY = "Too many requests"
 UPLOADS = frozenset({"/api/v1/media", "/api/v2/media"})
 # What a request's answer carries, set before the handler runs so that refusals rendered by the error
 # boundary carry it too.
 HEADERS = web.RequestKey("mastodon_rate_limit_headers", dict)
-
-
-class Holder(msgspec.Struct, frozen=True):
-    token: str
-    # None for a token nobody issued.
-    user_id: str | None
-    cli: bool
 
 
 def headers(count: Count) -> dict[str, str]:
@@ -52,17 +42,6 @@ def headers(count: Count) -> dict[str, str]:
 def _subject(kind: str, value: str) -> str:
     # The token hash is already a hash, but it is also the token's key in the read model: hash again.
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
-
-
-async def _holder(request: web.Request, token: str) -> Holder:
-    services = request.app[SERVICES]
-    hashed = token_hash(token)
-    row = await token_holder(services.projection, hashed)
-    if row is None and await caught_up(services.events, services.projection):
-        row = await token_holder(services.projection, hashed)
-    if row is None:
-        return Holder(token=hashed, user_id=None, cli=False)
-    return Holder(token=hashed, user_id=row["user_id"], cli=bool(row["cli"]))
 
 
 def limiter(resources: frozenset[AbstractResource]) -> Middleware:
@@ -80,18 +59,15 @@ def limiter(resources: frozenset[AbstractResource]) -> Middleware:
         if request.match_info.route.resource not in resources or not request.path.startswith("/api/"):
             return await handler(request)
         settings = request.app[SERVICES].config.settings(MastodonSettings)
-        token = bearer(request)
-        if token is None or not token.isascii():
-            return await handler(request)
-        holder = await _holder(request, token)
+        holder = await grant(request)
         # A token nobody issued is refused by the route (or ignored by a public one); counting it would
         # let made-up tokens fill the bucket with keys.
-        if holder.user_id is None or (holder.cli and not settings.rate_limit_cli_tokens):
+        if holder is None or (holder.cli and not settings.rate_limit_cli_tokens):
             return await handler(request)
         counts = counter(request.app)
         if settings.api_rate_limit > 0:
             window = Window("api", settings.api_rate_limit, settings.api_rate_period)
-            api = await counts.hit(window, _subject("token", holder.token))
+            api = await counts.hit(window, _subject("token", holder.token_hash))
             request[HEADERS] = headers(api)
             if api.over:
                 raise Refusal(429, TOO_MANY, headers=headers(api))

@@ -8,13 +8,10 @@ from store.reader import ProjectionReader
 
 
 async def bearer_token(projection: ProjectionReader, token_hash: str) -> sqlite3.Row | None:
-    """`user_id`, `scopes` (space separated) and `client_id` (its app, "" for none) of the token with this hash."""
-    return await projection.one("SELECT user_id, scopes, client_id FROM tokens WHERE token_hash = ?", (token_hash,))
-
-
-async def token_holder(projection: ProjectionReader, token_hash: str) -> sqlite3.Row | None:
-    """`user_id` and `cli` (1 for a token made by `mediaplex token create`) of the bearer token with this hash."""
-    return await projection.one("SELECT user_id, cli FROM tokens WHERE token_hash = ?", (token_hash,))
+    """`user_id`, `scopes` (space separated), `client_id` (its app, "" for none) and `cli` (1 for a token made
+    by `mediaplex token create`) of the token with this hash."""
+    return await projection.one("SELECT user_id, scopes, client_id, cli FROM tokens WHERE token_hash = ?",
+                                (token_hash,))
 
 
 async def oauth_access_token(projection: ProjectionReader, token: str) -> sqlite3.Row | None:
