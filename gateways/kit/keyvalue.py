@@ -9,7 +9,9 @@ core.log.LogUnavailable, which every gateway answers with its 503.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import secrets
 from typing import Protocol
 
 import msgspec
@@ -61,3 +63,18 @@ class Buckets(Protocol):
         A bucket that exists keeps the TTL it was created with.
         """
         ...
+
+
+async def shared_secret(buckets: Buckets, bucket: str, key: str) -> bytes:
+    """A random key made once and kept in `bucket` without expiry, the same for every replica.
+
+    Replicas asking together race to create it; `create` lets exactly one win and the others read the
+    winner's. It never changes: a new one would void everything signed with the old.
+    """
+    kept = await buckets.open(bucket, ttl=None)
+    with contextlib.suppress(KeyExists):
+        await kept.create(key, secrets.token_urlsafe(32).encode())
+    entry = await kept.get(key)
+    if entry is None or not entry.value:
+        raise RuntimeError(f"the key {key} in the bucket {bucket} is empty")
+    return entry.value

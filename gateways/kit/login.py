@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import secrets
@@ -24,7 +23,7 @@ from aiohttp import web
 
 from core.ids import check_password
 from core.log import LogUnavailable
-from gateways.kit.keyvalue import KeyExists
+from gateways.kit.keyvalue import shared_secret
 from gateways.kit.principal import caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
@@ -136,15 +135,9 @@ def _verify(key: bytes, value: str) -> Session | None:
 async def _shared_key(request: web.Request) -> bytes:
     # Every replica must verify cookies another one signed; replicas racing to create the key agree on the winner's.
     try:
-        bucket = await request.app[SERVICES].buckets.open(BUCKET, ttl=None)
-        with contextlib.suppress(KeyExists):
-            await bucket.create(KEY, secrets.token_urlsafe(32).encode())
-        entry = await bucket.get(KEY)
+        return await shared_secret(request.app[SERVICES].buckets, BUCKET, KEY)
     except LogUnavailable as exc:
         raise Refusal(503, UNAVAILABLE) from exc
-    if entry is None or not entry.value:
-        raise RuntimeError(f"the login key in the bucket {BUCKET} is empty")
-    return entry.value
 
 
 # ---- the pages --------------------------------------------------------------------------------------------

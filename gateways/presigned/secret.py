@@ -7,11 +7,8 @@ the others read the winner's key.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
-
 from core.config import Config
-from gateways.kit.keyvalue import Buckets, KeyExists
+from gateways.kit.keyvalue import Buckets, shared_secret
 from gateways.presigned.settings import PresignedSettings
 
 BUCKET = "upload_secret"
@@ -26,11 +23,4 @@ async def upload_key(config: Config, buckets: Buckets) -> bytes:
 
 
 async def shared_key(buckets: Buckets) -> bytes:
-    # No TTL: a key that changed would void every URL handed out before.
-    bucket = await buckets.open(BUCKET, ttl=None)
-    with contextlib.suppress(KeyExists):
-        await bucket.create(KEY, secrets.token_urlsafe(32).encode())
-    entry = await bucket.get(KEY)
-    if entry is None or not entry.value:
-        raise RuntimeError(f"the upload key in the bucket {BUCKET} is empty")
-    return entry.value
+    return await shared_secret(buckets, BUCKET, KEY)
