@@ -24,7 +24,7 @@ from aiohttp import web
 from core.ids import check_password
 from core.log import LogUnavailable
 from gateways.kit.keyvalue import shared_secret
-from gateways.kit.principal import caught_up
+from gateways.kit.principal import once_caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from store.queries.users import user_by_id
@@ -99,11 +99,9 @@ async def check_login(request: web.Request, username: str, password: str) -> str
     name = username.rpartition("@")[0] if "@" in username else username
     if not name or not password:
         return None
-    services = request.app[SERVICES]
-    user = await user_by_id(services.projection, name)
+    projection = request.app[SERVICES].projection
     # A user added a moment ago (another replica, the CLI) may not be folded here yet.
-    if user is None and await caught_up(services.events, services.projection):
-        user = await user_by_id(services.projection, name)
+    user = await once_caught_up(request.app, lambda: user_by_id(projection, name))
     if user is None:
         return None
     # scrypt is deliberately slow: keep it off the event loop.

@@ -8,6 +8,8 @@ create`, or through another replica) works at once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
@@ -18,6 +20,8 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from store.queries.tokens import bearer_token
 from store.reader import ProjectionReader
+
+T = TypeVar("T")
 
 # How long a miss waits for the projection to catch up with the log before it counts as unknown.
 CATCH_UP = 3.0
@@ -65,7 +69,8 @@ class Grant(msgspec.Struct, frozen=True):
     token_hash: str
     # "" for an app's own token (client credentials), which acts for no user.
     user_id: str
-    scopes: frozenset[str]
+    # As issued, in order.
+    scopes: tuple[str, ...]
     client_id: str
     # Made by `mediaplex token create`.
     cli: bool
@@ -84,12 +89,23 @@ async def grant(request: web.Request) -> Grant | None:
     return found
 
 
+async def once_caught_up(app: web.Application, lookup: Callable[[], Awaitable[T | None]]) -> T | None:
+    """`lookup`, and again once the projection reached the head of the log when it found nothing: what it
+    looks for may have been written a moment ago, through another replica or the CLI."""
+    found = await lookup()
+    if found is None:
+        services = app[SERVICES]
+        if await caught_up(services.events, services.projection):
+            found = await lookup()
+    return found
+
+
 async def resolve(request: web.Request) -> Principal | None:
     """The user behind the request's token; None without a token, with one nobody issued, or an app's own."""
     found = await grant(request)
     if found is None or not found.user_id:
         return None
-    return Principal(user_id=found.user_id, scopes=found.scopes, client_id=found.client_id)
+    return Principal(user_id=found.user_id, scopes=frozenset(found.scopes), client_id=found.client_id)
 
 
 async def require(request: web.Request, *scopes: str) -> Principal:
@@ -110,13 +126,11 @@ async def _lookup(request: web.Request) -> Grant | None:
     # Tokens are issued in URL-safe ASCII; anything else (a header read as Latin-1, say) names no token.
     if token is None or not token.isascii():
         return None
-    services = request.app[SERVICES]
+    projection = request.app[SERVICES].projection
     hashed = token_hash(token)
-    row = await bearer_token(services.projection, hashed)
     # The first miss may have raced the very event that issued this token.
-    if row is None and await caught_up(services.events, services.projection):
-        row = await bearer_token(services.projection, hashed)
+    row = await once_caught_up(request.app, lambda: bearer_token(projection, hashed))
     if row is None:
         return None
-    return Grant(token_hash=hashed, user_id=row["user_id"], scopes=frozenset(row["scopes"].split()),
+    return Grant(token_hash=hashed, user_id=row["user_id"], scopes=tuple(row["scopes"].split()),
                  client_id=row["client_id"] or "", cli=bool(row["cli"]))

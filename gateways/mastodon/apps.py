@@ -17,13 +17,12 @@ from core.events import AppRegistered
 from core.ids import new_media_id, new_token, token_hash
 from gateways.kit import bodies
 from gateways.kit.bodies import FormCaps
-from gateways.kit.principal import TOKEN_INVALID, bearer, caught_up
+from gateways.kit.principal import TOKEN_INVALID, grant, once_caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.mastodon import scopes as scope_names
 from store.queries.apps import app_by_client_id
-from store.queries.tokens import token_grant
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 # Caps that keep every app.registered event far below the broker's payload limit.
@@ -80,10 +79,8 @@ async def find_app(request: web.Request, client_id: str) -> App | None:
     """The app, waiting briefly for the projection when it may have been registered a moment ago."""
     if not client_id or len(client_id) > 128 or not client_id.isascii():
         return None
-    services = request.app[SERVICES]
-    row = await app_by_client_id(services.projection, client_id)
-    if row is None and await caught_up(services.events, services.projection):
-        row = await app_by_client_id(services.projection, client_id)
+    projection = request.app[SERVICES].projection
+    row = await once_caught_up(request.app, lambda: app_by_client_id(projection, client_id))
     return None if row is None else from_row(row)
 
 
@@ -156,21 +153,14 @@ async def create_app(request: web.Request) -> web.StreamResponse:
 
 async def verify_app(request: web.Request) -> web.StreamResponse:
     """The app a token (a user's or the app's own) was issued to."""
-    token = bearer(request)
-    services = request.app[SERVICES]
-    grant = None
-    if token is not None and token.isascii():
-        hashed = token_hash(token)
-        grant = await token_grant(services.projection, hashed)
-        if grant is None and await caught_up(services.events, services.projection):
-            grant = await token_grant(services.projection, hashed)
-    if grant is None:
+    found = await grant(request)
+    if found is None:
         raise Refusal(401, TOKEN_INVALID)
-    app = await find_app(request, grant["client_id"] or "")
+    app = await find_app(request, found.client_id)
     if app is None:
         # A token the operator made with `mediaplex token create` belongs to no registered app.
         return web.json_response({"id": "0", "name": "mediaplex", "website": None,
-                                  "scopes": grant["scopes"].split(), "redirect_uri": "", "redirect_uris": []})
+                                  "scopes": list(found.scopes), "redirect_uri": "", "redirect_uris": []})
     return web.json_response(entity(app))
 
 

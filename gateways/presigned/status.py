@@ -10,7 +10,7 @@ from aiohttp import web
 
 from core.ids import media_id_time
 from gateways.kit.media import PENDING, MediaView, media_view, requested_view
-from gateways.kit.principal import caught_up, require
+from gateways.kit.principal import once_caught_up, require
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.timestamps import iso
@@ -31,13 +31,8 @@ def not_found() -> Refusal:
 
 
 async def lookup(app: web.Application, media_id: str) -> Found | None:
-    projection = app[SERVICES].projection
-    found = await _lookup(app, media_id)
-    if found is None and await caught_up(app[SERVICES].events, projection):
-        # Granted or uploaded through another replica a moment ago: look again once this one has
-        # folded everything the log held.
-        found = await _lookup(app, media_id)
-    return found
+    # Granted or uploaded through another replica a moment ago: look again once this one has folded it.
+    return await once_caught_up(app, lambda: _lookup(app, media_id))
 
 
 async def _lookup(app: web.Application, media_id: str) -> Found | None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hmac
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -35,7 +35,7 @@ from core.events import AccessGranted, AnyEvent
 from gateways.kit import numbers
 from gateways.kit.descriptor import AuthorizeFlow
 from gateways.kit.login import WRONG_LOGIN, Login, code_page, html, login_page
-from gateways.kit.principal import caught_up
+from gateways.kit.principal import once_caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
@@ -48,8 +48,6 @@ from gateways.pumpio.state import (
 )
 from store.queries.clients import client_by_id
 from store.queries.tokens import oauth_access_token
-
-T = TypeVar("T")
 
 FORM = "application/x-www-form-urlencoded"
 ASKS = "post and read your media and activities"
@@ -305,24 +303,13 @@ async def _signed(request: web.Request) -> Signed:
     return Signed(uri=uri, method=request.method, body=body, headers=headers, params=params)
 
 
-async def _caught_up(request: web.Request, lookup: Callable[[], Awaitable[T | None]]) -> T | None:
-    """`lookup` again once the projection reached the head of the log: a client, token or user named here may
-    have been registered a moment ago through another replica or the CLI."""
-    found = await lookup()
-    if found is None:
-        services = request.app[SERVICES]
-        if await caught_up(services.events, services.projection):
-            found = await lookup()
-    return found
-
-
 async def find_client(request: web.Request, client_id: str) -> sqlite3.Row | None:
     """A registered client's row, waiting briefly for the projection when it is not there yet."""
-    return await _caught_up(request, lambda: client_by_id(request.app[SERVICES].projection, client_id))
+    return await once_caught_up(request.app, lambda: client_by_id(request.app[SERVICES].projection, client_id))
 
 
 async def _access(request: web.Request, token: str) -> sqlite3.Row | None:
-    return await _caught_up(request, lambda: oauth_access_token(request.app[SERVICES].projection, token))
+    return await once_caught_up(request.app, lambda: oauth_access_token(request.app[SERVICES].projection, token))
 
 
 def _refused(validator: Validator, checked: Any) -> Refusal:
