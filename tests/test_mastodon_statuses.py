@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from gateways.mastodon.errors import UNAVAILABLE
 from gateways.registry import swept_vias
 from mediaplex.cli import rebuild
 from mediaplex.sweeper import Sweeper, SweepSettings
-from tests.outage import KillableBroker
+from tests.outage import KillableBroker, free_port
 from tests.servers import Running, Servers, make_config, start
 from tests.test_posts import Answer, Api, api, media_row
 from tests.test_posts_pumpio import local
@@ -286,9 +285,7 @@ async def test_unattached_mastodon_uploads_are_swept_after_a_day(server: Running
 
 async def test_statuses_accounts_and_timelines_survive_a_rebuild(nats_url: str, data_dir: Path, tmp_path: Path,
                                                                  http: aiohttp.ClientSession) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = make_config(nats_url, data_dir, port=port)
     first = await start(config)
     alice = await api(first, http, "alice")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import aiohttp
 
 from core.events import ActivityPosted
 from mediaplex.cli import rebuild
+from tests.outage import free_port
 from tests.servers import Running, make_config, start
 from tests.test_mastodon_statuses import status
 from tests.test_posts import Api, api
@@ -145,9 +145,7 @@ async def test_an_edit_is_an_update_activity_of_the_note(server: Running, http: 
 
 async def test_comments_and_updates_survive_a_rebuild(nats_url: str, data_dir: Path, tmp_path: Path,
                                                       http: aiohttp.ClientSession) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = make_config(nats_url, data_dir, port=port)
     first = await start(config)
     alice, bob = await api(first, http, "alice"), await api(first, http, "bob")

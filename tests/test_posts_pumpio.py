@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 
 import aiohttp
 
 from mediaplex.cli import rebuild
+from tests.outage import free_port
 from tests.servers import Running, make_config, start
 from tests.test_posts import Api, api, delete_in_log
 from tests.test_pumpio_feed import Pump, login, posted_image
@@ -78,9 +78,7 @@ async def test_a_post_is_a_note_activity_in_the_pumpio_feeds(server: Running, ht
 async def test_posts_and_feeds_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, tmp_path: Path,
                                                            http: aiohttp.ClientSession) -> None:
     # One port for both starts: every URL in the JSON carries it.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = make_config(nats_url, data_dir, port=port)
     first = await start(config)
     pump = await login(first, "alice")

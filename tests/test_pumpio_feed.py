@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from mediaplex.admin import add_user
 from store.projection import Projection
 from store.readmodel import TABLES, Put, changes
 from tests import images
+from tests.outage import free_port
 from tests.pumpclient import authorize, register_client, signer
 from tests.servers import Running, make_config, start
 
@@ -449,9 +449,7 @@ async def test_feeds_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, 
     from mediaplex.cli import rebuild
 
     # One port for both starts: every URL in the JSON carries it.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = make_config(nats_url, data_dir, port=port)
     first = await start(config)
     alice, bob = await login(first, "alice"), await login(first, "bob")
