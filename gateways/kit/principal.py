@@ -15,7 +15,7 @@ import msgspec
 from aiohttp import web
 
 from core.ids import token_hash
-from core.log import EventLog
+from core.log import EventLog, LogUnavailable
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from store.queries.tokens import bearer_token
@@ -57,9 +57,16 @@ def bearer(request: web.Request) -> str | None:
 
 
 async def caught_up(events: EventLog, projection: ProjectionReader, timeout: float = CATCH_UP) -> bool:
-    """Waits until the projection holds everything the log had a moment ago; False when it did not in time."""
-    async with asyncio.timeout(timeout):
-        head = await events.last_seq()
+    """Waits until the projection holds everything the log had a moment ago; False when it did not in time.
+
+    Raises LogUnavailable when the log does not say where its head is in time: without the head nobody
+    can tell a missing row from one not folded yet, so the caller answers 503 rather than "not found".
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            head = await events.last_seq()
+    except TimeoutError as exc:
+        raise LogUnavailable("the log did not say where its head is") from exc
     return await projection.wait_for(head, timeout)
 
 
