@@ -32,6 +32,18 @@ class RenditionInfo(msgspec.Struct, frozen=True, gc=False):
     size: int
 
 
+class MediaMeta(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """What a video or audio original is: Mastodon's `meta.original`; a value it has not is left out."""
+
+    width: int = 0
+    height: int = 0
+    # A ratio such as "30/1" or "30000/1001".
+    frame_rate: str = ""
+    duration: float = 0.0
+    # Bits per second of the whole file.
+    bitrate: int = 0
+
+
 class Event(msgspec.Struct, frozen=True, tag_field="type", gc=False):
     """Base of every event. `at` is the wall-clock time of the change, in seconds since the epoch."""
 
@@ -98,6 +110,8 @@ class MediaUploaded(Event, frozen=True, tag="media.uploaded"):
     description: str = ""
     focus: Focus | None = None
     via: str = ""
+    # core/kinds.py; every upload before video and audio were taken is an image (animated GIFs too).
+    kind: str = "image"
 
     def subject(self) -> str:
         return f"mx.media.{self.media_id}.uploaded"
@@ -117,6 +131,10 @@ class MediaProcessed(Event, frozen=True, tag="media.processed"):
     version: int
     renditions: tuple[RenditionInfo, ...]
     blurhash: str
+    # Video and audio: the kind processed and what the original is. An audio file without cover
+    # art has no still renditions, and an empty blurhash.
+    kind: str = "image"
+    meta: MediaMeta | None = None
 
     def by_style(self) -> dict[str, RenditionInfo]:
         return {info.style: info for info in self.renditions}
@@ -143,6 +161,8 @@ class MediaReprocessRequested(Event, frozen=True, tag="media.reprocess"):
     media_id: str
     blob: str
     after: int
+    # The media's kind, so the request reaches the consumer that processes it.
+    kind: str = "image"
 
     def subject(self) -> str:
         return f"mx.media.{self.media_id}.reprocess"

@@ -8,7 +8,12 @@ from typing import Literal
 
 import msgspec
 
-RejectKind = Literal["unidentified", "unsupported", "too_many_pixels", "corrupt"]
+RejectKind = Literal[
+    "unidentified", "unsupported", "too_many_pixels", "corrupt",
+    # Video and audio: a frame rate above the limit, a video container with no stream to play,
+    # a declared duration or stream count past the limits, processing past its time cap.
+    "frame_rate", "no_video_stream", "too_long", "too_many_streams", "timed_out",
+]
 
 
 class Limits(msgspec.Struct, frozen=True):
@@ -20,6 +25,13 @@ class Limits(msgspec.Struct, frozen=True):
     max_animation_pixels: int = 100_000_000
     # None: only the area counts (Mastodon's rule); a long thin strip is as costly as a square.
     max_side: int | None = None
+    # Video (Mastodon's video_matrix_limit and video_frame_rate_limit); longer videos are cut at max_frames.
+    max_video_pixels: int = 8_294_400
+    max_frame_rate: float = 120.0
+    max_frames: int = 36_000
+    # Declared in the container and checked before anything is decoded.
+    max_duration: float = 6 * 3600.0
+    max_streams: int = 16
 
 
 def widest(*limits: Limits) -> Limits:
@@ -30,16 +42,29 @@ def widest(*limits: Limits) -> Limits:
         max_gif_pixels=max(lim.max_gif_pixels for lim in limits),
         max_animation_pixels=max(lim.max_animation_pixels for lim in limits),
         max_side=None if None in sides else max(side for side in sides if side is not None),
+        max_video_pixels=max(lim.max_video_pixels for lim in limits),
+        max_frame_rate=max(lim.max_frame_rate for lim in limits),
+        max_frames=max(lim.max_frames for lim in limits),
+        max_duration=max(lim.max_duration for lim in limits),
+        max_streams=max(lim.max_streams for lim in limits),
     )
 
 
 class Header(msgspec.Struct, frozen=True):
-    """What an upload claims to be; width and height are as displayed, i.e. after EXIF rotation."""
+    """What an upload claims to be; width and height are as displayed, i.e. after EXIF rotation.
+
+    For video and audio, what the container declares: 0 x 0 for audio, `frames` as declared (0 when
+    it does not say), `duration` in seconds, `frame_rate` as a ratio like "30/1", `bitrate` in bit/s.
+    """
 
     content_type: str
     width: int
     height: int
     frames: int
+    kind: str = "image"
+    duration: float = 0.0
+    frame_rate: str = ""
+    bitrate: int = 0
 
 
 class MediaRejected(Exception):
@@ -52,15 +77,20 @@ class MediaRejected(Exception):
         *,
         width: int | None = None,
         height: int | None = None,
+        media: str = "image",
+        frame_rate: float | None = None,
     ) -> None:
         super().__init__(message or _default_message(kind))
         self.kind: RejectKind = kind
         self.width = width
         self.height = height
+        # The kind of media refused ("image", "video", ...), for protocols whose texts name it.
+        self.media = media
+        self.frame_rate = frame_rate
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only arguments would otherwise be lost when the error crosses a process boundary.
-        return (_rebuild_rejection, (self.kind, str(self), self.width, self.height))
+        return (_rebuild_rejection, (self.kind, str(self), self.width, self.height, self.media, self.frame_rate))
 
 
 def _default_message(kind: RejectKind) -> str:
@@ -73,12 +103,22 @@ def _default_message(kind: RejectKind) -> str:
             return "the image has too many pixels"
         case "corrupt":
             return "the image data is truncated or corrupt"
+        case "frame_rate":
+            return "the video's frame rate is above the limit"
+        case "no_video_stream":
+            return "the file has no video or audio stream"
+        case "too_long":
+            return "the file declares a longer duration than allowed"
+        case "too_many_streams":
+            return "the file has more streams than allowed"
+        case "timed_out":
+            return "processing took longer than allowed"
 
 
 def _rebuild_rejection(
-    kind: RejectKind, message: str, width: int | None, height: int | None
+    kind: RejectKind, message: str, width: int | None, height: int | None, media: str, frame_rate: float | None
 ) -> MediaRejected:
-    return MediaRejected(kind, message, width=width, height=height)
+    return MediaRejected(kind, message, width=width, height=height, media=media, frame_rate=frame_rate)
 
 
 def check_limits(header: Header, limits: Limits) -> None:

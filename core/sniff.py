@@ -56,6 +56,10 @@ def sniff(head: bytes) -> str | None:
         return "image/tiff"
     if _is_bmp(head):
         return "image/bmp"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if _is_adts_frame(head):
+        return "audio/aac"
     if head.startswith(b"ID3") or _is_mpeg_audio_frame(head):
         return "audio/mpeg"
     return None
@@ -108,6 +112,13 @@ def _is_bmp(head: bytes) -> bool:
     reserved = head[6:10]
     info_size = int.from_bytes(head[14:18], "little")
     return reserved == b"\x00\x00\x00\x00" and info_size in _BMP_INFO_HEADER_SIZES
+
+
+def _is_adts_frame(head: bytes) -> bool:
+    # A raw AAC stream: sync word, layer 00, a sampling index below the reserved ones.
+    if len(head) < 7 or head[0] != 0xFF or head[1] & 0xF6 != 0xF0:
+        return False
+    return (head[2] >> 2) & 0x0F < 13
 
 
 def _is_mpeg_audio_frame(head: bytes) -> bool:
