@@ -4,6 +4,7 @@ Pure data and checks; reading a header takes libvips and lives with the media co
 (processors/header.py). Gateways check before an upload is stored; processors again before work.
 """
 
+from fractions import Fraction
 from typing import Literal
 
 import msgspec
@@ -65,6 +66,8 @@ class Header(msgspec.Struct, frozen=True):
     duration: float = 0.0
     frame_rate: str = ""
     bitrate: int = 0
+    # Streams in the container, of any type; 0 for images.
+    streams: int = 0
 
 
 class MediaRejected(Exception):
@@ -122,7 +125,12 @@ def _rebuild_rejection(
 
 
 def check_limits(header: Header, limits: Limits) -> None:
-    """MediaRejected("too_many_pixels") when `header` claims more than `limits` allow; nothing is decoded."""
+    """MediaRejected when `header` claims more than `limits` allow; nothing is decoded."""
+    if header.kind in ("video", "gifv", "audio"):
+        _check_av_limits(header, limits)
+    if header.kind in ("video", "audio"):
+        return
+    # Images, and animated GIFs, which are decoded by libvips' rules whatever they become.
     animated = is_animated(header)
     limit = limits.max_gif_pixels if animated else limits.max_pixels
     pixels = header.width * header.height
@@ -157,3 +165,46 @@ def is_animated(header: Header) -> bool:
     # Only GIF animation is preserved; other multi-image formats (animated WebP, HEIF
     # collections) are reduced to their primary image like any still.
     return header.content_type == "image/gif" and header.frames > 1
+
+
+def _check_av_limits(header: Header, limits: Limits) -> None:
+    if header.streams > limits.max_streams:
+        raise MediaRejected(
+            "too_many_streams",
+            f"the file has {header.streams} streams; at most {limits.max_streams} are allowed",
+            media=header.kind,
+        )
+    if header.duration > limits.max_duration:
+        raise MediaRejected(
+            "too_long",
+            f"the file declares {header.duration:,.0f} s; at most {limits.max_duration:,.0f} s are allowed",
+            media=header.kind,
+        )
+    if header.kind != "video":
+        return
+    pixels = header.width * header.height
+    if pixels > limits.max_video_pixels:
+        raise MediaRejected(
+            "too_many_pixels",
+            f"video of {header.width}x{header.height} ({pixels:,} px)"
+            f" exceeds the limit of {limits.max_video_pixels:,} px",
+            width=header.width,
+            height=header.height,
+            media="video",
+        )
+    rate = frame_rate(header.frame_rate)
+    if rate > limits.max_frame_rate:
+        raise MediaRejected(
+            "frame_rate",
+            f"video of {float(rate):g} frames per second exceeds the limit of {limits.max_frame_rate:g}",
+            media="video",
+            frame_rate=float(rate),
+        )
+
+
+def frame_rate(ratio: str) -> Fraction:
+    """The rate a ratio like "30000/1001" names; 0 when it names none (missing, malformed or dividing by 0)."""
+    try:
+        return Fraction(ratio) if ratio else Fraction(0)
+    except (ValueError, ZeroDivisionError):
+        return Fraction(0)

@@ -1,15 +1,20 @@
 """What an upload is, decided from its first bytes and its header, never from decoded pixels.
 
-The one place outside rendering that asks libvips about a file: gateways call it to refuse an
-upload before it is stored, processors before they decode it.
+The one place outside rendering that asks libvips (images) or FFmpeg (video and audio,
+processors/avheader.py) about a file: gateways call it to refuse an upload before it is stored,
+processors before they decode it.
 """
 
 from pathlib import Path
 
 import pyvips
 
+from core.kinds import AV_CONTAINERS
 from core.probe import Header, MediaRejected
 from core.sniff import SNIFF_BYTES, SUPPORTED_IMAGE_TYPES, sniff
+from processors.avheader import read_av_header
+
+SUPPORTED_TYPES: frozenset[str] = SUPPORTED_IMAGE_TYPES | AV_CONTAINERS
 
 # Truncation is what turns into a half-grey image. Stricter levels would also refuse files
 # with small defects that decoders routinely recover from, which real cameras produce.
@@ -17,12 +22,17 @@ FAIL_ON = "truncated"
 
 
 def read_header(path: Path) -> Header:
-    """Identify ``path`` and read its dimensions without decoding any pixels."""
+    """Identify ``path`` and read its dimensions without decoding any pixels.
+
+    An animated GIF is of kind "gifv"; a video or audio container's kind is read from its streams.
+    """
     with path.open("rb") as file:
         head = file.read(SNIFF_BYTES)
     content_type = sniff(head)
     if content_type is None:
         raise MediaRejected("unidentified")
+    if content_type in AV_CONTAINERS:
+        return read_av_header(path, content_type)
     if content_type not in SUPPORTED_IMAGE_TYPES:
         raise MediaRejected("unsupported", f"{content_type} is not a supported image type")
     try:
@@ -39,7 +49,9 @@ def read_header(path: Path) -> Header:
         raise MediaRejected("corrupt") from error
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return Header(content_type=content_type, width=width, height=height, frames=frames)
+    # Only GIF animation is kept (see core.probe.is_animated), and it is kept as video.
+    kind = "gifv" if content_type == "image/gif" and frames > 1 else "image"
+    return Header(content_type=content_type, width=width, height=height, frames=frames, kind=kind)
 
 
 def loader(content_type: str) -> str:

@@ -44,7 +44,7 @@ def test_the_header_decides(tmp_path: Path, long_gif: bytes) -> None:
     path = tmp_path / "long.gif"
     path.write_bytes(long_gif)
     header = read_header(path)
-    assert header == Header(content_type="image/gif", width=960, height=960, frames=110)
+    assert header == Header(content_type="image/gif", width=960, height=960, frames=110, kind="gifv")
     with pytest.raises(MediaRejected) as caught:
         check_limits(header, Limits())
     assert (caught.value.kind, str(caught.value)) == ("too_many_pixels", LONG_TEXT)

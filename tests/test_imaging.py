@@ -173,7 +173,7 @@ def test_concurrent_runs_match_sequential_ones(tmp_path: Path) -> None:
 
 def test_animated_gif_keeps_every_frame(tmp_path: Path) -> None:
     src = images.animated_gif(tmp_path / "in", 160, 120, 3)
-    assert read_header(src) == Header(content_type="image/gif", width=160, height=120, frames=3)
+    assert read_header(src) == Header(content_type="image/gif", width=160, height=120, frames=3, kind="gifv")
     processed = run(src, tmp_path / "out")
     original = load(tmp_path / "out" / "original.gif")
     assert original.get("n-pages") == 3
@@ -441,7 +441,7 @@ def test_animated_gif_pixel_limit(tmp_path: Path) -> None:
     big = tmp_path / "big.gif"
     big.write_bytes(images.gif_header_only(1281, 720, 2))  # 922,320 px a frame
     header = read_header(big)
-    assert header == Header(content_type="image/gif", width=1281, height=720, frames=2)
+    assert header == Header(content_type="image/gif", width=1281, height=720, frames=2, kind="gifv")
     with pytest.raises(MediaRejected) as caught:
         check_limits(header, LIMITS)
     assert caught.value.kind == "too_many_pixels"
