@@ -84,6 +84,10 @@ def extension(content_type: str) -> str:
             return "gif"
         case "image/webp":
             return "webp"
+        case "video/mp4":
+            return "mp4"
+        case "audio/mpeg":
+            return "mp3"
     raise ValueError(f"no output extension for {content_type}")
 
 
@@ -104,24 +108,24 @@ def process(src: Path, out_dir: Path, limits: Limits) -> Processed:
     try:
         thumbnail = _thumbnailer(src, header)
         original_type = "image/gif" if animated else still_type
-        original_tmp = _temporary(out_dir, "original", temporaries)
+        original_tmp = temporary(out_dir, "original", temporaries)
         original_image = _render_original(src, header, animated, thumbnail)
-        _save(original_image, original_tmp, original_type)
-        original = _rendition("original", original_image, original_type, original_tmp)
+        save_image(original_image, original_tmp, original_type)
+        original = rendition("original", original_image, original_type, original_tmp)
 
-        small_tmp = _temporary(out_dir, "small", temporaries)
+        small_tmp = temporary(out_dir, "small", temporaries)
         # Held in memory because it is read twice: once to encode, once for the BlurHash.
         small_image = thumbnail(fit_box(header.width, header.height, SMALL_PIXELS)).copy_memory()
-        _save(small_image, small_tmp, still_type)
-        small = _rendition("small", small_image, still_type, small_tmp)
+        save_image(small_image, small_tmp, still_type)
+        small = rendition("small", small_image, still_type, small_tmp)
 
-        hashed = _blurhash(small_image)
+        hashed = blurhash_of(small_image)
 
-        thumb_tmp = _temporary(out_dir, "thumb", temporaries)
+        thumb_tmp = temporary(out_dir, "thumb", temporaries)
         # From the small rendition: it already fits 230,400 px, far cheaper than the source.
         thumb_image = small_image.thumbnail_image(THUMB_BOX[0], height=THUMB_BOX[1], size="down")
-        _save(thumb_image, thumb_tmp, still_type)
-        thumb = _rendition("thumb", thumb_image, still_type, thumb_tmp)
+        save_image(thumb_image, thumb_tmp, still_type)
+        thumb = rendition("thumb", thumb_image, still_type, thumb_tmp)
 
         os.replace(original_tmp, out_dir / f"original.{extension(original_type)}")
         os.replace(small_tmp, out_dir / f"small.{extension(still_type)}")
@@ -129,8 +133,8 @@ def process(src: Path, out_dir: Path, limits: Limits) -> Processed:
     except pyvips.Error as error:
         raise MediaRejected("corrupt") from error
     finally:
-        for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
+        for leftover in temporaries:
+            leftover.unlink(missing_ok=True)
     return Processed(original=original, small=small, blurhash=hashed, thumb=thumb)
 
 
@@ -191,7 +195,7 @@ def rendition_leftovers(renditions: Path) -> Iterator[Path]:
 _TEMPORARY_SUFFIX = ".tmp"
 
 
-def _temporary(out_dir: Path, style: str, temporaries: list[Path]) -> Path:
+def temporary(out_dir: Path, style: str, temporaries: list[Path]) -> Path:
     descriptor, name = tempfile.mkstemp(dir=out_dir, prefix=f".{style}.", suffix=_TEMPORARY_SUFFIX)
     os.close(descriptor)
     temporaries.append(Path(name))
@@ -440,7 +444,7 @@ def _uint(data: bytes, size: int) -> int:
     return int.from_bytes(data[:size], "big")
 
 
-def _save(image: pyvips.Image, path: Path, content_type: str) -> None:
+def save_image(image: pyvips.Image, path: Path, content_type: str) -> None:
     # Fixed settings so that the same input always gives byte-identical output; only the
     # ICC profile survives, everything else (EXIF with GPS, XMP, comments) is dropped.
     match content_type:
@@ -458,7 +462,7 @@ def _save(image: pyvips.Image, path: Path, content_type: str) -> None:
             raise ValueError(f"no encoder for {content_type}")
 
 
-def _rendition(style: str, image: pyvips.Image, content_type: str, path: Path) -> Rendition:
+def rendition(style: str, image: pyvips.Image, content_type: str, path: Path) -> Rendition:
     height: int = image.get("page-height") if image.get_typeof("page-height") else image.height
     return Rendition(
         style=style,
@@ -469,7 +473,7 @@ def _rendition(style: str, image: pyvips.Image, content_type: str, path: Path) -
     )
 
 
-def _blurhash(small: pyvips.Image) -> str:
+def blurhash_of(small: pyvips.Image) -> str:
     preview = small.thumbnail_image(BLURHASH_INPUT_SIZE, height=BLURHASH_INPUT_SIZE, size="down")
     # Alpha is ignored rather than flattened, as Mastodon does.
     rgb = preview.colourspace("srgb").extract_band(0, n=3).cast("uchar")

@@ -1,0 +1,93 @@
+"""Video, animated GIF and audio uploads turned into their renditions: an MP4 or MP3 original, and stills.
+
+Synchronous and CPU-bound like processors/imaging.py; callers run `process_av` in a worker thread.
+The files appear together or not at all, written to temporaries in `out_dir` and renamed at the end.
+"""
+
+import os
+from pathlib import Path
+
+import av
+import msgspec
+import pyvips
+
+from core.events import MediaMeta
+from core.probe import Header, Limits, MediaRejected
+from processors.audio import cover_image, write_audio
+from processors.avheader import open_input, ratio
+from processors.encoding import check_deadline
+from processors.imaging import Rendition, extension, temporary
+from processors.stills import write_stills
+from processors.video import write_video
+
+
+class AvProcessed(msgspec.Struct, frozen=True):
+    kind: str
+    # original first, then small and thumb when there is a picture to show.
+    renditions: tuple[Rendition, ...]
+    # "" when there are no stills (audio without a cover).
+    blurhash: str
+    meta: MediaMeta
+
+
+def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadline: float) -> AvProcessed:
+    """Write `out_dir/original.{mp4,mp3}` and, given a picture, `small.png` and `thumb.png`.
+
+    `header` is read_header's for `src`, already checked against `limits`; `deadline` is a
+    time.monotonic() value past which the work is given up as MediaRejected("timed_out").
+    """
+    media = "audio" if header.kind == "audio" else "video"
+    original_type = "audio/mpeg" if media == "audio" else "video/mp4"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temporaries: list[Path] = []
+    try:
+        check_deadline(deadline, media)
+        original_tmp = temporary(out_dir, "original", temporaries)
+        if media == "audio":
+            write_audio(src, header, deadline, original_tmp)
+            picture = cover_image(src, header, limits, deadline)
+        else:
+            picture = write_video(src, header, limits, deadline, original_tmp)
+        meta = _meta(original_tmp, original_type)
+        original = Rendition(
+            style="original", width=meta.width, height=meta.height,
+            content_type=original_type, size=original_tmp.stat().st_size,
+        )
+        renditions = [original]
+        blurhash = ""
+        files = [(original_tmp, f"original.{extension(original_type)}")]
+        if picture is not None:
+            check_deadline(deadline, media)
+            stills = write_stills(picture, out_dir, temporaries)
+            renditions += [stills.small, stills.thumb]
+            blurhash = stills.blurhash
+            files += stills.files
+        check_deadline(deadline, media)
+        for temporary_path, name in files:
+            os.replace(temporary_path, out_dir / name)
+    except av.FFmpegError as error:
+        raise MediaRejected("corrupt", f"the {media} cannot be processed: {error}", media=media) from error
+    except pyvips.Error as error:
+        raise MediaRejected("corrupt", f"the first frame cannot be rendered: {error}", media=media) from error
+    finally:
+        for temporary_path in temporaries:
+            temporary_path.unlink(missing_ok=True)
+    return AvProcessed(kind=header.kind, renditions=tuple(renditions), blurhash=blurhash, meta=meta)
+
+
+def _meta(path: Path, content_type: str) -> MediaMeta:
+    """What the written original is, read back from it."""
+    with open_input(path, content_type) as container:
+        duration = container.duration / av.time_base if container.duration else 0.0
+        bitrate = round(path.stat().st_size * 8 / duration) if duration > 0 else 0
+        if not container.streams.video:
+            return MediaMeta(duration=round(duration, 2), bitrate=bitrate)
+        video = container.streams.video[0]
+        return MediaMeta(
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            # FFmpeg's guess snaps an average thrown off by rounded timestamps back to the nominal rate.
+            frame_rate=ratio(video.guessed_rate or video.average_rate),
+            duration=round(duration, 2),
+            bitrate=bitrate,
+        )
