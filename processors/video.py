@@ -81,6 +81,8 @@ def _remux(
             out.mux(packet)
         if first is None:
             first = _first_image(video.decode(None))
+    if first is None:
+        raise MediaRejected("corrupt", "no frame of the video could be decoded", media="video")
     if packets < video.frames:
         raise MediaRejected("corrupt", f"the video ends after {packets} of {video.frames} frames", media="video")
     return first

@@ -2,6 +2,7 @@
 
 import math
 import struct
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,17 @@ def video_packets(path: Path) -> list[bytes]:
     """The payload of every video packet, in file order."""
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(video=0) if p.size]
+
+
+Maker = Callable[[Path], Path]
+
+AUDIO: dict[str, Maker] = {
+    "opus": lambda path: audio(path, format="ogg", codec="libopus"),
+    "vorbis": lambda path: audio(path, format="ogg", codec="vorbis", rate=44_100),
+    "flac": lambda path: audio(path, format="flac", codec="flac"),
+    "wav": lambda path: audio(path, format="wav", codec="pcm_s16le"),
+    "m4a": lambda path: audio(path, format="ipod", codec="aac"),
+    "adts": lambda path: audio(path, format="adts", codec="aac"),
+    "mp3": mp3,
+    "mp3 with cover": lambda path: mp3(path, cover=(120, 90)),
+}
