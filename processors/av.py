@@ -15,7 +15,7 @@ from core.events import MediaMeta
 from core.probe import Header, Limits, MediaRejected
 from processors.audio import cover_image, write_audio
 from processors.avheader import open_input, ratio
-from processors.encoding import check_deadline
+from processors.encoding import THREADS, check_deadline
 from processors.imaging import Rendition, extension, temporary
 from processors.stills import write_stills
 from processors.video import write_video
@@ -83,9 +83,15 @@ def _meta(path: Path, content_type: str) -> MediaMeta:
         if not container.streams.video:
             return MediaMeta(duration=round(duration, 2), bitrate=bitrate)
         video = container.streams.video[0]
+        video.codec_context.thread_count = THREADS
+        width, height = video.codec_context.width, video.codec_context.height
+        # The rotation is only told with decoded frames; clients want the size as shown.
+        first = next(container.decode(video), None)
+        if first is not None and first.rotation % 180:
+            width, height = height, width
         return MediaMeta(
-            width=video.codec_context.width,
-            height=video.codec_context.height,
+            width=width,
+            height=height,
             # FFmpeg's guess snaps an average thrown off by rounded timestamps back to the nominal rate.
             frame_rate=ratio(video.guessed_rate or video.average_rate),
             duration=round(duration, 2),

@@ -25,10 +25,18 @@ class Stills(msgspec.Struct, frozen=True):
     files: tuple[tuple[Path, str], ...]
 
 
-def frame_image(frame: av.VideoFrame) -> pyvips.Image:
-    """A decoded frame as an 8-bit sRGB image."""
+def frame_image(frame: av.VideoFrame, rotation: int = 0) -> pyvips.Image:
+    """A decoded frame as an 8-bit sRGB image, turned upright by `rotation` (degrees counter-clockwise)."""
     image = pyvips.Image.new_from_memory(packed_pixels(frame, "rgb24", 3), frame.width, frame.height, 3, "uchar")
-    return image.copy(interpretation="srgb")
+    image = image.copy(interpretation="srgb")
+    match rotation % 360:
+        case 90:
+            return image.rot270()
+        case 180:
+            return image.rot180()
+        case 270:
+            return image.rot90()
+    return image
 
 
 def packed_pixels(frame: av.VideoFrame, format: str, bands: int) -> bytes:

@@ -89,7 +89,7 @@ def _remux(
 
 
 def _first_image(frames: list[av.VideoFrame]) -> pyvips.Image | None:
-    return frame_image(frames[0]).copy_memory() if frames else None
+    return frame_image(frames[0], frames[0].rotation).copy_memory() if frames else None
 
 
 class _Encoder:
@@ -137,15 +137,19 @@ class _Encoder:
         if pts <= self.last_pts:
             # Out-of-order or repeated timestamps cannot be muxed; such frames are dropped.
             return
+        # Phones record sideways and say how to turn the picture; the output says the same.
+        rotation = frame.rotation
         if self.gif:
             frame = _flatten(frame)
         if self.graph is None:
             self.graph = self._crop_graph(frame)
+            if rotation:
+                self.stream.set_display_rotation(rotation)
         elif (frame.width, frame.height, frame.format.name) != self.shape:
             # Streams may change size mid-way; every frame is scaled to the first one's.
             frame = frame.reformat(width=self.shape[0], height=self.shape[1], format=self.shape[2])
         if self.first is None:
-            self.first = frame_image(frame).copy_memory()
+            self.first = frame_image(frame, rotation).copy_memory()
         frame.pts = pts
         frame.time_base = self.time_base
         self.last_pts = pts

@@ -68,12 +68,16 @@ def video(
     options: dict[str, str] | None = None,
     codec_options: dict[str, str] | None = None,
     flat: bool = False,
+    rotation: int = 0,
 ) -> Path:
     """A video of `frames` frames of a moving pattern (a flat colour when `flat`), with a tone when `audio`."""
     with av.open(str(path), "w", format=format, options={**BITEXACT, **(options or {})}) as out:
         stream = out.add_stream(codec, rate=rate, options={**CODEC_BITEXACT, **(codec_options or {})})
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.codec_context.thread_count = 1
+        if rotation:
+            # Counter-clockwise, as phones that record sideways write it.
+            stream.set_display_rotation(rotation)
         sound = _add_audio(out, audio) if audio else None
         for i in range(frames):
             frame = _frame(images.solid(width, height)) if flat else _rgb_frame(width, height, i)

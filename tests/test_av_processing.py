@@ -132,6 +132,20 @@ def _pixel(frame: av.VideoFrame, x: int, y: int) -> tuple[int, ...]:
     return tuple(bytes(plane)[start : start + 3])
 
 
+@pytest.mark.parametrize("format", ["mp4", "mov"], ids=["passthrough", "transcode"])
+def test_rotation_is_kept(tmp_path: Path, format: str) -> None:
+    src = avsamples.video(tmp_path / "in", format=format, audio=None, frames=3, rotation=90)
+    processed = run(src, tmp_path / "out")
+    assert decoded_frames(tmp_path / "out" / "original.mp4")[0].rotation == 90
+    assert (processed.meta.width, processed.meta.height) == (64, 96)
+    assert [(r.width, r.height) for r in processed.renditions] == [(64, 96)] * 3
+    small = pyvips.Image.new_from_file(str(tmp_path / "out" / "small.png"))
+    upright = decoded_frames(src)[0].reformat(format="rgb24")
+    # Turned a quarter counter-clockwise: the frame's top right corner is the still's top left.
+    corner = [round(v) for v in small(0, 0)]
+    assert corner == pytest.approx(list(_pixel(upright, 95, 0)), abs=24)
+
+
 def test_frames_past_the_cap_are_cut(tmp_path: Path) -> None:
     src = avsamples.h264_mp4(tmp_path / "in")
     processed = run(src, tmp_path / "out", Limits(max_frames=10))
