@@ -23,6 +23,10 @@ class Config(msgspec.Struct, frozen=True):
     subject_prefix: str = "mx"
     stream_replicas: int = 1
     processor_concurrency: int = 2
+    # The lanes (core/kinds.py) a processor works: `--media image|video|audio|all`.
+    processor_lanes: tuple[str, ...] = ("image", "video", "audio")
+    # Video and audio jobs each of those lanes works on at once; each FFmpeg job uses a few threads itself.
+    av_concurrency: int = 1
     # Uploads that nothing attached, through gateways whose sweep policy says so, are deleted after this many seconds.
     unposted_ttl: float = 24 * 3600.0
     sweep_interval: float = 600.0

@@ -143,6 +143,21 @@ class MediaProcessed(Event, frozen=True, tag="media.processed"):
         return outcome_subject(self.media_id)
 
 
+class MediaThumbnailSet(Event, frozen=True, tag="media.thumbnail"):
+    """A custom preview of a video or audio file (Mastodon's `thumbnail`): an image of its own blob,
+    rendered as any image is, whose `small` and `thumb` and BlurHash stand in for those made from the
+    file. Its renditions are a function of (blob, version), so any replica renders them again."""
+
+    media_id: str
+    blob: str
+    version: int
+    renditions: tuple[RenditionInfo, ...]
+    blurhash: str
+
+    def subject(self) -> str:
+        return f"mx.media.{self.media_id}.thumbnail"
+
+
 class MediaFailed(Event, frozen=True, tag="media.failed"):
     media_id: str
     reason: str
@@ -362,6 +377,7 @@ AnyEvent = (
     UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
     | MediaReprocessRequested | TokenRevoked | AppRegistered | PostCreated | PostEdited | PostDeleted
+    | MediaThumbnailSet
 )
 
 

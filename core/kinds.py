@@ -25,6 +25,16 @@ AUDIO_CONTAINERS: frozenset[str] = frozenset(
 AV_CONTAINERS: frozenset[str] = VIDEO_CONTAINERS | AUDIO_CONTAINERS
 
 
+def kind_of_type(content_type: str) -> Kind:
+    """The kind a declared or sniffed type suggests before its streams are read: a container that can
+    hold video counts as video."""
+    if content_type in VIDEO_CONTAINERS:
+        return "video"
+    if content_type in AUDIO_CONTAINERS:
+        return "audio"
+    return "image"
+
+
 def lane_of(kind: str) -> Lane:
     """The consumer that processes `kind`; anything unknown (an older event's "") is an image."""
     if kind in ("video", "gifv"):
@@ -32,6 +42,12 @@ def lane_of(kind: str) -> Lane:
     if kind == "audio":
         return "audio"
     return "image"
+
+
+def is_played(kind: str) -> bool:
+    """Video or audio proper: the size limits, previews and grants of those. An animated GIF is
+    taken and sized as the image it was sent as, however it is processed."""
+    return kind in ("video", "audio")
 
 
 def is_av(kind: str) -> bool:

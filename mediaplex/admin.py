@@ -64,6 +64,7 @@ async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> 
 class MediaState(msgspec.Struct):
     blob: str
     failed: bool = False
+    kind: str = "image"
 
 
 async def media_states(events: EventLog) -> dict[str, MediaState]:
@@ -72,8 +73,8 @@ async def media_states(events: EventLog) -> dict[str, MediaState]:
     states: dict[str, MediaState] = {}
     async for record in events.read(1, follow=False):
         match record.event:
-            case MediaUploaded(media_id=media_id, blob=blob):
-                states[media_id] = MediaState(blob)
+            case MediaUploaded(media_id=media_id, blob=blob, kind=kind):
+                states[media_id] = MediaState(blob, kind=kind)
             case MediaProcessed(media_id=media_id) | MediaReprocessRequested(media_id=media_id):
                 if media_id in states:
                     states[media_id].failed = False
@@ -87,12 +88,13 @@ async def media_states(events: EventLog) -> dict[str, MediaState]:
     return states
 
 
-async def request_reprocess(events: EventLog, media_id: str, blob: str) -> MediaReprocessRequested:
-    """Ask the processors to process the media again, replacing its current outcome."""
+async def request_reprocess(events: EventLog, media_id: str, state: MediaState) -> MediaReprocessRequested:
+    """Ask the processors of the media's kind to process it again, replacing its current outcome."""
     outcome = outcome_subject(media_id)
     while True:
         after = await events.last_on(outcome)
-        event = MediaReprocessRequested(at=time.time(), media_id=media_id, blob=blob, after=after)
+        event = MediaReprocessRequested(at=time.time(), media_id=media_id, blob=state.blob, after=after,
+                                        kind=state.kind)
         try:
             # Expecting `after` on the outcome subject means an outcome landing meanwhile sends us
             # round again, so the request always names the outcome it replaces.
@@ -112,10 +114,10 @@ async def reprocess(events: EventLog, media_id: str) -> MediaReprocessRequested:
         # Uploaded once but gone from the fold: deleted, through either API.
         uploaded = await events.last_on(f"mx.media.{media_id}.uploaded")
         raise AdminError(f"media {media_id!r} was deleted" if uploaded else f"no media {media_id!r}")
-    return await request_reprocess(events, media_id, state.blob)
+    return await request_reprocess(events, media_id, state)
 
 
 async def reprocess_failed(events: EventLog) -> list[MediaReprocessRequested]:
     states = await media_states(events)
-    return [await request_reprocess(events, media_id, state.blob)
+    return [await request_reprocess(events, media_id, state)
             for media_id, state in states.items() if state.failed]

@@ -16,6 +16,7 @@ import msgspec
 
 from core.config import Config
 from core.ids import new_password
+from core.kinds import LANES
 from gateways.kit.descriptor import Gateway
 from gateways.registry import GATEWAYS
 from gateways.transform import signing
@@ -138,6 +139,15 @@ def _processing(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None
                         default=_positive(_env(env, "PROCESSOR_CONCURRENCY", str(default)) or str(default)),
                         help="images this process works on at once (env MEDIAPLEX_PROCESSOR_CONCURRENCY; "
                              f"default {default})")
+    av = Config().av_concurrency
+    parser.add_argument("--av-concurrency", type=_positive, metavar="N",
+                        default=_positive(_env(env, "AV_CONCURRENCY", str(av)) or str(av)),
+                        help="videos, and audio files, this process works on at once, each lane "
+                             f"(env MEDIAPLEX_AV_CONCURRENCY; default {av})")
+    parser.add_argument("--media", choices=(*LANES, "all"), default=_env(env, "MEDIA", "") or "all",
+                        help="the kinds of media this process works on: image, video (with animated GIFs), "
+                             "audio, or all (env MEDIAPLEX_MEDIA; default all). Each has its own consumer, "
+                             "so replicas can be run per kind")
 
 
 def _positive(text: str) -> int:
@@ -242,6 +252,8 @@ def config_from(args: argparse.Namespace) -> Config:
         fields["sweep_grace"] = args.sweep_grace
     if getattr(args, "processor_concurrency", None) is not None:
         fields["processor_concurrency"] = args.processor_concurrency
+        fields["av_concurrency"] = args.av_concurrency
+        fields["processor_lanes"] = LANES if args.media == "all" else (args.media,)
     return Config(**fields)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,8 @@ from core.config import Config
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.ports import rendition_dir
 from core.probe import Limits
-from processors.imaging import PROCESSING_VERSION, Processed, configure_vips, process
+from processors.imaging import PROCESSING_VERSION, configure_vips
+from processors.render import Rendered, render
 from store import generations
 from store.blobs import FileBlobStore
 from store.feed import Feed
@@ -92,8 +93,13 @@ async def catch_up(events: JetStreamLog, projection: Projection) -> int:
     return await Feed(events, projection).run(follow=False)
 
 
+# A video rendered again for a request gets the same time a processor's job does.
+RENDER_SECONDS = 1200.0
+
+
 class Renderer:
-    """Re-creates renditions that were deleted (they are derived data) on first request.
+    """Re-creates renditions that were deleted (they are derived data) on first request, and renders
+    the custom previews gateways take.
 
     Requests that find the same renditions missing at once share one render.
     """
@@ -102,22 +108,26 @@ class Renderer:
         self._blobs = blobs
         self._renditions = renditions
         self._limits = limits
-        self._running: dict[str, asyncio.Task[Processed]] = {}
+        self._running: dict[str, asyncio.Task[Rendered]] = {}
 
-    async def __call__(self, blob: str, version: int) -> bool:
+    async def __call__(self, blob: str, version: int, kind: str) -> bool:
         if version != PROCESSING_VERSION:
             return False
+        await self.render(blob, kind)
+        return True
+
+    async def render(self, blob: str, kind: str) -> Rendered:
         running = self._running.get(blob)
         if running is None:
-            out = rendition_dir(self._renditions, blob, version)
-            started = asyncio.create_task(asyncio.to_thread(process, self._blobs.path(blob), out, self._limits))
+            out = rendition_dir(self._renditions, blob, PROCESSING_VERSION)
+            started = asyncio.create_task(asyncio.to_thread(
+                render, self._blobs.path(blob), out, kind, self._limits, RENDER_SECONDS))
             self._running[blob] = running = started
             started.add_done_callback(lambda done: self._finished(blob, done))
         # Shielded: a client that hangs up must not cancel the render others wait for.
-        await asyncio.shield(running)
-        return True
+        return await asyncio.shield(running)
 
-    def _finished(self, blob: str, done: asyncio.Task[Processed]) -> None:
+    def _finished(self, blob: str, done: asyncio.Task[Rendered]) -> None:
         self._running.pop(blob, None)
         if not done.cancelled():
             # Seen, so a failure nobody waits for any more is not reported as never retrieved.

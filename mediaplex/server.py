@@ -20,6 +20,7 @@ from aiohttp.typedefs import Middleware
 
 from core.config import Config
 from core.jetstream import JetStreamLog
+from core.kinds import LANES
 from core.probe import Limits
 from gateways import health
 from gateways.app import Handler, create_app
@@ -33,7 +34,7 @@ from mediaplex.runtime import Renderer, event_log, prepare_vips, running_broker
 from mediaplex.swap import Generations
 from mediaplex.sweeper import Sweeper, SweepSettings, remove_stale
 from processors.imaging import rendition_leftovers
-from processors.worker import Processor, ProcessorSettings
+from processors.worker import Processor, lane_settings
 from store.blobs import FileBlobStore
 from store.live import LiveProjection
 
@@ -77,8 +78,8 @@ class Server:
         self.limits = Limits()
         self.url = ""
         self._head_at_start = 0
-        self._processing: asyncio.Task[None] | None = None
-        self._durable = ""
+        # The running processor of each lane, by its durable consumer.
+        self._processing: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         try:
@@ -102,16 +103,19 @@ class Server:
         if parts.gateways:
             await self._start_projection(events)
         if parts.processor:
-            settings = ProcessorSettings(concurrency=config.processor_concurrency)
-            processor = Processor(events, self.blobs, config.renditions, processing, settings)
-            # Created before readiness is asked, so a ready processor is one whose consumer exists.
-            await processor.ensure_consumer()
-            self._durable = settings.durable
             if not parts.gateways:
                 # No sweeper in this role: renders a crash cut short are cleaned up here, at start.
                 await asyncio.to_thread(remove_stale, rendition_leftovers(config.renditions),
                                         time.time() - config.sweep_grace)
-            self._processing = self._spawn(processor.run())
+            for lane in LANES:
+                if lane not in config.processor_lanes:
+                    continue
+                concurrency = config.processor_concurrency if lane == "image" else config.av_concurrency
+                settings = lane_settings(lane, concurrency)
+                processor = Processor(events, self.blobs, config.renditions, processing, settings)
+                # Created before readiness is asked, so a ready processor is one whose consumer exists.
+                await processor.ensure_consumer()
+                self._processing[settings.durable] = self._spawn(processor.run())
 
         listener = _listen(config.host, config.port)
         port = listener.getsockname()[1]
@@ -160,7 +164,7 @@ class Server:
         self.variants = variants
         buckets = JetStreamBuckets(events.client, events.stream, replicas=config.stream_replicas)
         self.services = Services(config=config, events=events, projection=self.projection, blobs=blobs,
-                                 limits=self.limits, regenerate=Renderer(blobs, config.renditions, processing),
+                                 limits=self.limits, renderer=Renderer(blobs, config.renditions, processing),
                                  variants=variants, buckets=buckets)
         app[SERVICES] = self.services
         for gateway in self.gateways:
@@ -179,14 +183,18 @@ class Server:
             if applied < self._head_at_start:
                 waiting["projection"] = f"folded {applied} of {self._head_at_start} events"
         if self.parts.processor:
-            if self._processing is None or self._processing.done():
-                waiting["processor"] = "not running"
-            else:
+            problems = [] if self._processing else ["not running"]
+            for durable, task in self._processing.items():
+                if task.done():
+                    problems.append(f"{durable} not running")
+                    continue
                 try:
                     async with asyncio.timeout(2):
-                        await events.jetstream.consumer_info(events.stream, self._durable)
+                        await events.jetstream.consumer_info(events.stream, durable)
                 except Exception as exc:  # noqa: BLE001 - any failure to see the consumer means not bound
-                    waiting["processor"] = f"consumer {self._durable!r} not bound: {type(exc).__name__}"
+                    problems.append(f"consumer {durable!r} not bound: {type(exc).__name__}")
+            if problems:
+                waiting["processor"] = "; ".join(problems)
         return waiting
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

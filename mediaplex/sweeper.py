@@ -131,7 +131,9 @@ class Sweeper:
 
     async def _collect(self, now: float) -> int:
         referenced = set(await self._projection.read(
-            lambda conn: [row[0] for row in conn.execute("SELECT DISTINCT blob FROM media")]
+            # A custom preview's bytes are as much the media's as the file's are.
+            lambda conn: [row[0] for row in conn.execute(
+                "SELECT blob FROM media UNION SELECT preview_blob FROM media WHERE preview_blob IS NOT NULL")]
         ))
         old_enough = now - self._settings.blob_grace
         removed = 0

@@ -1,6 +1,8 @@
 """Turns `media.uploaded` and `media.reprocess` events into `media.processed` or `media.failed` ones.
 
-Every replica binds to one durable pull consumer, so scaling out is starting another process.
+Each lane (images; video and gifv; audio: core/kinds.py) has a durable pull consumer of its own that
+sees every upload and acks at once the ones of other lanes, so a long video never holds up a photo.
+Every replica of a lane binds to its one consumer, so scaling out is starting another process.
 A message is acked only after its outcome is in the log; the outcome append expects the last
 sequence on the media's outcome subject to be the one the job names (0 for an upload, the outcome
 being replaced for a reprocess request), so a duplicate delivery (two replicas, a redelivery after
@@ -32,15 +34,16 @@ from core.events import (
     MediaProcessed,
     MediaReprocessRequested,
     MediaUploaded,
-    RenditionInfo,
     outcome_subject,
 )
 from core.jetstream import JetStreamLog
+from core.kinds import Lane, lane_of
 from core.log import Conflict
 from core.ports import BlobStore, rendition_dir
 from core.probe import Limits, MediaRejected
 from core.watchdog import Stall
-from processors.imaging import PROCESSING_VERSION, Rendition, process
+from processors.imaging import PROCESSING_VERSION
+from processors.render import render
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,10 @@ FETCH_GRACE = 3.0
 
 class ProcessorSettings(msgspec.Struct, frozen=True):
     durable: str = "processors"
+    # The kinds this consumer processes; it acks every other upload untouched.
+    lane: Lane = "image"
+    # Wall-clock seconds a video or audio job may take before it fails as timed out.
+    job_seconds: float = 900.0
     filter_subjects: tuple[str, ...] = ("mx.media.*.uploaded", "mx.media.*.reprocess")
     concurrency: int = 2
     # Seconds before the 2nd, 3rd, ... delivery of a message that was not acked; the last step
@@ -77,24 +84,29 @@ class ProcessorSettings(msgspec.Struct, frozen=True):
         return self.backoff[min(max(delivered, 1), len(self.backoff)) - 1]
 
 
+def lane_settings(lane: Lane, concurrency: int) -> ProcessorSettings:
+    """The consumer of `lane`: images keep the durable name they always had; video and audio jobs
+    run minutes, so they come back later after a crash and are retried less eagerly."""
+    if lane == "image":
+        return ProcessorSettings(concurrency=concurrency)
+    return ProcessorSettings(durable=f"processors-{lane}", lane=lane, concurrency=concurrency,
+                             backoff=(30.0, 60.0, 120.0, 300.0), job_seconds=1200.0 if lane == "video" else 900.0)
+
+
 class Job(msgspec.Struct, frozen=True):
     media_id: str
     blob: str
     # The last sequence on the outcome subject the new outcome must follow: 0 for an upload.
     after: int
+    kind: str = "image"
 
 
 def job_of(event: object) -> Job | None:
     if isinstance(event, MediaUploaded):
-        return Job(event.media_id, event.blob, 0)
+        return Job(event.media_id, event.blob, 0, event.kind)
     if isinstance(event, MediaReprocessRequested):
-        return Job(event.media_id, event.blob, event.after)
+        return Job(event.media_id, event.blob, event.after, event.kind)
     return None
-
-
-def to_info(rendition: Rendition) -> RenditionInfo:
-    return RenditionInfo(style=rendition.style, width=rendition.width, height=rendition.height,
-                         content_type=rendition.content_type, size=rendition.size)
 
 
 class Processor:
@@ -114,7 +126,7 @@ class Processor:
         self._settings = settings
         self._clock = clock
         self._codec = Codec()
-        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="libvips")
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix=f"render-{settings.lane}")
         self.handled = 0
 
     def consumer_config(self) -> js_api.ConsumerConfig:
@@ -232,7 +244,7 @@ class Processor:
 
     async def handle(self, msg: Msg) -> None:
         job = job_of(self._codec.decode(msg.data))
-        if job is None:
+        if job is None or lane_of(job.kind) != self._settings.lane:
             await msg.ack()
             return
         outcome_on = outcome_subject(job.media_id)
@@ -282,7 +294,8 @@ class Processor:
         out_dir = rendition_dir(self._renditions, job.blob, PROCESSING_VERSION)
         try:
             processed = await loop.run_in_executor(
-                self._pool, process, self._blobs.path(job.blob), out_dir, self._limits
+                self._pool, render, self._blobs.path(job.blob), out_dir, job.kind, self._limits,
+                self._settings.job_seconds,
             )
         except MediaRejected as exc:
             # The same bytes fail the same way every time: no point retrying.
@@ -297,8 +310,10 @@ class Processor:
             media_id=job.media_id,
             blob=job.blob,
             version=PROCESSING_VERSION,
-            renditions=(to_info(processed.original), to_info(processed.small), to_info(processed.thumb)),
+            renditions=processed.infos(),
             blurhash=processed.blurhash,
+            kind=processed.kind,
+            meta=processed.meta,
         ), False
 
     async def _heartbeat(self, msg: Msg) -> None:

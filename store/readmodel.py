@@ -23,6 +23,7 @@ from core.events import (
     MediaProcessed,
     MediaReprocessRequested,
     MediaRequested,
+    MediaThumbnailSet,
     MediaUpdated,
     MediaUploaded,
     PostCreated,
@@ -119,8 +120,18 @@ TABLES: tuple[Table, ...] = (
             "attached_at": float,
             # The post that attaches the media, of any protocol and visibility: one at most.
             "post_id": str,
+            # core/kinds.py: image, gifv, video or audio.
+            "kind": str,
+            # A video or audio original's MediaMeta, as JSON; NULL for images.
+            "meta": str,
+            # A custom preview: its blob, processing version, `small` and `thumb` renditions and BlurHash.
+            "preview_blob": str,
+            "preview_version": int,
+            "preview_small": str,
+            "preview_thumb": str,
+            "preview_blurhash": str,
         },
-        indexes=(("owner_id",), ("blob",), ("published_at", "created_at")),
+        indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",)),
     ),
     Table(
         "requests",
@@ -238,7 +249,9 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "small": None, "blurhash": None, "failure": None,
                     "created_at": event.at, "updated_at": event.at,
                     "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
-                    "attached_at": None, "post_id": None,
+                    "attached_at": None, "post_id": None, "kind": event.kind, "meta": None,
+                    "preview_blob": None, "preview_version": None, "preview_small": None, "preview_thumb": None,
+                    "preview_blurhash": None,
                 }),
                 Remove("requests", event.media_id),
             ]
@@ -264,8 +277,17 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "small": rendition_json(styles.get("small")),
                     "thumb": rendition_json(styles.get("thumb")),
                     "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
+                    "meta": msgspec.json.encode(event.meta).decode() if event.meta is not None else None,
                 }),
             ]
+        case MediaThumbnailSet():
+            previews = {info.style: info for info in event.renditions}
+            return [Patch("media", event.media_id, {
+                "preview_blob": event.blob, "preview_version": event.version,
+                "preview_small": rendition_json(previews.get("small")),
+                "preview_thumb": rendition_json(previews.get("thumb")),
+                "preview_blurhash": event.blurhash, "updated_at": event.at,
+            })]
         case MediaFailed():
             return [Patch("media", event.media_id, {"status": FAILED, "failure": event.reason,
                                                     "updated_at": event.at})]

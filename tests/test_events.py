@@ -20,9 +20,11 @@ from core.events import (
     Focus,
     MediaDeleted,
     MediaFailed,
+    MediaMeta,
     MediaProcessed,
     MediaReprocessRequested,
     MediaRequested,
+    MediaThumbnailSet,
     MediaUpdated,
     MediaUploaded,
     PostCreated,
@@ -102,6 +104,19 @@ SAMPLES: list[AnyEvent] = [
                comment_on="9", reply_owner="alice", app="PyPump"),
     PostDeleted(at=26.0, post_id="117000000000000004", author="bob", note_id="c0ffee01", comment_on="9",
                 reply_owner="alice", app="PyPump"),
+    MediaUploaded(at=27.0, media_id="20", owner_id="alice", blob="e" * 64, size=4096, content_type="video/webm",
+                  width=640, height=360, frames=0, filename="clip.webm", via="mastodon", kind="video"),
+    MediaProcessed(at=28.0, media_id="20", blob="e" * 64, version=3, renditions=(
+        RenditionInfo(style="original", width=640, height=360, content_type="video/mp4", size=3000),
+        RenditionInfo(style="small", width=640, height=360, content_type="image/png", size=900),
+        RenditionInfo(style="thumb", width=320, height=180, content_type="image/png", size=300),
+    ), blurhash="UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH", kind="video",
+        meta=MediaMeta(width=640, height=360, frame_rate="30/1", duration=2.5, bitrate=96000)),
+    MediaThumbnailSet(at=29.0, media_id="20", blob="f" * 64, version=3, renditions=(
+        RenditionInfo(style="small", width=640, height=360, content_type="image/png", size=800),
+        RenditionInfo(style="thumb", width=320, height=180, content_type="image/png", size=200),
+    ), blurhash="UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH"),
+    MediaReprocessRequested(at=30.0, media_id="21", blob="9" * 64, after=0, kind="audio"),
 ]
 
 
@@ -120,7 +135,8 @@ def test_golden_samples_still_decode() -> None:
     assert tags == {"user.added", "token.issued", "media.uploaded", "media.processed", "media.failed",
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
                     "activity.posted", "media.requested", "identity.avatar", "media.reprocess",
-                    "token.revoked", "app.registered", "post.created", "post.edited", "post.deleted"}
+                    "token.revoked", "app.registered", "post.created", "post.edited", "post.deleted",
+                    "media.thumbnail"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -148,9 +164,12 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
     assert SAMPLES[17].subject() == "mx.media.8.reprocess"
-    assert [e.subject() for e in SAMPLES[-10:-7]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
-                                                     "mx.app.c1.registered"]
-    assert SAMPLES[-5].subject() == "mx.post.117000000000000001.deleted"
+    assert [e.subject() for e in SAMPLES[-14:-11]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
+                                                      "mx.app.c1.registered"]
+    assert SAMPLES[-9].subject() == "mx.post.117000000000000001.deleted"
+    # A custom preview is a subject of the media's own, apart from its outcome.
+    assert [e.subject() for e in SAMPLES[-4:]] == ["mx.media.20.uploaded", "mx.media.20.outcome",
+                                                  "mx.media.20.thumbnail", "mx.media.21.reprocess"]
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

@@ -283,8 +283,13 @@ async def test_instance_endpoints(server: Running, http: aiohttp.ClientSession) 
             assert (int(major), int(minor)) >= (4, 5)
     assert body["api_versions"]["mastodon"] >= 1
     assert body["configuration"]["media_attachments"] == {
-        "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/heic", "image/heif",
-                                 "image/webp", "image/avif"],
+        "supported_mime_types": [
+            "image/jpeg", "image/png", "image/gif", "image/heic", "image/heif", "image/webp", "image/avif",
+            "video/webm", "video/mp4", "video/quicktime", "video/ogg",
+            "audio/wave", "audio/wav", "audio/x-wav", "audio/x-pn-wave", "audio/vnd.wave", "audio/ogg", "audio/vorbis",
+            "audio/mpeg", "audio/mp3", "audio/webm", "audio/flac", "audio/aac", "audio/m4a", "audio/x-m4a",
+            "audio/mp4", "audio/3gpp", "video/x-ms-asf",
+        ],
         "description_limit": 1500,
         "image_size_limit": 16_777_216,
         "image_matrix_limit": 33_177_600,

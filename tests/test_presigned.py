@@ -100,7 +100,8 @@ async def test_the_documented_flow(server: Running, http: aiohttp.ClientSession,
     code, pending = await status(http, server, token, media["id"])
     assert code == 200
     assert pending == {
-        "id": media["id"], "filename": "cat.png", "contentType": "image/png", "size": None, "width": None,
+        "id": media["id"], "filename": "cat.png", "contentType": "image/png", "kind": "image", "size": None,
+        "width": None,
         "height": None, "status": "pending", "publicDownloadUrl": None, "blurHash": None, "canonicalUri": None,
         "createdAt": pending["createdAt"],
     }

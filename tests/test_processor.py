@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from pathlib import Path
 
+import msgspec
 import pytest
 from nats.aio.msg import Msg
 from nats.js import api as js_api
@@ -21,9 +22,9 @@ from core.events import (
 from core.jetstream import JetStreamLog, connect
 from core.probe import Limits
 from mediaplex.admin import AdminError, reprocess, reprocess_failed
-from processors.worker import Processor, ProcessorSettings
+from processors.worker import Processor, ProcessorSettings, lane_settings
 from store.blobs import FileBlobStore
-from tests import images
+from tests import avsamples, images
 
 
 async def put_blob(store: FileBlobStore, data: bytes) -> str:
@@ -252,3 +253,31 @@ async def test_unknown_and_deleted_media_are_refused(jetstream_log: JetStreamLog
     for unknown in ("10", "a.b", ">"):
         with pytest.raises(AdminError, match="no media"):
             await reprocess(jetstream_log, unknown)
+
+
+async def test_each_lane_processes_its_own_kinds_and_acks_the_others(jetstream_log: JetStreamLog,
+                                                                     tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    photo = await put_blob(blobs, images.jpeg(tmp_path / "p.jpg", 320, 240).read_bytes())
+    clip = await put_blob(blobs, avsamples.h264_mp4(tmp_path / "c.mp4").read_bytes())
+    tone = await put_blob(blobs, avsamples.audio(tmp_path / "t.flac", format="flac", codec="flac").read_bytes())
+    await jetstream_log.append(uploaded("photo", photo), msg_id="p")
+    await jetstream_log.append(msgspec.structs.replace(uploaded("clip", clip), content_type="video/mp4",
+                                                       kind="video"), msg_id="c")
+    await jetstream_log.append(msgspec.structs.replace(uploaded("tone", tone), content_type="audio/flac",
+                                                       kind="audio"), msg_id="t")
+    # Only the video lane runs: the photo and the tone wait for their own consumers, untouched.
+    video = processor(jetstream_log, blobs, tmp_path, lane_settings("video", 1))
+    await run_until([video], jetstream_log, 1)
+    found = await outcomes(jetstream_log)
+    assert list(found) == ["clip"] and isinstance(found["clip"][0], MediaProcessed)
+    assert found["clip"][0].kind == "video" and found["clip"][0].meta is not None
+    assert video.handled == 1
+    lanes = [processor(jetstream_log, blobs, tmp_path, lane_settings(lane, 1)) for lane in ("image", "audio")]
+    await run_until(lanes, jetstream_log, 3)
+    found = await outcomes(jetstream_log)
+    assert {media: outcome[0].kind for media, outcome in found.items()} == {
+        "clip": "video", "photo": "image", "tone": "audio"}
+    assert all(len(outcome) == 1 for outcome in found.values())
+    durables = {c.name for c in await jetstream_log.jetstream.consumers_info(jetstream_log.stream)}
+    assert {"processors", "processors-video", "processors-audio"} <= durables

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateways.pumpio import uploads
 from gateways.pumpio.uploads import BadUpload, JsonUpload
 from tests import images
 from tests.servers import Running, make_config, start
 from tests.test_pumpio_feed import Pump, jpeg, login
 
-UNSUPPORTED = {"error": "Unsupported media type: upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image."}
+UNSUPPORTED = {"error": uploads.UNSUPPORTED}
 
 
 def stored_blobs(server: Running) -> list[Path]:

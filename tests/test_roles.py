@@ -99,20 +99,22 @@ async def test_an_upload_through_the_gateway_is_processed_by_the_processor(
 
 async def test_readyz_names_what_is_not_ready(roles: Roles, http: aiohttp.ClientSession) -> None:
     processor = roles.processor
+    lanes = processor.server._processing
+    durable = ProcessorSettings().durable
+    assert set(lanes) == {durable, "processors-video", "processors-audio"}
     # A consumer the processor is not bound to: deleting its real one would race the processor re-creating it.
-    processor.server._durable = "no-such-consumer"
+    lanes["no-such-consumer"] = lanes.pop(durable)
     status, body = await get_json(http, f"{processor.url}/readyz")
     assert status == 503 and body["status"] == "not ready"
     assert isinstance(body["waiting"], dict) and "no-such-consumer" in str(body["waiting"]["processor"])
-    processor.server._durable = ProcessorSettings().durable
+    lanes[durable] = lanes.pop("no-such-consumer")
     assert await get_json(http, f"{processor.url}/readyz") == (200, {"status": "ready"})
-    # A processor whose work stopped is not ready either.
-    task = processor.server._processing
-    assert task is not None
+    # A processor whose work stopped is not ready either, whichever lane stopped.
+    task = lanes[durable]
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     status, body = await get_json(http, f"{processor.url}/readyz")
-    assert (status, body["waiting"]) == (503, {"processor": "not running"})
+    assert (status, body["waiting"]) == (503, {"processor": f"{durable} not running"})
     # Liveness does not depend on readiness.
     assert await get_json(http, f"{processor.url}/healthz") == (200, {"status": "ok"})
     assert await get_json(http, f"{roles.gateway.url}/readyz") == (200, {"status": "ready"})

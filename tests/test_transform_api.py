@@ -379,11 +379,16 @@ async def test_missing_renditions_come_back_for_transformations(server: Running,
 async def test_gif_and_transparent_png_sources(server: Running, http: aiohttp.ClientSession, tmp_path_factory:
                                                pytest.TempPathFactory) -> None:
     folder = tmp_path_factory.mktemp("sources")
+    still = await upload(http, server, images.gif(folder / "s.gif", 120, 90).read_bytes())
+    assert still.url.endswith("/original.png")
+    # An animated GIF is played as the MP4 it became: transformations start from its preview, a still.
     animated = await upload(http, server, images.animated_gif(folder / "a.gif", 120, 90, frames=3).read_bytes())
-    assert animated.url.endswith("/original.gif")
-    # Transformations write still formats: an animation gives its first frame, as PNG by default.
-    image, headers = await image_at(http, f"{animated.canonical}?w=60")
+    assert animated.url.endswith("/original.mp4")
+    image, headers = await image_at(http, f"{animated.url.replace('/original.mp4', '/small.png')}?w=60")
     assert headers["Content-Type"] == "image/png" and (image.width, image.height) == (60, 45)
+    # The video itself is served as it is, whatever the query asks of an image.
+    status, headers, body = await fetch(http, f"{animated.canonical}?w=60")
+    assert (status, headers["Content-Type"]) == (200, "video/mp4") and body[4:8] == b"ftyp"
     transparent = await upload(http, server, images.png(folder / "t.png", 200, 100, alpha=True).read_bytes())
     image, headers = await image_at(http, f"{transparent.url}?w=50")
     assert headers["Content-Type"] == "image/png" and image.bands == 4
@@ -429,3 +434,23 @@ async def test_a_panorama_never_renders_a_side_past_the_maximum(
     image, _ = await image_at(http, f"{strip.url}?{query}")
     assert (image.width, image.height) == size
     assert max(image.width, image.height) <= 8192
+
+
+async def test_a_cached_variant_answers_range_requests_as_files_do(server: Running, http: aiohttp.ClientSession,
+                                                                   photo: Uploaded) -> None:
+    url = f"{photo.url}?w=300"
+    status, headers, whole = await fetch(http, url)
+    assert status == 200 and headers["Accept-Ranges"] == "bytes"
+    status, headers, part = await fetch(http, url, Range="bytes=10-99")
+    assert (status, part, headers["Content-Range"]) == (206, whole[10:100], f"bytes 10-99/{len(whole)}")
+    status, headers, part = await fetch(http, url, Range="bytes=-5")
+    assert (status, part) == (206, whole[-5:])
+    status, headers, part = await fetch(http, url, Range=f"bytes={len(whole)}-")
+    assert (status, headers["Content-Range"]) == (416, f"bytes */{len(whole)}")
+    # Several ranges, another unit, a range the entity tag no longer validates: the whole variant.
+    for asked in ({"Range": "bytes=0-1,5-6"}, {"Range": "items=0-1"},
+                  {"Range": "bytes=0-1", "If-Range": '"another"'}):
+        status, _, body = await fetch(http, url, **asked)
+        assert (status, body) == (200, whole), asked
+    status, _, part = await fetch(http, url, Range="bytes=0-1", **{"If-Range": headers["ETag"]})
+    assert (status, part) == (206, whole[:2])

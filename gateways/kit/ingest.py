@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 
 import msgspec
 
 from core.completeness import check_complete
 from core.events import Focus, MediaUploaded, aggregate_filter
 from core.ids import new_media_id
+from core.kinds import is_played, kind_of_type
 from core.log import EventLog
-from core.ports import BlobStore, Staged
+from core.ports import BlobStore, Staged, TooLarge
 from core.probe import Header, Limits, MediaRejected, check_limits
+from core.sniff import SNIFF_BYTES, sniff
 from processors.header import read_header
 from store.reader import ProjectionReader
 
@@ -35,17 +37,23 @@ async def stage(
     limits: Limits,
     expect: str | None = None,
     whole: bool = False,
+    max_av_bytes: int | None = None,
 ) -> Checked:
     """Raises TooLarge or MediaRejected with nothing left behind.
 
     `expect`: the only content type accepted (sniffed, never taken from the client's word).
     `whole`: also refuse bytes that end before their container does, instead of leaving that to processing.
+    `max_av_bytes`: the limit of video and audio (else `max_bytes`), where a gateway takes them at all;
+    which limit applies is read from the first bytes.
     """
-    staged = await blobs.receive(chunks, max_bytes)
+    larger = max(max_bytes, max_av_bytes or 0)
+    staged = await blobs.receive(_capped(chunks, max_bytes, max_av_bytes), larger)
     try:
         header = await asyncio.to_thread(read_header, staged.path)
         if expect is not None and header.content_type != expect:
             raise MediaRejected("unsupported", f"the bytes are {header.content_type}, not {expect}")
+        if is_played(header.kind) and max_av_bytes is None:
+            raise MediaRejected("unsupported", f"{header.content_type} is not taken here", media=header.kind)
         check_limits(header, limits)
         if whole:
             await asyncio.to_thread(check_complete, staged.path, header.content_type)
@@ -53,6 +61,23 @@ async def stage(
         blobs.discard(staged)
         raise
     return Checked(staged, header)
+
+
+async def _capped(chunks: AsyncIterable[bytes], max_bytes: int, max_av_bytes: int | None) -> AsyncIterator[bytes]:
+    """`chunks`, cut off with TooLarge past the cap their first bytes call for: those say whether the
+    file is a video or audio container, so nothing past the right cap is ever read."""
+    cap = max_bytes
+    head = b""
+    seen = 0
+    async for chunk in chunks:
+        if len(head) < SNIFF_BYTES:
+            head += chunk[:SNIFF_BYTES - len(head)]
+            played = kind_of_type(sniff(head) or "") != "image"
+            cap = max_av_bytes if played and max_av_bytes is not None else max_bytes
+        seen += len(chunk)
+        if seen > cap:
+            raise TooLarge(cap)
+        yield chunk
 
 
 async def record(
@@ -88,6 +113,7 @@ async def record(
         width=header.width,
         height=header.height,
         frames=header.frames,
+        kind=header.kind,
         filename=filename,
         description=description,
         focus=focus,

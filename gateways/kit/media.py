@@ -10,7 +10,7 @@ import sqlite3
 
 import msgspec
 
-from core.events import Focus, RenditionInfo
+from core.events import Focus, MediaMeta, RenditionInfo
 from gateways.files import file_url
 
 PENDING = "pending"
@@ -54,6 +54,10 @@ class MediaView(msgspec.Struct, frozen=True, kw_only=True):
     published_at: float | None = None
     # Where the original bytes are served by digest; None until bytes arrived.
     canonical_url: str | None = None
+    # core/kinds.py; a granted upload whose bytes have not come is taken for an image.
+    kind: str = "image"
+    # What a processed video or audio original is.
+    meta: MediaMeta | None = None
 
     @property
     def pending(self) -> bool:
@@ -72,15 +76,25 @@ def media_view(row: sqlite3.Row, base: str) -> MediaView:
         if row[style]:
             info = msgspec.json.decode(row[style], type=RenditionInfo)
             renditions[style] = Rendition(info=info, url=file_url(base, blob, version, info))
+    blurhash = row["blurhash"]
+    if row["preview_blob"]:
+        # A custom preview stands in for the stills made from the file, wherever the media is shown.
+        for style in ("small", "thumb"):
+            info = msgspec.json.decode(row[f"preview_{style}"], type=RenditionInfo)
+            renditions[style] = Rendition(info=info, url=file_url(base, row["preview_blob"], row["preview_version"],
+                                                                  info))
+        blurhash = row["preview_blurhash"]
     focus = Focus(x=row["focus_x"], y=row["focus_y"]) if row["focus_x"] is not None else None
     return MediaView(
         id=row["media_id"], owner=row["owner_id"], status=row["status"], via=row["via"],
         filename=row["filename"], content_type=row["content_type"], size=row["size"], width=row["width"],
-        height=row["height"], blob=blob, version=version, renditions=renditions, blurhash=row["blurhash"],
+        height=row["height"], blob=blob, version=version, renditions=renditions, blurhash=blurhash,
         description=row["description"], focus=focus, failure=row["failure"], created_at=row["created_at"],
         updated_at=row["updated_at"], title=row["title"], license=row["license"],
         tags=tuple(msgspec.json.decode(row["tags"], type=list[str])) if row["tags"] else (),
         published_at=row["published_at"], canonical_url=f"{base}/media/sha256/{blob}",
+        kind=row["kind"] or "image",
+        meta=msgspec.json.decode(row["meta"], type=MediaMeta) if row["meta"] else None,
     )
 
 

@@ -51,10 +51,34 @@ class Part:
         self.codec = codec
 
     async def chunks(self, size: int = CHUNK) -> AsyncIterator[bytes]:
-        while chunk := await self._reader.read_chunk(size):
+        while True:
+            try:
+                chunk = await self._reader.read_chunk(size)
+            except ValueError:
+                # The body ended inside this part, before its closing boundary.
+                raise Refusal(400, MALFORMED, code=INVALID_MULTIPART) from None
+            if not chunk:
+                return
             self._budget.check()
             yield chunk
             await asyncio.sleep(0)
+
+    def cap_body(self, most: int) -> None:
+        """Hold the whole body to `most` bytes from now on, when this part tells what it may be."""
+        self._budget.lower(most)
+
+    async def filled(self) -> AsyncIterator[bytes] | None:
+        """The part's chunks, or None when it holds no bytes (a form's file field left empty)."""
+        first = await self._reader.read_chunk(CHUNK)
+        if not first:
+            return None
+        return self._after(first)
+
+    async def _after(self, first: bytes) -> AsyncIterator[bytes]:
+        self._budget.check()
+        yield first
+        async for chunk in self.chunks():
+            yield chunk
 
     async def blank(self) -> bool:
         """Whether the part holds no bytes; it is read no further than one chunk."""
@@ -101,6 +125,10 @@ class _Budget:
     def check(self) -> None:
         if self._most is not None and self._content.total_bytes > self._most:
             raise too_large(self._most)
+
+    def lower(self, most: int) -> None:
+        self._most = most if self._most is None else min(self._most, most)
+        self.check()
 
 
 def _checked_name(part: BodyPartReader, caps: MultipartCaps) -> str:

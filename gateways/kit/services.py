@@ -5,7 +5,7 @@ The composition root opens and closes each of these; a gateway only uses them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import msgspec
 from aiohttp import web
@@ -16,10 +16,20 @@ from core.ports import BlobStore
 from core.probe import Limits
 from gateways.kit.keyvalue import Buckets
 from gateways.transform.cache import VariantCache
+from processors.render import Rendered
 from store.reader import ProjectionReader
 
-# Re-creates missing renditions of (blob, processing version); False where nothing can render.
-Regenerate = Callable[[str, int], Awaitable[bool]]
+
+class Renderer(Protocol):
+    """Renders a blob's renditions in this process; any replica gets the same files from the same bytes."""
+
+    async def __call__(self, blob: str, version: int, kind: str) -> bool:
+        """Re-create missing renditions of (blob, processing version, kind); False where nothing can render."""
+        ...
+
+    async def render(self, blob: str, kind: str) -> Rendered:
+        """Render the blob at the current processing version; MediaRejected when it cannot be."""
+        ...
 
 
 class Services(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,7 +40,7 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     blobs: BlobStore
     # What the Mastodon and pump.io edges let in.
     limits: Limits
-    regenerate: Regenerate
+    renderer: Renderer
     # Transformed images; closed by the composition root after the app.
     variants: VariantCache
     # Key-value buckets for state that is not history (OAuth request tokens, upload claims).

@@ -46,6 +46,7 @@ GATEWAY = Gateway(
     settings=MastodonSettings,
     flags=(
         Flag("image_size_limit", "--image-size-limit", "largest image upload in bytes, plus one"),
+        Flag("video_size_limit", "--video-size-limit", "largest video or audio upload in bytes, plus one"),
         Flag("description_limit", "--description-limit", "longest media description in characters"),
         Flag("v2_sync_wait", "--v2-sync-wait", "seconds POST /api/v2/media waits for processing before a 202"),
         Flag("v1_sync_wait", "--v1-sync-wait", "seconds POST /api/v1/media waits for processing at most"),

@@ -11,6 +11,7 @@ import msgspec
 from aiohttp import web
 
 from core.events import Focus, MediaDeleted, MediaUpdated
+from core.kinds import is_av, is_played
 from core.ports import TooLarge
 from core.probe import MediaRejected
 from gateways.kit import bodies, multipart, writes
@@ -24,6 +25,7 @@ from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.render import attachment
 from gateways.mastodon.settings import MastodonSettings
+from gateways.mastodon.thumbnails import set_thumbnail, stage_thumbnail, takes_thumbnail
 from store.queries.media import in_use, media_by_id
 from store.readmodel import FAILED, READY
 
@@ -64,43 +66,70 @@ def check_description(value: str, limit: int) -> str:
     return value
 
 
-async def _upload(request: web.Request, principal: Principal) -> str:
+class Uploaded(msgspec.Struct, frozen=True):
+    media_id: str
+    kind: str
+
+
+async def _upload(request: web.Request, principal: Principal) -> Uploaded:
     app = request.app
     config = app[SERVICES].config.settings(MastodonSettings)
     blobs = app[SERVICES].blobs
-    if request.content_length is not None and request.content_length > config.image_size_limit + FORM_OVERHEAD:
-        raise Refusal(422, errors.too_large(config.image_size_limit))
+    # Which limit applies is known once the bytes are: until then, the larger one.
+    largest = max(config.image_size_limit, config.video_size_limit)
+    if request.content_length is not None and request.content_length > largest + FORM_OVERHEAD:
+        raise Refusal(422, errors.too_large(largest))
     if not request.content_type.startswith("multipart/"):
         raise Refusal(400, errors.MISSING_FILE)
     fields: dict[str, str] = {}
     checked: Checked | None = None
+    thumbnail: Checked | None = None
+    refused: Refusal | None = None
+    size_limit = largest
     filename = ""
-    has_thumbnail = False
     try:
-        caps = msgspec.structs.replace(MULTIPART, max_bytes=config.image_size_limit + FORM_OVERHEAD)
+        caps = msgspec.structs.replace(MULTIPART, max_bytes=largest + FORM_OVERHEAD)
         async for part in multipart.parts(request, caps):
             if part.name == "file" and checked is None:
                 filename = part.filename or ""
-                checked = await stage(
-                    blobs, part.chunks(), max_bytes=config.image_size_limit - 1, limits=app[SERVICES].limits
-                )
-            elif part.name == "thumbnail":
-                has_thumbnail = has_thumbnail or not await part.blank()
+                checked = await stage(blobs, part.chunks(), max_bytes=config.image_size_limit - 1,
+                                      max_av_bytes=config.video_size_limit - 1, limits=app[SERVICES].limits)
+                # The rest of the body is held to the cap of what the file turned out to be.
+                size_limit = config.video_size_limit if is_played(checked.header.kind) else config.image_size_limit
+                part.cap_body(size_limit + FORM_OVERHEAD)
+            elif part.name == "thumbnail" and thumbnail is None and refused is None:
+                contents = await part.filled()
+                if contents is None:
+                    continue
+                if checked is not None and not takes_thumbnail(checked.header.kind):
+                    # Refused for what the file is, whatever the thumbnail holds.
+                    refused = Refusal(422, errors.THUMBNAIL_NOT_BLANK)
+                    await part.skip()
+                    continue
+                try:
+                    thumbnail = await stage_thumbnail(app, contents)
+                except Refusal as exc:
+                    # Said once the file is known: an image's thumbnail is refused for being there at all.
+                    refused = exc
+                    await part.skip()
             elif part.name in ("description", "focus"):
                 fields[part.name] = await part.text(config.description_limit)
             else:
                 await part.skip(FORM_OVERHEAD)
         if checked is None:
             raise Refusal(400, errors.MISSING_FILE)
-        if has_thumbnail:
+        if (thumbnail is not None or refused is not None) and not takes_thumbnail(checked.header.kind):
             raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
+        if refused is not None:
+            raise refused
         description = check_description(fields.get("description", ""), config.description_limit)
         focus = parse_focus(fields["focus"]) if fields.get("focus") else None
     except BaseException as exc:  # noqa: BLE001 - translated for the client, nothing swallowed
-        if checked is not None:
-            blobs.discard(checked.staged)
-        raise _refusal(exc, config.image_size_limit) from None
-    return await record(
+        for staged in (checked, thumbnail):
+            if staged is not None:
+                blobs.discard(staged.staged)
+        raise _refusal(exc, size_limit) from None
+    media_id = await record(
         checked,
         events=app[SERVICES].events,
         blobs=blobs,
@@ -111,12 +140,16 @@ async def _upload(request: web.Request, principal: Principal) -> str:
         description=description,
         focus=focus,
     )
+    if thumbnail is not None:
+        await set_thumbnail(request, media_id, thumbnail)
+    return Uploaded(media_id=media_id, kind=checked.header.kind)
 
 
 def _refusal(exc: BaseException, size_limit: int) -> BaseException:
     """What the client is told for a refused upload; anything unexpected passes through."""
     if isinstance(exc, TooLarge):
-        return Refusal(422, errors.too_large(size_limit))
+        # The limit of the kind the bytes turned out to be, or the larger one if they never got that far.
+        return Refusal(422, errors.too_large(min(exc.limit + 1, size_limit)))
     if isinstance(exc, Refusal):
         # The whole body past its cap (chunked, with no length to refuse it by) is the file's size refusal.
         if exc.code == bodies.TOO_LARGE and exc.parameter is None:
@@ -131,7 +164,11 @@ def _rejection(exc: MediaRejected) -> str:
     if exc.kind == "unidentified":
         return errors.UNVERIFIED_TYPE
     if exc.kind == "too_many_pixels":
-        return errors.too_many_pixels(exc.width or 0, exc.height or 0)
+        return errors.too_many_pixels(exc.width or 0, exc.height or 0, exc.media)
+    if exc.kind == "frame_rate":
+        return errors.too_many_frames(exc.frame_rate or 0.0)
+    if exc.kind == "no_video_stream":
+        return errors.NO_VIDEO_STREAM
     if exc.kind == "corrupt":
         return errors.UNVERIFIED_TYPE
     return errors.INVALID_TYPE
@@ -172,16 +209,17 @@ def _respond(request: web.Request, row: sqlite3.Row, *, pending: int) -> web.Res
 
 @requires("write", "write:media")
 async def post_v1(request: web.Request, principal: Principal) -> web.StreamResponse:
-    media_id = await _upload(request, principal)
-    row = await _wait_processed(request, media_id, request.app[SERVICES].config.settings(MastodonSettings).v1_sync_wait)
-    return _respond(request, row, pending=200)
+    uploaded = await _upload(request, principal)
+    wait = request.app[SERVICES].config.settings(MastodonSettings).v1_sync_wait
+    return _respond(request, await _wait_processed(request, uploaded.media_id, wait), pending=200)
 
 
 @requires("write", "write:media")
 async def post_v2(request: web.Request, principal: Principal) -> web.StreamResponse:
-    media_id = await _upload(request, principal)
-    row = await _wait_processed(request, media_id, request.app[SERVICES].config.settings(MastodonSettings).v2_sync_wait)
-    return _respond(request, row, pending=202)
+    uploaded = await _upload(request, principal)
+    # Larger formats are processed asynchronously, as Mastodon does: the client polls for them.
+    wait = 0.0 if is_av(uploaded.kind) else request.app[SERVICES].config.settings(MastodonSettings).v2_sync_wait
+    return _respond(request, await _wait_processed(request, uploaded.media_id, wait), pending=202)
 
 
 async def _unattached(request: web.Request, principal: Principal) -> sqlite3.Row:
@@ -220,38 +258,72 @@ def _invalid_json(exc: Refusal) -> Refusal:
     return Refusal(exc.status, exc.message)
 
 
-async def _posted(request: web.Request, limit: int) -> dict[str, str]:
-    """The fields of a JSON, url-encoded or multipart body; a `thumbnail` that is not blank is refused."""
+class Change(msgspec.Struct):
+    """What a `PUT /api/v1/media/:id` asks: text fields, and a thumbnail image staged from a multipart body."""
+
+    fields: dict[str, str]
+    thumbnail: Checked | None = None
+
+
+async def _posted(request: web.Request, limit: int, kind: str) -> Change:
+    """The fields of a JSON, url-encoded or multipart body. Only a multipart body carries a thumbnail's
+    bytes: a `thumbnail` string elsewhere is refused unless blank."""
     if request.content_type == "application/json":
         try:
             change = await bodies.read_json(request, MEDIA_CHANGE, limit=FORM_LIMITS.max_bytes)
         except Refusal as exc:
             raise _invalid_json(exc) from None
-        return {k: v for k, v in msgspec.structs.asdict(change).items() if v is not None}
+        return Change({k: v for k, v in msgspec.structs.asdict(change).items() if v is not None})
+    if request.content_type.startswith("multipart/"):
+        return await _multipart_change(request, limit, kind)
     try:
-        if request.content_type.startswith("multipart/"):
-            posted: dict[str, str] = {}
-            async for part in multipart.parts(request, PUT_MULTIPART):
-                if part.name == "thumbnail":
-                    posted["thumbnail"] = "" if await part.blank() else "?"
-                elif part.name in ("description", "focus"):
-                    posted.setdefault(part.name, await part.text(limit))
-                else:
-                    await part.skip(FORM_OVERHEAD)
-            return posted
-        return await bodies.read_form(request, FORM_LIMITS)
+        return Change(await bodies.read_form(request, FORM_LIMITS))
     except Refusal as exc:
         raise Refusal(exc.status, exc.message) from None
 
 
-async def _form(request: web.Request) -> dict[str, str]:
-    form = dict(request.query)
+async def _multipart_change(request: web.Request, limit: int, kind: str) -> Change:
+    image_limit = request.app[SERVICES].config.settings(MastodonSettings).image_size_limit
+    change = Change({})
+    try:
+        # Room for a thumbnail's bytes only where the media takes one.
+        room = image_limit if takes_thumbnail(kind) else 0
+        caps = msgspec.structs.replace(PUT_MULTIPART, max_bytes=FORM_LIMITS.max_bytes + room)
+        async for part in multipart.parts(request, caps):
+            if part.name == "thumbnail" and change.thumbnail is None:
+                contents = await part.filled()
+                if contents is not None:
+                    if not takes_thumbnail(kind):
+                        raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
+                    change.thumbnail = await stage_thumbnail(request.app, contents)
+            elif part.name in ("description", "focus"):
+                change.fields.setdefault(part.name, await part.text(limit))
+            else:
+                await part.skip(FORM_OVERHEAD)
+    except BaseException as exc:
+        # The staged thumbnail goes, whatever stopped the body.
+        if change.thumbnail is not None:
+            request.app[SERVICES].blobs.discard(change.thumbnail.staged)
+        if isinstance(exc, Refusal):
+            raise Refusal(exc.status, exc.message) from None
+        raise
+    return change
+
+
+async def _form(request: web.Request, kind: str) -> Change:
+    """What the request asks of a media of `kind`."""
+    change = Change(dict(request.query))
     if request.can_read_body:
         limit = request.app[SERVICES].config.settings(MastodonSettings).description_limit
-        form.update(await _posted(request, limit))
-    if form.get("thumbnail"):
+        posted = await _posted(request, limit, kind)
+        change.fields.update(posted.fields)
+        change.thumbnail = posted.thumbnail
+    if change.fields.get("thumbnail"):
+        # A string is no image, whatever the media is.
+        if change.thumbnail is not None:
+            request.app[SERVICES].blobs.discard(change.thumbnail.staged)
         raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
-    return form
+    return change
 
 
 async def _update(request: web.Request, media_id: str, form: dict[str, str]) -> None:
@@ -274,8 +346,15 @@ async def _delete(request: web.Request, media_id: str) -> None:
 @requires("write", "write:media")
 async def put_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _unattached(request, principal)
-    form = await _form(request)
-    await _update(request, row["media_id"], form)
+    change = await _form(request, row["kind"])
+    try:
+        await _update(request, row["media_id"], change.fields)
+    except BaseException:
+        if change.thumbnail is not None:
+            request.app[SERVICES].blobs.discard(change.thumbnail.staged)
+        raise
+    if change.thumbnail is not None:
+        await set_thumbnail(request, row["media_id"], change.thumbnail)
     updated = await _row(request, row["media_id"])
     assert updated is not None
     return _respond(request, updated, pending=206)

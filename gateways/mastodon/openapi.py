@@ -24,18 +24,25 @@ def _schemas() -> dict[str, Any]:
     })
     focus = _object(["x", "y"], {"x": {"type": "number", "minimum": -1, "maximum": 1},
                                  "y": {"type": "number", "minimum": -1, "maximum": 1}})
+    # A video or audio original: what it has of these (audio has no width, height or frame rate).
+    played = {"type": "object", "properties": {
+        "width": {"type": "integer"}, "height": {"type": "integer"},
+        "frame_rate": {"type": "string", "pattern": r"^\d+/\d+$"},
+        "duration": {"type": "number"}, "bitrate": {"type": "integer"},
+    }, "additionalProperties": False}
     attachment = _object(
         ["id", "type", "url", "preview_url", "remote_url", "preview_remote_url", "text_url", "meta",
          "description", "blurhash"],
         {
             "id": STRING,
-            "type": {"const": "image"},
+            "type": {"enum": ["image", "gifv", "video", "audio"]},
             "url": nullable({"type": "string", "format": "uri"}),
             "preview_url": nullable({"type": "string", "format": "uri"}),
             "remote_url": {"type": "null"},
             "preview_remote_url": {"type": "null"},
             "text_url": {"type": "null"},
-            "meta": {"type": "object", "properties": {"focus": focus, "original": size, "small": size}},
+            "meta": {"type": "object", "properties": {"focus": focus, "original": {"anyOf": [size, played]},
+                                                      "small": size}},
             "description": TEXT,
             "blurhash": TEXT,
         },

@@ -9,6 +9,8 @@ import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from core.config import Config
 from core.events import RenditionInfo
 from core.ids import account_number
@@ -22,9 +24,13 @@ API_VERSION = 6
 IMAGE_TYPES = (
     "image/jpeg", "image/png", "image/gif", "image/heic", "image/heif", "image/webp", "image/avif",
 )
-VIDEO_SIZE_LIMIT = 103_809_024
-VIDEO_MATRIX_LIMIT = 8_294_400
-VIDEO_FRAME_RATE_LIMIT = 120
+# Mastodon's own lists: the types clients may send. The bytes decide what a file is.
+VIDEO_TYPES = ("video/webm", "video/mp4", "video/quicktime", "video/ogg")
+AUDIO_TYPES = (
+    "audio/wave", "audio/wav", "audio/x-wav", "audio/x-pn-wave", "audio/vnd.wave", "audio/ogg", "audio/vorbis",
+    "audio/mpeg", "audio/mp3", "audio/webm", "audio/flac", "audio/aac", "audio/m4a", "audio/x-m4a", "audio/mp4",
+    "audio/3gpp", "video/x-ms-asf",
+)
 
 def _size(info: RenditionInfo) -> dict[str, Any]:
     return {
@@ -41,13 +47,18 @@ def attachment(media: MediaView) -> dict[str, Any]:
         meta["focus"] = {"x": media.focus.x, "y": media.focus.y}
     url = preview = None
     if media.status == READY:
-        original, small = media.renditions["original"], media.renditions["small"]
-        meta["original"] = _size(original.info)
-        meta["small"] = _size(small.info)
-        url, preview = original.url, small.url
+        original, small = media.renditions["original"], media.renditions.get("small")
+        # Video and audio: what the container is, with what it has not left out (Mastodon compacts it).
+        meta["original"] = (msgspec.to_builtins(media.meta) if media.meta is not None
+                            else _size(original.info))
+        if small is not None:
+            meta["small"] = _size(small.info)
+            preview = small.url
+        url = original.url
     return {
         "id": media.id,
-        "type": "image",
+        # Mastodon's names are the kinds' own: image, gifv, video, audio.
+        "type": media.kind,
         "url": url,
         "preview_url": preview,
         "remote_url": None,
@@ -55,7 +66,8 @@ def attachment(media: MediaView) -> dict[str, Any]:
         "text_url": None,
         "meta": meta,
         "description": media.description or None,
-        "blurhash": media.blurhash,
+        # "" for audio without cover art: nothing to hash.
+        "blurhash": media.blurhash or None,
     }
 
 
@@ -110,13 +122,13 @@ def account(user: sqlite3.Row, base: str, *, avatar_url: str | None = None, stat
 def media_limits(config: Config, limits: Limits) -> dict[str, Any]:
     settings = config.settings(MastodonSettings)
     return {
-        "supported_mime_types": list(IMAGE_TYPES),
+        "supported_mime_types": [*IMAGE_TYPES, *VIDEO_TYPES, *AUDIO_TYPES],
         "description_limit": settings.description_limit,
         "image_size_limit": settings.image_size_limit,
         "image_matrix_limit": limits.max_pixels,
-        "video_size_limit": VIDEO_SIZE_LIMIT,
-        "video_frame_rate_limit": VIDEO_FRAME_RATE_LIMIT,
-        "video_matrix_limit": VIDEO_MATRIX_LIMIT,
+        "video_size_limit": settings.video_size_limit,
+        "video_frame_rate_limit": int(limits.max_frame_rate),
+        "video_matrix_limit": limits.max_video_pixels,
     }
 
 

@@ -7,8 +7,11 @@ import msgspec
 
 class MastodonSettings(msgspec.Struct, frozen=True):
     image_size_limit: int = 16 * 1024 * 1024
+    # Video and audio files (animated GIFs are images here, as in Mastodon).
+    video_size_limit: int = 99 * 1024 * 1024
     description_limit: int = 1500
-    # How long POST /api/v2/media waits for an image to finish before answering 202.
+    # How long POST /api/v2/media waits for an image to finish before answering 202; video, gifv and
+    # audio are answered 202 at once.
     v2_sync_wait: float = 5.0
     # How long the synchronous POST /api/v1/media waits for processing at most.
     v1_sync_wait: float = 60.0

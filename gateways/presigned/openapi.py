@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.kinds import AV_CONTAINERS
 from gateways.kit.openapi import Fragment, answer, coded_error, in_path, in_query, nullable, ref
 from gateways.presigned.requests import IMAGE_TYPES
 
@@ -19,7 +20,8 @@ UNAVAILABLE = coded_error("The log is unreachable; try again (code unavailable)"
 def _schemas() -> dict[str, Any]:
     request = {"type": "object", "required": ["filename", "contentType"], "properties": {
         "filename": {"type": "string", "minLength": 1, "description": "A plain file name, at most 255 bytes"},
-        "contentType": {"enum": list(IMAGE_TYPES)},
+        # Video and audio types too where the operator allows them (--presigned-av).
+        "contentType": {"enum": [*IMAGE_TYPES, *sorted(AV_CONTAINERS)]},
     }}
     grant = {"type": "object", "required": ["uploadUrl", "contentDispositionHeader", "media"], "properties": {
         "uploadUrl": {"type": "string", "format": "uri", "description": "PUT the bytes here, once, before it expires"},
@@ -29,10 +31,11 @@ def _schemas() -> dict[str, Any]:
     }}
     integer = nullable({"type": "integer"})
     media = {"type": "object", "required": [
-        "id", "filename", "contentType", "size", "width", "height", "status", "publicDownloadUrl", "blurHash",
+        "id", "filename", "contentType", "kind", "size", "width", "height", "status", "publicDownloadUrl", "blurHash",
         "canonicalUri", "createdAt",
     ], "properties": {
         "id": STRING, "filename": STRING, "contentType": STRING,
+        "kind": {"enum": ["image", "gifv", "video", "audio"]},
         "size": integer, "width": integer, "height": integer,
         "status": {"enum": ["pending", "processing", "ready", "failed"]},
         "publicDownloadUrl": nullable({"type": "string", "format": "uri"}),

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from core.events import MediaRequested
 from core.ids import new_media_id
+from core.kinds import AV_CONTAINERS
 from gateways.kit import bodies
 from gateways.kit.principal import require
 from gateways.kit.refusal import Refusal
@@ -58,14 +59,15 @@ async def request_upload(request: web.Request) -> web.Response:
         filenames.check(filename)
     except filenames.BadFilename as exc:
         raise Refusal(400, str(exc), code="invalid_parameter", parameter="filename") from None
-    content_type = _text(body.content_type, "contentType").strip().lower()
-    if content_type not in IMAGE_TYPES:
-        raise Refusal(415, f"contentType must be one of {', '.join(IMAGE_TYPES)}",
-                      code="unsupported_media_type", parameter="contentType")
-
     app = request.app
     config = app[SERVICES].config
     settings = config.settings(PresignedSettings)
+    content_type = _text(body.content_type, "contentType").strip().lower()
+    granted = (*IMAGE_TYPES, *sorted(AV_CONTAINERS)) if settings.presigned_av else IMAGE_TYPES
+    if content_type not in granted:
+        raise Refusal(415, f"contentType must be one of {', '.join(granted)}",
+                      code="unsupported_media_type", parameter="contentType")
+
     now = time.time()
     grant = Grant(media_id=new_media_id(), content_type=content_type, max_bytes=settings.presigned_size_limit,
                   # Whole seconds in the URL, rounded up so a URL is never shorter-lived than configured.

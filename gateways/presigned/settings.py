@@ -10,3 +10,5 @@ class PresignedSettings(msgspec.Struct, frozen=True):
     upload_url_ttl: float = 15 * 60.0
     # HMAC key of upload URLs; empty: one generated key, kept in the broker, shared by every replica.
     upload_secret: str = ""
+    # Video and audio contentTypes in upload grants; off, only images are granted.
+    presigned_av: bool = False

@@ -9,6 +9,7 @@ import msgspec
 from aiohttp import web
 
 from core.ids import media_id_time
+from core.kinds import kind_of_type
 from gateways.kit.media import PENDING, MediaView, media_view, requested_view
 from gateways.kit.principal import once_caught_up, require
 from gateways.kit.refusal import Refusal
@@ -55,6 +56,8 @@ def render(media: MediaView) -> dict[str, Any]:
         "id": media.id,
         "filename": media.filename or "",
         "contentType": media.content_type,
+        # image, gifv, video or audio: from the bytes once they came, from the granted type until then.
+        "kind": media.kind if not media.pending else kind_of_type(media.content_type or ""),
         "size": None,
         "width": None,
         "height": None,

@@ -23,6 +23,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.presigned.claims import open_claims
 from gateways.presigned.requests import SIGNER
+from gateways.presigned.settings import PresignedSettings
 from gateways.presigned.signing import grant_from
 from gateways.presigned.status import Found, lookup, render, view
 
@@ -51,9 +52,12 @@ def _rejection(exc: MediaRejected, content_type: str) -> Refusal:
         case "unidentified" | "unsupported":
             return Refusal(415, f"The uploaded bytes are not {content_type}", code="type_mismatch")
         case "too_many_pixels":
-            return Refusal(422, f"The image is too large: {exc}", code="too_many_pixels")
+            return Refusal(422, f"The {exc.media} is too large: {exc}", code="too_many_pixels")
         case "corrupt":
-            return Refusal(422, f"The image is truncated or corrupt: {exc}", code="corrupt_image")
+            return Refusal(422, f"The {exc.media} is truncated or corrupt: {exc}", code="corrupt_image")
+        case _:
+            # Video and audio past a limit of theirs: the reason names it.
+            return Refusal(422, f"The {exc.media} is refused: {exc}", code="refused_media")
 
 
 async def put_upload(request: web.Request) -> web.Response:
@@ -99,8 +103,9 @@ async def _receive(request: web.Request, found: Found, content_type: str, cap: i
     app = request.app
     blobs = app[SERVICES].blobs
     try:
+        takes_av = app[SERVICES].config.settings(PresignedSettings).presigned_av
         checked: Checked = await stage(blobs, request.content.iter_chunked(CHUNK), max_bytes=cap, limits=LIMITS,
-                                       expect=content_type, whole=True)
+                                       expect=content_type, whole=True, max_av_bytes=cap if takes_av else None)
     except TooLarge:
         raise _too_large(cap) from None
     except MediaRejected as exc:

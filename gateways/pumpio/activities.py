@@ -18,7 +18,7 @@ from core.events import ActivityPosted, PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
-from gateways.pumpio.render import Site
+from gateways.pumpio.render import Site, media_type
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
 from store.queries.posts import post_by_note
@@ -26,7 +26,9 @@ from store.reader import ProjectionReader
 from store.readmodel import FAILED, delete_activity_id, post_activity_id, update_activity_id
 
 VERBS = ("post", "update", "delete")
-OBJECT_TYPES = ("image", "comment")
+OBJECT_TYPES = ("image", "video", "audio", "comment")
+# Uploads: each is a media whatever its kind, and its events name it as an image.
+MEDIA_OBJECT_TYPES = ("image", "video", "audio")
 LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TITLE_LIMIT = 255
 LICENSE_LIMIT = 255
@@ -150,7 +152,7 @@ class Activities:
             if verb == "post":
                 return await self._comment(obj)
             return await self._change_comment(verb, obj)
-        media = await self._image(obj)
+        media = await self._image(obj, object_type)
         if verb == "post":
             return self._post_image(media, obj)
         return self._change_image(verb, media, obj)
@@ -168,13 +170,13 @@ class Activities:
             "tags": _tags(obj),
         }
 
-    async def _image(self, obj: dict[str, Any]) -> sqlite3.Row:
+    async def _image(self, obj: dict[str, Any], object_type: str = "image") -> sqlite3.Row:
         if "id" not in obj:
             raise Refusal(400, NO_OBJECT_ID)
-        media_id = local_id(obj["id"], "image", self._site)
+        media_id = local_id(obj["id"], object_type, self._site)
         media = await media_by_id(self._projection, media_id) if media_id else None
-        # Someone else's unposted upload is as good as absent.
-        if media is None or not visible(media, self._actor):
+        # Someone else's unposted upload is as good as absent, and so is a video named as an image.
+        if media is None or not visible(media, self._actor) or media_type(media["kind"]) != object_type:
             raise Refusal(404, NO_IMAGE)
         return media
 
@@ -204,9 +206,10 @@ class Activities:
             target = {"id": target}
         if not isinstance(target, dict) or "id" not in target:
             raise Refusal(400, NO_REPLY_TARGET)
-        if target.get("objectType", "image") != "image" or local_id(target["id"], "comment", self._site):
+        target_type = target.get("objectType", "image")
+        if target_type not in MEDIA_OBJECT_TYPES or local_id(target["id"], "comment", self._site):
             raise Refusal(400, REPLY_TO_IMAGES)
-        media = await self._image(target)
+        media = await self._image(target, target_type)
         if media["published_at"] is None:
             raise Refusal(400, ONLY_POSTED)
         # A reply to the post showing the image; an image posted on its own is no post, so then the

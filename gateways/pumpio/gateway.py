@@ -24,6 +24,8 @@ GATEWAY = Gateway(
     settings=PumpSettings,
     flags=(
         Flag("upload_size_limit", "--pumpio-size-limit", "largest pump.io upload in bytes, plus one"),
+        Flag("av_upload_size_limit", "--pumpio-av-size-limit",
+             "largest pump.io video or audio upload in bytes, plus one"),
         Flag("pumpio_upload_wait", "--pumpio-upload-wait",
              "seconds a pump.io upload waits for processing before answering with what is known"),
     ),

@@ -109,7 +109,7 @@ class View:
         if row is None:
             return render.reference("image", media_id, self.site)
         shown = [self.comment(c["comment_id"], nested=True) for c in self.rows.reply_rows.get(media_id, [])]
-        replies = render.replies(media_id, self.rows.reply_totals.get(media_id, 0), shown, self.site)
+        replies = render.replies(media_id, self.rows.reply_totals.get(media_id, 0), shown, self.site, row["kind"])
         return render.image(media_view(row, self.site.base), self.person(row["owner_id"]), replies, self.site)
 
     def comment(self, comment_id: str, *, nested: bool = False) -> dict[str, Any]:
@@ -130,7 +130,7 @@ class View:
 
     def title(self, activity: sqlite3.Row) -> str | None:
         if activity["object_type"] == "image" and (media := self.rows.media.get(activity["object_id"])):
-            return media["title"] or None
+            return media["title"] or render.ARTICLES[render.media_type(media["kind"])]
         return None
 
     def activity(self, row: sqlite3.Row) -> dict[str, Any]:
@@ -179,7 +179,9 @@ async def image_json(request: web.Request, media_id: str) -> dict[str, Any]:
 async def _visible_image(request: web.Request, viewer: str) -> sqlite3.Row:
     media_id = request.match_info["id"]
     row = await media_by_id(request.app[SERVICES].projection, media_id)
-    if row is None or not visible(row, viewer):
+    # A media is found under its own type's path only: /api/video/<id> names no image.
+    # The path is /api/<type>/<id>: the route says which type it was registered for.
+    if row is None or not visible(row, viewer) or render.media_type(row["kind"]) != request.path.split("/")[2]:
         raise Refusal(404, NO_IMAGE)
     return row
 
@@ -252,8 +254,8 @@ async def get_activity(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     for path, handler in (
-        ("/api/image/{id}", get_image),
-        ("/api/image/{id}/replies", get_replies),
+        *((f"/api/{kind}/{{id}}", get_image) for kind in ("image", "video", "audio")),
+        *((f"/api/{kind}/{{id}}/replies", get_replies) for kind in ("image", "video", "audio")),
         ("/api/comment/{id}", get_comment),
         ("/api/note/{id}", get_note),
         ("/api/activity/{id}", get_activity),

@@ -41,8 +41,10 @@ def _schemas() -> dict[str, Any]:
         "links": {"type": "object", "additionalProperties": link},
     })
     image = _object(["id", "objectType", "url"], {
-        "id": STRING, "objectType": {"const": "image"}, "url": STRING, "author": ref("PumpPerson"),
-        "image": file, "fullImage": file, "tags": {"type": "array"},
+        "id": STRING, "objectType": {"enum": ["image", "video", "audio"]}, "url": STRING,
+        "author": ref("PumpPerson"), "image": file, "fullImage": file, "tags": {"type": "array"},
+        # Video and audio: the file to play, with what is known of it.
+        "stream": _object(["url"], {"url": STRING}),
         "replies": _object(["totalItems", "items"], {"totalItems": {"type": "integer"}, "items": {"type": "array"}}),
     })
     activity = _object(["id", "objectType", "verb", "actor", "object"], {
@@ -262,16 +264,22 @@ def _objects() -> dict[str, PathItem]:
             "responses": {"200": answer(f"The {kind}", ref(schema)), "404": plain_error(f"No such {kind}")},
         })}
 
-    replies = {"parameters": [OBJECT_ID], "get": _signed({
-        "operationId": "getImageReplies", "summary": "A page of an image's comments, newest first",
-        "parameters": [COUNT, OFFSET],
-        "responses": {"200": answer("The comments", ref("PumpReplies")),
-                      "400": plain_error("A bad count or offset"),
-                      "404": plain_error("No such image")},
-    })}
+    def replies(kind: str) -> PathItem:
+        return {"parameters": [OBJECT_ID], "get": _signed({
+            "operationId": f"get{kind.capitalize()}Replies",
+            "summary": f"A page of the comments on a {kind}, newest first",
+            "parameters": [COUNT, OFFSET],
+            "responses": {"200": answer("The comments", ref("PumpReplies")),
+                          "400": plain_error("A bad count or offset"),
+                          "404": plain_error(f"No such {kind}")},
+        })}
+
+    media: dict[str, PathItem] = {}
+    for kind in ("image", "video", "audio"):
+        media.update(slashed(f"/api/{kind}/{{id}}", one(kind, "PumpImage")))
+        media.update(slashed(f"/api/{kind}/{{id}}/replies", replies(kind)))
     return {
-        **slashed("/api/image/{id}", one("image", "PumpImage")),
-        **slashed("/api/image/{id}/replies", replies),
+        **media,
         **slashed("/api/comment/{id}", one("comment", "PumpComment")),
         **slashed("/api/note/{id}", one("note", "PumpObject")),
         **slashed("/api/activity/{id}", one("activity", "PumpActivity")),

@@ -14,7 +14,14 @@ from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
 PAST = {"post": "posted", "update": "updated", "delete": "deleted"}
-ARTICLES = {"image": "an image", "comment": "a comment", "note": "a note"}
+ARTICLES = {"image": "an image", "video": "a video", "audio": "an audio file", "comment": "a comment", "note": "a note"}
+# The pump.io object types of media, by kind: an animated GIF is played as the video it became.
+MEDIA_TYPES = {"image": "image", "gifv": "video", "video": "video", "audio": "audio"}
+
+
+def media_type(kind: str | None) -> str:
+    """The pump.io objectType of a media of `kind`."""
+    return MEDIA_TYPES.get(kind or "image", "image")
 
 
 class Site(msgspec.Struct, frozen=True):
@@ -68,12 +75,22 @@ def _thumbnail(media: MediaView) -> Rendition:
 
 
 def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], site: Site) -> dict[str, Any]:
-    """An uploaded image; `image` and `fullImage` appear once the renditions exist."""
-    object_id = site.object_id("image", media.id)
-    body: dict[str, Any] = {"id": object_id, "objectType": "image", "url": object_id, "author": author}
-    if media.status == READY:
+    """An uploaded image, video or audio file; `image` and `fullImage` (for video and audio, `stream`
+    and the preview as `image`, as MediaGoblin has them) appear once the renditions exist."""
+    object_type = media_type(media.kind)
+    object_id = site.object_id(object_type, media.id)
+    body: dict[str, Any] = {"id": object_id, "objectType": object_type, "url": object_id, "author": author}
+    if media.status == READY and object_type == "image":
         body["image"] = _file(_thumbnail(media))
         body["fullImage"] = _file(media.renditions["original"])
+    elif media.status == READY:
+        original = media.renditions["original"]
+        stream: dict[str, Any] = {"url": original.url}
+        if media.meta is not None:
+            stream.update(msgspec.to_builtins(media.meta))
+        body["stream"] = stream
+        if "small" in media.renditions:
+            body["image"] = _file(_thumbnail(media))
     body.update({
         "published": iso(media.created_at),
         "updated": iso(media.updated_at),
@@ -133,8 +150,8 @@ def reference(object_type: str, local_id: str, site: Site, deleted: float | None
     return body
 
 
-def replies(media_id: str, total: int, items: list[dict[str, Any]], site: Site) -> dict[str, Any]:
-    return {"totalItems": total, "items": items, "url": f"{site.object_id('image', media_id)}/replies"}
+def replies(media_id: str, total: int, items: list[dict[str, Any]], site: Site, kind: str = "image") -> dict[str, Any]:
+    return {"totalItems": total, "items": items, "url": f"{site.object_id(media_type(kind), media_id)}/replies"}
 
 
 def activity_content(row: sqlite3.Row, title: str | None) -> str:

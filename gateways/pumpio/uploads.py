@@ -39,7 +39,8 @@ JSON_OVERHEAD = 64 * 1024
 
 NO_CONTENT_TYPE = "Must supply 'Content-Type' header to upload media."
 EMPTY = "The upload is empty: send the image bytes as the request body."
-UNSUPPORTED = "Unsupported media type: upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image."
+UNSUPPORTED = ("Unsupported media type: upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image, an MP4, MOV, "
+               "WebM, Matroska or Ogg video, or an MP3, Ogg, Opus, FLAC, WAV, M4A or AAC audio file.")
 CORRUPT = "The image data is truncated or corrupt."
 FAILED_PROCESSING = "The uploaded image could not be processed."
 BAD_JSON_UPLOAD = "A JSON upload must be an object with the base64-encoded file in 'data'."
@@ -239,8 +240,11 @@ def _rejection(exc: MediaRejected) -> Refusal:
     if exc.kind in ("unidentified", "unsupported"):
         return Refusal(415, UNSUPPORTED)
     if exc.kind == "too_many_pixels":
-        return Refusal(400, f"The image is too large: {exc}.")
-    return Refusal(400, CORRUPT)
+        return Refusal(400, f"The {exc.media} is too large: {exc}.")
+    if exc.kind == "corrupt":
+        return Refusal(400, CORRUPT)
+    # Video and audio past a limit: the reason, as it names the limit.
+    return Refusal(400, f"The {exc.media} is refused: {exc}.")
 
 
 def _json_limit(size_limit: int) -> int:
@@ -250,7 +254,8 @@ def _json_limit(size_limit: int) -> int:
 
 async def _stage(request: web.Request) -> Checked:
     app = request.app
-    limit = app[SERVICES].config.settings(PumpSettings).upload_size_limit
+    settings = app[SERVICES].config.settings(PumpSettings)
+    limit = max(settings.upload_size_limit, settings.av_upload_size_limit)
     is_json = request.content_type == "application/json"
     most = _json_limit(limit) if is_json else limit - 1
     if request.content_length is not None and request.content_length > most:
@@ -258,9 +263,10 @@ async def _stage(request: web.Request) -> Checked:
     body = request.content.iter_chunked(CHUNK)
     chunks = Counted(JsonUpload(body, most).data() if is_json else body)
     try:
-        return await stage(app[SERVICES].blobs, chunks, max_bytes=limit - 1, limits=app[SERVICES].limits)
-    except TooLarge:
-        raise Refusal(413, too_large(limit)) from None
+        return await stage(app[SERVICES].blobs, chunks, max_bytes=settings.upload_size_limit - 1,
+                           max_av_bytes=settings.av_upload_size_limit - 1, limits=app[SERVICES].limits)
+    except TooLarge as exc:
+        raise Refusal(413, too_large(exc.limit + 1)) from None
     except BadUpload as exc:
         raise Refusal(400, str(exc)) from None
     except MediaRejected as exc:

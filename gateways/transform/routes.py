@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiMapping
 
+from gateways.kit.ranges import ranged
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.transform import params, signing
@@ -42,7 +43,8 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
     """The variant of `source` the query asks for, or the file itself under a valid signature alone."""
     query = request.query
     _check_signature(request)
-    if not params.requested(query.keys()):
+    if not params.requested(query.keys()) or source.extension not in OUTPUT_FORMATS:
+        # A video or audio original is served as it is, whatever the query asks of an image.
         return _file(source)
     try:
         transform = params.parse(query.items())
@@ -66,7 +68,7 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
     if _not_modified(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
     body = await app[SERVICES].variants.get(key, source.path, smaller=source.smaller())
-    return web.Response(body=body, headers={**headers, "Content-Type": TYPES[variant.format]})
+    return ranged(request, body, {**headers, "Content-Type": TYPES[variant.format]})
 
 
 def _check_signature(request: web.Request) -> None:

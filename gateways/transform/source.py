@@ -20,17 +20,21 @@ from core.probe import MediaRejected
 from gateways.kit.principal import caught_up
 from gateways.kit.services import SERVICES
 from gateways.transform.params import Format, focus_point
-from store.queries.media import focus_of_blob, rendered_media_of_blob
+from store.queries.media import focus_of_blob, previews_of_blob, rendered_media_of_blob
 from store.readmodel import READY
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # How long a request for the files of bytes no folded media names waits for the projection to reach
 # the head of the log, and for the head to be read.
 CATCH_UP = 2.0
-TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif",
+         "mp4": "video/mp4", "mp3": "audio/mpeg"}
+# The extension of each rendition type (AVIF is only ever a variant).
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
+              "video/mp4": "mp4", "audio/mpeg": "mp3"}
 # What a transformation of each rendition type gives when no format is asked for: GIF, a format
-# transformations do not write, becomes PNG (of its first frame).
+# transformations do not write, becomes PNG (of its first frame). Video and audio originals are not
+# transformed: their previews are the images to transform.
 OUTPUT_FORMATS: dict[str, Format] = {"jpg": "jpg", "png": "png", "webp": "webp", "gif": "png"}
 
 
@@ -71,6 +75,8 @@ class Shown(msgspec.Struct, frozen=True):
     listed: frozenset[tuple[int, str]]
     # (processing version, file name) of the original of the newest version: what its digest URL serves.
     original: tuple[int, str] | None
+    # What the blob was processed as: a blob is one kind whichever media names it.
+    kind: str = "image"
 
 
 async def shown(app: web.Application, blob: str) -> Shown | None:
@@ -98,11 +104,14 @@ async def _caught_up(app: web.Application) -> bool:
 
 async def _shown(app: web.Application, blob: str) -> Shown | None:
     # Every media row with the blob has the same renditions per version; the newest version wins.
-    rows = await rendered_media_of_blob(app[SERVICES].projection, blob)
+    projection = app[SERVICES].projection
+    # A media's own blob first: its kind is what the blob renders as; a custom preview is an image.
+    rows = [*await rendered_media_of_blob(projection, blob), *await previews_of_blob(projection, blob)]
     if not rows:
         return None
     listed = set()
     original = None
+    kind = rows[0]["kind"] or "image"
     for row in rows:
         version = int(row["version"])
         for column in ("original", "small", "thumb"):
@@ -117,7 +126,7 @@ async def _shown(app: web.Application, blob: str) -> Shown | None:
                 original = (version, name)
             if row["status"] == READY:
                 listed.add((version, name))
-    return Shown(listed=frozenset(listed), original=original)
+    return Shown(listed=frozenset(listed), original=original, kind=kind)
 
 
 async def ensure_rendition(app: web.Application, blob: str, version: int, name: str) -> Path | None:
@@ -138,7 +147,7 @@ async def ensure_rendition(app: web.Application, blob: str, version: int, name: 
     if (version, name) not in public.listed or not services.blobs.exists(blob):
         return None
     try:
-        if not await services.regenerate(blob, version):
+        if not await services.renderer(blob, version, public.kind):
             return None
     except MediaRejected:
         # Processing refuses these bytes now (other limits than when they were processed).

@@ -1,0 +1,52 @@
+"""One upload's renditions, by its kind: libvips for images, FFmpeg (PyAV) for video, gifv and audio.
+
+The processor and the re-rendering of missing files both come here, so a rendition is the same
+function of (blob, kind, processing version) whoever makes it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+
+from core.events import MediaMeta, RenditionInfo
+from core.kinds import is_av
+from core.probe import Limits, check_limits
+from processors.av import process_av
+from processors.header import read_header
+from processors.imaging import Rendition, process
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    kind: str
+    renditions: tuple[Rendition, ...]
+    # "" when there is no still to hash (audio without cover art).
+    blurhash: str
+    meta: MediaMeta | None = None
+
+    def infos(self, *styles: str) -> tuple[RenditionInfo, ...]:
+        """The renditions as events record them: all of them, or those of `styles`."""
+        return tuple(to_info(r) for r in self.renditions if not styles or r.style in styles)
+
+
+def to_info(rendition: Rendition) -> RenditionInfo:
+    return RenditionInfo(style=rendition.style, width=rendition.width, height=rendition.height,
+                         content_type=rendition.content_type, size=rendition.size)
+
+
+def render(src: Path, out_dir: Path, kind: str, limits: Limits, seconds: float) -> Rendered:
+    """Write the renditions of the `kind` upload at `src` into `out_dir`; video and audio work stops
+    with MediaRejected("timed_out") once it has taken `seconds`.
+
+    An upload taken before video was (an animated GIF kept as a GIF, say) is an image, and stays one.
+    """
+    if not is_av(kind):
+        done = process(src, out_dir, limits)
+        return Rendered(kind="image", renditions=(done.original, done.small, done.thumb), blurhash=done.blurhash)
+    deadline = time.monotonic() + seconds
+    header = read_header(src)
+    check_limits(header, limits)
+    av = process_av(src, out_dir, header, limits, deadline)
+    return Rendered(kind=av.kind, renditions=av.renditions, blurhash=av.blurhash, meta=av.meta)
