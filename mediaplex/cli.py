@@ -144,10 +144,20 @@ def _processing(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None
                         default=_positive(_env(env, "AV_CONCURRENCY", str(av)) or str(av)),
                         help="videos, and audio files, this process works on at once, each lane "
                              f"(env MEDIAPLEX_AV_CONCURRENCY; default {av})")
-    parser.add_argument("--media", choices=(*LANES, "all"), default=_env(env, "MEDIA", "") or "all",
+    # A string default goes through `type` too, so a bad variable is a usage error.
+    parser.add_argument("--media", type=_lanes, metavar="|".join((*LANES, "all")),
+                        default=_env(env, "MEDIA", "") or "all",
                         help="the kinds of media this process works on: image, video (with animated GIFs), "
                              "audio, or all (env MEDIAPLEX_MEDIA; default all). Each has its own consumer, "
                              "so replicas can be run per kind")
+
+
+def _lanes(text: str) -> tuple[str, ...]:
+    if text == "all":
+        return LANES
+    if text not in LANES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LANES)} or all, not {text!r}")
+    return (text,)
 
 
 def _positive(text: str) -> int:
@@ -253,7 +263,7 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "processor_concurrency", None) is not None:
         fields["processor_concurrency"] = args.processor_concurrency
         fields["av_concurrency"] = args.av_concurrency
-        fields["processor_lanes"] = LANES if args.media == "all" else (args.media,)
+        fields["processor_lanes"] = args.media
     return Config(**fields)  # type: ignore[arg-type]
 
 

@@ -8,7 +8,7 @@ import pyvips
 
 from core.probe import Header, Limits, MediaRejected
 from processors.avheader import open_input
-from processors.encoding import check_deadline, open_output
+from processors.encoding import Deadline, open_output
 from processors.stills import frame_image
 
 # LAME's own scale, 0 (best) to 9: 2 is `lame -V2` and FFmpeg's `-q:a 2`, about 190 kbit/s.
@@ -21,7 +21,7 @@ _MP3_OPTIONS = {"id3v2_version": "0", "write_id3v1": "0"}
 _COVER_PACKETS = 16
 
 
-def write_audio(src: Path, header: Header, deadline: float, out_path: Path) -> None:
+def write_audio(src: Path, header: Header, deadline: Deadline, out_path: Path) -> None:
     """Write the MP3 original of `src` to `out_path`."""
     with open_input(src, header.content_type) as container:
         if not container.streams.audio:
@@ -38,12 +38,12 @@ def _copy(
     container: av.container.InputContainer,
     audio: av.AudioStream,
     out: av.container.OutputContainer,
-    deadline: float,
+    deadline: Deadline,
 ) -> None:
     stream = out.add_stream_from_template(audio)
     written = 0
     for packet in container.demux(audio):
-        check_deadline(deadline, "audio")
+        deadline.check("audio")
         if packet.size == 0:
             continue
         if packet.is_corrupt:
@@ -59,7 +59,7 @@ def _encode(
     container: av.container.InputContainer,
     audio: av.AudioStream,
     out: av.container.OutputContainer,
-    deadline: float,
+    deadline: Deadline,
 ) -> None:
     context = audio.codec_context
     supported = av.codec.Codec("libmp3lame", "w").audio_rates or ()
@@ -72,7 +72,7 @@ def _encode(
     samples = 0
     # demux() ends with an empty packet, which drains the decoder.
     for packet in container.demux(audio):
-        check_deadline(deadline, "audio")
+        deadline.check("audio")
         if packet.is_corrupt:
             raise MediaRejected("corrupt", "the audio data is truncated or corrupt", media="audio")
         for frame in audio.decode(packet):
@@ -89,7 +89,7 @@ def _encode_frame(out: av.container.OutputContainer, stream: av.AudioStream, fra
     return frame.samples
 
 
-def cover_image(src: Path, header: Header, limits: Limits, deadline: float) -> pyvips.Image | None:
+def cover_image(src: Path, header: Header, limits: Limits, deadline: Deadline) -> pyvips.Image | None:
     """The embedded picture of an audio file; None when it has none, or one too large or broken to show."""
     with open_input(src, header.content_type) as container:
         if not container.streams.video:
@@ -100,7 +100,7 @@ def cover_image(src: Path, header: Header, limits: Limits, deadline: float) -> p
             return None
         try:
             for seen, packet in enumerate(container.demux(cover)):
-                check_deadline(deadline, "audio")
+                deadline.check("audio")
                 frames = cover.decode(packet)
                 if frames:
                     return frame_image(frames[0]).copy_memory()

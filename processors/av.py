@@ -15,7 +15,7 @@ from core.events import MediaMeta
 from core.probe import Header, Limits, MediaRejected
 from processors.audio import cover_image, write_audio
 from processors.avheader import open_input, ratio
-from processors.encoding import THREADS, check_deadline
+from processors.encoding import THREADS, Deadline
 from processors.imaging import Rendition, extension, temporary
 from processors.stills import write_stills
 from processors.video import write_video
@@ -30,7 +30,7 @@ class AvProcessed(msgspec.Struct, frozen=True):
     meta: MediaMeta
 
 
-def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadline: float) -> AvProcessed:
+def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadline: Deadline) -> AvProcessed:
     """Write `out_dir/original.{mp4,mp3}` and, given a picture, `small.png` and `thumb.png`.
 
     `header` is read_header's for `src`, already checked against `limits`; `deadline` is a
@@ -41,7 +41,7 @@ def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadlin
     out_dir.mkdir(parents=True, exist_ok=True)
     temporaries: list[Path] = []
     try:
-        check_deadline(deadline, media)
+        deadline.check(media)
         original_tmp = temporary(out_dir, "original", temporaries)
         if media == "audio":
             write_audio(src, header, deadline, original_tmp)
@@ -57,12 +57,12 @@ def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadlin
         blurhash = ""
         files = [(original_tmp, f"original.{extension(original_type)}")]
         if picture is not None:
-            check_deadline(deadline, media)
+            deadline.check(media)
             stills = write_stills(picture, out_dir, temporaries)
             renditions += [stills.small, stills.thumb]
             blurhash = stills.blurhash
             files += stills.files
-        check_deadline(deadline, media)
+        deadline.check(media)
         for temporary_path, name in files:
             os.replace(temporary_path, out_dir / name)
     except av.FFmpegError as error:

@@ -1,5 +1,6 @@
 """Settings every FFmpeg output shares, and the time cap checked while one is written."""
 
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,20 @@ def open_output(path: Path, format: str, options: dict[str, str] | None = None) 
     return av.open(str(path), "w", format=format, options={**_MUXER_FLAGS, **(options or {})})
 
 
-def check_deadline(deadline: float, media: str) -> None:
-    """MediaRejected("timed_out") once time.monotonic() has passed `deadline`."""
-    if time.monotonic() > deadline:
-        raise MediaRejected("timed_out", f"processing the {media} took longer than allowed", media=media)
+class Stopped(Exception):
+    """The processor is shutting down: the job is given back, to be done by a replica, or after a restart."""
+
+
+class Deadline:
+    """When a job must end: past its wall-clock cap (the media fails), or when its processor stops (the
+    job is given back). Checked between packets, so neither waits for a whole transcode."""
+
+    def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
+        self._at = time.monotonic() + seconds
+        self._stop = stop
+
+    def check(self, media: str) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise Stopped(f"the processor stopped while processing the {media}")
+        if time.monotonic() > self._at:
+            raise MediaRejected("timed_out", f"processing the {media} took longer than allowed", media=media)

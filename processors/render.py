@@ -6,7 +6,7 @@ function of (blob, kind, processing version) whoever makes it.
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import msgspec
@@ -15,6 +15,7 @@ from core.events import MediaMeta, RenditionInfo
 from core.kinds import is_av
 from core.probe import Limits, check_limits
 from processors.av import process_av
+from processors.encoding import Deadline
 from processors.header import read_header
 from processors.imaging import Rendition, process
 
@@ -36,16 +37,17 @@ def to_info(rendition: Rendition) -> RenditionInfo:
                          content_type=rendition.content_type, size=rendition.size)
 
 
-def render(src: Path, out_dir: Path, kind: str, limits: Limits, seconds: float) -> Rendered:
+def render(src: Path, out_dir: Path, kind: str, limits: Limits, seconds: float,
+           stop: threading.Event | None = None) -> Rendered:
     """Write the renditions of the `kind` upload at `src` into `out_dir`; video and audio work stops
-    with MediaRejected("timed_out") once it has taken `seconds`.
+    with MediaRejected("timed_out") once it has taken `seconds`, and with Stopped once `stop` is set.
 
     An upload taken before video was (an animated GIF kept as a GIF, say) is an image, and stays one.
     """
     if not is_av(kind):
         done = process(src, out_dir, limits)
         return Rendered(kind="image", renditions=(done.original, done.small, done.thumb), blurhash=done.blurhash)
-    deadline = time.monotonic() + seconds
+    deadline = Deadline(seconds, stop)
     header = read_header(src)
     check_limits(header, limits)
     av = process_av(src, out_dir, header, limits, deadline)

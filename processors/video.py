@@ -14,7 +14,7 @@ import pyvips
 
 from core.probe import Header, Limits, MediaRejected
 from processors.avheader import open_input, picture_stream
-from processors.encoding import CODEC_FLAGS, THREADS, check_deadline, open_output
+from processors.encoding import CODEC_FLAGS, THREADS, Deadline, open_output
 from processors.stills import frame_image, packed_pixels
 
 _MP4_OPTIONS = {"movflags": "+faststart"}
@@ -24,7 +24,7 @@ AUDIO_BITRATE = 192_000
 GIF_BACKGROUND = [255, 255, 255]
 
 
-def write_video(src: Path, header: Header, limits: Limits, deadline: float, out_path: Path) -> pyvips.Image | None:
+def write_video(src: Path, header: Header, limits: Limits, deadline: Deadline, out_path: Path) -> pyvips.Image | None:
     """Write the MP4 original of `src` to `out_path`; returns its first frame, None when it has none."""
     with open_input(src, header.content_type) as container:
         video = picture_stream(container, header.content_type)
@@ -56,7 +56,7 @@ def _remux(
     container: av.container.InputContainer,
     video: av.VideoStream,
     audio: av.AudioStream | None,
-    deadline: float,
+    deadline: Deadline,
     out_path: Path,
 ) -> pyvips.Image | None:
     first: pyvips.Image | None = None
@@ -65,7 +65,7 @@ def _remux(
         out_video = out.add_stream_from_template(video)
         out_audio = out.add_stream_from_template(audio) if audio is not None else None
         for packet in container.demux(*[s for s in (video, audio) if s is not None]):
-            check_deadline(deadline, "video")
+            deadline.check("video")
             if packet.size == 0:
                 continue
             if packet.is_corrupt:
@@ -222,7 +222,7 @@ def _transcode(
     audio: av.AudioStream | None,
     gif: bool,
     limits: Limits,
-    deadline: float,
+    deadline: Deadline,
     out_path: Path,
 ) -> pyvips.Image | None:
     packets = 0
@@ -232,7 +232,7 @@ def _transcode(
         audio_open = sound is not None
         # demux() ends each stream with an empty packet, which drains its decoder.
         for packet in container.demux(*[s for s in (video, audio) if s is not None]):
-            check_deadline(deadline, "video")
+            deadline.check("video")
             if packet.is_corrupt:
                 raise MediaRejected("corrupt", "the video data is truncated or corrupt", media="video")
             if packet.stream.index == video.index:

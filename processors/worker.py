@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ from core.log import Conflict
 from core.ports import BlobStore, rendition_dir
 from core.probe import Limits, MediaRejected
 from core.watchdog import Stall
+from processors.encoding import Stopped
 from processors.imaging import PROCESSING_VERSION
 from processors.render import render
 
@@ -127,6 +129,8 @@ class Processor:
         self._clock = clock
         self._codec = Codec()
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix=f"render-{settings.lane}")
+        # Set as the processor stops: FFmpeg work in flight gives its job back instead of finishing it.
+        self._stopping = threading.Event()
         self.handled = 0
 
     def consumer_config(self) -> js_api.ConsumerConfig:
@@ -168,6 +172,7 @@ class Processor:
                     group.create_task(self._loop(binding))
                 group.create_task(self._watch(binding))
         finally:
+            self._stopping.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     async def _loop(self, binding: _Binding) -> None:
@@ -295,11 +300,14 @@ class Processor:
         try:
             processed = await loop.run_in_executor(
                 self._pool, render, self._blobs.path(job.blob), out_dir, job.kind, self._limits,
-                self._settings.job_seconds,
+                self._settings.job_seconds, self._stopping,
             )
         except MediaRejected as exc:
             # The same bytes fail the same way every time: no point retrying.
             return MediaFailed(at=self._clock(), media_id=job.media_id, reason=str(exc)), False
+        except Stopped:
+            # Not the media's fault: the job comes back to a replica that keeps running.
+            raise
         except Exception as exc:
             if delivered >= self._settings.max_deliver:
                 reason = f"gave up after {delivered} attempts: {exc}"

@@ -16,6 +16,7 @@ import requests
 from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError
 
+from core.events import MediaFailed, MediaProcessed
 from tests import avsamples, images
 from tests.servers import Running, Servers, bearer
 from tests.test_pumpio_feed import login
@@ -219,14 +220,16 @@ async def test_a_thumbnail_for_an_image_is_still_refused(server: Running, tmp_pa
         assert await r.json() == {"error": "Validation failed: Thumbnail must be blank"}
 
 
-async def test_a_long_video_does_not_delay_an_image_behind_it(server: Running, tmp_path: Path,
-                                                              http: aiohttp.ClientSession) -> None:
+async def test_a_20_mb_video_does_not_delay_an_image_behind_it(server: Running, tmp_path: Path,
+                                                               http: aiohttp.ClientSession) -> None:
     token = await server.token("alice")
-    # Seconds of transcoding (VP9 in, H.264 out) on the video lane...
-    long = avsamples.vp9_webm(tmp_path / "long.webm", width=640, height=360, frames=600, rate=30)
+    # About 20 MB of 4:4:4 H.264 at 720p: transcoded, seconds of work on the video lane...
+    big = avsamples.video(tmp_path / "big.mp4", width=1280, height=720, frames=120, rate=30, pix_fmt="yuv444p",
+                          codec_options={"preset": "ultrafast", "crf": "8"}, audio=None)
+    assert big.stat().st_size > 15_000_000
     photo = images.jpeg(tmp_path / "after.jpg", 200, 150).read_bytes()
     form = aiohttp.FormData()
-    form.add_field("file", long.read_bytes(), filename="long.webm", content_type="video/webm")
+    form.add_field("file", big.read_bytes(), filename="big.mp4", content_type="video/mp4")
     async with http.post(f"{server.url}/api/v2/media", data=form, headers=bearer(token)) as r:
         assert r.status == 202
         video = await r.json()
@@ -235,9 +238,25 @@ async def test_a_long_video_does_not_delay_an_image_behind_it(server: Running, t
     form.add_field("file", photo, filename="after.jpg", content_type="image/jpeg")
     async with http.post(f"{server.url}/api/v2/media", data=form, headers=bearer(token)) as r:
         assert r.status == 200, await r.text()
-    async with http.get(f"{server.url}/api/v1/media/{video['id']}", headers=bearer(token)) as r:
-        # The photo was done while the video still was not.
-        assert r.status == 206
+        image = await r.json()
+    done = await uploaded_outcomes(server, video["id"], image["id"])
+    # The photo's outcome is in the log before the video's: it never queued behind the transcode.
+    assert done[image["id"]] < done[video["id"]]
+
+
+async def uploaded_outcomes(server: Running, *media_ids: str, timeout: float = 120) -> dict[str, int]:
+    """The stream sequence of each media's outcome, once all are in the log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {}
+        async for record in server.events.read(1, follow=False):
+            event = record.event
+            if isinstance(event, MediaProcessed | MediaFailed) and event.media_id in media_ids:
+                found[event.media_id] = record.seq
+        if len(found) == len(media_ids):
+            return found
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
 
 
 async def test_pump_io_clients_post_video_and_audio_objects(server: Running, tmp_path: Path) -> None:
@@ -369,3 +388,24 @@ async def test_each_kind_has_its_own_size_limit_read_from_the_first_bytes(server
     # An image is held to the image cap even so.
     assert await post(b"\xff\xd8\xff", 17) == (422, {"error": "Validation failed: File must be less than 16 MB"})
     assert sorted(p for p in server.config.blobs.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.parametrize(("name", "make"), [
+    ("hevc.mov", lambda p: avsamples.hevc_mov(p)),
+    ("prores.mov", lambda p: avsamples.prores_mov(p)),
+    ("odd.mp4", lambda p: avsamples.h264_mp4(p, width=99, height=67, pix_fmt="yuv444p")),
+    ("full-chroma.mp4", lambda p: avsamples.h264_mp4(p, pix_fmt="yuv444p")),
+])
+async def test_other_videos_are_transcoded_to_h264_mp4(server: Running, tmp_path: Path, http: aiohttp.ClientSession,
+                                                        name: str, make: Any) -> None:
+    token = await server.token("alice")
+    source = make(tmp_path / name)
+    posted = await uploaded(http, server, token, source)
+    assert posted["type"] == "video" and posted["url"].endswith("/original.mp4")
+    got = probe((await asyncio.to_thread(fetch, posted["url"])).content)
+    assert (got["format"].split(",")[0], got["video"], got["pix_fmt"]) == ("mov", "h264", "yuv420p")
+    width, height = got["size"]
+    assert width % 2 == 0 and height % 2 == 0
+    assert (posted["meta"]["original"]["width"], posted["meta"]["original"]["height"]) == (width, height)
+    # A transcode, never the source's stream bytes.
+    assert video_packets((await asyncio.to_thread(fetch, posted["url"])).content) != video_packets(source.read_bytes())

@@ -1,6 +1,6 @@
 """Video, animated GIF and audio processing, checked by decoding what was written with PyAV and libvips."""
 
-import time
+import threading
 from pathlib import Path
 
 import av
@@ -11,6 +11,7 @@ import pyvips
 from core.events import MediaMeta
 from core.probe import Limits, MediaRejected
 from processors.av import AvProcessed, process_av
+from processors.encoding import Deadline, Stopped
 from processors.header import read_header
 from tests import avsamples, images
 
@@ -18,7 +19,7 @@ LIMITS = Limits()
 
 
 def run(src: Path, out_dir: Path, limits: Limits = LIMITS) -> AvProcessed:
-    return process_av(src, out_dir, read_header(src), limits, time.monotonic() + 60)
+    return process_av(src, out_dir, read_header(src), limits, Deadline(60))
 
 
 def listing(out_dir: Path) -> list[str]:
@@ -295,12 +296,23 @@ def test_past_the_deadline_nothing_is_left(tmp_path: Path, make: avsamples.Maker
     src = make(tmp_path / "in")
     out_dir = tmp_path / "out"
     with pytest.raises(MediaRejected) as caught:
-        process_av(src, out_dir, read_header(src), LIMITS, time.monotonic() - 1)
+        process_av(src, out_dir, read_header(src), LIMITS, Deadline(-1))
     assert caught.value.kind == "timed_out"
     assert listing(out_dir) == []
 
 
-@pytest.mark.parametrize(
+@pytest.mark.parametrize("make", [avsamples.vp9_webm, avsamples.h264_mp4, avsamples.AUDIO["flac"]])
+def test_a_processor_stopping_gives_the_job_back_with_nothing_left(tmp_path: Path, make: avsamples.Maker) -> None:
+    src = make(tmp_path / "in")
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped):
+        process_av(src, tmp_path / "out", read_header(src), LIMITS, Deadline(60, stop))
+    assert listing(tmp_path / "out") == []
+
+
+# An MP4 that is passed through, and a MOV of the same frames that is transcoded.
+BOTH_PATHS = pytest.mark.parametrize(
     "make",
     [
         avsamples.h264_mp4,
@@ -308,25 +320,21 @@ def test_past_the_deadline_nothing_is_left(tmp_path: Path, make: avsamples.Maker
     ],
     ids=["passthrough", "transcode"],
 )
+
+
+@BOTH_PATHS
 def test_truncated_video_is_refused(tmp_path: Path, make: avsamples.Maker) -> None:
     src = make(tmp_path / "in")
     header = read_header(src)
     images.truncate(src, 0.6)
     out_dir = tmp_path / "out"
     with pytest.raises(MediaRejected) as caught:
-        process_av(src, out_dir, header, LIMITS, time.monotonic() + 60)
+        process_av(src, out_dir, header, LIMITS, Deadline(60))
     assert caught.value.kind == "corrupt"
     assert listing(out_dir) == []
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        avsamples.h264_mp4,
-        lambda p: avsamples.video(p, format="mov", pix_fmt="yuv444p", options={"movflags": "+faststart"}),
-    ],
-    ids=["passthrough", "transcode"],
-)
+@BOTH_PATHS
 def test_garbage_after_a_valid_header_is_refused(tmp_path: Path, make: avsamples.Maker) -> None:
     src = make(tmp_path / "in")
     data = src.read_bytes()
@@ -335,6 +343,6 @@ def test_garbage_after_a_valid_header_is_refused(tmp_path: Path, make: avsamples
     src.write_bytes(data[:payload] + bytes(len(data) - payload))
     header = read_header(src)
     with pytest.raises(MediaRejected) as caught:
-        process_av(src, tmp_path / "out", header, LIMITS, time.monotonic() + 60)
+        process_av(src, tmp_path / "out", header, LIMITS, Deadline(60))
     assert caught.value.kind == "corrupt"
     assert listing(tmp_path / "out") == []

@@ -17,7 +17,7 @@ ALLOWED = {
 
 
 # Image libraries: core is what every role and the admin commands load, and it holds only data and pure checks.
-MEDIA_LIBRARIES = {"pyvips", "pillow_heif", "PIL"}
+MEDIA_LIBRARIES = {"pyvips", "pillow_heif", "PIL", "av"}
 
 
 def imports(path: Path) -> set[str]:

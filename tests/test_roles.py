@@ -30,7 +30,8 @@ SHARED = ("--data", "--nats", "--blobs")
 CREATES = (*SHARED, "--stream-replicas", "MEDIAPLEX_STREAM_REPLICAS")
 GATEWAY = (*CREATES, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
            "MEDIAPLEX_PORT", "MEDIAPLEX_BLOBS", "MEDIAPLEX_NATS")
-PROCESSING = ("--processor-concurrency", "MEDIAPLEX_PROCESSOR_CONCURRENCY")
+PROCESSING = ("--processor-concurrency", "MEDIAPLEX_PROCESSOR_CONCURRENCY", "--av-concurrency",
+              "MEDIAPLEX_AV_CONCURRENCY", "--media", "MEDIAPLEX_MEDIA")
 FLAGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("serve",): (*GATEWAY, *PROCESSING),
     ("gateway",): GATEWAY,
@@ -156,6 +157,16 @@ def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Pa
     assert config_from(parser(env).parse_args(["serve"])).processor_concurrency == 3
     with pytest.raises(SystemExit):
         parser({}).parse_args(["processor", "--processor-concurrency", "0"])
+    # One consumer per kind of work; a process runs all of them unless told which.
+    assert config_from(parser({}).parse_args(["processor"])).processor_lanes == ("image", "video", "audio")
+    assert config_from(parser({}).parse_args(["processor", "--media", "video"])).processor_lanes == ("video",)
+    assert config_from(parser({"MEDIAPLEX_MEDIA": "audio"}).parse_args(["serve"])).processor_lanes == ("audio",)
+    assert config_from(parser({}).parse_args(["processor", "--av-concurrency", "2"])).av_concurrency == 2
+    for bad in (["processor", "--media", "pictures"], ["processor", "--av-concurrency", "0"]):
+        with pytest.raises(SystemExit):
+            parser({}).parse_args(bad)
+    with pytest.raises(SystemExit):
+        parser({"MEDIAPLEX_MEDIA": "everything"}).parse_args(["processor"])
 
 
 @pytest.mark.parametrize("command", list(FLAGS), ids=" ".join)
