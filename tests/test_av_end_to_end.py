@@ -409,3 +409,26 @@ async def test_other_videos_are_transcoded_to_h264_mp4(server: Running, tmp_path
     assert (posted["meta"]["original"]["width"], posted["meta"]["original"]["height"]) == (width, height)
     # A transcode, never the source's stream bytes.
     assert video_packets((await asyncio.to_thread(fetch, posted["url"])).content) != video_packets(source.read_bytes())
+
+
+async def test_v1_waits_for_a_video_and_v2_shows_a_custom_preview_at_once(server: Running, tmp_path: Path,
+                                                                          http: aiohttp.ClientSession) -> None:
+    token = await server.token("alice")
+    clip = avsamples.h264_mp4(tmp_path / "clip.mp4").read_bytes()
+    cover = images.png(tmp_path / "cover.png", 320, 180).read_bytes()
+    form = aiohttp.FormData()
+    form.add_field("file", clip, filename="clip.mp4", content_type="video/mp4")
+    async with http.post(f"{server.url}/api/v1/media", data=form, headers=bearer(token)) as r:
+        assert r.status == 200
+        waited = await r.json()
+    assert waited["type"] == "video" and waited["url"].endswith("/original.mp4")
+    form = aiohttp.FormData()
+    # Other bytes, so that processing has a job to do after the answer.
+    form.add_field("file", avsamples.vp9_webm(tmp_path / "other.webm").read_bytes(), filename="o.webm",
+                   content_type="video/webm")
+    form.add_field("thumbnail", cover, filename="cover.png", content_type="image/png")
+    async with http.post(f"{server.url}/api/v2/media", data=form, headers=bearer(token)) as r:
+        assert r.status == 202
+        early = await r.json()
+    assert early["url"] is None and early["preview_url"].endswith("/small.png")
+    assert early["meta"]["small"]["width"] == 320 and len(early["blurhash"]) == 36

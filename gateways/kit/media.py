@@ -58,6 +58,8 @@ class MediaView(msgspec.Struct, frozen=True, kw_only=True):
     kind: str = "image"
     # What a processed video or audio original is.
     meta: MediaMeta | None = None
+    # The stills are a custom preview's, there from the moment it was set, processed or not.
+    custom_preview: bool = False
 
     @property
     def pending(self) -> bool:
@@ -93,7 +95,7 @@ def media_view(row: sqlite3.Row, base: str) -> MediaView:
         updated_at=row["updated_at"], title=row["title"], license=row["license"],
         tags=tuple(msgspec.json.decode(row["tags"], type=list[str])) if row["tags"] else (),
         published_at=row["published_at"], canonical_url=f"{base}/media/sha256/{blob}",
-        kind=row["kind"] or "image",
+        kind=row["kind"] or "image", custom_preview=bool(row["preview_blob"]),
         meta=msgspec.json.decode(row["meta"], type=MediaMeta) if row["meta"] else None,
     )
 

@@ -46,15 +46,17 @@ def attachment(media: MediaView) -> dict[str, Any]:
     if media.focus is not None:
         meta["focus"] = {"x": media.focus.x, "y": media.focus.y}
     url = preview = None
+    small = media.renditions.get("small")
     if media.status == READY:
-        original, small = media.renditions["original"], media.renditions.get("small")
+        original = media.renditions["original"]
         # Video and audio: what the container is, with what it has not left out (Mastodon compacts it).
         meta["original"] = (msgspec.to_builtins(media.meta) if media.meta is not None
                             else _size(original.info))
-        if small is not None:
-            meta["small"] = _size(small.info)
-            preview = small.url
         url = original.url
+    # A custom preview is shown as soon as it is set, before the file is processed, as in Mastodon.
+    if small is not None and (media.status == READY or media.custom_preview):
+        meta["small"] = _size(small.info)
+        preview = small.url
     return {
         "id": media.id,
         # Mastodon's names are the kinds' own: image, gifv, video, audio.
