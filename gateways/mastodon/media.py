@@ -25,7 +25,7 @@ from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.render import attachment
 from gateways.mastodon.settings import MastodonSettings
-from gateways.mastodon.thumbnails import set_thumbnail, stage_thumbnail, takes_thumbnail
+from gateways.mastodon.thumbnails import ThumbnailPart, set_thumbnail, stage_thumbnail, takes_thumbnail
 from store.queries.media import in_use, media_by_id
 from store.readmodel import FAILED, READY
 
@@ -83,8 +83,7 @@ async def _upload(request: web.Request, principal: Principal) -> Uploaded:
         raise Refusal(400, errors.MISSING_FILE)
     fields: dict[str, str] = {}
     checked: Checked | None = None
-    thumbnail: Checked | None = None
-    refused: Refusal | None = None
+    thumbnail = ThumbnailPart(app)
     size_limit = largest
     filename = ""
     try:
@@ -97,37 +96,21 @@ async def _upload(request: web.Request, principal: Principal) -> Uploaded:
                 # The rest of the body is held to the cap of what the file turned out to be.
                 size_limit = config.video_size_limit if is_played(checked.header.kind) else config.image_size_limit
                 part.cap_body(size_limit + FORM_OVERHEAD)
-            elif part.name == "thumbnail" and thumbnail is None and refused is None:
-                contents = await part.filled()
-                if contents is None:
-                    continue
-                if checked is not None and not takes_thumbnail(checked.header.kind):
-                    # Refused for what the file is, whatever the thumbnail holds.
-                    refused = Refusal(422, errors.THUMBNAIL_NOT_BLANK)
-                    await part.skip()
-                    continue
-                try:
-                    thumbnail = await stage_thumbnail(app, contents)
-                except Refusal as exc:
-                    # Said once the file is known: an image's thumbnail is refused for being there at all.
-                    refused = exc
-                    await part.skip()
+            elif part.name == "thumbnail":
+                await thumbnail.take(part, checked.header.kind if checked is not None else None)
             elif part.name in ("description", "focus"):
                 fields[part.name] = await part.text(config.description_limit)
             else:
                 await part.skip(FORM_OVERHEAD)
         if checked is None:
             raise Refusal(400, errors.MISSING_FILE)
-        if (thumbnail is not None or refused is not None) and not takes_thumbnail(checked.header.kind):
-            raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
-        if refused is not None:
-            raise refused
+        thumbnail.check(checked.header.kind)
         description = check_description(fields.get("description", ""), config.description_limit)
         focus = parse_focus(fields["focus"]) if fields.get("focus") else None
     except BaseException as exc:  # noqa: BLE001 - translated for the client, nothing swallowed
-        for staged in (checked, thumbnail):
-            if staged is not None:
-                blobs.discard(staged.staged)
+        if checked is not None:
+            blobs.discard(checked.staged)
+        thumbnail.discard()
         raise _refusal(exc, size_limit) from None
     media_id = await record(
         checked,
@@ -140,8 +123,8 @@ async def _upload(request: web.Request, principal: Principal) -> Uploaded:
         description=description,
         focus=focus,
     )
-    if thumbnail is not None:
-        await set_thumbnail(request, media_id, thumbnail)
+    if thumbnail.staged is not None:
+        await set_thumbnail(request, media_id, thumbnail.staged)
     return Uploaded(media_id=media_id, kind=checked.header.kind)
 
 

@@ -18,6 +18,7 @@ from core.ports import TooLarge
 from core.probe import MediaRejected
 from gateways.kit import writes
 from gateways.kit.ingest import Checked, stage
+from gateways.kit.multipart import Part
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
@@ -42,6 +43,45 @@ async def stage_thumbnail(app: web.Application, chunks: AsyncIterable[bytes]) ->
         app[SERVICES].blobs.discard(checked.staged)
         raise Refusal(422, errors.INVALID_THUMBNAIL)
     return checked
+
+
+class ThumbnailPart:
+    """The `thumbnail` part of an upload form: staged as it comes, judged once the file's kind is known
+    (the form may carry it before the file)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self.staged: Checked | None = None
+        self._refused: Refusal | None = None
+
+    async def take(self, part: Part, file_kind: str | None) -> None:
+        """Read the part; `file_kind` is the file's kind if the file came first."""
+        contents = await part.filled()
+        if contents is None or self.staged is not None or self._refused is not None:
+            await part.skip()
+            return
+        if file_kind is not None and not takes_thumbnail(file_kind):
+            # Refused for what the file is, whatever the thumbnail holds.
+            self._refused = Refusal(422, errors.THUMBNAIL_NOT_BLANK)
+            await part.skip()
+            return
+        try:
+            self.staged = await stage_thumbnail(self._app, contents)
+        except Refusal as exc:
+            self._refused = exc
+            await part.skip()
+
+    def check(self, file_kind: str) -> None:
+        """Refuse a thumbnail the file's kind takes none of, first; then one that is no image."""
+        if (self.staged is not None or self._refused is not None) and not takes_thumbnail(file_kind):
+            raise Refusal(422, errors.THUMBNAIL_NOT_BLANK)
+        if self._refused is not None:
+            raise self._refused
+
+    def discard(self) -> None:
+        if self.staged is not None:
+            self._app[SERVICES].blobs.discard(self.staged.staged)
+            self.staged = None
 
 
 def takes_thumbnail(kind: str) -> bool:
