@@ -160,11 +160,10 @@ def bare_run(sources: Sequence[Path], out: Path) -> tuple[float, list[Path]]:
 
 
 async def throughput(lab: Lab, settings: Settings, clips: list[avcorpus.Clip], warm: Path) -> tuple[Row, list[str]]:
-    """10a: frames/s of the video lane against the bare transcode, the same files one after another."""
+    """10a: frames/s of the video lane against the bare transcode, file by file, the two back to back."""
     lane = await lab.start(lab.processor("video", VIDEO_CONCURRENCY))
     notes: list[str] = []
     frames = sum(c.frames for c in clips)
-    sources = [c.path for c in clips]
     lane_rates: list[float] = []
     bare_rates: list[float] = []
     ratios: list[float] = []
@@ -173,30 +172,44 @@ async def throughput(lab: Lab, settings: Settings, clips: list[avcorpus.Clip], w
         await asyncio.to_thread(bare_run, [warm], lab.work / "bare-warm")
         await lab.through([warm])
         for run in range(settings.runs):
-            out = lab.work / f"bare-{run}"
-            # Alternating the order keeps a drift in machine load from favouring one side.
-            if run % 2 == 0:
-                bare_seconds, made = await asyncio.to_thread(bare_run, sources, out)
-                seconds, originals = await lab.through(sources)
-            else:
-                seconds, originals = await lab.through(sources)
-                bare_seconds, made = await asyncio.to_thread(bare_run, sources, out)
+            lane_total = bare_total = 0.0
+            made: list[Path] = []
+            originals: list[Path] = []
+            for i, clip in enumerate(clips):
+                out = lab.work / f"bare-{run}-{i}"
+                # Each file's pair back to back, the order alternating: a machine whose other load
+                # comes and goes over seconds then touches both sides alike.
+                if (run + i) % 2 == 0:
+                    bare_seconds, mine = await asyncio.to_thread(bare_run, [clip.path], out)
+                    seconds, theirs = await lab.through([clip.path])
+                else:
+                    seconds, theirs = await lab.through([clip.path])
+                    bare_seconds, mine = await asyncio.to_thread(bare_run, [clip.path], out)
+                made += mine
+                originals += theirs
+                lane_total += seconds
+                bare_total += bare_seconds
+                ratios.append(bare_seconds / seconds)
             if run == 0:
                 notes += await asyncio.to_thread(compare, clips, made, originals)
-            lane_rates.append(frames / seconds)
-            bare_rates.append(frames / bare_seconds)
-            ratios.append(bare_seconds / seconds)
+            lane_rates.append(frames / lane_total)
+            bare_rates.append(frames / bare_total)
     finally:
         await lab.stop(lane)
     ratio = stats.median(ratios)
     what = (f"Video transcode: {' and '.join(c.label for c in clips)} ({clips[0].frames} frames each at 30 fps, "
-            f"with audio) uploaded at once, through the video lane (Processor, concurrency {VIDEO_CONCURRENCY}), "
-            f"upload to last outcome")
+            f"with audio) one at a time through the video lane (Processor, concurrency {VIDEO_CONCURRENCY}), "
+            f"upload to outcome")
     row = Row(
         key="10a", what=what, result=stats.rate(stats.median(lane_rates), "frames/s"),
         reference=f"bare PyAV transcode, same settings and threads: {stats.rate(stats.median(bare_rates), 'frames/s')}",
         ratio=stats.ratio(ratio), goal=f"≥ {THROUGHPUT_GOAL}", verdict=verdict(ratio >= THROUGHPUT_GOAL),
     )
+    spread = ", ".join(f"{r:.2f}" for r in ratios)
+    notes.append(f"Video transcode (10a): the ratio is the median over every file of every run of bare seconds / "
+                 f"lane seconds ({spread}); the lane's own costs besides the transcode (reading the header, "
+                 f"the first frame's stills, reading the original back for its meta, the log) take roughly 0.1 s a "
+                 f"file.")
     return row, notes
 
 
@@ -342,8 +355,8 @@ async def measure(settings: Settings) -> Outcome:
     big = avcorpus.clip(inputs / "big.mp4", h264, 1920, 1080, 3000, sigma=2.0,
                         max_bytes=settings.scaled(50_000_000, 10_000_000))
     mov = avcorpus.as_mov(big.path, inputs / "big.mov")
-    long = avcorpus.clip(inputs / "long.mp4", avcorpus.H264_444_MP4, 1280, 720, settings.scaled(900, 300))
-    photos = corpus.photo_series(inputs / "photos", settings.scaled(12, 4), 1632, 1224)
+    long = avcorpus.clip(inputs / "long.mp4", avcorpus.H264_444_MP4, 1280, 720, settings.scaled(600, 300))
+    photos = corpus.photo_series(inputs / "photos", settings.scaled(24, 6), 1632, 1224)
     broker = EmbeddedBroker(settings.work / "nats" / "store", settings.work / "nats" / "run")
     url = await broker.start()
     rows: list[Row] = []
