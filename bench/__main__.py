@@ -27,6 +27,7 @@ from bench import (
     replicas,
     report,
     transform,
+    video,
 )
 from bench.common import FAILED, Outcome, Row, Settings
 
@@ -52,6 +53,7 @@ def measurements() -> tuple[Measurement, ...]:
         Measurement("hostile", "7", "Hostile inputs", hostile.run),
         Measurement("feed", "8", "Feed paging", feedpage.run),
         Measurement("replicas", "9", "Processing throughput by processor replicas", replicas.run),
+        Measurement("av", "10", "Video and audio", video.run),
     )
 
 
