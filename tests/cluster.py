@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -81,6 +82,14 @@ class Node:
         except requests.RequestException:
             return False
 
+    def meta_group(self) -> dict[str, Any]:
+        """JetStream's meta group as this node sees it (`/jsz`); empty when it does not answer."""
+        try:
+            found = requests.get(f"http://127.0.0.1:{self.monitor_port}/jsz", timeout=2).json().get("meta_cluster")
+        except (requests.RequestException, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()
@@ -123,6 +132,18 @@ class Cluster:
     def wait_healthy(self) -> None:
         for node in self.nodes:
             wait_until(node.healthy, f"nats node {node.name} to be healthy")
+        wait_until(self.placeable, "every nats node to be a current JetStream peer")
+
+    def placeable(self) -> bool:
+        """Whether the meta leader sees every other node as a current peer and every node agrees on the
+        leader: until then a stream of three replicas has no placement ("no suitable peers"), which
+        /healthz does not wait for. Only the leader knows whether the others are current."""
+        groups = {node.name: node.meta_group() for node in self.nodes}
+        leaders = {group.get("leader") for group in groups.values()}
+        if len(leaders) != 1 or None in leaders:
+            return False
+        peers = groups.get(str(next(iter(leaders))), {}).get("replicas") or []
+        return len(peers) == len(self.nodes) - 1 and all(peer.get("current") for peer in peers)
 
     def stop(self) -> None:
         for node in self.nodes:
