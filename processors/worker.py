@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +60,9 @@ class ProcessorSettings(msgspec.Struct, frozen=True):
     lane: Lane = "image"
     # Wall-clock seconds a video or audio job may take before it fails as timed out.
     job_seconds: float = 900.0
+    # Added to the niceness of the lane's worker threads (and so of the codec threads FFmpeg starts from
+    # them): a transcode then takes the cores a photo beside it leaves idle, not the photo's share.
+    nice: int = 0
     filter_subjects: tuple[str, ...] = ("mx.media.*.uploaded", "mx.media.*.reprocess")
     concurrency: int = 2
     # Seconds before the 2nd, 3rd, ... delivery of a message that was not acked; the last step
@@ -92,7 +96,8 @@ def lane_settings(lane: Lane, concurrency: int) -> ProcessorSettings:
     if lane == "image":
         return ProcessorSettings(concurrency=concurrency)
     return ProcessorSettings(durable=f"processors-{lane}", lane=lane, concurrency=concurrency,
-                             backoff=(30.0, 60.0, 120.0, 300.0), job_seconds=1200.0 if lane == "video" else 900.0)
+                             backoff=(30.0, 60.0, 120.0, 300.0), job_seconds=1200.0 if lane == "video" else 900.0,
+                             nice=10)
 
 
 class Job(msgspec.Struct, frozen=True):
@@ -128,7 +133,8 @@ class Processor:
         self._settings = settings
         self._clock = clock
         self._codec = Codec()
-        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix=f"render-{settings.lane}")
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix=f"render-{settings.lane}",
+                                        initializer=_lower_priority, initargs=(settings.nice,))
         # Set as the processor stops: FFmpeg work in flight gives its job back instead of finishing it.
         self._stopping = threading.Event()
         self.handled = 0
@@ -337,6 +343,13 @@ class _Binding:
     def __init__(self) -> None:
         self.generation = 0
         self.fetching = 0
+
+
+def _lower_priority(nice: int) -> None:
+    # Linux keeps a niceness per thread, and threads started from this one inherit it.
+    if nice:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
 
 
 def _policy(config: js_api.ConsumerConfig) -> tuple[object, ...]:
