@@ -20,7 +20,7 @@ from core.probe import MediaRejected
 from gateways.kit.principal import caught_up
 from gateways.kit.services import SERVICES
 from gateways.transform.params import Format, focus_point
-from store.queries.media import focus_of_blob, previews_of_blob, rendered_media_of_blob
+from store.queries.media import focus_of_blob, rendered_media_of_blob
 from store.readmodel import READY
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -104,9 +104,8 @@ async def _caught_up(app: web.Application) -> bool:
 
 async def _shown(app: web.Application, blob: str) -> Shown | None:
     # Every media row with the blob has the same renditions per version; the newest version wins.
-    projection = app[SERVICES].projection
     # A media's own blob first: its kind is what the blob renders as; a custom preview is an image.
-    rows = [*await rendered_media_of_blob(projection, blob), *await previews_of_blob(projection, blob)]
+    rows = await rendered_media_of_blob(app[SERVICES].projection, blob)
     if not rows:
         return None
     listed = set()

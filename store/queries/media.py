@@ -40,23 +40,18 @@ async def in_use(projection: ProjectionReader, media_id: str) -> bool:
 
 async def rendered_media_of_blob(projection: ProjectionReader, blob: str) -> list[sqlite3.Row]:
     """`status`, `version`, `kind` and the rendition columns of every media with renditions of this blob that is
-    ready or being processed again, newest processing version first.
+    ready or being processed again, newest processing version first; then those of every media whose custom
+    preview is this blob (`small` and `thumb` only, of kind image). One read: it is on every file request.
     """
     return await projection.read(lambda conn: conn.execute(
-        "SELECT status, version, kind, original, small, thumb FROM media WHERE blob = ? AND original IS NOT NULL"
-        " AND status IN (?, ?) ORDER BY version DESC",
-        (blob, READY, PROCESSING),
-    ).fetchall())
-
-
-async def previews_of_blob(projection: ProjectionReader, blob: str) -> list[sqlite3.Row]:
-    """`status`, `version` and `small`, `thumb` of every media whose custom preview is this blob, as
-    `rendered_media_of_blob` gives them for a media's own blob."""
-    return await projection.read(lambda conn: conn.execute(
-        "SELECT status, preview_version AS version, 'image' AS kind, NULL AS original, preview_small AS small,"
-        " preview_thumb AS thumb FROM media WHERE preview_blob = ? AND status IN (?, ?)"
-        " ORDER BY preview_version DESC",
-        (blob, READY, PROCESSING),
+        "SELECT * FROM ("
+        "SELECT 0 AS preview, status, version, kind, original, small, thumb FROM media"
+        " WHERE blob = ? AND original IS NOT NULL AND status IN (?, ?)"
+        " UNION ALL "
+        "SELECT 1 AS preview, status, preview_version AS version, 'image' AS kind, NULL AS original,"
+        " preview_small AS small, preview_thumb AS thumb FROM media WHERE preview_blob = ? AND status IN (?, ?)"
+        ") ORDER BY preview, version DESC",
+        (blob, READY, PROCESSING, blob, READY, PROCESSING),
     ).fetchall())
 
 
