@@ -15,7 +15,8 @@ from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.ports import rendition_dir
 from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, configure_vips
-from processors.render import Rendered, render
+from processors.render import render
+from processors.rendered import Rendered
 from store import generations
 from store.blobs import FileBlobStore
 from store.feed import Feed

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import av
-import msgspec
 import pyvips
 
 from core.events import MediaMeta
@@ -17,24 +16,16 @@ from processors.audio import cover_image, write_audio
 from processors.avheader import open_input, ratio
 from processors.encoding import THREADS, Deadline
 from processors.imaging import Rendition, extension, temporary
+from processors.rendered import Rendered
 from processors.stills import write_stills
 from processors.video import write_video
 
 
-class AvProcessed(msgspec.Struct, frozen=True):
-    kind: str
-    # original first, then small and thumb when there is a picture to show.
-    renditions: tuple[Rendition, ...]
-    # "" when there are no stills (audio without a cover).
-    blurhash: str
-    meta: MediaMeta
-
-
-def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadline: Deadline) -> AvProcessed:
+def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadline: Deadline) -> Rendered:
     """Write `out_dir/original.{mp4,mp3}` and, given a picture, `small.png` and `thumb.png`.
 
-    `header` is read_header's for `src`, already checked against `limits`; `deadline` is a
-    time.monotonic() value past which the work is given up as MediaRejected("timed_out").
+    `header` is read_header's for `src`, already checked against `limits`; past `deadline` the work is
+    given up (MediaRejected("timed_out"), or Stopped when the processor stops).
     """
     media = "audio" if header.kind == "audio" else "video"
     original_type = "audio/mpeg" if media == "audio" else "video/mp4"
@@ -72,7 +63,7 @@ def process_av(src: Path, out_dir: Path, header: Header, limits: Limits, deadlin
     finally:
         for temporary_path in temporaries:
             temporary_path.unlink(missing_ok=True)
-    return AvProcessed(kind=header.kind, renditions=tuple(renditions), blurhash=blurhash, meta=meta)
+    return Rendered(kind=header.kind, renditions=tuple(renditions), blurhash=blurhash, meta=meta)
 
 
 def _meta(path: Path, content_type: str) -> MediaMeta:

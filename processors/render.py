@@ -9,32 +9,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import msgspec
-
-from core.events import MediaMeta, RenditionInfo
 from core.kinds import is_av
 from core.probe import Limits, check_limits
 from processors.av import process_av
 from processors.encoding import Deadline
 from processors.header import read_header
-from processors.imaging import Rendition, process
-
-
-class Rendered(msgspec.Struct, frozen=True):
-    kind: str
-    renditions: tuple[Rendition, ...]
-    # "" when there is no still to hash (audio without cover art).
-    blurhash: str
-    meta: MediaMeta | None = None
-
-    def infos(self, *styles: str) -> tuple[RenditionInfo, ...]:
-        """The renditions as events record them: all of them, or those of `styles`."""
-        return tuple(to_info(r) for r in self.renditions if not styles or r.style in styles)
-
-
-def to_info(rendition: Rendition) -> RenditionInfo:
-    return RenditionInfo(style=rendition.style, width=rendition.width, height=rendition.height,
-                         content_type=rendition.content_type, size=rendition.size)
+from processors.imaging import process
+from processors.rendered import Rendered
 
 
 def render(src: Path, out_dir: Path, kind: str, limits: Limits, seconds: float,
@@ -50,5 +31,4 @@ def render(src: Path, out_dir: Path, kind: str, limits: Limits, seconds: float,
     deadline = Deadline(seconds, stop)
     header = read_header(src)
     check_limits(header, limits)
-    av = process_av(src, out_dir, header, limits, deadline)
-    return Rendered(kind=av.kind, renditions=av.renditions, blurhash=av.blurhash, meta=av.meta)
+    return process_av(src, out_dir, header, limits, deadline)

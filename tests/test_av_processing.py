@@ -10,15 +10,16 @@ import pyvips
 
 from core.events import MediaMeta
 from core.probe import Limits, MediaRejected
-from processors.av import AvProcessed, process_av
+from processors.av import process_av
 from processors.encoding import Deadline, Stopped
 from processors.header import read_header
+from processors.rendered import Rendered
 from tests import avsamples, images
 
 LIMITS = Limits()
 
 
-def run(src: Path, out_dir: Path, limits: Limits = LIMITS) -> AvProcessed:
+def run(src: Path, out_dir: Path, limits: Limits = LIMITS) -> Rendered:
     return process_av(src, out_dir, read_header(src), limits, Deadline(60))
 
 
@@ -46,7 +47,7 @@ def duration(path: Path) -> float:
         return container.duration / av.time_base
 
 
-def check_video(processed: AvProcessed, out_dir: Path, size: tuple[int, int], frames: int, audio: bool) -> None:
+def check_video(processed: Rendered, out_dir: Path, size: tuple[int, int], frames: int, audio: bool) -> None:
     original = out_dir / "original.mp4"
     expected = [("video", "h264", "yuv420p")] + ([("audio", "aac", "stereo")] if audio else [])
     assert streams(original) == expected

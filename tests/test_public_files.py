@@ -16,7 +16,7 @@ from core.events import AnyEvent, MediaDeleted, MediaFailed, MediaProcessed, Med
 from core.ports import rendition_dir
 from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, process
-from processors.render import to_info
+from processors.rendered import to_info
 from tests import images
 from tests.servers import Running
 

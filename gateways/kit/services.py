@@ -16,7 +16,7 @@ from core.ports import BlobStore
 from core.probe import Limits
 from gateways.kit.keyvalue import Buckets
 from gateways.transform.cache import VariantCache
-from processors.render import Rendered
+from processors.rendered import Rendered
 from store.reader import ProjectionReader
 
 

@@ -24,7 +24,7 @@ from gateways.kit.services import SERVICES
 from gateways.mastodon import errors
 from gateways.mastodon.settings import MastodonSettings
 from processors.imaging import PROCESSING_VERSION
-from processors.render import Rendered
+from processors.rendered import Rendered
 
 # The stills a preview stands in for.
 PREVIEW_STYLES = ("small", "thumb")

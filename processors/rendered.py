@@ -1,0 +1,27 @@
+"""What rendering one upload gives, whatever its kind: the renditions, the BlurHash and, for video and audio,
+what the original is."""
+
+from __future__ import annotations
+
+import msgspec
+
+from core.events import MediaMeta, RenditionInfo
+from processors.imaging import Rendition
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    kind: str
+    # original first, then small and thumb when there is a picture to show.
+    renditions: tuple[Rendition, ...]
+    # "" when there is no still to hash (audio without cover art).
+    blurhash: str
+    meta: MediaMeta | None = None
+
+    def infos(self, *styles: str) -> tuple[RenditionInfo, ...]:
+        """The renditions as events record them: all of them, or those of `styles`."""
+        return tuple(to_info(r) for r in self.renditions if not styles or r.style in styles)
+
+
+def to_info(rendition: Rendition) -> RenditionInfo:
+    return RenditionInfo(style=rendition.style, width=rendition.width, height=rendition.height,
+                         content_type=rendition.content_type, size=rendition.size)
