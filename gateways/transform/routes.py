@@ -107,7 +107,7 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     app = request.app
     public = await shown(app, blob)
     found = public.original if public is not None else None
-    path = await ensure_rendition(app, blob, *found) if found is not None else None
+    path = await ensure_rendition(app, blob, *found, public=public) if found is not None else None
     if found is None or path is None:
         raise Refusal(404, "no image has this address", code="not_found")
     source = Source(blob=blob, version=found[0], name=found[1], path=path)

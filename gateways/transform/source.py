@@ -128,13 +128,16 @@ async def _shown(app: web.Application, blob: str) -> Shown | None:
     return Shown(listed=frozenset(listed), original=original, kind=kind)
 
 
-async def ensure_rendition(app: web.Application, blob: str, version: int, name: str) -> Path | None:
+async def ensure_rendition(app: web.Application, blob: str, version: int, name: str, *,
+                           public: Shown | None = None) -> Path | None:
     """The rendition's file, re-rendered from the blob if it was deleted; None if it is not public.
 
+    `public`: what `shown` answered for `blob`, where the caller has asked already.
     Callers have checked `blob` and `name` against fixed patterns, so the path stays inside the
     renditions directory.
     """
-    public = await shown(app, blob)
+    if public is None:
+        public = await shown(app, blob)
     if public is None:
         return None
     path = rendition_dir(app[SERVICES].config.renditions, blob, version) / name
