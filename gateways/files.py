@@ -10,13 +10,12 @@ from aiohttp import web
 from core.events import RenditionInfo
 from gateways.kit import numbers
 from gateways.transform import routes as transform
-from gateways.transform.source import EXTENSIONS, TYPES, Source, ensure_rendition
+from gateways.transform.source import EXTENSIONS, Source, ensure_rendition
 
 RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp|mp4|mp3)")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # Processing versions count reprocessings of one media; a longer number would not even make a file name.
 MAX_VERSION = 10**9
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 async def rendition(request: web.Request) -> web.StreamResponse:
@@ -31,12 +30,10 @@ async def rendition(request: web.Request) -> web.StreamResponse:
     path = await ensure_rendition(request.app, blob, version, name)
     if path is None:
         raise web.HTTPNotFound()
+    source = Source(blob=blob, version=version, name=name, path=path)
     if transform.applies(request.query):
-        return await transform.respond(request, Source(blob=blob, version=version, name=name, path=path))
-    # FileResponse answers Range requests (206, 416, Accept-Ranges), which players need to seek.
-    return web.FileResponse(
-        path, headers={"Content-Type": TYPES[found.group(2)], "Cache-Control": IMMUTABLE}
-    )
+        return await transform.respond(request, source)
+    return transform.file_response(source)
 
 
 def file_url(base: str, blob: str, version: int, info: RenditionInfo) -> str:

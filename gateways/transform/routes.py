@@ -45,7 +45,7 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
     _check_signature(request)
     if not params.requested(query.keys()) or source.extension not in OUTPUT_FORMATS:
         # A video or audio original is served as it is, whatever the query asks of an image.
-        return _file(source)
+        return file_response(source)
     try:
         transform = params.parse(query.items())
     except params.InvalidParameter as exc:
@@ -94,7 +94,9 @@ def _not_modified(request: web.Request, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _file(source: Source) -> web.FileResponse:
+def file_response(source: Source) -> web.FileResponse:
+    """The rendition file as it is; FileResponse answers Range requests (206, 416, Accept-Ranges), which
+    players need to seek."""
     return web.FileResponse(
         source.path, headers={"Content-Type": TYPES[source.extension], "Cache-Control": IMMUTABLE}
     )
@@ -113,7 +115,7 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     source = Source(blob=blob, version=found[0], name=found[1], path=path)
     if applies(request.query):
         return await respond(request, source)
-    return _file(source)
+    return file_response(source)
 
 
 def canonical_url(base: str, blob: str) -> str:
