@@ -72,6 +72,14 @@ class ClientRequest(NamedTuple):
     secret: str
     app: App | None
 
+    def oauthlib_body(self) -> str:
+        # oauthlib reads the client's credentials from the body: hand it the form with those we found.
+        found = {"client_id": self.client_id, "client_secret": self.secret} if self.client_id else {}
+        return urlencode({**self.form, **found})
+
+
+OAUTHLIB_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
 
 async def _client_request(request: web.Request) -> ClientRequest | web.Response:
     """What both endpoints read first; an unreadable body answers as RFC 6749's invalid_request."""
@@ -97,7 +105,7 @@ async def token(request: web.Request) -> web.StreamResponse:
     asked = await _client_request(request)
     if isinstance(asked, web.Response):
         return asked
-    form, client_id, secret, app = asked
+    form, _, secret, app = asked
     grant_type = form.get("grant_type", "")
     code: Code | None = None
     revision = 0
@@ -112,12 +120,10 @@ async def token(request: web.Request) -> web.StreamResponse:
     if grant_type == "password" and secret_matches(app, secret):
         user_id = await check_login(request, form.get("username", ""), form.get("password", ""))
     validator = Validator(Loaded(app=app, secret=secret, code=code, user_id=user_id))
-    # oauthlib reads the client's credentials from the body: hand it the form with those we found.
-    body = urlencode({**form, "client_id": client_id, "client_secret": secret} if client_id else form)
     try:
         _, answer, status = Endpoints(validator).create_token_response(
-            public_uri(request, "/oauth/token"), http_method="POST", body=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"})
+            public_uri(request, "/oauth/token"), http_method="POST", body=asked.oauthlib_body(),
+            headers=OAUTHLIB_HEADERS)
     except OAuth2Error as exc:
         return from_oauthlib(exc)
     if status != 200 or validator.saved is None or app is None:
@@ -142,17 +148,16 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     asked = await _client_request(request)
     if isinstance(asked, web.Response):
         return asked
-    form, client_id, secret, app = asked
+    form, _, secret, app = asked
     value = form.get("token", "")
     hashed = token_hash(value) if value.isascii() else ""
     grant = await token_grant(request.app[SERVICES].projection, hashed) if hashed else None
     validator = Validator(Loaded(app=app, secret=secret, token_hash=hashed,
                                  token_client=grant["client_id"] if grant is not None else None))
-    body = urlencode({**form, "client_id": client_id, "client_secret": secret} if client_id else form)
     try:
         _, answer, status = Endpoints(validator).create_revocation_response(
-            public_uri(request, "/oauth/revoke"), http_method="POST", body=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"})
+            public_uri(request, "/oauth/revoke"), http_method="POST", body=asked.oauthlib_body(),
+            headers=OAUTHLIB_HEADERS)
     except OAuth2Error as exc:
         return from_oauthlib(exc)
     if status != 200:
