@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from core.jetstream import JetStreamLog, StreamSettings
 from gateways.kit.descriptor import Gateway
 from gateways.registry import GATEWAYS, configure
 from mediaplex.admin import add_user, create_token
+from mediaplex.cli import rebuild
 from mediaplex.server import Parts, Server
 from store.live import LiveProjection
 
@@ -87,6 +89,21 @@ async def start(config: Config, *, processor: bool = True, gateways: bool = True
                     gateways=registered)
     await server.start()
     return Running(server, said)
+
+
+class Rebuilt(msgspec.Struct, frozen=True):
+    running: Running
+    # The content digest `mediaplex rebuild` printed as its last line.
+    digest: str
+
+
+async def rebuilt(first: Running, config: Config) -> Rebuilt:
+    """`first` stopped, its log replayed by `mediaplex rebuild` into a new projection, and a server started
+    on that projection; the caller stops it."""
+    await first.server.stop()
+    out = io.StringIO()
+    assert await rebuild(config, out, io.StringIO()) == 0
+    return Rebuilt(running=await start(config), digest=out.getvalue().splitlines()[-1])
 
 
 async def swapped(running: Running, path: Path, timeout: float = 30.0) -> bool:

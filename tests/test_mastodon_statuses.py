@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,9 @@ import pyvips
 from core.events import ActivityPosted
 from gateways.mastodon.errors import UNAVAILABLE
 from gateways.registry import swept_vias
-from mediaplex.cli import rebuild
 from mediaplex.sweeper import Sweeper, SweepSettings
 from tests.outage import KillableBroker, free_port
-from tests.servers import Running, Servers, make_config, start
+from tests.servers import Running, Servers, make_config, rebuilt, start
 from tests.test_posts import Answer, Api, api, media_row
 from tests.test_posts_pumpio import local
 from tests.test_pumpio_feed import login
@@ -305,11 +303,7 @@ async def test_statuses_accounts_and_timelines_survive_a_rebuild(nats_url: str, 
     before = [(await alice.call("GET", path)).json for path in reads]
     assert all(isinstance(b, dict | list) and b for b in before)
     live = await first.projection.digest()
-    await first.server.stop()
-
-    out = io.StringIO()
-    assert await rebuild(config, out, io.StringIO()) == 0
-    second = await start(config)
+    second = (await rebuilt(first, config)).running
     try:
         assert await second.projection.digest() == live
         after = [(await Api(http, second, alice.token).call("GET", path)).json for path in reads]

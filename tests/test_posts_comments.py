@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -10,9 +9,8 @@ from typing import Any
 import aiohttp
 
 from core.events import ActivityPosted
-from mediaplex.cli import rebuild
 from tests.outage import free_port
-from tests.servers import Running, make_config, start
+from tests.servers import Running, make_config, rebuilt, start
 from tests.test_mastodon_statuses import status
 from tests.test_posts import Api, api
 from tests.test_posts_pumpio import local
@@ -167,11 +165,7 @@ async def test_comments_and_updates_survive_a_rebuild(nats_url: str, data_dir: P
     pump_before = [(await pump_alice.get(path)).json for path in pump_reads]
     assert all(before) and all(pump_before)
     live = await first.projection.digest()
-    await first.server.stop()
-
-    out = io.StringIO()
-    assert await rebuild(config, out, io.StringIO()) == 0
-    second = await start(config)
+    second = (await rebuilt(first, config)).running
     try:
         assert await second.projection.digest() == live
         after = [(await Api(http, second, bob.token).call("GET", path)).json for path in reads]

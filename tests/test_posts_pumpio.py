@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import aiohttp
 
-from mediaplex.cli import rebuild
 from tests.outage import free_port
-from tests.servers import Running, make_config, start
+from tests.servers import Running, make_config, rebuilt, start
 from tests.test_posts import Api, api, delete_in_log
 from tests.test_pumpio_feed import Pump, login, posted_image
 
@@ -93,12 +91,9 @@ async def test_posts_and_feeds_survive_a_rebuild_unchanged(nats_url: str, data_d
     reads = [f"/posts/{p['id']}" for p in posts] + ["/identity/current"]
     before_api = [(await alice.call("GET", path)).json for path in reads]
     live = await first.projection.digest()
-    await first.server.stop()
-
-    out = io.StringIO()
-    assert await rebuild(config, out, io.StringIO()) == 0
-    assert out.getvalue().splitlines()[-1] == live[1]
-    second = await start(config)
+    done = await rebuilt(first, config)
+    assert done.digest == live[1]
+    second = done.running
     try:
         assert await second.projection.digest() == live
         assert second.projection.path != first.projection.path

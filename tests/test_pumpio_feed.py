@@ -23,7 +23,7 @@ from store.readmodel import TABLES, Put, changes
 from tests import images
 from tests.outage import free_port
 from tests.pumpclient import authorize, register_client, signer
-from tests.servers import Running, make_config, start
+from tests.servers import Running, make_config, rebuilt, start
 
 TIMEOUT = 10
 
@@ -444,9 +444,7 @@ async def test_racing_duplicates_post_and_delete_an_image_once(server: Running, 
 
 
 async def test_feeds_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, tmp_path: Path) -> None:
-    import io
 
-    from mediaplex.cli import rebuild
 
     # One port for both starts: every URL in the JSON carries it.
     port = free_port()
@@ -463,11 +461,7 @@ async def test_feeds_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, 
              "/api/user/alice/inbox", "/api/user/alice/inbox/direct", f"/api/image/{image['id'].rsplit('/', 1)[1]}",
              f"/api/image/{image['id'].rsplit('/', 1)[1]}/replies"]
     before = [(await alice.get(path, count=2)).json for path in paths]
-    await first.server.stop()
-
-    out = io.StringIO()
-    assert await rebuild(config, out, io.StringIO()) == 0
-    second = await start(config)
+    second = (await rebuilt(first, config)).running
     try:
         again = Pump(second.url, "alice", alice.auth)
         after = [(await again.get(path, count=2)).json for path in paths]
