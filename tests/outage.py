@@ -6,6 +6,7 @@ import asyncio
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from core.broker import nats_server_binary
@@ -73,6 +74,13 @@ that is still connected; `thaw` lets it go on.
     def freeze(self) -> None:
         assert self._process is not None
         self._process.send_signal(signal.SIGSTOP)
+        # kill(2) returns before every thread has stopped: a request sent at once could still be
+        # answered on the other core. The process is frozen once /proc reports it stopped.
+        stat = Path(f"/proc/{self._process.pid}/stat")
+        deadline = time.monotonic() + 10.0
+        while stat.read_text().rpartition(")")[2].split()[0] not in ("T", "t"):
+            assert time.monotonic() < deadline, "the broker did not stop"
+            time.sleep(0.001)
 
     def thaw(self) -> None:
         assert self._process is not None
