@@ -24,6 +24,7 @@ from core.events import AnyEvent, Codec, MediaProcessed, MediaUploaded, Renditio
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.log import Record
 from mediaplex.cli import rebuild
+from store.changes import Change, Deliver, Sweep
 from store.projection import CHECKPOINT, Projection
 from store.readmodel import TABLES, Patch, Put, Remove, changes
 
@@ -109,7 +110,10 @@ async def apply_all(path: Path, records: list[Record]) -> float:
         await projection.close()
 
 
-def _statement(change: Put | Patch | Remove) -> tuple[str, tuple[Any, ...]]:
+def _statement(change: Change) -> tuple[str, tuple[Any, ...]]:
+    if isinstance(change, Deliver):
+        # The corpus is uploads and their outcomes: nothing in it reaches a follower's inbox.
+        raise TypeError("the raw reference folds media events only")
     pk = next(t.pk for t in TABLES if t.name == change.table)
     match change:
         case Put(table, row):
@@ -120,6 +124,9 @@ def _statement(change: Put | Patch | Remove) -> tuple[str, tuple[Any, ...]]:
                     (*fields.values(), key))
         case Remove(table, key):
             return f"DELETE FROM {table} WHERE {pk} = ?", (key,)
+        case Sweep(table, column, value):
+            return f"DELETE FROM {table} WHERE {column} = ?", (value,)
+    raise TypeError(type(change).__name__)
 
 
 def plan(records: list[Record]) -> list[tuple[int, dict[str, list[tuple[Any, ...]]]]]:

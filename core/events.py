@@ -373,11 +373,152 @@ class PostDeleted(Event, frozen=True, tag="post.deleted"):
         return f"mx.post.{self.post_id}.deleted"
 
 
+class Reacted(Event, frozen=True, tag="reaction.added"):
+    """A person favorited or shared an object, whichever protocol said so: one reaction.
+
+    `kind`: favorite | share. `object_type`: image | video | audio | note | comment, and `object_id`
+    the media id or the post id. `object_owner` is whose object it is, so that owner's inbox hears of
+    it without a lookup. `reaction_id` names this change, and is the activity pump.io shows for it.
+    """
+
+    reaction_id: str
+    actor: str
+    kind: str
+    object_type: str
+    object_id: str
+    object_owner: str = ""
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.reaction.{self.reaction_id}.added"
+
+
+class Unreacted(Event, frozen=True, tag="reaction.removed"):
+    """A favorite or share taken back; the fields name it as Reacted did."""
+
+    reaction_id: str
+    actor: str
+    kind: str
+    object_type: str
+    object_id: str
+    object_owner: str = ""
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.reaction.{self.reaction_id}.removed"
+
+
+class Followed(Event, frozen=True, tag="follow.added"):
+    """`follower` now follows `followee`: what the followee does from now on reaches the follower's inbox."""
+
+    follow_id: str
+    follower: str
+    followee: str
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.follow.{self.follow_id}.added"
+
+
+class Unfollowed(Event, frozen=True, tag="follow.removed"):
+    """`follower` stopped following `followee`; what already reached the inbox stays there."""
+
+    follow_id: str
+    follower: str
+    followee: str
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.follow.{self.follow_id}.removed"
+
+
+class CollectionCreated(Event, frozen=True, tag="collection.created"):
+    """A collection (an album of media, a list of people) owned by `owner`.
+
+    `object_types` are the kinds of member it is meant for, as the client said (such as image or person).
+    """
+
+    collection_id: str
+    owner: str
+    name: str = ""
+    content: str = ""
+    object_types: tuple[str, ...] = ()
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.collection.{self.collection_id}.created"
+
+
+class CollectionEdited(Event, frozen=True, tag="collection.edited"):
+    """A collection's name or description changed; None leaves a field as it is."""
+
+    change_id: str
+    collection_id: str
+    owner: str
+    name: str | None = None
+    content: str | None = None
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.collection.{self.collection_id}.edited"
+
+
+class CollectionDeleted(Event, frozen=True, tag="collection.deleted"):
+    """The collection is gone, and with it its membership (the members themselves stay)."""
+
+    change_id: str
+    collection_id: str
+    owner: str
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.collection.{self.collection_id}.deleted"
+
+
+class CollectionItemAdded(Event, frozen=True, tag="collection.added"):
+    """An object became a member of a collection; `object_type` and `object_id` name it as Reacted does,
+    or a person (`object_id` the user id) or another collection."""
+
+    change_id: str
+    collection_id: str
+    owner: str
+    object_type: str
+    object_id: str
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.collection.{self.collection_id}.added"
+
+
+class CollectionItemRemoved(Event, frozen=True, tag="collection.removed"):
+    """An object left a collection."""
+
+    change_id: str
+    collection_id: str
+    owner: str
+    object_type: str
+    object_id: str
+    via: str = ""
+    app: str = ""
+
+    def subject(self) -> str:
+        return f"mx.collection.{self.collection_id}.removed"
+
+
 AnyEvent = (
     UserAdded | TokenIssued | MediaUploaded | MediaProcessed | MediaFailed | MediaUpdated | MediaDeleted
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
     | MediaReprocessRequested | TokenRevoked | AppRegistered | PostCreated | PostEdited | PostDeleted
-    | MediaThumbnailSet
+    | MediaThumbnailSet | Reacted | Unreacted | Followed | Unfollowed | CollectionCreated | CollectionEdited
+    | CollectionDeleted | CollectionItemAdded | CollectionItemRemoved
 )
 
 

@@ -15,6 +15,7 @@ import msgspec
 import sqlite_utils
 
 from core.log import Record
+from store.changes import Deliver, Sweep
 from store.readmodel import TABLES, Change, Patch, Put, Remove, changes
 
 T = TypeVar("T")
@@ -251,20 +252,49 @@ class Statements:
         Changes to different rows commute (a table's only unique key is its primary key), so a
         change may join the newest group of its shape as long as no later group touches its row;
         otherwise it opens a new group. Changes to one row keep their order.
+
+        A Sweep reaches rows by another column, so it always opens a group, and no later change to its
+        table joins one before it. A Deliver reads `follows` and adds inbox entries only a follower
+        could have: it keeps its place among the changes to `follows` and the sweeps of `inbox`, and
+        commutes with the rest (an entry someone already has stays as it is).
         """
         groups: list[_Group] = []
         newest: dict[tuple[Any, ...], int] = {}
         touched: dict[RowId, int] = {}
+        swept: dict[str, int] = {}
+        delivered = follows = -1
         pks = self._pks
         for batch in batches:
             for change in batch:
                 table = change.table
+                floor = swept.get(table, -1) + 1
+                if isinstance(change, Deliver):
+                    kind: type[Change] = Deliver
+                    columns: tuple[str, ...] = ()
+                    params: tuple[Any, ...] = (change.suffix, change.seq, change.activity_id, change.major,
+                                               change.actor)
+                    index = newest.get((kind, table, columns))
+                    if index is None or index <= max(follows, swept.get("inbox", -1)):
+                        index = len(groups)
+                        groups.append(_Group(kind, table, columns, [], []))
+                        newest[(kind, table, columns)] = index
+                    groups[index].keys.append(None)
+                    groups[index].params.append(params)
+                    delivered = max(delivered, index)
+                    continue
+                if isinstance(change, Sweep):
+                    index = len(groups)
+                    groups.append(_Group(Sweep, table, (change.column,), [change.value], [(change.value,)]))
+                    swept[table] = index
+                    continue
+                if table == "follows":
+                    floor = max(floor, delivered + 1)
                 if isinstance(change, Put):
                     row = change.row
-                    kind: type[Change] = Put
+                    kind = Put
                     columns = tuple(row)
                     key = row[pks[table]]
-                    params: tuple[Any, ...] = tuple(row.values())
+                    params = tuple(row.values())
                 elif isinstance(change, Patch):
                     fields = change.fields
                     kind, columns, key = Patch, tuple(fields), change.key
@@ -275,7 +305,7 @@ class Statements:
                 shape = (kind, table, columns)
                 target = (table, key)
                 index = newest.get(shape)
-                if index is None or index < touched.get(target, -1):
+                if index is None or index < max(touched.get(target, -1), floor):
                     index = len(groups)
                     groups.append(_Group(kind, table, columns, [], []))
                     newest[shape] = index
@@ -283,13 +313,19 @@ class Statements:
                 group.keys.append(key)
                 group.params.append(params)
                 touched[target] = index
+                if table == "follows":
+                    follows = max(follows, index)
         return groups
 
     def _statements(self, group: _Group) -> Iterator[Statement]:
         table, columns, pk = group.table, group.columns, self._pks[group.table]
-        if group.kind is Remove:
+        if group.kind is Remove or group.kind is Sweep:
+            column = columns[0] if group.kind is Sweep else pk
             for chunk in _chunks(group.keys, self._max_params):
-                yield f"DELETE FROM {table} WHERE {pk} IN ({', '.join('?' * len(chunk))})", chunk
+                yield f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk
+            return
+        if group.kind is Deliver:
+            yield from _deliveries(group.params, self._max_params)
             return
         width = len(group.params[0])
         per = max(1, self._max_params // width)
@@ -306,6 +342,15 @@ class Statements:
         tail = f") AS v WHERE {table}.{pk} = v.column1"
         for chunk in _unique_chunks(group.keys, group.params, per):
             yield head + ", ".join([row] * len(chunk)) + tail, [v for params in chunk for v in params]
+
+
+def _deliveries(params: list[tuple[Any, ...]], max_params: int) -> Iterator[Statement]:
+    """One INSERT ... SELECT per chunk: each (suffix, seq, activity, major, actor) reaches the actor's followers."""
+    head = ("INSERT OR IGNORE INTO inbox (entry, user_id, seq, activity_id, major, direct)"
+            " SELECT f.follower || ':' || v.column1, f.follower, v.column2, v.column3, v.column4, 0 FROM (VALUES ")
+    tail = ") AS v JOIN follows AS f ON f.followee = v.column5"
+    for chunk in _chunks(params, max(1, max_params // 5)):
+        yield head + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)) + tail, [v for p in chunk for v in p]
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:

@@ -35,36 +35,11 @@ from core.events import (
     UserAdded,
 )
 from core.ids import account_number
+from store.changes import Change, Patch, Put, Remove, Sweep, Table, activity_row, delivered
+from store.social import SOCIAL_TABLES, social_changes, swept_with
 
+__all__ = ["TABLES", "Change", "Patch", "Put", "Remove", "Table", "changes"]
 
-class Put(msgspec.Struct, frozen=True, gc=False):
-    """Insert a whole row, or replace the row with the same key."""
-
-    table: str
-    row: dict[str, Any]
-
-
-class Patch(msgspec.Struct, frozen=True, gc=False):
-    """Change some fields of an existing row; nothing happens when the row is gone."""
-
-    table: str
-    key: str
-    fields: dict[str, Any]
-
-
-class Remove(msgspec.Struct, frozen=True, gc=False):
-    table: str
-    key: str
-
-
-Change = Put | Patch | Remove
-
-
-class Table(msgspec.Struct, frozen=True):
-    name: str
-    pk: str
-    columns: dict[str, type]
-    indexes: tuple[tuple[str, ...], ...] = ()
 
 
 TABLES: tuple[Table, ...] = (
@@ -157,7 +132,7 @@ TABLES: tuple[Table, ...] = (
         "activity_id",
         {"activity_id": str, "seq": int, "actor": str, "verb": str, "object_type": str, "object_id": str,
          "major": int, "in_reply_to": str, "reply_owner": str, "generator": str, "display_name": str,
-         "content": str, "published": float, "attachments": str, "space": str},
+         "content": str, "published": float, "attachments": str, "space": str, "target": str},
         # Feeds page by (actor, seq): a deep page costs the same as the first.
         indexes=(("actor", "seq"), ("actor", "major", "seq"), ("object_id",), ("seq",)),
     ),
@@ -165,7 +140,8 @@ TABLES: tuple[Table, ...] = (
         "inbox",
         "entry",
         {"entry": str, "user_id": str, "seq": int, "activity_id": str, "major": int, "direct": int},
-        indexes=(("user_id", "seq"), ("user_id", "major", "seq"), ("user_id", "direct", "major", "seq")),
+        indexes=(("user_id", "seq"), ("user_id", "major", "seq"), ("user_id", "direct", "major", "seq"),
+                 ("activity_id",)),
     ),
     Table(
         "comments",
@@ -194,6 +170,7 @@ TABLES: tuple[Table, ...] = (
          "spoiler_text": str, "language": str, "at": float},
         indexes=(("post_id", "entry"),),
     ),
+    *SOCIAL_TABLES,
 )
 
 # Posts of these visibilities are public, so they show in pump.io feeds too.
@@ -304,7 +281,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             fields.update(_metadata(event.title, event.description, event.license, event.tags))
             return [Patch("media", event.media_id, fields)]
         case MediaDeleted():
-            return [Remove("media", event.media_id), Remove("requests", event.media_id)]
+            return [Remove("media", event.media_id), Remove("requests", event.media_id), *swept_with(event.media_id)]
         case ClientRegistered():
             return [Put("clients", {
                 "client_id": event.client_id, "client_secret": event.client_secret,
@@ -337,25 +314,25 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             return _post_edited(event, seq)
         case PostDeleted():
             return _post_deleted(event, seq)
+    social = social_changes(event, seq)
+    if social is not None:
+        return social
     raise TypeError(f"no projection for {type(event).__name__}")
 
 
 def _activity(event: ActivityPosted, seq: int) -> list[Change]:
     major = 1 if event.verb == "post" else 0
     out: list[Change] = [
-        Put("activities", {
-            "activity_id": event.activity_id, "seq": seq, "actor": event.actor, "verb": event.verb,
-            "object_type": event.object_type, "object_id": event.object_id, "major": major,
-            "in_reply_to": event.in_reply_to, "reply_owner": event.reply_owner, "generator": event.generator,
-            "display_name": event.display_name, "content": event.content, "published": event.at,
-            "attachments": _json(event.attachments) if event.attachments else None,
-            "space": event.space or None,
-        }),
-        _inbox(event.actor, seq, event.activity_id, major, direct=False),
-    ]
-    if event.reply_owner and event.reply_owner != event.actor:
+        activity_row(
+            activity_id=event.activity_id, seq=seq, actor=event.actor, verb=event.verb,
+            object_type=event.object_type, object_id=event.object_id, at=event.at, major=major,
+            generator=event.generator, in_reply_to=event.in_reply_to, reply_owner=event.reply_owner,
+            display_name=event.display_name, content=event.content,
+            attachments=_json(event.attachments) if event.attachments else None, space=event.space or None,
+        ),
         # Somebody else's comment on your image reaches your inbox, addressed to you.
-        out.append(_inbox(event.reply_owner, seq, event.activity_id, major, direct=True))
+        *delivered(event.actor, seq, event.activity_id, major, to=event.reply_owner),
+    ]
     out.extend(_effect(event))
     if event.verb == "post":
         # Attached media counts as posted: it is shown, and never swept as unposted.
@@ -372,16 +349,11 @@ def _metadata(
     return {name: value for name, value in given.items() if value is not None}
 
 
-def _inbox(user: str, seq: int, activity_id: str, major: int, *, direct: bool) -> Put:
-    return Put("inbox", {"entry": f"{user}:{seq:012d}", "user_id": user, "seq": seq, "activity_id": activity_id,
-                         "major": major, "direct": int(direct)})
-
-
 def _effect(event: ActivityPosted) -> list[Change]:
     fields: dict[str, Any] = {}
     if event.object_type == "image":
         if event.verb == "delete":
-            return [Remove("media", event.object_id)]
+            return [Remove("media", event.object_id), *swept_with(event.object_id)]
         fields = _metadata(event.display_name, event.content, event.license, event.tags)
         fields["updated_at"] = event.at
         if event.verb == "post":
@@ -389,7 +361,7 @@ def _effect(event: ActivityPosted) -> list[Change]:
         return [Patch("media", event.object_id, fields)]
     if event.object_type == "comment":
         if event.verb == "delete":
-            return [Remove("comments", event.object_id)]
+            return [Remove("comments", event.object_id), *swept_with(event.object_id)]
         if event.verb == "post":
             return [Put("comments", {"comment_id": event.object_id, "author": event.actor,
                                      "in_reply_to": event.in_reply_to, "content": event.content or "",
@@ -450,15 +422,6 @@ def _version(post_id: str, seq: int, event: PostCreated | PostEdited) -> Put:
     })
 
 
-def _post_entry(user: str, activity_id: str) -> str:
-    return f"{user}:{activity_id}"
-
-
-def _post_inbox(user: str, seq: int, activity_id: str, major: int) -> Put:
-    return Put("inbox", {"entry": _post_entry(user, activity_id), "user_id": user, "seq": seq,
-                         "activity_id": activity_id, "major": major, "direct": 0})
-
-
 def _post_created(event: PostCreated, seq: int) -> list[Change]:
     activity_id = post_activity_id(event.post_id)
     if event.comment_on:
@@ -473,14 +436,13 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
     ]
     if event.visibility in LISTED:
         # A listed post is a note in its author's pump.io feeds, attachments and all.
-        out.append(Put("activities", {
-            "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "post",
-            "object_type": "note", "object_id": event.post_id, "major": 1, "in_reply_to": None,
-            "reply_owner": None, "generator": event.app, "display_name": None, "content": event.text,
-            "published": event.at, "attachments": _json(event.attachments) if event.attachments else None,
-            "space": event.space or None,
-        }))
-        out.append(_post_inbox(event.author, seq, activity_id, 1))
+        out.append(activity_row(
+            activity_id=activity_id, seq=seq, actor=event.author, verb="post", object_type="note",
+            object_id=event.post_id, at=event.at, generator=event.app, content=event.text,
+            attachments=_json(event.attachments) if event.attachments else None, space=event.space or None,
+        ))
+        # Keyed by activity, not by sequence, so that the post's delete can take the entries out.
+        out.extend(delivered(event.author, seq, activity_id, 1, suffix=activity_id))
     out.extend(_attach(event.attachments, event.post_id, event.at, listed=event.visibility in LISTED))
     return out
 
@@ -495,16 +457,11 @@ def _comment_created(event: PostCreated, seq: int, activity_id: str) -> list[Cha
         _version(event.post_id, seq, event),
         Put("comments", {"comment_id": event.post_id, "author": event.author, "in_reply_to": event.comment_on,
                          "content": event.text, "published": event.at, "updated": event.at}),
-        Put("activities", {
-            "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "post",
-            "object_type": "comment", "object_id": event.post_id, "major": 1, "in_reply_to": event.comment_on,
-            "reply_owner": event.reply_owner or None, "generator": event.app, "display_name": None,
-            "content": event.text, "published": event.at, "attachments": None, "space": None,
-        }),
-        _inbox(event.author, seq, activity_id, 1, direct=False),
+        activity_row(activity_id=activity_id, seq=seq, actor=event.author, verb="post", object_type="comment",
+                     object_id=event.post_id, at=event.at, generator=event.app, in_reply_to=event.comment_on,
+                     reply_owner=event.reply_owner or None, content=event.text),
+        *delivered(event.author, seq, activity_id, 1, to=event.reply_owner),
     ]
-    if event.reply_owner and event.reply_owner != event.author:
-        out.append(_inbox(event.reply_owner, seq, activity_id, 1, direct=True))
     return out
 
 
@@ -513,15 +470,13 @@ def _comment_changed(event: PostEdited | PostDeleted, seq: int) -> list[Change]:
     edit = isinstance(event, PostEdited)
     comment_id = event.note_id or event.post_id
     activity_id = update_activity_id(event.post_id, seq) if edit else delete_activity_id(event.post_id)
-    out: list[Change] = [Put("activities", {
-        "activity_id": activity_id, "seq": seq, "actor": event.author, "verb": "update" if edit else "delete",
-        "object_type": "comment", "object_id": comment_id, "major": 0, "in_reply_to": event.comment_on,
-        "reply_owner": event.reply_owner or None, "generator": event.app, "display_name": None,
-        "content": event.text if isinstance(event, PostEdited) else None, "published": event.at,
-        "attachments": None, "space": None,
-    }), _inbox(event.author, seq, activity_id, 0, direct=False)]
-    if event.reply_owner and event.reply_owner != event.author:
-        out.append(_inbox(event.reply_owner, seq, activity_id, 0, direct=True))
+    out: list[Change] = [
+        activity_row(activity_id=activity_id, seq=seq, actor=event.author, verb="update" if edit else "delete",
+                     object_type="comment", object_id=comment_id, at=event.at, generator=event.app,
+                     in_reply_to=event.comment_on, reply_owner=event.reply_owner or None,
+                     content=event.text if isinstance(event, PostEdited) else None),
+        *delivered(event.author, seq, activity_id, 0, to=event.reply_owner),
+    ]
     if isinstance(event, PostEdited):
         out.append(Patch("posts", event.post_id, {"text": event.text, "edited_at": event.at}))
         out.append(_version(event.post_id, seq, event))
@@ -529,6 +484,7 @@ def _comment_changed(event: PostEdited | PostDeleted, seq: int) -> list[Change]:
     else:
         out.append(Remove("posts", event.post_id))
         out.append(Remove("comments", comment_id))
+        out.extend(swept_with(comment_id))
     return out
 
 
@@ -548,13 +504,9 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
             "content": event.text, "attachments": _json(event.attachments) if event.attachments else None}))
         # As pump.io does for an edit: an update activity of the note in the author's outbox.
         updated = update_activity_id(event.post_id, seq)
-        out.append(Put("activities", {
-            "activity_id": updated, "seq": seq, "actor": event.author, "verb": "update", "object_type": "note",
-            "object_id": event.note_id or event.post_id, "major": 0, "in_reply_to": None, "reply_owner": None,
-            "generator": "", "display_name": None, "content": None, "published": event.at, "attachments": None,
-            "space": None,
-        }))
-        out.append(_post_inbox(event.author, seq, updated, 0))
+        out.append(activity_row(activity_id=updated, seq=seq, actor=event.author, verb="update",
+                                object_type="note", object_id=event.note_id or event.post_id, at=event.at))
+        out.extend(delivered(event.author, seq, updated, 0, suffix=updated))
     # A comment's pump.io object shows the edit too; any other post has no comment row to patch.
     out.append(Patch("comments", event.post_id, {"content": event.text, "updated": event.at}))
     out.extend(_detach(event.detached))
@@ -566,20 +518,17 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
 def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
     if event.comment_on:
         return _comment_changed(event, seq)
-    out: list[Change] = [Remove("posts", event.post_id), Remove("comments", event.post_id)]
+    out: list[Change] = [Remove("posts", event.post_id), Remove("comments", event.post_id),
+                         *swept_with(event.note_id or event.post_id)]
     if event.activity_id:
         # The note leaves the feeds; a delete activity tells pump.io clients it went.
         deleted = delete_activity_id(event.post_id)
         out.append(Remove("activities", event.activity_id))
-        out.append(Put("activities", {
-            "activity_id": deleted, "seq": seq, "actor": event.author, "verb": "delete", "object_type": "note",
-            "object_id": event.note_id or event.post_id, "major": 0, "in_reply_to": None, "reply_owner": None,
-            "generator": "", "display_name": None, "content": None, "published": event.at, "attachments": None,
-            "space": None,
-        }))
-        # Keyed by activity, not by sequence, so that the delete can take the post's entry out.
-        out.append(Remove("inbox", _post_entry(event.author, event.activity_id)))
-        out.append(_post_inbox(event.author, seq, deleted, 0))
+        out.append(activity_row(activity_id=deleted, seq=seq, actor=event.author, verb="delete",
+                                object_type="note", object_id=event.note_id or event.post_id, at=event.at))
+        # Out of every inbox it reached, the author's and the followers'.
+        out.append(Sweep("inbox", "activity_id", event.activity_id))
+        out.extend(delivered(event.author, seq, deleted, 0, suffix=deleted))
     # Its media is free again: deleted with the post's redraft or swept as any unposted upload.
     out.extend(_detach(event.attachments))
     return out

@@ -17,7 +17,13 @@ from core.events import (
     ClientRegistered,
     ClientUpdated,
     Codec,
+    CollectionCreated,
+    CollectionDeleted,
+    CollectionEdited,
+    CollectionItemAdded,
+    CollectionItemRemoved,
     Focus,
+    Followed,
     MediaDeleted,
     MediaFailed,
     MediaMeta,
@@ -30,9 +36,12 @@ from core.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
+    Reacted,
     RenditionInfo,
     TokenIssued,
     TokenRevoked,
+    Unfollowed,
+    Unreacted,
     UserAdded,
     aggregate_filter,
 )
@@ -117,6 +126,21 @@ SAMPLES: list[AnyEvent] = [
         RenditionInfo(style="thumb", width=320, height=180, content_type="image/png", size=200),
     ), blurhash="UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH"),
     MediaReprocessRequested(at=30.0, media_id="21", blob="9" * 64, after=0, kind="audio"),
+    # Added with reactions, follows and collections.
+    Reacted(at=31.0, reaction_id="r1", actor="bob", kind="favorite", object_type="image", object_id="9",
+            object_owner="alice", via="pumpio", app="PyPump"),
+    Unreacted(at=32.0, reaction_id="r2", actor="bob", kind="favorite", object_type="image", object_id="9",
+              object_owner="alice", via="pumpio"),
+    Followed(at=33.0, follow_id="f1", follower="bob", followee="alice", via="pumpio", app="PyPump"),
+    Unfollowed(at=34.0, follow_id="f2", follower="bob", followee="alice", via="pumpio"),
+    CollectionCreated(at=35.0, collection_id="k1", owner="alice", name="Birds", content="<p>Herons</p>",
+                      object_types=("image",), via="pumpio", app="PyPump"),
+    CollectionEdited(at=36.0, change_id="k2", collection_id="k1", owner="alice", name="Lake birds"),
+    CollectionItemAdded(at=37.0, change_id="k3", collection_id="k1", owner="alice", object_type="image",
+                        object_id="9", via="pumpio"),
+    CollectionItemRemoved(at=38.0, change_id="k4", collection_id="k1", owner="alice", object_type="image",
+                          object_id="9", via="pumpio"),
+    CollectionDeleted(at=39.0, change_id="k5", collection_id="k1", owner="alice", via="pumpio"),
 ]
 
 
@@ -136,7 +160,9 @@ def test_golden_samples_still_decode() -> None:
                     "media.updated", "media.deleted", "client.registered", "client.updated", "oauth.granted",
                     "activity.posted", "media.requested", "identity.avatar", "media.reprocess",
                     "token.revoked", "app.registered", "post.created", "post.edited", "post.deleted",
-                    "media.thumbnail"}
+                    "media.thumbnail", "reaction.added", "reaction.removed", "follow.added", "follow.removed",
+                    "collection.created", "collection.edited", "collection.added", "collection.removed",
+                    "collection.deleted"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -164,11 +190,11 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
     assert SAMPLES[17].subject() == "mx.media.8.reprocess"
-    assert [e.subject() for e in SAMPLES[-14:-11]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
+    assert [e.subject() for e in SAMPLES[19:22]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
                                                       "mx.app.c1.registered"]
-    assert SAMPLES[-9].subject() == "mx.post.117000000000000001.deleted"
+    assert SAMPLES[24].subject() == "mx.post.117000000000000001.deleted"
     # A custom preview is a subject of the media's own, apart from its outcome.
-    assert [e.subject() for e in SAMPLES[-4:]] == ["mx.media.20.uploaded", "mx.media.20.outcome",
+    assert [e.subject() for e in SAMPLES[29:33]] == ["mx.media.20.uploaded", "mx.media.20.outcome",
                                                   "mx.media.20.thumbnail", "mx.media.21.reprocess"]
 
 

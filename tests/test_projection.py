@@ -10,7 +10,11 @@ from core.events import (
     ActivityPosted,
     AnyEvent,
     AvatarSet,
+    CollectionCreated,
+    CollectionDeleted,
+    CollectionItemAdded,
     Focus,
+    Followed,
     MediaDeleted,
     MediaFailed,
     MediaProcessed,
@@ -18,7 +22,12 @@ from core.events import (
     MediaRequested,
     MediaUpdated,
     MediaUploaded,
+    PostCreated,
+    PostDeleted,
+    Reacted,
     RenditionInfo,
+    Unfollowed,
+    Unreacted,
     UserAdded,
 )
 from core.jetstream import JetStreamLog
@@ -26,6 +35,7 @@ from core.log import Record
 from core.memlog import MemoryLog
 from mediaplex.runtime import projection_at
 from store import generations
+from store.changes import Sweep
 from store.feed import Feed
 from store.projection import CHECKPOINT, Projection, Statements
 from store.readmodel import Patch, Put, Remove, changes
@@ -44,7 +54,10 @@ def processed(media_id: str) -> MediaProcessed:
 
 
 def test_folding_is_pure_data() -> None:
-    assert changes(MediaDeleted(at=1.0, media_id="3")) == [Remove("media", "3"), Remove("requests", "3")]
+    assert changes(MediaDeleted(at=1.0, media_id="3")) == [
+        Remove("media", "3"), Remove("requests", "3"), Sweep("reactions", "object_id", "3"),
+        Sweep("members", "object_id", "3"),
+    ]
     put, moved = changes(uploaded("3"))
     assert isinstance(put, Put) and put.row["status"] == "processing"
     assert moved == Remove("requests", "3")
@@ -231,6 +244,34 @@ def tangled_events() -> list[AnyEvent]:
             events.append(AvatarSet(at=6.0 + round_, user_id="alice", media_id=media))
             events.append(ActivityPosted(at=7.0, activity_id=f"a{round_}-{i}", actor="alice", verb="post",
                                          object_type="image", object_id=media, display_name=f"n{round_}"))
+            events.extend(social_events(round_, i, media))
+    return events
+
+
+def social_events(round_: int, i: int, media: str) -> list[AnyEvent]:
+    """Follows coming and going around posts that reach followers' inboxes, reactions, collections and
+    the sweeps of deletes: the changes a grouping must keep in order with each other."""
+    key = f"{round_}-{i}"
+    follower = ("bob", "carol")[i % 2]
+    follow: AnyEvent = (Followed(at=8.0, follow_id=f"f{key}", follower=follower, followee="alice") if i % 3
+                        else Unfollowed(at=8.0, follow_id=f"u{key}", follower=follower, followee="alice"))
+    post = f"{117 + round_}00000000000{i:04d}"
+    events: list[AnyEvent] = [
+        follow,
+        PostCreated(at=9.0, post_id=post, author="alice", text=f"note {key}"),
+        Reacted(at=9.5, reaction_id=f"r{key}", actor=follower, kind="favorite", object_type="note",
+                object_id=post, object_owner="alice"),
+        CollectionCreated(at=10.0, collection_id=f"k{i}", owner="alice", name=f"album {key}"),
+        CollectionItemAdded(at=10.5, change_id=f"ka{key}", collection_id=f"k{i}", owner="alice",
+                            object_type="image", object_id=media),
+    ]
+    if (i + round_) % 2:
+        events.append(PostDeleted(at=11.0, post_id=post, author="alice", activity_id=f"{post}-post",
+                                  note_id=post))
+    if i % 4 == 1:
+        events.append(Unreacted(at=11.5, reaction_id=f"x{key}", actor=follower, kind="favorite",
+                                object_type="note", object_id=post, object_owner="alice"))
+        events.append(CollectionDeleted(at=12.0, change_id=f"kd{key}", collection_id=f"k{i}", owner="alice"))
     return events
 
 
