@@ -8,37 +8,57 @@ posted is public to the server's users.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.events import ActivityPosted, PostCreated, PostDeleted, PostEdited
+from core.events import (
+    ActivityPosted,
+    CollectionCreated,
+    CollectionDeleted,
+    CollectionEdited,
+    CollectionItemAdded,
+    CollectionItemRemoved,
+    Followed,
+    PostCreated,
+    PostDeleted,
+    PostEdited,
+    Reacted,
+    Unfollowed,
+    Unreacted,
+)
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site, media_type
+from gateways.pumpio.verbs import (
+    INVALID_ACTIVITY,
+    LICENSE_LIMIT,
+    NO_OBJECT_TYPE,
+    NOT_IMPLEMENTED,
+    TITLE_LIMIT,
+    Context,
+    Posted,
+    local_id,
+    object_id,
+    only_author,
+    tags,
+    text,
+    unknown_type,
+)
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
 from store.queries.posts import post_by_note
 from store.reader import ProjectionReader
 from store.readmodel import FAILED, delete_activity_id, post_activity_id, update_activity_id
 
-VERBS = ("post", "update", "delete")
-OBJECT_TYPES = ("image", "video", "audio", "comment")
 # Uploads: each is a media whatever its kind, and its events name it as an image.
 MEDIA_OBJECT_TYPES = ("image", "video", "audio")
-LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-TITLE_LIMIT = 255
-LICENSE_LIMIT = 255
-TAG_LIMIT = 100
-TAGS_LIMIT = 100
+# Every object type an activity may name; which verbs take which is each interpreter's to say.
+OBJECT_TYPES = (*MEDIA_OBJECT_TYPES, "comment", "note", "collection", "person")
 
-INVALID_ACTIVITY = "Invalid activity provided."
-NOT_IMPLEMENTED = "Verb not yet implemented"
-NO_OBJECT_TYPE = "No objectType specified."
-NO_OBJECT_ID = "Object ID has not been specified."
 ALREADY_POSTED = "This image has already been posted."
 NOT_PROCESSED = "This image could not be processed, so it cannot be posted."
 NOT_YOURS = "Not able to post another user's image."
@@ -48,7 +68,17 @@ NO_REPLY_TARGET = "A comment must be in reply to an image (inReplyTo)."
 REPLY_TO_IMAGES = "Comments can only reply to images."
 
 
-Interpreted = ActivityPosted | PostCreated | PostEdited | PostDeleted
+Interpreted = (
+    ActivityPosted | PostCreated | PostEdited | PostDeleted | Reacted | Unreacted | Followed | Unfollowed
+    | CollectionCreated | CollectionEdited | CollectionDeleted | CollectionItemAdded | CollectionItemRemoved
+)
+Interpreter = Callable[[Context, Posted], Awaitable[Interpreted]]
+
+# Verbs interpreted whatever they act on, and the object types whose post, update and delete have an
+# interpreter of their own; images and comments are interpreted below.
+BY_VERB: dict[str, Interpreter] = {}
+BY_TYPE: dict[str, Interpreter] = {}
+VERBS = ("post", "update", "delete", *BY_VERB)
 
 
 def msg_id(event: Interpreted) -> str:
@@ -60,6 +90,9 @@ def msg_id(event: Interpreted) -> str:
         return f"post.{event.post_id}.edited.{uuid.uuid4().hex}"
     if isinstance(event, PostDeleted):
         return f"post.{event.post_id}.deleted"
+    if not isinstance(event, ActivityPosted):
+        # Their ids are made from what the change found, so two racing requests make the same one.
+        return event.subject()
     if event.verb == "delete" or (event.verb == "post" and event.object_type == "image"):
         return f"activity.{event.verb}.{event.object_type}.{event.object_id}"
     return f"activity.{event.activity_id}"
@@ -67,25 +100,26 @@ def msg_id(event: Interpreted) -> str:
 
 def activity_of(event: Interpreted, seq: int) -> str:
     """The pump.io activity an event appended at `seq` shows as: a comment is a post, changed as one."""
-    if isinstance(event, PostCreated):
-        return post_activity_id(event.post_id)
-    if isinstance(event, PostEdited):
-        return update_activity_id(event.post_id, seq)
-    if isinstance(event, PostDeleted):
-        return delete_activity_id(event.post_id)
-    return event.activity_id
+    match event:
+        case PostCreated():
+            return post_activity_id(event.post_id)
+        case PostEdited():
+            return update_activity_id(event.post_id, seq)
+        case PostDeleted():
+            return delete_activity_id(event.post_id)
+        case ActivityPosted():
+            return event.activity_id
+        case Reacted() | Unreacted():
+            return event.reaction_id
+        case Followed() | Unfollowed():
+            return event.follow_id
+        case CollectionCreated():
+            return event.collection_id
+    return event.change_id
 
 
-def only_author(verb: str, object_type: str) -> str:
-    return f"Only the author can {verb} this {object_type}."
-
-
-def unknown_type(object_type: object) -> str:
-    return f"Unknown object type '{object_type}'."
-
-
-def parse(body: Any) -> tuple[str, dict[str, Any], str]:
-    """(verb, object, objectType), refused in pump.io's order: activity shape, verb, object type."""
+def parse(body: Any) -> Posted:
+    """The activity's verb, object and object type, refused in pump.io's order: shape, verb, object type."""
     if not isinstance(body, dict):
         raise Refusal(400, INVALID_ACTIVITY)
     verb, obj = body.get("verb"), body.get("object")
@@ -98,41 +132,7 @@ def parse(body: Any) -> tuple[str, dict[str, Any], str]:
         raise Refusal(400, NO_OBJECT_TYPE)
     if object_type not in OBJECT_TYPES:
         raise Refusal(400, unknown_type(object_type))
-    return verb, obj, object_type
-
-
-def local_id(value: object, object_type: str, site: Site) -> str | None:
-    """The local id in `<public url>/api/<type>/<id>`; None for anything else, such as another server's object."""
-    if not isinstance(value, str):
-        return None
-    prefix = site.object_id(object_type, "")
-    if not value.startswith(prefix):
-        return None
-    rest = value[len(prefix):].rstrip("/")
-    return rest if LOCAL_ID.fullmatch(rest) else None
-
-
-def _text(obj: dict[str, Any], key: str, limit: int) -> str | None:
-    if key not in obj or obj[key] is None:
-        return None
-    value = obj[key]
-    if not isinstance(value, str):
-        raise Refusal(400, f"'{key}' must be a string")
-    if len(value) > limit:
-        raise Refusal(400, f"'{key}' is too long (maximum is {limit} characters)")
-    return value
-
-
-def _tags(obj: dict[str, Any]) -> tuple[str, ...] | None:
-    value = obj.get("tags")
-    if value is None:
-        return None
-    message = f"'tags' must be a list of at most {TAGS_LIMIT} strings of at most {TAG_LIMIT} characters"
-    if not isinstance(value, list) or len(value) > TAGS_LIMIT:
-        raise Refusal(400, message)
-    if not all(isinstance(tag, str) and len(tag) <= TAG_LIMIT for tag in value):
-        raise Refusal(400, message)
-    return tuple(value)
+    return Posted(verb=verb, obj=obj, object_type=object_type, body=body)
 
 
 class Activities:
@@ -145,9 +145,17 @@ class Activities:
         self._actor = actor
         self._generator = generator
         self._content_limit = content_limit
+        self._context = Context(projection=projection, site=site, actor=actor, generator=generator,
+                                content_limit=content_limit)
 
     async def interpret(self, body: Any) -> Interpreted:
-        verb, obj, object_type = parse(body)
+        posted = parse(body)
+        verb, obj, object_type = posted.verb, posted.obj, posted.object_type
+        interpreter = BY_VERB.get(verb) or BY_TYPE.get(object_type)
+        if interpreter is not None:
+            return await interpreter(self._context, posted)
+        if object_type not in (*MEDIA_OBJECT_TYPES, "comment"):
+            raise Refusal(400, unknown_type(object_type))
         if object_type == "comment":
             if verb == "post":
                 return await self._comment(obj)
@@ -164,16 +172,14 @@ class Activities:
 
     def _image_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
         return {
-            "display_name": _text(obj, "displayName", TITLE_LIMIT),
-            "content": _text(obj, "content", self._content_limit),
-            "license": _text(obj, "license", LICENSE_LIMIT),
-            "tags": _tags(obj),
+            "display_name": text(obj, "displayName", TITLE_LIMIT),
+            "content": text(obj, "content", self._content_limit),
+            "license": text(obj, "license", LICENSE_LIMIT),
+            "tags": tags(obj),
         }
 
     async def _image(self, obj: dict[str, Any], object_type: str = "image") -> sqlite3.Row:
-        if "id" not in obj:
-            raise Refusal(400, NO_OBJECT_ID)
-        media_id = local_id(obj["id"], object_type, self._site)
+        media_id = local_id(object_id(obj), object_type, self._site)
         media = await media_by_id(self._projection, media_id) if media_id else None
         # Someone else's unposted upload is as good as absent, and so is a video named as an image.
         if media is None or not visible(media, self._actor) or media_type(media["kind"]) != object_type:
@@ -200,7 +206,7 @@ class Activities:
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
     async def _comment(self, obj: dict[str, Any]) -> PostCreated:
-        content = _text(obj, "content", self._content_limit) or ""
+        content = text(obj, "content", self._content_limit) or ""
         target = obj.get("inReplyTo")
         if isinstance(target, str):
             target = {"id": target}
@@ -219,9 +225,7 @@ class Activities:
                            comment_on=media["media_id"], reply_owner=media["owner_id"])
 
     async def _change_comment(self, verb: str, obj: dict[str, Any]) -> Interpreted:
-        if "id" not in obj:
-            raise Refusal(400, NO_OBJECT_ID)
-        comment_id = local_id(obj["id"], "comment", self._site)
+        comment_id = local_id(object_id(obj), "comment", self._site)
         comment = await comment_by_id(self._projection, comment_id) if comment_id else None
         if comment is None:
             raise Refusal(404, NO_COMMENT)
@@ -230,7 +234,7 @@ class Activities:
         image = await media_by_id(self._projection, comment["in_reply_to"])
         # The image's owner hears of changes to comments on it, as of the comment itself.
         reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
-        content = _text(obj, "content", self._content_limit)
+        content = text(obj, "content", self._content_limit)
         post = await self._projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
         if post is not None:
             # The comment is a post: changed as one, so every protocol sees the change.

@@ -133,18 +133,34 @@ class View:
             return media["title"] or render.ARTICLES[render.media_type(media["kind"])]
         return None
 
+    def collection(self, collection_id: str) -> dict[str, Any]:
+        return render.reference("collection", collection_id, self.site)
+
+    def object(self, object_type: str, object_id: str) -> dict[str, Any]:
+        """Any object an activity names, whole as far as its rows were gathered."""
+        if object_type == "image":
+            return self.image(object_id)
+        if object_type == "note":
+            return self.note(object_id)
+        if object_type == "comment":
+            return self.comment(object_id)
+        if object_type == "person":
+            return self.person(object_id)
+        if object_type == "collection":
+            return self.collection(object_id)
+        return render.reference(object_type, object_id, self.site)
+
     def activity(self, row: sqlite3.Row) -> dict[str, Any]:
         object_type, object_id = row["object_type"], row["object_id"]
         if row["verb"] == "delete":
             obj = render.reference(object_type, object_id, self.site, deleted=row["published"])
-        elif object_type == "image":
-            obj = self.image(object_id)
-        elif object_type == "note":
-            obj = self.note(object_id)
         else:
-            obj = self.comment(object_id)
+            obj = self.object(object_type, object_id)
         content = render.activity_content(row, self.title(row))
-        return render.activity(row, self.person(row["actor"]), obj, content, self.site)
+        body = render.activity(row, self.person(row["actor"]), obj, content, self.site)
+        if row["target"]:
+            body["target"] = self.collection(row["target"])
+        return body
 
 
 def visible(media: sqlite3.Row, viewer: str) -> bool:
