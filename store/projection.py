@@ -253,15 +253,16 @@ class Statements:
         change may join the newest group of its shape as long as no later group touches its row;
         otherwise it opens a new group. Changes to one row keep their order.
 
-        A Sweep reaches rows by another column, so it always opens a group, and no later change to its
-        table joins one before it. A Deliver reads `follows` and adds inbox entries only a follower
-        could have: it keeps its place among the changes to `follows` and the sweeps of `inbox`, and
-        commutes with the rest (an entry someone already has stays as it is).
+        A Sweep reaches rows by another column: it joins no group before a change to its table, and
+        no later change to its table joins one before it. A Deliver reads `follows` and adds inbox
+        entries only a follower could have: it keeps its place among the changes to `follows` and the
+        sweeps of `inbox`, and commutes with the rest (an entry someone already has stays as it is).
         """
         groups: list[_Group] = []
         newest: dict[tuple[Any, ...], int] = {}
         touched: dict[RowId, int] = {}
         swept: dict[str, int] = {}
+        changed: dict[str, int] = {}
         delivered = follows = -1
         pks = self._pks
         for batch in batches:
@@ -283,8 +284,16 @@ class Statements:
                     delivered = max(delivered, index)
                     continue
                 if isinstance(change, Sweep):
-                    index = len(groups)
-                    groups.append(_Group(Sweep, table, (change.column,), [change.value], [(change.value,)]))
+                    # Sweeps of one column join while nothing else has changed their table since.
+                    shape: tuple[Any, ...] = (Sweep, table, (change.column,))
+                    index = newest.get(shape)
+                    latest = delivered if table == "inbox" else -1
+                    if index is None or index < max(changed.get(table, -1), latest):
+                        index = len(groups)
+                        groups.append(_Group(Sweep, table, (change.column,), [], []))
+                        newest[shape] = index
+                    groups[index].keys.append(change.value)
+                    groups[index].params.append((change.value,))
                     swept[table] = index
                     continue
                 if table == "follows":
@@ -313,6 +322,7 @@ class Statements:
                 group.keys.append(key)
                 group.params.append(params)
                 touched[target] = index
+                changed[table] = max(changed.get(table, -1), index)
                 if table == "follows":
                     follows = max(follows, index)
         return groups
