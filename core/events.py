@@ -373,8 +373,8 @@ class PostDeleted(Event, frozen=True, tag="post.deleted"):
         return f"mx.post.{self.post_id}.deleted"
 
 
-class Reacted(Event, frozen=True, tag="reaction.added"):
-    """A person favorited or shared an object, whichever protocol said so: one reaction.
+class Reaction(Event, frozen=True):
+    """What a favorite or share names, whichever protocol said so: one reaction.
 
     `kind`: favorite | share. `object_type`: image | video | audio | note | comment, and `object_id`
     the media id or the post id. `object_owner` is whose object it is, so that owner's inbox hears of
@@ -390,47 +390,38 @@ class Reacted(Event, frozen=True, tag="reaction.added"):
     via: str = ""
     app: str = ""
 
+
+class Reacted(Reaction, frozen=True, tag="reaction.added"):
+    """A person favorited or shared an object."""
+
     def subject(self) -> str:
         return f"mx.reaction.{self.reaction_id}.added"
 
 
-class Unreacted(Event, frozen=True, tag="reaction.removed"):
-    """A favorite or share taken back; the fields name it as Reacted did."""
-
-    reaction_id: str
-    actor: str
-    kind: str
-    object_type: str
-    object_id: str
-    object_owner: str = ""
-    via: str = ""
-    app: str = ""
+class Unreacted(Reaction, frozen=True, tag="reaction.removed"):
+    """A favorite or share taken back."""
 
     def subject(self) -> str:
         return f"mx.reaction.{self.reaction_id}.removed"
 
 
-class Followed(Event, frozen=True, tag="follow.added"):
-    """`follower` now follows `followee`: what the followee does from now on reaches the follower's inbox."""
-
+class Follow(Event, frozen=True):
     follow_id: str
     follower: str
     followee: str
     via: str = ""
     app: str = ""
+
+
+class Followed(Follow, frozen=True, tag="follow.added"):
+    """`follower` now follows `followee`: what the followee does from now on reaches the follower's inbox."""
 
     def subject(self) -> str:
         return f"mx.follow.{self.follow_id}.added"
 
 
-class Unfollowed(Event, frozen=True, tag="follow.removed"):
+class Unfollowed(Follow, frozen=True, tag="follow.removed"):
     """`follower` stopped following `followee`; what already reached the inbox stays there."""
-
-    follow_id: str
-    follower: str
-    followee: str
-    via: str = ""
-    app: str = ""
 
     def subject(self) -> str:
         return f"mx.follow.{self.follow_id}.removed"
@@ -454,12 +445,17 @@ class CollectionCreated(Event, frozen=True, tag="collection.created"):
         return f"mx.collection.{self.collection_id}.created"
 
 
-class CollectionEdited(Event, frozen=True, tag="collection.edited"):
-    """A collection's name or description changed; None leaves a field as it is."""
+class CollectionChange(Event, frozen=True):
+    """A change to an existing collection; `change_id` names it, and is the activity pump.io shows for it."""
 
     change_id: str
     collection_id: str
     owner: str
+
+
+class CollectionEdited(CollectionChange, frozen=True, tag="collection.edited"):
+    """A collection's name or description changed; None leaves a field as it is."""
+
     name: str | None = None
     content: str | None = None
     via: str = ""
@@ -469,12 +465,9 @@ class CollectionEdited(Event, frozen=True, tag="collection.edited"):
         return f"mx.collection.{self.collection_id}.edited"
 
 
-class CollectionDeleted(Event, frozen=True, tag="collection.deleted"):
+class CollectionDeleted(CollectionChange, frozen=True, tag="collection.deleted"):
     """The collection is gone, and with it its membership (the members themselves stay)."""
 
-    change_id: str
-    collection_id: str
-    owner: str
     via: str = ""
     app: str = ""
 
@@ -482,33 +475,22 @@ class CollectionDeleted(Event, frozen=True, tag="collection.deleted"):
         return f"mx.collection.{self.collection_id}.deleted"
 
 
-class CollectionItemAdded(Event, frozen=True, tag="collection.added"):
-    """An object became a member of a collection; `object_type` and `object_id` name it as Reacted does,
-    or a person (`object_id` the user id) or another collection."""
+class CollectionItem(CollectionChange, frozen=True):
+    """A member of a collection, named as a reaction names its object, or a person (`object_id` the user
+    id) or another collection."""
 
-    change_id: str
-    collection_id: str
-    owner: str
     object_type: str
     object_id: str
     via: str = ""
     app: str = ""
 
+
+class CollectionItemAdded(CollectionItem, frozen=True, tag="collection.added"):
     def subject(self) -> str:
         return f"mx.collection.{self.collection_id}.added"
 
 
-class CollectionItemRemoved(Event, frozen=True, tag="collection.removed"):
-    """An object left a collection."""
-
-    change_id: str
-    collection_id: str
-    owner: str
-    object_type: str
-    object_id: str
-    via: str = ""
-    app: str = ""
-
+class CollectionItemRemoved(CollectionItem, frozen=True, tag="collection.removed"):
     def subject(self) -> str:
         return f"mx.collection.{self.collection_id}.removed"
 
