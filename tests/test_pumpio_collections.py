@@ -9,8 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from pypump import Client, PyPump
 
+from mediaplex.admin import add_user
 from tests.outage import free_port
+from tests.pumpclient import authorize, register_client, signer
 from tests.servers import Running, make_config, rebuilt, start
 from tests.test_posts import api
 from tests.test_pumpio_feed import Pump, jpeg, login, posted_image, query, walk
@@ -306,3 +309,35 @@ async def test_collections_survive_a_rebuild_unchanged(nats_url: str, data_dir: 
         await second.server.stop()
     assert after == before
     assert before[0]["members"]["totalItems"] == 3 and before[0]["displayName"] == "Aves"
+
+
+def _pypump_adds_and_removes(url: str, client: tuple[str, str], token: tuple[str, str], collection_id: str,
+                             image: dict[str, Any]) -> tuple[list[str], list[str], str]:
+    """PyPump's own Collection.add and remove, unmodified, signing with the access token the flow gave."""
+    store = {"client-key": client[0], "client-secret": client[1], "client-expirey": 0,
+             "oauth-access-token": token[0], "oauth-access-secret": token[1]}
+    pump = PyPump(client=Client(webfinger=f"alice@{urlsplit(url).netloc}", type="native", name="PyPump",
+                                key=client[0], secret=client[1]), verifier_callback=lambda _: None, store=store)
+    # PyPump speaks https only; the test server is plain HTTP on loopback.
+    pump.protocol = "http"
+    collection = pump.Collection(id=collection_id)
+    # As PyPump reads any object it was sent.
+    photo = pump.Image().unserialize(image)
+    collection.add(photo)
+    added = [member.id for member in collection.members]
+    name = str(collection.display_name)
+    collection.remove(photo)
+    return added, [member.id for member in collection.members], name
+
+
+async def test_pypump_collection_adds_and_removes(server: Running, tmp_path: Path) -> None:
+    await add_user(server.events, "alice", "alice-password")
+    client = await register_client(server.url, application_name="PyPump")
+    token = await authorize(server.url, client, "alice", "alice-password")
+    alice = Pump(server.url, "alice", signer(client, token))
+    birds = await album(alice, "Birds")
+    image = await posted_image(alice, tmp_path)
+    added, left, name = await asyncio.to_thread(_pypump_adds_and_removes, server.url, client, token, birds["id"],
+                                                image)
+    assert added == [image["id"]] and left == [] and name == "Birds"
+    assert [a["verb"] for a in (await alice.get("/api/user/alice/feed", count=2)).json["items"]] == ["remove", "add"]
