@@ -31,6 +31,7 @@ from core.events import (
 )
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
+from gateways.pumpio.collections import interpret_collection, interpret_membership
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site, media_type
 from gateways.pumpio.verbs import (
@@ -76,8 +77,8 @@ Interpreter = Callable[[Context, Posted], Awaitable[Interpreted]]
 
 # Verbs interpreted whatever they act on, and the object types whose post, update and delete have an
 # interpreter of their own; images and comments are interpreted below.
-BY_VERB: dict[str, Interpreter] = {}
-BY_TYPE: dict[str, Interpreter] = {}
+BY_VERB: dict[str, Interpreter] = {"add": interpret_membership, "remove": interpret_membership}
+BY_TYPE: dict[str, Interpreter] = {"collection": interpret_collection}
 VERBS = ("post", "update", "delete", *BY_VERB)
 
 
@@ -90,6 +91,9 @@ def msg_id(event: Interpreted) -> str:
         return f"post.{event.post_id}.edited.{uuid.uuid4().hex}"
     if isinstance(event, PostDeleted):
         return f"post.{event.post_id}.deleted"
+    if isinstance(event, CollectionEdited | CollectionItemAdded | CollectionItemRemoved):
+        # A collection changes many times on one subject: each change is told apart by its own id.
+        return f"{event.subject()}.{event.change_id}"
     if not isinstance(event, ActivityPosted):
         # Their ids are made from what the change found, so two racing requests make the same one.
         return event.subject()

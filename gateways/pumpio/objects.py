@@ -23,12 +23,14 @@ from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.render import Site
 from store.queries.activities import activity_by_id, posted_notes
+from store.queries.collections import collections_by_ids, member_count, object_types
 from store.queries.comments import comments_by_ids, newest_replies, reply_count, reply_ids
 from store.queries.media import media_by_id, media_by_ids
 from store.queries.users import users_by_ids
 
 # How many of an image's newest comments its `replies` embeds; the rest are a link away.
 REPLIES_SHOWN = 4
+MEDIA_TYPES = ("image", "video", "audio")
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
 # Far past any feed, and far inside SQLite's 64-bit integers.
@@ -53,6 +55,8 @@ class Rows(msgspec.Struct):
     notes: dict[str, sqlite3.Row] = {}
     reply_totals: dict[str, int] = {}
     reply_rows: dict[str, list[sqlite3.Row]] = {}
+    collections: dict[str, sqlite3.Row] = {}
+    member_totals: dict[str, int] = {}
 
 
 def attachment_ids(post: sqlite3.Row) -> list[str]:
@@ -60,8 +64,12 @@ def attachment_ids(post: sqlite3.Row) -> list[str]:
 
 
 def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_ids: Iterable[str] = (),
-           note_ids: Iterable[str] = (), user_ids: Iterable[str] = ()) -> Rows:
-    """Everything rendering these objects needs: their rows, their authors, and each image's newest replies."""
+           note_ids: Iterable[str] = (), user_ids: Iterable[str] = (), collection_ids: Iterable[str] = (),
+           viewer: str = "") -> Rows:
+    """Everything rendering these objects needs: their rows, their authors, and each image's newest replies;
+    a collection's count of members is of those `viewer` may see."""
+    collections = collections_by_ids(conn, collection_ids)
+    member_totals = {cid: member_count(conn, cid, viewer) for cid in collections}
     comments = comments_by_ids(conn, comment_ids)
     notes = posted_notes(conn, note_ids)
     attached = [media_id for post in notes.values() for media_id in attachment_ids(post)]
@@ -75,19 +83,23 @@ def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_i
     # Comments shown under an image are looked up like any other.
     comments.update((c["comment_id"], c) for rows in shown.values() for c in rows)
     people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values()),
-              *(n["actor"] for n in notes.values())}
+              *(n["actor"] for n in notes.values()), *(c["owner"] for c in collections.values())}
     users = users_by_ids(conn, people)
-    return Rows(users=users, media=media, comments=comments, notes=notes, reply_totals=totals, reply_rows=shown)
+    return Rows(users=users, media=media, comments=comments, notes=notes, reply_totals=totals, reply_rows=shown,
+                collections=collections, member_totals=member_totals)
 
 
 def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row]) -> Rows:
     rows = list(activities)
     return gather(
         conn,
-        media_ids=[a["object_id"] for a in rows if a["object_type"] == "image"],
+        media_ids=[a["object_id"] for a in rows if a["object_type"] in MEDIA_TYPES],
         comment_ids=[a["object_id"] for a in rows if a["object_type"] == "comment"],
         note_ids=[a["object_id"] for a in rows if a["object_type"] == "note"],
-        user_ids=[a["actor"] for a in rows],
+        user_ids=[a["actor"] for a in rows] + [a["object_id"] for a in rows if a["object_type"] == "person"],
+        # A collection is an activity's object (post, update) or its target (add, remove).
+        collection_ids=[a["object_id"] for a in rows if a["object_type"] == "collection"]
+        + [a["target"] for a in rows if a["target"]],
     )
 
 
@@ -134,11 +146,15 @@ class View:
         return None
 
     def collection(self, collection_id: str) -> dict[str, Any]:
-        return render.reference("collection", collection_id, self.site)
+        row = self.rows.collections.get(collection_id)
+        if row is None:
+            return render.reference("collection", collection_id, self.site)
+        return render.album(row, self.person(row["owner"]), self.rows.member_totals.get(collection_id, 0),
+                            object_types(row), self.site)
 
     def object(self, object_type: str, object_id: str) -> dict[str, Any]:
         """Any object an activity names, whole as far as its rows were gathered."""
-        if object_type == "image":
+        if object_type in MEDIA_TYPES:
             return self.image(object_id)
         if object_type == "note":
             return self.note(object_id)

@@ -85,6 +85,7 @@ def _schemas() -> dict[str, Any]:
         "PumpComment": comment,
         "PumpFeed": collection(ref("PumpActivity")),
         "PumpReplies": collection(ref("PumpComment")),
+        "PumpMembers": collection(thing),
         "PumpRegistration": registration,
         "PumpClientCredentials": credentials,
         "PumpLinks": _object(["links"], {"links": links}),
@@ -286,9 +287,37 @@ def _objects() -> dict[str, PathItem]:
     }
 
 
+def _collections() -> dict[str, PathItem]:
+    cursor = [COUNT, OFFSET, in_query("before", STRING, "An item's id: the page of older ones"),
+              in_query("since", STRING, "An item's id: the page of newer ones")]
+    collection: PathItem = {"parameters": [OBJECT_ID], "get": _signed({
+        "operationId": "getCollection", "summary": "A collection (an album or a list) and how many members it has",
+        "responses": {"200": answer("The collection", ref("PumpObject")), "404": plain_error("No such collection")},
+    })}
+    members: PathItem = {"parameters": [OBJECT_ID], "get": _signed({
+        "operationId": "getCollectionMembers", "summary": "A page of a collection's members, newest first",
+        "parameters": cursor,
+        "responses": {"200": answer("The members", ref("PumpMembers")),
+                      "400": plain_error("A bad count or offset, both before and since, or an unknown member"),
+                      "404": plain_error("No such collection")},
+    })}
+    lists: PathItem = {"parameters": [USER, in_path("type", {"type": "string", "minLength": 1},
+                                                    "The object type the collections are meant for")],
+                       "get": _signed({
+        "operationId": "getUserLists", "summary": "A page of the user's collections meant for that object type",
+        "parameters": cursor,
+        "responses": {"200": answer("The collections", ref("PumpMembers")),
+                      "400": plain_error("A bad count or offset, both before and since, or an unknown collection"),
+                      "404": NO_USER},
+    })}
+    return {**slashed("/api/collection/{id}", collection), **slashed("/api/collection/{id}/members", members),
+            **slashed("/api/user/{user}/lists/{type}", lists)}
+
+
 def fragment() -> Fragment:
     return Fragment(
-        paths={**_discovery(), **_clients(), **_oauth(), **_users(), **_uploads(), **_feeds(), **_objects()},
+        paths={**_discovery(), **_clients(), **_oauth(), **_users(), **_uploads(), **_feeds(), **_objects(),
+               **_collections()},
         schemas=_schemas(),
         security_schemes={"oauth1": {
             "type": "apiKey", "in": "header", "name": "Authorization",

@@ -13,8 +13,9 @@ from gateways.kit.media import MediaView, Rendition
 from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
-PAST = {"post": "posted", "update": "updated", "delete": "deleted"}
-ARTICLES = {"image": "an image", "video": "a video", "audio": "an audio file", "comment": "a comment", "note": "a note"}
+PAST = {"post": "posted", "update": "updated", "delete": "deleted", "add": "added", "remove": "removed"}
+ARTICLES = {"image": "an image", "video": "a video", "audio": "an audio file", "comment": "a comment", "note": "a note",
+            "collection": "a collection", "person": "a person"}
 # The pump.io object types of media, by kind: an animated GIF is played as the video it became.
 MEDIA_TYPES = {"image": "image", "gifv": "video", "video": "video", "audio": "audio"}
 
@@ -202,4 +203,26 @@ def collection(*, display_name: str, url: str, object_type: str, items: list[dic
     }
     if author is not None:
         body["author"] = author
+    return body
+
+
+def album(row: sqlite3.Row, author: dict[str, Any], members: int, object_types: list[str],
+          site: Site) -> dict[str, Any]:
+    """A collection object: an album of media or a list of people; its members are a page away."""
+    object_id = site.object_id("collection", row["collection_id"])
+    members_url = f"{object_id}/members"
+    body: dict[str, Any] = {
+        "id": object_id,
+        "objectType": "collection",
+        "url": object_id,
+        "author": author,
+        "displayName": row["name"],
+        "content": row["content"],
+        "objectTypes": object_types,
+        "members": {"url": members_url, "totalItems": members},
+        "published": iso(row["created_at"]),
+        "updated": iso(row["updated_at"]),
+        "pump_io": {"shared": False},
+        "links": {"self": {"href": object_id}, "members": {"href": members_url}},
+    }
     return body
