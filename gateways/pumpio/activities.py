@@ -31,9 +31,10 @@ from core.events import (
 )
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
+from gateways.pumpio import follows, reactions
 from gateways.pumpio.collections import interpret_collection, interpret_membership
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
-from gateways.pumpio.render import Site, media_type
+from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site, media_type
 from gateways.pumpio.verbs import (
     INVALID_ACTIVITY,
     LICENSE_LIMIT,
@@ -55,8 +56,6 @@ from store.queries.posts import post_by_note
 from store.reader import ProjectionReader
 from store.readmodel import FAILED, delete_activity_id, post_activity_id, update_activity_id
 
-# Uploads: each is a media whatever its kind, and its events name it as an image.
-MEDIA_OBJECT_TYPES = ("image", "video", "audio")
 # Every object type an activity may name; which verbs take which is each interpreter's to say.
 OBJECT_TYPES = (*MEDIA_OBJECT_TYPES, "comment", "note", "collection", "person")
 
@@ -77,7 +76,8 @@ Interpreter = Callable[[Context, Posted], Awaitable[Interpreted]]
 
 # Verbs interpreted whatever they act on, and the object types whose post, update and delete have an
 # interpreter of their own; images and comments are interpreted below.
-BY_VERB: dict[str, Interpreter] = {"add": interpret_membership, "remove": interpret_membership}
+BY_VERB: dict[str, Interpreter] = {**reactions.BY_VERB, **follows.BY_VERB, "add": interpret_membership,
+                                   "remove": interpret_membership}
 BY_TYPE: dict[str, Interpreter] = {"collection": interpret_collection}
 VERBS = ("post", "update", "delete", *BY_VERB)
 

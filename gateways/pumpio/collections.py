@@ -34,7 +34,6 @@ from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import (
-    MEDIA_TYPES,
     NO_COMMENT,
     NO_IMAGE,
     NO_NOTE,
@@ -133,7 +132,7 @@ async def _member(ctx: Context, posted: Posted) -> tuple[str, str]:
             raise Refusal(404, NO_PERSON)
         return "person", name
     found = local_id(value, object_type, ctx.site)
-    if object_type in MEDIA_TYPES:
+    if object_type in render.MEDIA_OBJECT_TYPES:
         media = await media_by_id(ctx.projection, found) if found else None
         if media is None or not visible(media, ctx.actor) or render.media_type(media["kind"]) != object_type:
             raise Refusal(404, NO_IMAGE)
@@ -242,7 +241,7 @@ def _gather_members(conn: sqlite3.Connection, page: Page, collection_id: str, vi
     def of(*types: str) -> list[str]:
         return [m["object_id"] for m in page.rows if m["object_type"] in types]
 
-    return gather(conn, media_ids=of(*MEDIA_TYPES), comment_ids=of("comment"), note_ids=of("note"),
+    return gather(conn, media_ids=of(*render.MEDIA_OBJECT_TYPES), comment_ids=of("comment"), note_ids=of("note"),
                   user_ids=of("person"), collection_ids=[collection_id, *of("collection")], viewer=viewer)
 
 

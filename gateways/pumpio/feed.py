@@ -112,7 +112,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
         def load(conn: sqlite3.Connection) -> tuple[Page, list[sqlite3.Row], Rows]:
             page = read_page(conn, stream, owner, cursor)
             activities = activities_in_order(conn, [aid for _, aid in page.entries])
-            rows = gather_activities(conn, activities)
+            rows = gather_activities(conn, activities, principal.user_id)
             rows.users.setdefault(owner, user)
             return page, activities, rows
 
@@ -152,7 +152,7 @@ async def post_activity(request: web.Request) -> web.Response:
                             content_limit=config.settings(PumpSettings).content_limit)
     event = await activities.interpret(body)
     seq = await append(request, event, msg_id=msg_id(event))
-    activity = await activity_json(request, activity_of(event, seq))
+    activity = await activity_json(request, activity_of(event, seq), owner)
     if activity is None:
         # Either the log already held this change under the same message id (a racing duplicate), and
         # judged again against what is projected now it gets the refusal a later duplicate would; or

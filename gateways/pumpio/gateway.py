@@ -7,12 +7,24 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.pumpio import clients, collections, discovery, feed, oauth, objects, openapi, uploads, users
+from gateways.pumpio import (
+    clients,
+    collections,
+    discovery,
+    feed,
+    follows,
+    oauth,
+    objects,
+    openapi,
+    reactions,
+    uploads,
+    users,
+)
 from gateways.pumpio.settings import PumpSettings
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (discovery, clients, oauth, users, uploads, feed, objects, collections):
+    for module in (discovery, clients, oauth, users, uploads, feed, objects, reactions, follows, collections):
         module.add_routes(app)
 
 

@@ -26,11 +26,11 @@ from store.queries.activities import activity_by_id, posted_notes
 from store.queries.collections import collections_by_ids, member_count, object_types
 from store.queries.comments import comments_by_ids, newest_replies, reply_count, reply_ids
 from store.queries.media import media_by_id, media_by_ids
+from store.queries.reactions import reacted, reaction_counts
 from store.queries.users import users_by_ids
 
 # How many of an image's newest comments its `replies` embeds; the rest are a link away.
 REPLIES_SHOWN = 4
-MEDIA_TYPES = ("image", "video", "audio")
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
 # Far past any feed, and far inside SQLite's 64-bit integers.
@@ -57,6 +57,11 @@ class Rows(msgspec.Struct):
     reply_rows: dict[str, list[sqlite3.Row]] = {}
     collections: dict[str, sqlite3.Row] = {}
     member_totals: dict[str, int] = {}
+    # Who is reading, and the favorites and shares of every object gathered: (object id, kind) -> how
+    # many, and which of them are the reader's own.
+    viewer: str = ""
+    reactions: dict[tuple[str, str], int] = {}
+    reacted: set[tuple[str, str]] = set()
 
 
 def attachment_ids(post: sqlite3.Row) -> list[str]:
@@ -66,8 +71,9 @@ def attachment_ids(post: sqlite3.Row) -> list[str]:
 def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_ids: Iterable[str] = (),
            note_ids: Iterable[str] = (), user_ids: Iterable[str] = (), collection_ids: Iterable[str] = (),
            viewer: str = "") -> Rows:
-    """Everything rendering these objects needs: their rows, their authors, and each image's newest replies;
-    a collection's count of members is of those `viewer` may see."""
+    """Everything rendering these objects needs: their rows, their authors, each image's newest replies,
+    and how often each was favorited and shared, by `viewer` too; a collection's count of members is of
+    those `viewer` may see."""
     collections = collections_by_ids(conn, collection_ids)
     member_totals = {cid: member_count(conn, cid, viewer) for cid in collections}
     comments = comments_by_ids(conn, comment_ids)
@@ -85,21 +91,24 @@ def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_i
     people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values()),
               *(n["actor"] for n in notes.values()), *(c["owner"] for c in collections.values())}
     users = users_by_ids(conn, people)
+    objects = [*media, *comments, *notes]
     return Rows(users=users, media=media, comments=comments, notes=notes, reply_totals=totals, reply_rows=shown,
-                collections=collections, member_totals=member_totals)
+                collections=collections, member_totals=member_totals, viewer=viewer,
+                reactions=reaction_counts(conn, objects), reacted=reacted(conn, viewer, objects) if viewer else set())
 
 
-def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row]) -> Rows:
+def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row], viewer: str = "") -> Rows:
     rows = list(activities)
     return gather(
         conn,
-        media_ids=[a["object_id"] for a in rows if a["object_type"] in MEDIA_TYPES],
+        media_ids=[a["object_id"] for a in rows if a["object_type"] in render.MEDIA_OBJECT_TYPES],
         comment_ids=[a["object_id"] for a in rows if a["object_type"] == "comment"],
         note_ids=[a["object_id"] for a in rows if a["object_type"] == "note"],
         user_ids=[a["actor"] for a in rows] + [a["object_id"] for a in rows if a["object_type"] == "person"],
         # A collection is an activity's object (post, update) or its target (add, remove).
         collection_ids=[a["object_id"] for a in rows if a["object_type"] == "collection"]
         + [a["target"] for a in rows if a["target"]],
+        viewer=viewer,
     )
 
 
@@ -122,7 +131,8 @@ class View:
             return render.reference("image", media_id, self.site)
         shown = [self.comment(c["comment_id"], nested=True) for c in self.rows.reply_rows.get(media_id, [])]
         replies = render.replies(media_id, self.rows.reply_totals.get(media_id, 0), shown, self.site, row["kind"])
-        return render.image(media_view(row, self.site.base), self.person(row["owner_id"]), replies, self.site)
+        body = render.image(media_view(row, self.site.base), self.person(row["owner_id"]), replies, self.site)
+        return self._reactions(body, media_id)
 
     def comment(self, comment_id: str, *, nested: bool = False) -> dict[str, Any]:
         """A comment inside its image's replies names that image by id only, which ends the recursion."""
@@ -131,18 +141,28 @@ class View:
             return render.reference("comment", comment_id, self.site)
         parent = row["in_reply_to"]
         in_reply_to = render.reference("image", parent, self.site) if nested else self.image(parent)
-        return render.comment(row, self.person(row["author"]), in_reply_to, self.site)
+        return self._reactions(render.comment(row, self.person(row["author"]), in_reply_to, self.site), comment_id)
 
     def note(self, note_id: str) -> dict[str, Any]:
         post = self.rows.notes.get(note_id)
         if post is None:
             return render.reference("note", note_id, self.site)
         attachments = [self.image(media_id) for media_id in attachment_ids(post)]
-        return render.note(post, self.person(post["actor"]), attachments, self.site)
+        return self._reactions(render.note(post, self.person(post["actor"]), attachments, self.site), note_id)
+
+    def _reactions(self, body: dict[str, Any], object_id: str) -> dict[str, Any]:
+        """The object's `likes` and `shares`, and whether the reader favorited or shared it."""
+        counts, mine = self.rows.reactions, self.rows.reacted
+        return render.reactions(body, likes=counts.get((object_id, "favorite"), 0),
+                                shares=counts.get((object_id, "share"), 0), liked=(object_id, "favorite") in mine,
+                                shared=(object_id, "share") in mine)
 
     def title(self, activity: sqlite3.Row) -> str | None:
-        if activity["object_type"] == "image" and (media := self.rows.media.get(activity["object_id"])):
+        media = self.rows.media.get(activity["object_id"])
+        if activity["object_type"] in render.MEDIA_OBJECT_TYPES and media is not None:
             return media["title"] or render.ARTICLES[render.media_type(media["kind"])]
+        if activity["object_type"] == "person":
+            return str(activity["object_id"])
         return None
 
     def collection(self, collection_id: str) -> dict[str, Any]:
@@ -154,7 +174,7 @@ class View:
 
     def object(self, object_type: str, object_id: str) -> dict[str, Any]:
         """Any object an activity names, whole as far as its rows were gathered."""
-        if object_type in MEDIA_TYPES:
+        if object_type in render.MEDIA_OBJECT_TYPES:
             return self.image(object_id)
         if object_type == "note":
             return self.note(object_id)
@@ -203,8 +223,8 @@ def _whole(value: str | None, default: int, message: str, most: int) -> int:
     return number
 
 
-async def image_json(request: web.Request, media_id: str) -> dict[str, Any]:
-    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, media_ids=[media_id]))
+async def image_json(request: web.Request, media_id: str, viewer: str = "") -> dict[str, Any]:
+    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, media_ids=[media_id], viewer=viewer))
     return View(rows, Site.of(request.app[SERVICES].config)).image(media_id)
 
 
@@ -221,7 +241,7 @@ async def _visible_image(request: web.Request, viewer: str) -> sqlite3.Row:
 async def get_image(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     row = await _visible_image(request, principal.user_id)
-    return web.json_response(await image_json(request, row["media_id"]))
+    return web.json_response(await image_json(request, row["media_id"], principal.user_id))
 
 
 async def get_replies(request: web.Request) -> web.Response:
@@ -231,7 +251,7 @@ async def get_replies(request: web.Request) -> web.Response:
 
     def page(conn: sqlite3.Connection) -> tuple[int, list[str], Rows]:
         ids = reply_ids(conn, media_id, count, offset)
-        return reply_count(conn, media_id), ids, gather(conn, comment_ids=ids)
+        return reply_count(conn, media_id), ids, gather(conn, comment_ids=ids, viewer=principal.user_id)
 
     total, ids, rows = await request.app[SERVICES].projection.read(page)
     where = Site.of(request.app[SERVICES].config)
@@ -250,35 +270,35 @@ async def get_replies(request: web.Request) -> web.Response:
 
 
 async def get_comment(request: web.Request) -> web.Response:
-    await authenticate(request)
+    viewer = (await authenticate(request)).user_id
     comment_id = request.match_info["id"]
-    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, comment_ids=[comment_id]))
+    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, comment_ids=[comment_id], viewer=viewer))
     if comment_id not in rows.comments:
         raise Refusal(404, NO_COMMENT)
     return web.json_response(View(rows, Site.of(request.app[SERVICES].config)).comment(comment_id))
 
 
 async def get_note(request: web.Request) -> web.Response:
-    await authenticate(request)
+    viewer = (await authenticate(request)).user_id
     note_id = request.match_info["id"]
-    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, note_ids=[note_id]))
+    rows = await request.app[SERVICES].projection.read(lambda c: gather(c, note_ids=[note_id], viewer=viewer))
     if note_id not in rows.notes:
         raise Refusal(404, NO_NOTE)
     return web.json_response(View(rows, Site.of(request.app[SERVICES].config)).note(note_id))
 
 
-async def activity_json(request: web.Request, activity_id: str) -> dict[str, Any] | None:
+async def activity_json(request: web.Request, activity_id: str, viewer: str = "") -> dict[str, Any] | None:
     def load(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, Rows]:
         row = activity_by_id(conn, activity_id)
-        return row, gather_activities(conn, [row] if row else [])
+        return row, gather_activities(conn, [row] if row else [], viewer)
 
     row, rows = await request.app[SERVICES].projection.read(load)
     return None if row is None else View(rows, Site.of(request.app[SERVICES].config)).activity(row)
 
 
 async def get_activity(request: web.Request) -> web.Response:
-    await authenticate(request)
-    body = await activity_json(request, request.match_info["id"])
+    principal = await authenticate(request)
+    body = await activity_json(request, request.match_info["id"], principal.user_id)
     if body is None:
         raise Refusal(404, NO_ACTIVITY)
     return web.json_response(body)

@@ -86,6 +86,8 @@ def _schemas() -> dict[str, Any]:
         "PumpFeed": collection(ref("PumpActivity")),
         "PumpReplies": collection(ref("PumpComment")),
         "PumpMembers": collection(thing),
+        "PumpPeople": collection(ref("PumpPerson")),
+        "PumpObjects": collection(ref("PumpObject")),
         "PumpRegistration": registration,
         "PumpClientCredentials": credentials,
         "PumpLinks": _object(["links"], {"links": links}),
@@ -314,10 +316,35 @@ def _collections() -> dict[str, PathItem]:
             **slashed("/api/user/{user}/lists/{type}", lists)}
 
 
+def _social() -> dict[str, PathItem]:
+    """Who favorited or shared an object; what a person favorited; who follows them and whom they follow."""
+    def page(operation_id: str, summary: str, schema: str, parameter: dict[str, Any], missing: str) -> PathItem:
+        return {"parameters": [parameter], "get": _signed({
+            "operationId": operation_id, "summary": summary, "parameters": [COUNT, OFFSET],
+            "responses": {"200": answer("A page, latest first", ref(schema)),
+                          "400": plain_error("A bad count or offset"), "404": plain_error(missing)},
+        })}
+
+    paths: dict[str, PathItem] = {}
+    for kind in ("image", "video", "audio", "note", "comment"):
+        missing = "No such image" if kind in ("video", "audio") else f"No such {kind}"
+        for name, who in (("likes", "favorited"), ("shares", "shared")):
+            paths.update(slashed(f"/api/{kind}/{{id}}/{name}", page(
+                f"get{kind.capitalize()}{name.capitalize()}", f"The people who {who} a {kind}", "PumpPeople",
+                OBJECT_ID, missing)))
+    paths.update(slashed("/api/user/{user}/favorites", page(
+        "getFavorites", "What the user favorited", "PumpObjects", USER, "No such user")))
+    paths.update(slashed("/api/user/{user}/followers", page(
+        "getFollowers", "The people who follow the user", "PumpPeople", USER, "No such user")))
+    paths.update(slashed("/api/user/{user}/following", page(
+        "getFollowing", "The people the user follows", "PumpPeople", USER, "No such user")))
+    return paths
+
+
 def fragment() -> Fragment:
     return Fragment(
         paths={**_discovery(), **_clients(), **_oauth(), **_users(), **_uploads(), **_feeds(), **_objects(),
-               **_collections()},
+               **_collections(), **_social()},
         schemas=_schemas(),
         security_schemes={"oauth1": {
             "type": "apiKey", "in": "header", "name": "Authorization",

@@ -13,11 +13,14 @@ from gateways.kit.media import MediaView, Rendition
 from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
-PAST = {"post": "posted", "update": "updated", "delete": "deleted", "add": "added", "remove": "removed"}
+PAST = {"post": "posted", "update": "updated", "delete": "deleted", "add": "added", "remove": "removed",
+        "favorite": "favorited", "unfavorite": "unfavorited", "share": "shared", "unshare": "unshared",
+        "follow": "followed", "stop-following": "stopped following"}
 ARTICLES = {"image": "an image", "video": "a video", "audio": "an audio file", "comment": "a comment", "note": "a note",
             "collection": "a collection", "person": "a person"}
 # The pump.io object types of media, by kind: an animated GIF is played as the video it became.
 MEDIA_TYPES = {"image": "image", "gifv": "video", "video": "video", "audio": "audio"}
+MEDIA_OBJECT_TYPES = ("image", "video", "audio")
 
 
 def media_type(kind: str | None) -> str:
@@ -58,6 +61,10 @@ def person(user: sqlite3.Row, site: Site) -> dict[str, Any]:
             "activity-inbox": {"href": f"{site.user(name)}/inbox"},
             "activity-outbox": {"href": f"{site.user(name)}/feed"},
         },
+        "followers": {"url": f"{site.user(name)}/followers"},
+        "following": {"url": f"{site.user(name)}/following"},
+        "favorites": {"url": f"{site.user(name)}/favorites"},
+        "lists": {"url": f"{site.user(name)}/lists/person"},
     }
 
 
@@ -141,6 +148,15 @@ def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, 
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     }
+
+
+def reactions(body: dict[str, Any], *, likes: int, shares: int, liked: bool, shared: bool) -> dict[str, Any]:
+    """An object's `likes` and `shares` collections by reference, and what the reader did of either."""
+    body["likes"] = {"totalItems": likes, "url": f"{body['id']}/likes"}
+    body["shares"] = {"totalItems": shares, "url": f"{body['id']}/shares"}
+    body["liked"] = liked
+    body["pump_io"] = {**body.get("pump_io", {}), "shared": shared}
+    return body
 
 
 def reference(object_type: str, local_id: str, site: Site, deleted: float | None = None) -> dict[str, Any]:

@@ -1,0 +1,183 @@
+"""pump.io favorites and shares: the `favorite`/`like`, `unfavorite`/`unlike`, `share` and `unshare` verbs on
+images (and video and audio), notes and comments, each object's `likes` and `shares` collections, and a
+person's `favorites`.
+
+A favorite or share of something already favorited or shared, and taking back one that is not there, are
+refused (400), as pump.io's databank refuses the duplicate edge. One's own objects may be favorited and
+shared, as pump.io allows. An upload nobody posted cannot be: its activity would show it to followers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from core.events import Reacted, Unreacted
+from gateways.kit.refusal import Refusal
+from gateways.kit.services import SERVICES
+from gateways.pumpio import render
+from gateways.pumpio.oauth import authenticate
+from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, View, gather, visible
+from gateways.pumpio.offsets import Window
+from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site
+from gateways.pumpio.users import find_user
+from gateways.pumpio.verbs import Context, Posted, local_id, object_id
+from store.queries.activities import posted_note
+from store.queries.comments import comment_by_id
+from store.queries.media import media_by_id
+from store.queries.reactions import (
+    last_reaction_seq,
+    reaction,
+    reaction_total,
+    reactions_by,
+    reactions_by_total,
+    reactors,
+)
+from store.social import REACTION_VERBS
+
+# What each verb does: which reaction, and whether it adds or takes back.
+KINDS = {"favorite": ("favorite", True), "like": ("favorite", True), "unfavorite": ("favorite", False),
+         "unlike": ("favorite", False), "share": ("share", True), "unshare": ("share", False)}
+REACTABLE = (*MEDIA_OBJECT_TYPES, "note", "comment")
+ALREADY = {"favorite": "Already favorited.", "share": "Already shared."}
+NOT_YET = {"favorite": "Not favorited.", "share": "Not shared."}
+PARTICIPLES = {"favorite": "favorited", "share": "shared"}
+COLLECTIONS = {"favorite": "likes", "share": "shares"}
+
+
+def cannot(verb: str, object_type: str) -> str:
+    return f"Cannot {verb} a {object_type}."
+
+
+def only_posted(kind: str) -> str:
+    return f"Only posted images can be {PARTICIPLES[kind]}."
+
+
+async def _target(context: Context, obj: dict[str, Any], object_type: str, kind: str) -> tuple[str, str]:
+    """The local id of the object acted on and whose it is; 404 with the object's own text when the
+    actor cannot see it."""
+    named = object_id(obj)
+    projection, site = context.projection, context.site
+    if object_type in MEDIA_OBJECT_TYPES:
+        media_id = local_id(named, object_type, site)
+        media = await media_by_id(projection, media_id) if media_id else None
+        if media is None or not visible(media, context.actor) or render.media_type(media["kind"]) != object_type:
+            raise Refusal(404, NO_IMAGE)
+        if media["published_at"] is None:
+            raise Refusal(400, only_posted(kind))
+        return str(media["media_id"]), str(media["owner_id"])
+    if object_type == "note":
+        note_id = local_id(named, "note", site)
+        note = await projection.read(lambda conn: posted_note(conn, note_id)) if note_id else None
+        if note is None:
+            raise Refusal(404, NO_NOTE)
+        return str(note["object_id"]), str(note["actor"])
+    comment_id = local_id(named, "comment", site)
+    comment = await comment_by_id(projection, comment_id) if comment_id else None
+    if comment is None:
+        raise Refusal(404, NO_COMMENT)
+    return str(comment["comment_id"]), str(comment["author"])
+
+
+def change_id(kind: str, adds: bool, actor: str, target: str, last_seq: int) -> str:
+    """The same for two requests that found the same state: the log keeps one of them."""
+    said = f"{kind}:{int(adds)}:{actor}:{target}:{last_seq}"
+    return hashlib.sha256(said.encode()).hexdigest()[:32]
+
+
+async def react(context: Context, posted: Posted) -> Reacted | Unreacted:
+    kind, adds = KINDS[posted.verb]
+    if posted.object_type not in REACTABLE:
+        raise Refusal(400, cannot(posted.verb, posted.object_type))
+    target, owner = await _target(context, posted.obj, posted.object_type, kind)
+    actor = context.actor
+
+    def look(conn: sqlite3.Connection) -> tuple[bool, int]:
+        standing = reaction(conn, kind, actor, target) is not None
+        return standing, last_reaction_seq(conn, actor, target, REACTION_VERBS[kind])
+
+    standing, last_seq = await context.projection.read(look)
+    if adds and standing:
+        raise Refusal(400, ALREADY[kind])
+    if not adds and not standing:
+        raise Refusal(400, NOT_YET[kind])
+    event = Reacted if adds else Unreacted
+    return event(at=time.time(), reaction_id=change_id(kind, adds, actor, target, last_seq), actor=actor,
+                 kind=kind, object_type=posted.object_type, object_id=target, object_owner=owner, via="pumpio",
+                 app=context.generator)
+
+
+BY_VERB: dict[str, Callable[[Context, Posted], Awaitable[Reacted | Unreacted]]] = dict.fromkeys(KINDS, react)
+
+
+def _reactors_handler(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`GET /api/<type>/<id>/likes` (or `/shares`): the people who favorited (or shared) it, latest first."""
+
+    async def handler(request: web.Request) -> web.Response:
+        principal = await authenticate(request)
+        object_type = request.path.split("/")[2]
+        site = Site.of(request.app[SERVICES].config)
+        context = Context(projection=request.app[SERVICES].projection, site=site, actor=principal.user_id,
+                          generator="", content_limit=0)
+        try:
+            target, _ = await _target(context, {"id": site.object_id(object_type, request.match_info["id"])},
+                                      object_type, kind)
+        except Refusal as refused:
+            # An upload nobody posted has no favorites to list: as absent as an image one cannot see.
+            if refused.status != 400:
+                raise
+            target = request.match_info["id"]
+        window = Window(request.query)
+
+        def load(conn: sqlite3.Connection) -> tuple[int, list[str], View]:
+            ids = reactors(conn, kind, target, window.count, window.offset)
+            return reaction_total(conn, kind, target), ids, View(gather(conn, user_ids=ids), site)
+
+        total, ids, view = await request.app[SERVICES].projection.read(load)
+        url = f"{site.object_id(object_type, target)}/{COLLECTIONS[kind]}"
+        body = render.collection(
+            display_name=f"People who {PARTICIPLES[kind]} {site.object_id(object_type, target)}", url=url,
+            object_type="person", items=[view.person(u) for u in ids], total=total,
+            links=window.links(url, len(ids), total))
+        return web.json_response(body)
+
+    return handler
+
+
+async def get_favorites(request: web.Request) -> web.Response:
+    """`GET /api/user/<u>/favorites`: what the user favorited, latest first, as the reader sees it."""
+    principal = await authenticate(request)
+    owner = (await find_user(request, request.match_info["user"]))["user_id"]
+    site = Site.of(request.app[SERVICES].config)
+    window = Window(request.query)
+
+    def load(conn: sqlite3.Connection) -> tuple[int, list[tuple[str, str]], View]:
+        page = reactions_by(conn, "favorite", owner, window.count, window.offset)
+        rows = gather(conn, media_ids=[o for t, o in page if t in MEDIA_OBJECT_TYPES],
+                      comment_ids=[o for t, o in page if t == "comment"],
+                      note_ids=[o for t, o in page if t == "note"], user_ids=[owner], viewer=principal.user_id)
+        return reactions_by_total(conn, "favorite", owner), page, View(rows, site)
+
+    total, page, view = await request.app[SERVICES].projection.read(load)
+    url = f"{site.user(owner)}/favorites"
+    body = render.collection(
+        display_name=f"Things that {owner} has favorited", url=url, object_type="object",
+        items=[view.object(t, o) for t, o in page], total=total, links=window.links(url, len(page), total),
+        author=view.person(owner))
+    return web.json_response(body)
+
+
+def add_routes(app: web.Application) -> None:
+    routes: list[tuple[str, Callable[[web.Request], Awaitable[web.Response]]]] = [
+        ("/api/user/{user}/favorites", get_favorites)]
+    for kind, name in COLLECTIONS.items():
+        handler = _reactors_handler(kind)
+        routes.extend((f"/api/{object_type}/{{id}}/{name}", handler) for object_type in REACTABLE)
+    for path, route in routes:
+        app.router.add_get(path, route)
+        app.router.add_get(path + "/", route)
