@@ -45,3 +45,32 @@ async def test_pypump_follows_and_reads_followers_and_following(server: Running,
     assert followers == [f"acct:alice@{host}"]
     assert (await bob.get("/api/user/bob/followers")).json["totalItems"] == 0
     assert [a["verb"] for a in (await bob.get("/api/user/alice/feed")).json["items"]] == ["stop-following", "follow"]
+
+
+async def test_pypump_favorites_and_shares_an_image_it_found_in_an_outbox(server: Running, tmp_path: Path) -> None:
+    bob = await login(server, "bob")
+    image = await posted_image(bob, tmp_path)
+    await login(server, "alice")
+    client = await register_client(server.url, application_name="PyPump")
+    token = await asyncio.to_thread(walk, server.url, client, "alice", "alice-password")
+    host = urlsplit(server.url).netloc
+
+    def drive() -> tuple[str, list[str], list[str], list[str]]:
+        pump = pypump(server, "alice", client, token)
+        found = next(iter(pump.Person(f"bob@{host}").outbox)).obj
+        found.like()
+        found.share()
+        likers = [p.id for p in found.likes]
+        sharers = [p.id for p in found.shares]
+        found.unlike()
+        favorites = [o.id for o in pump.me.favorites]
+        return found.id, likers, sharers, favorites
+
+    found, likers, sharers, favorites = await asyncio.to_thread(drive)
+    assert found == image["id"]
+    assert likers == sharers == [f"acct:alice@{host}"]
+    assert favorites == []
+    verbs = [a["verb"] for a in (await bob.get("/api/user/bob/inbox/direct")).json["items"]]
+    assert verbs == ["unfavorite", "share", "favorite"]
+    seen = (await bob.get(image["id"].removeprefix(server.url))).json
+    assert (seen["likes"]["totalItems"], seen["shares"]["totalItems"]) == (0, 1)
