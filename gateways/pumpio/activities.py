@@ -12,11 +12,13 @@ import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from core.events import ActivityPosted, PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
+from gateways.kit.sanitize import safe_html, title_text
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site, media_type
 from store.queries.comments import comment_by_id
@@ -112,7 +114,9 @@ def local_id(value: object, object_type: str, site: Site) -> str | None:
     return rest if LOCAL_ID.fullmatch(rest) else None
 
 
-def _text(obj: dict[str, Any], key: str, limit: int) -> str | None:
+def _text(obj: dict[str, Any], key: str, limit: int, clean: Callable[[str], str]) -> str | None:
+    """The field made safe by `clean` (content is HTML cut to the whitelist, a title plain text), so
+    that the event, and every protocol showing it, holds only the safe form; the limit is the client's."""
     if key not in obj or obj[key] is None:
         return None
     value = obj[key]
@@ -120,7 +124,7 @@ def _text(obj: dict[str, Any], key: str, limit: int) -> str | None:
         raise Refusal(400, f"'{key}' must be a string")
     if len(value) > limit:
         raise Refusal(400, f"'{key}' is too long (maximum is {limit} characters)")
-    return value
+    return clean(value)
 
 
 def _tags(obj: dict[str, Any]) -> tuple[str, ...] | None:
@@ -164,9 +168,9 @@ class Activities:
 
     def _image_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
         return {
-            "display_name": _text(obj, "displayName", TITLE_LIMIT),
-            "content": _text(obj, "content", self._content_limit),
-            "license": _text(obj, "license", LICENSE_LIMIT),
+            "display_name": _text(obj, "displayName", TITLE_LIMIT, title_text),
+            "content": _text(obj, "content", self._content_limit, safe_html),
+            "license": _text(obj, "license", LICENSE_LIMIT, title_text),
             "tags": _tags(obj),
         }
 
@@ -200,7 +204,7 @@ class Activities:
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
     async def _comment(self, obj: dict[str, Any]) -> PostCreated:
-        content = _text(obj, "content", self._content_limit) or ""
+        content = _text(obj, "content", self._content_limit, safe_html) or ""
         target = obj.get("inReplyTo")
         if isinstance(target, str):
             target = {"id": target}
@@ -230,7 +234,7 @@ class Activities:
         image = await media_by_id(self._projection, comment["in_reply_to"])
         # The image's owner hears of changes to comments on it, as of the comment itself.
         reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
-        content = _text(obj, "content", self._content_limit)
+        content = _text(obj, "content", self._content_limit, safe_html)
         post = await self._projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
         if post is not None:
             # The comment is a post: changed as one, so every protocol sees the change.
