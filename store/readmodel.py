@@ -74,6 +74,9 @@ TABLES: tuple[Table, ...] = (
             "frames": int,
             "filename": str,
             "description": str,
+            # 1 when the description is a pump.io image's content (HTML within the whitelist), 0 when it
+            # is plain text as Mastodon sets it: each protocol turns the other's form into its own.
+            "description_html": int,
             "focus_x": float,
             "focus_y": float,
             "via": str,
@@ -220,7 +223,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "media_id": event.media_id, "owner_id": event.owner_id, "blob": event.blob,
                     "size": event.size, "content_type": event.content_type, "width": event.width,
                     "height": event.height, "frames": event.frames, "filename": event.filename,
-                    "description": event.description,
+                    "description": event.description, "description_html": 0,
                     "focus_x": focus.x if focus else None, "focus_y": focus.y if focus else None,
                     "via": event.via, "status": PROCESSING, "version": None, "original": None,
                     "small": None, "blurhash": None, "failure": None,
@@ -279,6 +282,8 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                 fields["focus_x"] = event.focus.x
                 fields["focus_y"] = event.focus.y
             fields.update(_metadata(event.title, event.description, event.license, event.tags))
+            if event.description is not None:
+                fields["description_html"] = 0
             return [Patch("media", event.media_id, fields)]
         case MediaDeleted():
             return [Remove("media", event.media_id), Remove("requests", event.media_id), *swept_with(event.media_id)]
@@ -355,6 +360,8 @@ def _effect(event: ActivityPosted) -> list[Change]:
         if event.verb == "delete":
             return [Remove("media", event.object_id), *swept_with(event.object_id)]
         fields = _metadata(event.display_name, event.content, event.license, event.tags)
+        if event.content is not None:
+            fields["description_html"] = 1
         fields["updated_at"] = event.at
         if event.verb == "post":
             fields["published_at"] = event.at

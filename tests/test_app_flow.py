@@ -50,7 +50,7 @@ async def test_upload_transform_post_and_avatar(server: Running, http: aiohttp.C
 
     outbox = await (await login(server, "alice")).get("/api/user/alice/feed")
     note = outbox.json["items"][0]["object"]
-    assert note["objectType"] == "note" and note["content"] == "Look"
+    assert note["objectType"] == "note" and note["content"] == "<p>Look</p>"
     assert [image["id"].rsplit("/", 1)[1] for image in note["attachments"]] == [media["id"]]
 
     # Posted and used as a picture: no longer an unposted upload the sweeper may take.

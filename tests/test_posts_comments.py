@@ -50,7 +50,8 @@ async def test_a_comment_on_a_statuses_image_is_a_reply_to_that_status(
     assert reply.status == 200
     assert (reply.json["in_reply_to_id"], reply.json["in_reply_to_account_id"]) == (posted["id"],
                                                                                    posted["account"]["id"])
-    assert reply.json["content"] == "<p>Lovely!</p>" and reply.json["account"]["username"] == "bob"
+    # The comment's content is pump.io HTML, which the status shows as it is.
+    assert reply.json["content"] == "Lovely!" and reply.json["account"]["username"] == "bob"
     assert reply.json["media_attachments"] == []
     account = reply.json["account"]["id"]
     listed = await alice.call("GET", f"/api/v1/accounts/{account}/statuses")
@@ -66,9 +67,9 @@ async def test_a_comment_on_a_statuses_image_is_a_reply_to_that_status(
     edited = await pump_bob.activity("update", {"id": shown["id"], "objectType": "comment", "content": "Lovelier"})
     assert edited.status == 200
     again = await bob.call("GET", f"/api/v1/statuses/{reply.json['id']}")
-    assert again.json["content"] == "<p>Lovelier</p>" and again.json["edited_at"] is not None
+    assert again.json["content"] == "Lovelier" and again.json["edited_at"] is not None
     history = await bob.call("GET", f"/api/v1/statuses/{reply.json['id']}/history")
-    assert [v["content"] for v in history.json] == ["<p>Lovely!</p>", "<p>Lovelier</p>"]
+    assert [v["content"] for v in history.json] == ["Lovely!", "Lovelier"]
     gone = await pump_bob.activity("delete", {"id": shown["id"], "objectType": "comment"})
     assert gone.status == 200
     assert (await bob.call("GET", f"/api/v1/statuses/{reply.json['id']}")).status == 404
@@ -82,7 +83,7 @@ async def test_a_comment_on_an_image_posted_alone_is_a_post_replying_to_none(
     image = await posted_image(pump_alice, tmp_path, seed=2)
     said = await comment(pump_bob, image["id"], "Nice one")
     read = await bob.call("GET", f"/api/v1/statuses/{local(said['object']['id'])}")
-    assert read.status == 200 and read.json["content"] == "<p>Nice one</p>"
+    assert read.status == 200 and read.json["content"] == "Nice one"
     assert (read.json["in_reply_to_id"], read.json["in_reply_to_account_id"]) == (None, None)
 
 
@@ -131,7 +132,7 @@ async def test_an_edit_is_an_update_activity_of_the_note(server: Running, http: 
     assert update["content"] == "alice updated a note"
     assert update["object"] == post["object"]
     assert (update["object"]["id"], update["object"]["content"]) == (f"{server.url}/api/note/{posted['id']}",
-                                                                     "Egrets")
+                                                                     "<p>Egrets</p>")
     assert (await pump_bob.get(update["id"])).json == update
     # An update is a minor activity; the private status's edit is nowhere in pump.io.
     minor = (await pump_alice.get("/api/user/alice/feed/minor")).json
@@ -195,8 +196,10 @@ async def test_a_comment_changed_through_mastodon_changes_as_a_comment_in_pumpio
     assert await server.events.last_seq() == seq
 
     edited = await bob.call("PUT", f"/api/v1/statuses/{reply}", json={"status": "Lovelier"})
+    # Mastodon's plain text becomes the comment's pump.io HTML; its source reads as plain text again.
     assert edited.status == 200 and edited.json["content"] == "<p>Lovelier</p>"
-    assert (await pump_alice.get(f"/api/comment/{reply}")).json["content"] == "Lovelier"
+    assert (await pump_alice.get(f"/api/comment/{reply}")).json["content"] == "<p>Lovelier</p>"
+    assert (await bob.call("GET", f"/api/v1/statuses/{reply}/source")).json["text"] == "Lovelier"
     feed = (await pump_bob.get("/api/user/bob/feed")).json["items"]
     assert [(a["verb"], a["object"]["objectType"]) for a in feed] == [("update", "comment"), ("post", "comment")]
     direct = (await pump_alice.get("/api/user/alice/inbox/direct")).json["items"]

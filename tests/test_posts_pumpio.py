@@ -31,7 +31,7 @@ async def test_a_post_is_a_note_activity_in_the_pumpio_feeds(server: Running, ht
     assert activity["generator"] == {"objectType": "client", "displayName": "Mediaplex posts API"}
     note = activity["object"]
     assert note["id"] == f"{server.url}/api/note/{post['id']}"
-    assert (note["objectType"], note["content"], note["url"]) == ("note", "Herons at dawn", note["id"])
+    assert (note["objectType"], note["content"], note["url"]) == ("note", "<p>Herons at dawn</p>", note["id"])
     assert note["author"]["preferredUsername"] == "alice"
     assert [local(image["id"]) for image in note["attachments"]] == [first, second]
     for image in note["attachments"]:

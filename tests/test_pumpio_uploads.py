@@ -85,7 +85,7 @@ async def test_uploads_show_up_in_the_mastodon_api_and_back(server: Running, tmp
     posted = await alice.activity("post", {"objectType": "image", "id": image_id, "displayName": "Via Mastodon"})
     assert posted.status == 200
     obj = posted.json["object"]
-    assert obj["id"] == image_id and obj["displayName"] == "Via Mastodon" and obj["content"] == "alt"
+    assert obj["id"] == image_id and obj["displayName"] == "Via Mastodon" and obj["content"] == "<p>alt</p>"
     assert obj["fullImage"]["url"] == made.json()["url"]
     bob = await login(server, "bob")
     assert (await bob.get(image_id)).json["displayName"] == "Via Mastodon"

@@ -46,6 +46,8 @@ class MediaView(msgspec.Struct, frozen=True, kw_only=True):
     renditions: dict[str, Rendition] = {}
     blurhash: str | None = None
     description: str | None = None
+    # The description is pump.io HTML (within the whitelist), not plain text.
+    description_html: bool = False
     focus: Focus | None = None
     failure: str | None = None
     title: str | None = None
@@ -91,8 +93,9 @@ def media_view(row: sqlite3.Row, base: str) -> MediaView:
         id=row["media_id"], owner=row["owner_id"], status=row["status"], via=row["via"],
         filename=row["filename"], content_type=row["content_type"], size=row["size"], width=row["width"],
         height=row["height"], blob=blob, version=version, renditions=renditions, blurhash=blurhash,
-        description=row["description"], focus=focus, failure=row["failure"], created_at=row["created_at"],
-        updated_at=row["updated_at"], title=row["title"], license=row["license"],
+        description=row["description"], description_html=bool(row["description_html"]), focus=focus,
+        failure=row["failure"], created_at=row["created_at"], updated_at=row["updated_at"], title=row["title"],
+        license=row["license"],
         tags=tuple(msgspec.json.decode(row["tags"], type=list[str])) if row["tags"] else (),
         published_at=row["published_at"], canonical_url=f"{base}/media/sha256/{blob}",
         kind=row["kind"] or "image", custom_preview=bool(row["preview_blob"]),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
 import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +14,7 @@ from core.events import RenditionInfo
 from core.ids import account_number
 from core.probe import Limits
 from gateways.kit.media import MediaView
+from gateways.kit.sanitize import holds_html, plain_text, safe_html, text_html
 from gateways.mastodon.settings import MastodonSettings
 from store.readmodel import READY
 
@@ -39,6 +38,14 @@ def _size(info: RenditionInfo) -> dict[str, Any]:
         "size": f"{info.width}x{info.height}",
         "aspect": info.width / info.height,
     }
+
+
+def _description(media: MediaView) -> str | None:
+    # Mastodon's description is plain text, not HTML: a pump.io image's content is read as text, and a
+    # description set through Mastodon is shown as it was given, `<` and all.
+    if media.description and media.description_html:
+        return plain_text(media.description) or None
+    return media.description or None
 
 
 def attachment(media: MediaView) -> dict[str, Any]:
@@ -67,7 +74,7 @@ def attachment(media: MediaView) -> dict[str, Any]:
         "preview_remote_url": None,
         "text_url": None,
         "meta": meta,
-        "description": media.description or None,
+        "description": _description(media),
         # "" for audio without cover art: nothing to hash.
         "blurhash": media.blurhash or None,
     }
@@ -205,25 +212,15 @@ def instance_v2(config: Config, limits: Limits, users: int, package_version: str
     }
 
 
-_LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+def post_html(via: str | None, text: str) -> str:
+    """The text of a post made through `via` as a status's HTML: a pump.io post's is its HTML, cut to the
+    whitelist again here because comments written before pump.io content was cut hold it as it came."""
+    return safe_html(text) if holds_html(via) else text_html(text)
 
 
-def content_html(text: str) -> str:
-    """Plain text as Mastodon's HTML: everything escaped, http(s) links made safe anchors, lines kept."""
-    paragraphs = [p for p in re.split(r"\n{2,}", text.strip()) if p]
-    return "".join(f"<p>{'<br />'.join(_linked(line) for line in p.split(chr(10)))}</p>" for p in paragraphs)
-
-
-def _linked(line: str) -> str:
-    out: list[str] = []
-    at = 0
-    for match in _LINK.finditer(line):
-        out.append(html.escape(line[at:match.start()]))
-        url = html.escape(match.group(0))
-        out.append(f'<a href="{url}" rel="nofollow noopener noreferrer" target="_blank">{url}</a>')
-        at = match.end()
-    out.append(html.escape(line[at:]))
-    return "".join(out)
+def post_source(via: str | None, text: str) -> str:
+    """The text of a post made through `via` for a client to edit: Mastodon's source is plain text."""
+    return plain_text(text) if holds_html(via) else text
 
 
 def iso_time(at: float) -> str:
@@ -242,7 +239,7 @@ def status(post: sqlite3.Row, author: dict[str, Any], media: list[MediaView], ba
         "created_at": iso_time(post["created_at"]),
         "edited_at": None if post["edited_at"] is None else iso_time(post["edited_at"]),
         "account": author,
-        "content": content_html(post["text"]),
+        "content": post_html(post["via"], post["text"]),
         "text": None,
         "visibility": post["visibility"],
         "sensitive": bool(post["sensitive"]),

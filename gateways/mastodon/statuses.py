@@ -23,6 +23,7 @@ from gateways.kit.keyvalue import Bucket, KeyExists
 from gateways.kit.media import media_view
 from gateways.kit.principal import Principal, resolve
 from gateways.kit.refusal import Refusal
+from gateways.kit.sanitize import holds_html, text_as_safe_html
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors, status_form
 from gateways.mastodon.media import check_description, parse_focus, requires
@@ -31,8 +32,9 @@ from gateways.mastodon.render import (
     account,
     account_id,
     attachment,
-    content_html,
     iso_time,
+    post_html,
+    post_source,
     status,
 )
 from gateways.mastodon.settings import MastodonSettings
@@ -345,6 +347,9 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
     text = _text(form, ids) if form.text is not None else post["text"]
     if not text.strip() and not ids:
         raise Refusal(422, TEXT_BLANK)
+    if form.text is not None and holds_html(post["via"]):
+        # A pump.io comment keeps its text as pump.io HTML, which the plain text from Mastodon becomes.
+        text = text_as_safe_html(text)
     comment = await commented(request.app[SERVICES].projection, post)
     if comment and ids:
         # pump.io comments show no media.
@@ -379,13 +384,14 @@ async def delete_status(request: web.Request, principal: Principal) -> web.Strea
     # Freed at once, so that a client can redraft the status with the same media.
     await attachments.release(request.app[SERVICES].buckets, event.attachments, post["post_id"])
     # The source text comes back, so a client can redraft the status.
-    return web.json_response({**shown, "text": post["text"]})
+    return web.json_response({**shown, "text": post_source(post["via"], post["text"])})
 
 
 @requires("read", "read:statuses")
 async def status_source(request: web.Request, principal: Principal) -> web.StreamResponse:
     post = await _own(request, principal)
-    return web.json_response({"id": post["post_id"], "text": post["text"], "spoiler_text": post["spoiler_text"]})
+    return web.json_response({"id": post["post_id"], "text": post_source(post["via"], post["text"]),
+                              "spoiler_text": post["spoiler_text"]})
 
 
 @requires("read", "read:statuses")
@@ -404,7 +410,7 @@ async def status_history(request: web.Request, principal: Principal) -> web.Stre
         author = account_json(user, rendered, base) if user is not None else {}
         history = versions(conn, post_id)
         media = media_by_ids(conn, [i for v in history for i in msgspec.json.decode(v["attachments"], type=list[str])])
-        return [_version_json(version, author, media, base) for version in history]
+        return [_version_json(version, post["via"], author, media, base) for version in history]
 
     found = await request.app[SERVICES].projection.read(load)
     if found is None:
@@ -412,11 +418,11 @@ async def status_history(request: web.Request, principal: Principal) -> web.Stre
     return web.json_response(found)
 
 
-def _version_json(version: sqlite3.Row, author: dict[str, Any], media: dict[str, sqlite3.Row],
+def _version_json(version: sqlite3.Row, via: str | None, author: dict[str, Any], media: dict[str, sqlite3.Row],
                   base: str) -> dict[str, Any]:
     ids = msgspec.json.decode(version["attachments"], type=list[str])
     return {
-        "content": content_html(version["text"]),
+        "content": post_html(via, version["text"]),
         "spoiler_text": version["spoiler_text"],
         "sensitive": bool(version["sensitive"]),
         "created_at": iso_time(version["at"]),

@@ -31,6 +31,7 @@ from core.events import (
 )
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
+from gateways.kit.sanitize import safe_html, title_text
 from gateways.pumpio import follows, reactions
 from gateways.pumpio.collections import interpret_collection, interpret_membership
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
@@ -176,9 +177,9 @@ class Activities:
 
     def _image_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
         return {
-            "display_name": text(obj, "displayName", TITLE_LIMIT),
-            "content": text(obj, "content", self._content_limit),
-            "license": text(obj, "license", LICENSE_LIMIT),
+            "display_name": text(obj, "displayName", TITLE_LIMIT, title_text),
+            "content": text(obj, "content", self._content_limit, safe_html),
+            "license": text(obj, "license", LICENSE_LIMIT, title_text),
             "tags": tags(obj),
         }
 
@@ -210,7 +211,7 @@ class Activities:
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
     async def _comment(self, obj: dict[str, Any]) -> PostCreated:
-        content = text(obj, "content", self._content_limit) or ""
+        content = text(obj, "content", self._content_limit, safe_html) or ""
         target = obj.get("inReplyTo")
         if isinstance(target, str):
             target = {"id": target}
@@ -238,7 +239,7 @@ class Activities:
         image = await media_by_id(self._projection, comment["in_reply_to"])
         # The image's owner hears of changes to comments on it, as of the comment itself.
         reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
-        content = text(obj, "content", self._content_limit)
+        content = text(obj, "content", self._content_limit, safe_html)
         post = await self._projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
         if post is not None:
             # The comment is a post: changed as one, so every protocol sees the change.

@@ -30,6 +30,7 @@ from core.events import (
     CollectionItemRemoved,
 )
 from gateways.kit.refusal import Refusal
+from gateways.kit.sanitize import safe_html, title_text
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
@@ -100,8 +101,8 @@ Changed = CollectionCreated | CollectionEdited | CollectionDeleted
 async def interpret_collection(ctx: Context, posted: Posted) -> Changed:
     """`post`, `update` and `delete` of a collection."""
     obj = posted.obj
-    name = text(obj, "displayName", TITLE_LIMIT)
-    content = text(obj, "content", ctx.content_limit)
+    name = text(obj, "displayName", TITLE_LIMIT, title_text)
+    content = text(obj, "content", ctx.content_limit, safe_html)
     if posted.verb == "post":
         return CollectionCreated(at=time.time(), collection_id=uuid.uuid4().hex, owner=ctx.actor, name=name or "",
                                  content=content or "", object_types=_object_types(obj), via="pumpio",

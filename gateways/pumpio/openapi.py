@@ -219,6 +219,8 @@ def _uploads() -> dict[str, PathItem]:
 def _feeds() -> dict[str, PathItem]:
     post = {"post": _signed({
         "operationId": "postActivity", "summary": "Post an activity (post, update, delete, share...) to one's feed",
+        "description": "An object's `content` is kept as HTML cut to pump.io's whitelist, its `displayName` "
+                       "and `license` as plain text.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["verb", "object"],
             "properties": {"verb": STRING, "object": {"type": "object"}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import sqlite3
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -10,6 +11,7 @@ import msgspec
 
 from core.config import Config
 from gateways.kit.media import MediaView, Rendition
+from gateways.kit.sanitize import text_html
 from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
@@ -108,7 +110,8 @@ def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], sit
     if media.title:
         body["displayName"] = media.title
     if media.description:
-        body["content"] = media.description
+        # pump.io content is HTML: a description set through Mastodon is plain text, shown escaped.
+        body["content"] = media.description if media.description_html else text_html(media.description)
     if media.license:
         body["license"] = media.license
     body["tags"] = list(media.tags)
@@ -141,7 +144,8 @@ def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, 
         "objectType": "note",
         "url": object_id,
         "author": author,
-        "content": post["content"] or "",
+        # A note is a Mastodon status or a `/posts` body: plain text, which pump.io shows as HTML.
+        "content": text_html(post["content"] or ""),
         "attachments": attachments,
         "published": at,
         "updated": at,
@@ -174,7 +178,8 @@ def replies(media_id: str, total: int, items: list[dict[str, Any]], site: Site, 
 def activity_content(row: sqlite3.Row, title: str | None) -> str:
     """Such as "alice posted Heron": the object is named by its title when it has one."""
     what = row["display_name"] or title or ARTICLES.get(row["object_type"], "an object")
-    return f"{row['actor']} {PAST.get(row['verb'], row['verb'])} {what}"
+    # The content is HTML and a title is text.
+    return html.escape(f"{row['actor']} {PAST.get(row['verb'], row['verb'])} {what}", quote=False)
 
 
 def generator(name: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ texts and tags in an activity are read and refused."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -69,7 +70,9 @@ def object_id(obj: dict[str, Any]) -> object:
     return obj["id"]
 
 
-def text(obj: dict[str, Any], key: str, limit: int) -> str | None:
+def text(obj: dict[str, Any], key: str, limit: int, clean: Callable[[str], str]) -> str | None:
+    """The field made safe by `clean` (content is HTML cut to the whitelist, a title plain text), so
+    that the event, and every protocol showing it, holds only the safe form; the limit is the client's."""
     if key not in obj or obj[key] is None:
         return None
     value = obj[key]
@@ -77,7 +80,7 @@ def text(obj: dict[str, Any], key: str, limit: int) -> str | None:
         raise Refusal(400, f"'{key}' must be a string")
     if len(value) > limit:
         raise Refusal(400, f"'{key}' is too long (maximum is {limit} characters)")
-    return value
+    return clean(value)
 
 
 def tags(obj: dict[str, Any]) -> tuple[str, ...] | None:
