@@ -440,6 +440,7 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
             activity_id=activity_id, seq=seq, actor=event.author, verb="post", object_type="note",
             object_id=event.post_id, at=event.at, generator=event.app, content=event.text,
             attachments=_json(event.attachments) if event.attachments else None, space=event.space or None,
+            display_name=event.title or None,
         ))
         # Keyed by activity, not by sequence, so that the post's delete can take the entries out.
         out.extend(delivered(event.author, seq, activity_id, 1, suffix=activity_id))

@@ -31,6 +31,7 @@ from core.events import (
 )
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
+from gateways.pumpio import notes
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import Site, media_type
 from gateways.pumpio.verbs import (
@@ -77,7 +78,7 @@ Interpreter = Callable[[Context, Posted], Awaitable[Interpreted]]
 # Verbs interpreted whatever they act on, and the object types whose post, update and delete have an
 # interpreter of their own; images and comments are interpreted below.
 BY_VERB: dict[str, Interpreter] = {}
-BY_TYPE: dict[str, Interpreter] = {}
+BY_TYPE: dict[str, Interpreter] = {"note": notes.note}
 VERBS = ("post", "update", "delete", *BY_VERB)
 
 

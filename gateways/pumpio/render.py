@@ -128,7 +128,7 @@ def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, 
     """A note posted through the posts API; `post` is the activity that posted it, which holds all it says."""
     object_id = site.object_id("note", post["object_id"])
     at = iso(post["published"])
-    return {
+    body: dict[str, Any] = {
         "id": object_id,
         "objectType": "note",
         "url": object_id,
@@ -140,6 +140,9 @@ def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, 
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     }
+    if post["display_name"]:
+        body["displayName"] = post["display_name"]
+    return body
 
 
 def reference(object_type: str, local_id: str, site: Site, deleted: float | None = None) -> dict[str, Any]:
