@@ -7,13 +7,26 @@ from aiohttp import web
 from core.probe import Limits
 from gateways.kit.descriptor import Flag, Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.pumpio import clients, discovery, feed, oauth, objects, openapi, uploads, users
+from gateways.pumpio import (
+    clients,
+    discovery,
+    feed,
+    oauth,
+    objects,
+    openapi,
+    rest,
+    upload_list,
+    uploads,
+    users,
+)
 from gateways.pumpio.settings import PumpSettings
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (discovery, clients, oauth, users, uploads, feed, objects):
+    before = set(app.router.resources())
+    for module in (discovery, clients, oauth, users, uploads, upload_list, feed, objects, rest):
         module.add_routes(app)
+    rest.add_options(app, [resource for resource in app.router.resources() if resource not in before])
 
 
 GATEWAY = Gateway(
