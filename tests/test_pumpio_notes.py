@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+from pypump import Client, PyPump
+from pypump.store import DummyStore
 
 from tests.outage import free_port
+from tests.pumpclient import authorize, register_client
 from tests.servers import Running, make_config, rebuilt, start
 from tests.test_posts import api, media_row
 from tests.test_posts_pumpio import local
@@ -160,6 +165,35 @@ async def test_every_refused_note(server: Running, http: aiohttp.ClientSession, 
     feed = (await alice.get("/api/user/alice/feed")).json["items"]
     assert [a["verb"] for a in feed] == ["update", "post"]
     assert (await media_row(server, local(fresh["id"])))["published_at"] is None
+
+
+def pypump(server: Running, client: tuple[str, str], token: tuple[str, str]) -> PyPump:
+    """PyPump 0.7 as shipped, signed in with an access token from the real OAuth flow; plain HTTP on loopback."""
+    store = DummyStore()
+    store.update({"client-key": client[0], "client-secret": client[1], "client-expirey": 0,
+                  "oauth-access-token": token[0], "oauth-access-secret": token[1]})
+    pump = PyPump(client=Client(webfinger=f"alice@{urlsplit(server.url).netloc}", type="native",
+                                key=client[0], secret=client[1]),
+                  store=store, verifier_callback=lambda url: None)
+    pump.set_http()
+    pump.setup_oauth_client()
+    return pump
+
+
+async def test_pypump_sends_updates_and_deletes_a_note(server: Running) -> None:
+    alice = await login(server, "alice")
+    client = await register_client(server.url, application_name="PyPump")
+    token = await authorize(server.url, client, "alice", "alice-password")
+    pump = pypump(server, client, token)
+    note = pump.Note(content="Hello from PyPump", display_name="Greeting")
+    await asyncio.to_thread(note.send)
+    # PyPump reads the note back from the activity the server answered.
+    assert note.id.startswith(f"{server.url}/api/note/") and note.content == "Hello from PyPump"
+    assert note.display_name == "Greeting" and note.author.username == "alice"
+    feed = (await alice.get("/api/user/alice/feed")).json["items"]
+    assert (feed[0]["object"]["id"], feed[0]["generator"]["displayName"]) == (note.id, "PyPump")
+    await asyncio.to_thread(note.delete)
+    assert (await alice.get(f"/api/note/{local(note.id)}")).status == 404
 
 
 async def test_notes_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, tmp_path: Path) -> None:
