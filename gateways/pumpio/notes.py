@@ -13,11 +13,10 @@ import sqlite3
 import time
 from typing import Any
 
-import msgspec
-
 from core.events import PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
 from gateways.kit import attachments as claims
+from gateways.kit import post_events
 from gateways.kit.keyvalue import Buckets
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_NOTE
@@ -104,27 +103,22 @@ async def _own_note(context: Context, verb: str, obj: dict[str, Any]) -> sqlite3
     return post
 
 
-def _ids(post: sqlite3.Row) -> tuple[str, ...]:
-    return tuple(msgspec.json.decode(post["attachments"], type=list[str])) if post["attachments"] else ()
-
-
 async def note(context: Context, posted: Posted) -> PostCreated | PostEdited | PostDeleted:
     obj = posted.obj
     if posted.verb == "post":
         return await _post(context, obj)
     post = await _own_note(context, posted.verb, obj)
-    named = {"post_id": post["post_id"], "author": context.actor, "attachments": _ids(post),
-             "activity_id": post["activity_id"], "note_id": post["note_id"]}
     if posted.verb == "delete":
-        return PostDeleted(at=time.time(), app=context.generator, **named)
+        return post_events.deleted(post, {}, app=context.generator)
     content = text(obj, "content", context.content_limit)
     body = post["text"] if content is None else content
-    if not body.strip() and not named["attachments"]:
+    if not body.strip() and not post_events.attached(post):
         raise Refusal(400, EMPTY_NOTE)
     # Only the content changes; what else the post says stays as it is, whichever protocol posted it.
-    return PostEdited(at=time.time(), text=body, sensitive=bool(post["sensitive"]),
+    return PostEdited(at=time.time(), post_id=post["post_id"], author=context.actor, text=body,
+                      attachments=post_events.attached(post), detached=(), sensitive=bool(post["sensitive"]),
                       spoiler_text=post["spoiler_text"], language=post["language"] or "", app=context.generator,
-                      **named)
+                      **post_events.note_of(post))
 
 
 async def claim(buckets: Buckets, projection: ProjectionReader, event: object) -> None:
