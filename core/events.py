@@ -326,6 +326,8 @@ class PostCreated(Event, frozen=True, tag="post.created"):
     # A pump.io comment: the image it comments on and that image's owner, whose inbox it reaches.
     comment_on: str = ""
     reply_owner: str = ""
+    # A pump.io note's displayName.
+    title: str = ""
 
     def subject(self) -> str:
         return f"mx.post.{self.post_id}.created"

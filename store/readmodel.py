@@ -447,6 +447,7 @@ def _post_created(event: PostCreated, seq: int) -> list[Change]:
             activity_id=activity_id, seq=seq, actor=event.author, verb="post", object_type="note",
             object_id=event.post_id, at=event.at, generator=event.app, content=event.text,
             attachments=_json(event.attachments) if event.attachments else None, space=event.space or None,
+            display_name=event.title or None,
         ))
         # Keyed by activity, not by sequence, so that the post's delete can take the entries out.
         out.extend(delivered(event.author, seq, activity_id, 1, suffix=activity_id))
@@ -512,7 +513,8 @@ def _post_edited(event: PostEdited, seq: int) -> list[Change]:
         # As pump.io does for an edit: an update activity of the note in the author's outbox.
         updated = update_activity_id(event.post_id, seq)
         out.append(activity_row(activity_id=updated, seq=seq, actor=event.author, verb="update",
-                                object_type="note", object_id=event.note_id or event.post_id, at=event.at))
+                                object_type="note", object_id=event.note_id or event.post_id, at=event.at,
+                                generator=event.app))
         out.extend(delivered(event.author, seq, updated, 0, suffix=updated))
     # A comment's pump.io object shows the edit too; any other post has no comment row to patch.
     out.append(Patch("comments", event.post_id, {"content": event.text, "updated": event.at}))
@@ -532,7 +534,8 @@ def _post_deleted(event: PostDeleted, seq: int) -> list[Change]:
         deleted = delete_activity_id(event.post_id)
         out.append(Remove("activities", event.activity_id))
         out.append(activity_row(activity_id=deleted, seq=seq, actor=event.author, verb="delete",
-                                object_type="note", object_id=event.note_id or event.post_id, at=event.at))
+                                object_type="note", object_id=event.note_id or event.post_id, at=event.at,
+                                generator=event.app))
         # Out of every inbox it reached, the author's and the followers'.
         out.append(Sweep("inbox", "activity_id", event.activity_id))
         out.extend(delivered(event.author, seq, deleted, 0, suffix=deleted))

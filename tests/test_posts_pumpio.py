@@ -62,9 +62,11 @@ async def test_a_post_is_a_note_activity_in_the_pumpio_feeds(server: Running, ht
     assert said.status == 200
     again = await pump_alice.activity("post", note["attachments"][1])
     assert (again.status, again.json) == (400, {"error": "This image has already been posted."})
-    # Notes are made through the posts API only.
-    refused = await pump_alice.activity("post", {"objectType": "note", "content": "hi"})
-    assert (refused.status, refused.json) == (400, {"error": "Unknown object type 'note'."})
+    # A note posted through pump.io is a post the posts API reads too.
+    through_pump = await pump_alice.activity("post", {"objectType": "note", "content": "hi"})
+    assert through_pump.status == 200, through_pump.json
+    read = await alice.call("GET", f"/posts/{local(through_pump.json['object']['id'])}")
+    assert (read.status, read.json["body"], read.json["author"]) == (200, "hi", "alice")
 
     # A deleted attachment leaves a reference to the image, not an error.
     await delete_in_log(server, second)

@@ -15,10 +15,10 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from core.events import Focus, MediaUpdated, PostCreated, PostDeleted, PostEdited
+from core.events import Focus, MediaUpdated, PostCreated, PostEdited
 from core.ids import new_media_id
 from core.log import LogUnavailable
-from gateways.kit import attachments, writes
+from gateways.kit import attachments, post_events, writes
 from gateways.kit.keyvalue import Bucket, KeyExists
 from gateways.kit.media import media_view
 from gateways.kit.principal import Principal, resolve
@@ -363,9 +363,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
         sensitive=bool(post["sensitive"]) if form.sensitive is None else form.sensitive,
         spoiler_text=post["spoiler_text"] if form.spoiler_text is None else form.spoiler_text,
         language=(post["language"] or "") if form.language is None else form.language,
-        detached=tuple(i for i in current if i not in ids),
-        activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
-        note_id=post["note_id"], **comment,
+        detached=tuple(i for i in current if i not in ids), **post_events.note_of(post), **comment,
     )
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.edited.{time.time_ns()}")
     await attachments.release(request.app[SERVICES].buckets, event.detached, post["post_id"])
@@ -376,10 +374,7 @@ async def edit_status(request: web.Request, principal: Principal) -> web.StreamR
 async def delete_status(request: web.Request, principal: Principal) -> web.StreamResponse:
     post = await _own(request, principal)
     shown = await _one(request, post["post_id"], principal.user_id)
-    event = PostDeleted(at=time.time(), post_id=post["post_id"], author=principal.user_id,
-                        attachments=tuple(attachment_ids(post)),
-                        activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
-                        note_id=post["note_id"], **await commented(request.app[SERVICES].projection, post))
+    event = post_events.deleted(post, await commented(request.app[SERVICES].projection, post))
     await writes.append(request, event, msg_id=f"post.{post['post_id']}.deleted")
     # Freed at once, so that a client can redraft the status with the same media.
     await attachments.release(request.app[SERVICES].buckets, event.attachments, post["post_id"])

@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from core.events import PostCreated, PostDeleted
+from core.events import PostCreated
 from core.ids import new_media_id
-from gateways.kit import attachments
+from gateways.kit import attachments, post_events
 from gateways.kit.media import MediaView, media_view
 from gateways.kit.principal import require
 from gateways.kit.refusal import Refusal
@@ -29,7 +29,6 @@ from store.queries.activities import posted_note
 from store.queries.comments import commented
 from store.queries.media import media_by_ids
 from store.queries.posts import post_by_note
-from store.readmodel import LISTED
 
 GENERATOR = "Mediaplex posts API"
 SCOPES = ("write", "write:statuses")
@@ -110,12 +109,9 @@ async def delete_post(request: web.Request) -> web.Response:
     post = await request.app[SERVICES].projection.read(lambda conn: post_by_note(conn, note_id))
     if post is None or post["author"] != principal.user_id:
         raise Refusal(404, "No such post", code=errors.NOT_FOUND)
-    media = tuple(msgspec.json.decode(post["attachments"], type=list[str]))
-    event = PostDeleted(at=time.time(), post_id=post["post_id"], author=post["author"], attachments=media,
-                        activity_id=post["activity_id"] if post["visibility"] in LISTED else "",
-                        note_id=post["note_id"], **await commented(request.app[SERVICES].projection, post))
+    event = post_events.deleted(post, await commented(request.app[SERVICES].projection, post))
     await append(request, event, msg_id=f"post.{post['post_id']}.deleted")
-    await attachments.release(request.app[SERVICES].buckets, media, post["post_id"])
+    await attachments.release(request.app[SERVICES].buckets, event.attachments, post["post_id"])
     return web.Response(status=204)
 
 

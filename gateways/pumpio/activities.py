@@ -32,7 +32,7 @@ from core.events import (
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
 from gateways.kit.sanitize import safe_html, title_text
-from gateways.pumpio import follows, reactions
+from gateways.pumpio import follows, notes, reactions
 from gateways.pumpio.collections import interpret_collection, interpret_membership
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
 from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site, media_type
@@ -79,7 +79,7 @@ Interpreter = Callable[[Context, Posted], Awaitable[Interpreted]]
 # interpreter of their own; images and comments are interpreted below.
 BY_VERB: dict[str, Interpreter] = {**reactions.BY_VERB, **follows.BY_VERB, "add": interpret_membership,
                                    "remove": interpret_membership}
-BY_TYPE: dict[str, Interpreter] = {"collection": interpret_collection}
+BY_TYPE: dict[str, Interpreter] = {"collection": interpret_collection, "note": notes.note}
 VERBS = ("post", "update", "delete", *BY_VERB)
 
 

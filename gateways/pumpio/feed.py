@@ -17,11 +17,12 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from core.log import LogUnavailable
 from gateways.kit import bodies
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
-from gateways.pumpio import render
+from gateways.pumpio import notes, render
 from gateways.pumpio.activities import Activities, activity_of, msg_id
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
 from gateways.pumpio.objects import Rows, View, activity_json, count_param, gather_activities, offset_param
@@ -41,6 +42,8 @@ BEFORE_AND_SINCE = "Use either 'before' or 'since', not both."
 CURSOR_AND_OFFSET = "'offset' cannot be combined with 'before' or 'since'."
 UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
 NOT_VISIBLE_YET = "The activity was recorded but is not readable yet; try again in a moment"
+ONLY_MAJOR = "Only major activities to this feed."
+ONLY_MINOR = "Only minor activities to this feed."
 
 # An activity's content is capped by the description limit; this leaves room for JSON escapes around it.
 ACTIVITY_LIMIT = 256 * 1024
@@ -129,7 +132,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
     return handler
 
 
-async def _json_body(request: web.Request) -> Any:
+async def json_body(request: web.Request) -> Any:
     try:
         return await bodies.read_json(request, ACTIVITY, limit=ACTIVITY_LIMIT, keep=True)
     except Refusal as exc:
@@ -141,17 +144,25 @@ async def _generator(request: web.Request, principal: PumpPrincipal) -> str:
     return str(row["application_name"] or "") if row else ""
 
 
-async def post_activity(request: web.Request) -> web.Response:
-    principal = await poster(request)
+async def perform(request: web.Request, body: Any) -> dict[str, Any]:
+    """Interprets one activity of the signed-in user, appends its event and answers the activity's JSON:
+    the feed and the REST routes on objects each make their activity through here."""
+    principal = await authenticate(request)
     owner = principal.user_id
-    body = await _json_body(request)
     app = request.app
-    config, projection = app[SERVICES].config, app[SERVICES].projection
+    services = app[SERVICES]
+    config, projection = services.config, services.projection
     activities = Activities(projection, Site.of(config), actor=owner,
                             generator=await _generator(request, principal),
                             content_limit=config.settings(PumpSettings).content_limit)
     event = await activities.interpret(body)
-    seq = await append(request, event, msg_id=msg_id(event))
+    await notes.claim(services.buckets, projection, event)
+    try:
+        seq = await append(request, event, msg_id=msg_id(event))
+    except LogUnavailable:
+        await notes.release(services.buckets, event, landed=False)
+        raise
+    await notes.release(services.buckets, event)
     activity = await activity_json(request, activity_of(event, seq), owner)
     if activity is None:
         # Either the log already held this change under the same message id (a racing duplicate), and
@@ -159,7 +170,31 @@ async def post_activity(request: web.Request) -> web.Response:
         # the projection has not caught up in time.
         await activities.interpret(body)
         raise Refusal(503, NOT_VISIBLE_YET)
-    return web.json_response(activity)
+    return activity
+
+
+def _major(body: Any) -> bool:
+    """pump.io's test of a major activity: a share, or a post of anything but a comment or collection."""
+    verb = body.get("verb")
+    obj = body.get("object")
+    object_type = obj.get("objectType") if isinstance(obj, dict) else None
+    return verb in ("share", "checkin") or (verb in ("post", "create")
+                                             and object_type not in ("comment", "collection"))
+
+
+def _poster(major: int | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`/feed` takes any activity; `/feed/major` and `/feed/minor` only their own kind, as on pump.io."""
+    async def handler(request: web.Request) -> web.Response:
+        await poster(request)
+        body = await json_body(request)
+        if major is not None and isinstance(body, dict) and _major(body) != bool(major):
+            raise Refusal(400, ONLY_MAJOR if major else ONLY_MINOR)
+        return web.json_response(await perform(request, body))
+
+    return handler
+
+
+post_activity = _poster(None)
 
 
 STREAMS = (
@@ -171,8 +206,10 @@ STREAMS = (
 
 
 def add_routes(app: web.Application) -> None:
-    for path in ("/api/user/{user}/feed", "/api/user/{user}/feed/"):
-        app.router.add_post(path, post_activity)
+    for feed, major in (("feed", None), ("feed/major", 1), ("feed/minor", 0)):
+        handler = _poster(major)
+        app.router.add_post(f"/api/user/{{user}}/{feed}", handler)
+        app.router.add_post(f"/api/user/{{user}}/{feed}/", handler)
     for stream in STREAMS:
         handler = _stream_handler(stream)
         path = f"/api/user/{{user}}/{stream.path()}"

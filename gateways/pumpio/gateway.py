@@ -17,6 +17,8 @@ from gateways.pumpio import (
     objects,
     openapi,
     reactions,
+    rest,
+    upload_list,
     uploads,
     users,
 )
@@ -24,8 +26,11 @@ from gateways.pumpio.settings import PumpSettings
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (discovery, clients, oauth, users, uploads, feed, objects, reactions, follows, collections):
+    before = set(app.router.resources())
+    for module in (discovery, clients, oauth, users, uploads, upload_list, feed, objects, reactions, follows,
+                   collections, rest):
         module.add_routes(app)
+    rest.add_options(app, [resource for resource in app.router.resources() if resource not in before])
 
 
 GATEWAY = Gateway(

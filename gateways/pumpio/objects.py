@@ -223,6 +223,16 @@ def _whole(value: str | None, default: int, message: str, most: int) -> int:
     return number
 
 
+def offset_links(url: str, count: int, offset: int, shown: int, total: int) -> dict[str, dict[str, str]]:
+    """The links of a collection paged by `count` and `offset`: `next` only while more remain."""
+    links = {"first": render.link(url), "self": render.link(url, count=count, offset=offset or None)}
+    if offset > 0:
+        links["prev"] = render.link(url, count=count, offset=max(offset - count, 0) or None)
+    if offset + shown < total:
+        links["next"] = render.link(url, count=count, offset=offset + shown)
+    return links
+
+
 async def image_json(request: web.Request, media_id: str, viewer: str = "") -> dict[str, Any]:
     rows = await request.app[SERVICES].projection.read(lambda c: gather(c, media_ids=[media_id], viewer=viewer))
     return View(rows, Site.of(request.app[SERVICES].config)).image(media_id)
@@ -257,11 +267,7 @@ async def get_replies(request: web.Request) -> web.Response:
     where = Site.of(request.app[SERVICES].config)
     view = View(rows, where)
     url = f"{where.object_id('image', media_id)}/replies"
-    links = {"first": render.link(url), "self": render.link(url, count=count, offset=offset or None)}
-    if offset > 0:
-        links["prev"] = render.link(url, count=count, offset=max(offset - count, 0) or None)
-    if offset + len(ids) < total:
-        links["next"] = render.link(url, count=count, offset=offset + len(ids))
+    links = offset_links(url, count, offset, len(ids), total)
     body = render.collection(
         display_name=f"Replies to {where.object_id('image', media_id)}", url=url, object_type="comment",
         items=[view.comment(c, nested=True) for c in ids], total=total, links=links,

@@ -88,6 +88,7 @@ def _schemas() -> dict[str, Any]:
         "PumpMembers": collection(thing),
         "PumpPeople": collection(ref("PumpPerson")),
         "PumpObjects": collection(ref("PumpObject")),
+        "PumpUploads": collection(ref("PumpImage")),
         "PumpRegistration": registration,
         "PumpClientCredentials": credentials,
         "PumpLinks": _object(["links"], {"links": links}),
@@ -213,6 +214,16 @@ def _uploads() -> dict[str, PathItem]:
             "503": UNAVAILABLE,
         },
     })}
+    upload["get"] = _signed({
+        "operationId": "getUploads", "summary": "The owner's uploads, posted or not, newest first",
+        "parameters": [COUNT, OFFSET],
+        "responses": {
+            "200": answer("A page of uploads", ref("PumpUploads")),
+            "400": plain_error("A bad count or offset"),
+            "403": plain_error("Another user's uploads"),
+            "404": NO_USER,
+        },
+    })
     return slashed("/api/user/{user}/uploads", upload)
 
 
@@ -241,8 +252,9 @@ def _feeds() -> dict[str, PathItem]:
         ("inbox/direct/minor", "InboxDirectMinor"),
     ):
         item: PathItem = {"parameters": [USER]}
-        if stream == "feed":
-            item["post"] = post["post"]
+        if stream.startswith("feed"):
+            # As on pump.io, /feed/major takes only major activities and /feed/minor only minor ones.
+            item["post"] = {**post["post"], "operationId": f"post{name.replace('Feed', 'Activity')}"}
         item["get"] = _signed({
             "operationId": f"get{name}", "summary": f"The user's {stream.replace('/', ' ')}, newest first",
             "parameters": [
@@ -279,14 +291,30 @@ def _objects() -> dict[str, PathItem]:
                           "404": plain_error(f"No such {kind}")},
         })}
 
+    def changed(kind: str, schema: str) -> PathItem:
+        """PUT and DELETE by the author: the feed's update and delete of the object."""
+        item = one(kind, schema)
+        refused = {"403": plain_error(f"Another author's {kind}"), "404": plain_error(f"No such {kind}"),
+                   "503": UNAVAILABLE}
+        item["put"] = _signed({
+            "operationId": f"put{kind.capitalize()}", "summary": f"Update a {kind}, as an update activity",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": answer(f"The {kind} as it now is", ref(schema)), **refused},
+        })
+        item["delete"] = _signed({
+            "operationId": f"delete{kind.capitalize()}", "summary": f"Delete a {kind}, as a delete activity",
+            "responses": {"200": answer('The JSON string "Deleted"', {"const": "Deleted"}), **refused},
+        })
+        return item
+
     media: dict[str, PathItem] = {}
     for kind in ("image", "video", "audio"):
-        media.update(slashed(f"/api/{kind}/{{id}}", one(kind, "PumpImage")))
+        media.update(slashed(f"/api/{kind}/{{id}}", changed(kind, "PumpImage")))
         media.update(slashed(f"/api/{kind}/{{id}}/replies", replies(kind)))
     return {
         **media,
-        **slashed("/api/comment/{id}", one("comment", "PumpComment")),
-        **slashed("/api/note/{id}", one("note", "PumpObject")),
+        **slashed("/api/comment/{id}", changed("comment", "PumpComment")),
+        **slashed("/api/note/{id}", changed("note", "PumpObject")),
         **slashed("/api/activity/{id}", one("activity", "PumpActivity")),
     }
 
@@ -343,10 +371,23 @@ def _social() -> dict[str, PathItem]:
     return paths
 
 
+def _with_options(paths: dict[str, PathItem]) -> dict[str, PathItem]:
+    """Every API path answers OPTIONS with the methods it takes in `Allow`."""
+    for path, item in paths.items():
+        if not path.startswith("/api/"):
+            continue
+        named = next(op["operationId"] for op in item.values() if isinstance(op, dict) and "operationId" in op)
+        item["options"] = _open({
+            "operationId": f"options{named[0].upper()}{named[1:]}", "summary": "The methods this path takes",
+            "responses": {"200": answer("No body", headers={"Allow": {"schema": STRING}})},
+        })
+    return paths
+
+
 def fragment() -> Fragment:
     return Fragment(
-        paths={**_discovery(), **_clients(), **_oauth(), **_users(), **_uploads(), **_feeds(), **_objects(),
-               **_collections(), **_social()},
+        paths=_with_options({**_discovery(), **_clients(), **_oauth(), **_users(), **_uploads(), **_feeds(),
+                             **_objects(), **_collections(), **_social()}),
         schemas=_schemas(),
         security_schemes={"oauth1": {
             "type": "apiKey", "in": "header", "name": "Authorization",

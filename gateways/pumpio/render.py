@@ -11,7 +11,7 @@ import msgspec
 
 from core.config import Config
 from gateways.kit.media import MediaView, Rendition
-from gateways.kit.sanitize import text_html
+from gateways.kit.sanitize import holds_html, text_html
 from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
@@ -139,19 +139,23 @@ def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, 
     """A note posted through the posts API; `post` is the activity that posted it, which holds all it says."""
     object_id = site.object_id("note", post["object_id"])
     at = iso(post["published"])
-    return {
+    body: dict[str, Any] = {
         "id": object_id,
         "objectType": "note",
         "url": object_id,
         "author": author,
-        # A note is a Mastodon status or a `/posts` body: plain text, which pump.io shows as HTML.
-        "content": text_html(post["content"] or ""),
+        # A note posted through pump.io holds the safe HTML it was cut to; a Mastodon status or a `/posts`
+        # body is plain text, which pump.io shows as HTML.
+        "content": (post["content"] or "") if holds_html(post["via"]) else text_html(post["content"] or ""),
         "attachments": attachments,
         "published": at,
         "updated": at,
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     }
+    if post["display_name"]:
+        body["displayName"] = post["display_name"]
+    return body
 
 
 def reactions(body: dict[str, Any], *, likes: int, shares: int, liked: bool, shared: bool) -> dict[str, Any]:

@@ -36,11 +36,13 @@ def posted_note(conn: sqlite3.Connection, note_id: str) -> sqlite3.Row | None:
 
 
 def posted_notes(conn: sqlite3.Connection, note_ids: Iterable[str]) -> dict[str, sqlite3.Row]:
-    """The activities that posted these notes, by note id."""
+    """The activities that posted these notes, by note id, each with its post's `via`."""
     wanted = sorted(set(note_ids))
     if not wanted:
         return {}
     marks = ", ".join("?" for _ in wanted)
-    rows = conn.execute(f"SELECT * FROM activities WHERE object_id IN ({marks}) AND object_type = 'note'"
-                        " AND verb = 'post'", wanted)
+    # With the gateway the post came through, whose form its text keeps.
+    rows = conn.execute(
+        "SELECT a.*, p.via AS via FROM activities AS a LEFT JOIN posts AS p ON p.note_id = a.object_id"
+        f" WHERE a.object_id IN ({marks}) AND a.object_type = 'note' AND a.verb = 'post'", wanted)
     return {row["object_id"]: row for row in rows}
