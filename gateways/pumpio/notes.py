@@ -19,7 +19,7 @@ from gateways.kit import attachments as claims
 from gateways.kit import post_events
 from gateways.kit.keyvalue import Buckets
 from gateways.kit.refusal import Refusal
-from gateways.kit.sanitize import safe_html, title_text
+from gateways.kit.sanitize import holds_html, plain_text, safe_html, title_text
 from gateways.pumpio.objects import NO_NOTE
 from gateways.pumpio.render import media_type
 from gateways.pumpio.verbs import TITLE_LIMIT, Context, Posted, local_id, object_id, only_author, text
@@ -112,6 +112,9 @@ async def note(context: Context, posted: Posted) -> PostCreated | PostEdited | P
     if posted.verb == "delete":
         return post_events.deleted(post, {}, app=context.generator)
     content = text(obj, "content", context.content_limit, safe_html)
+    if content is not None and not holds_html(post["via"]):
+        # A status or a `/posts` body keeps its plain text, whichever protocol edits it.
+        content = plain_text(content)
     body = post["text"] if content is None else content
     if not body.strip() and not post_events.attached(post):
         raise Refusal(400, EMPTY_NOTE)

@@ -273,6 +273,23 @@ def _feeds() -> dict[str, PathItem]:
     return paths
 
 
+def _changers(kind: str, schema: str) -> PathItem:
+    """PUT and DELETE by the author: the feed's update and delete of the object."""
+    refused = {"403": plain_error(f"Another author's {kind}"), "404": plain_error(f"No such {kind}"),
+               "503": UNAVAILABLE}
+    return {
+        "put": _signed({
+            "operationId": f"put{kind.capitalize()}", "summary": f"Update a {kind}, as an update activity",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": answer(f"The {kind} as it now is", ref(schema)), **refused},
+        }),
+        "delete": _signed({
+            "operationId": f"delete{kind.capitalize()}", "summary": f"Delete a {kind}, as a delete activity",
+            "responses": {"200": answer('The JSON string "Deleted"', {"const": "Deleted"}), **refused},
+        }),
+    }
+
+
 def _objects() -> dict[str, PathItem]:
     def one(kind: str, schema: str, extra: list[dict[str, Any]] | None = None) -> PathItem:
         return {"parameters": [OBJECT_ID], "get": _signed({
@@ -292,20 +309,7 @@ def _objects() -> dict[str, PathItem]:
         })}
 
     def changed(kind: str, schema: str) -> PathItem:
-        """PUT and DELETE by the author: the feed's update and delete of the object."""
-        item = one(kind, schema)
-        refused = {"403": plain_error(f"Another author's {kind}"), "404": plain_error(f"No such {kind}"),
-                   "503": UNAVAILABLE}
-        item["put"] = _signed({
-            "operationId": f"put{kind.capitalize()}", "summary": f"Update a {kind}, as an update activity",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": answer(f"The {kind} as it now is", ref(schema)), **refused},
-        })
-        item["delete"] = _signed({
-            "operationId": f"delete{kind.capitalize()}", "summary": f"Delete a {kind}, as a delete activity",
-            "responses": {"200": answer('The JSON string "Deleted"', {"const": "Deleted"}), **refused},
-        })
-        return item
+        return {**one(kind, schema), **_changers(kind, schema)}
 
     media: dict[str, PathItem] = {}
     for kind in ("image", "video", "audio"):
@@ -325,7 +329,7 @@ def _collections() -> dict[str, PathItem]:
     collection: PathItem = {"parameters": [OBJECT_ID], "get": _signed({
         "operationId": "getCollection", "summary": "A collection (an album or a list) and how many members it has",
         "responses": {"200": answer("The collection", ref("PumpObject")), "404": plain_error("No such collection")},
-    })}
+    }), **_changers("collection", "PumpObject")}
     members: PathItem = {"parameters": [OBJECT_ID], "get": _signed({
         "operationId": "getCollectionMembers", "summary": "A page of a collection's members, newest first",
         "parameters": cursor,
