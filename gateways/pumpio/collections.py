@@ -17,7 +17,6 @@ import hashlib
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +31,7 @@ from core.events import (
 from gateways.kit.refusal import Refusal
 from gateways.kit.sanitize import safe_html, title_text
 from gateways.kit.services import SERVICES
-from gateways.pumpio import render
+from gateways.pumpio import paging, render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import (
     NO_COMMENT,
@@ -40,9 +39,7 @@ from gateways.pumpio.objects import (
     NO_NOTE,
     Rows,
     View,
-    count_param,
     gather,
-    offset_param,
     visible,
 )
 from gateways.pumpio.render import Site
@@ -50,7 +47,7 @@ from gateways.pumpio.users import find_user
 from gateways.pumpio.verbs import TITLE_LIMIT, Context, Posted, local_id, object_id, only_author, text
 from store.queries import collections as queries
 from store.queries.activities import posted_note
-from store.queries.collections import Page, Window
+from store.queries.collections import Page
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
 from store.queries.users import user_by_id
@@ -65,8 +62,6 @@ NOT_IN = "That object is not in this collection."
 CYCLE = "A collection cannot end up inside itself."
 UNPOSTED = "Post the image before adding it to a collection."
 BAD_OBJECT_TYPES = "'objectTypes' must be a list of at most 20 strings of at most 100 characters"
-BEFORE_AND_SINCE = "Use either 'before' or 'since', not both."
-CURSOR_AND_OFFSET = "'offset' cannot be combined with 'before' or 'since'."
 
 OBJECT_TYPES_LIMIT = 20
 OBJECT_TYPE_LIMIT = 100
@@ -193,33 +188,6 @@ def _key(value: str, site: Site) -> str:
     return value
 
 
-async def _window(query: Mapping[str, str], site: Site, seq_of: Any, what: str) -> Window:
-    count, offset = count_param(query), offset_param(query)
-    before, since = query.get("before"), query.get("since")
-    if before and since:
-        raise Refusal(400, BEFORE_AND_SINCE)
-    if (before or since) and "offset" in query:
-        raise Refusal(400, CURSOR_AND_OFFSET)
-    if not (before or since):
-        return Window(count=count, offset=offset)
-    name, value = ("before", before) if before else ("since", since)
-    assert value is not None
-    seq = await seq_of(_key(value, site))
-    if seq is None:
-        raise Refusal(400, f"Unknown {what} in '{name}': {value}")
-    return Window(count=count, before=seq) if before else Window(count=count, since=seq)
-
-
-def _links(url: str, query: Mapping[str, str], ids: list[str], older: bool) -> dict[str, dict[str, str]]:
-    count = query.get("count") or None
-    links = {"first": render.link(url, count=count), "self": render.link(url, **dict(query))}
-    if ids:
-        links["prev"] = render.link(url, since=ids[0], count=count)
-    if older:
-        links["next"] = render.link(url, before=ids[-1], count=count)
-    return links
-
-
 async def _found(request: web.Request) -> sqlite3.Row:
     row = await queries.collection_by_id(request.app[SERVICES].projection, request.match_info["id"])
     if row is None:
@@ -252,8 +220,8 @@ async def get_members(request: web.Request) -> web.Response:
     collection_id, viewer = collection["collection_id"], principal.user_id
     projection = request.app[SERVICES].projection
     site = Site.of(request.app[SERVICES].config)
-    window = await _window(request.query, site, lambda key: queries.member_seq(projection, collection_id, key),
-                           "member")
+    window = await paging.cursor(
+        request.query, lambda value: queries.member_seq(projection, collection_id, _key(value, site)), "member")
 
     def load(conn: sqlite3.Connection) -> tuple[Page, Rows]:
         page = queries.members_page(conn, collection_id, viewer, window)
@@ -266,7 +234,7 @@ async def get_members(request: web.Request) -> web.Response:
     body = render.collection(
         display_name=collection["name"] or f"Members of {site.object_id('collection', collection_id)}", url=url,
         object_type="object", items=items, total=page.total,
-        links=_links(url, request.query, [item["id"] for item in items], page.older),
+        links=paging.cursor_links(url, request.query, [item["id"] for item in items], page.older),
         author=view.person(collection["owner"]),
     )
     body["objectTypes"] = queries.object_types(collection)
@@ -280,11 +248,11 @@ async def get_lists(request: web.Request) -> web.Response:
     projection = request.app[SERVICES].projection
     site = Site.of(request.app[SERVICES].config)
 
-    async def seq_of(key: str) -> int | None:
-        row = await queries.collection_by_id(projection, key)
+    async def seq_of(value: str) -> int | None:
+        row = await queries.collection_by_id(projection, _key(value, site))
         return int(row["seq"]) if row is not None and row["owner"] == owner else None
 
-    window = await _window(request.query, site, seq_of, "collection")
+    window = await paging.cursor(request.query, seq_of, "collection")
 
     def load(conn: sqlite3.Connection) -> tuple[Page, Rows]:
         page = queries.lists_page(conn, owner, object_type, window)
@@ -297,7 +265,7 @@ async def get_lists(request: web.Request) -> web.Response:
     url = f"{site.user(owner)}/lists/{object_type}"
     body = render.collection(
         display_name=f"Collections of {object_type} for {owner}", url=url, object_type="collection", items=items,
-        total=page.total, links=_links(url, request.query, [item["id"] for item in items], page.older),
+        total=page.total, links=paging.cursor_links(url, request.query, [item["id"] for item in items], page.older),
         author=view.person(owner),
     )
     return web.json_response(body)

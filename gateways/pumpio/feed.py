@@ -22,10 +22,10 @@ from gateways.kit import bodies
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
-from gateways.pumpio import notes, render
+from gateways.pumpio import notes, paging, render
 from gateways.pumpio.activities import Activities, activity_of, msg_id
 from gateways.pumpio.oauth import PumpPrincipal, authenticate
-from gateways.pumpio.objects import Rows, View, activity_json, count_param, gather_activities, offset_param
+from gateways.pumpio.objects import Rows, View, activity_json, gather_activities
 from gateways.pumpio.render import Site
 from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import find_user, poster
@@ -38,8 +38,6 @@ __all__ = ["STREAMS", "Cursor", "Stream", "add_routes", "page_sql", "read_page"]
 
 BAD_JSON = "Could not decode the JSON body"
 NOT_YOUR_INBOX = "Only the owner can read an inbox."
-BEFORE_AND_SINCE = "Use either 'before' or 'since', not both."
-CURSOR_AND_OFFSET = "'offset' cannot be combined with 'before' or 'since'."
 UNAVAILABLE = "The media service is temporarily unavailable, try again in a moment"
 NOT_VISIBLE_YET = "The activity was recorded but is not readable yet; try again in a moment"
 ONLY_MAJOR = "Only major activities to this feed."
@@ -75,31 +73,14 @@ def _activity_key(value: str, site: Site) -> str:
 
 
 async def _cursor(request: web.Request, site: Site) -> Cursor:
-    query = request.query
-    count, offset = count_param(query), offset_param(query)
-    before, since = query.get("before"), query.get("since")
-    if before and since:
-        raise Refusal(400, BEFORE_AND_SINCE)
-    if (before or since) and "offset" in query:
-        raise Refusal(400, CURSOR_AND_OFFSET)
-    if not (before or since):
-        return Cursor(count=count, offset=offset)
-    name, value = ("before", before) if before else ("since", since)
-    assert value is not None
-    seq = await activity_seq(request.app[SERVICES].projection, _activity_key(value, site))
-    if seq is None:
-        raise Refusal(400, f"Unknown activity in '{name}': {value}")
-    return Cursor(count=count, before=seq) if before else Cursor(count=count, since=seq)
+    projection = request.app[SERVICES].projection
+    return await paging.cursor(request.query, lambda value: activity_seq(projection, _activity_key(value, site)),
+                               "activity")
 
 
 def _links(url: str, query: Mapping[str, str], page: Page, site: Site) -> dict[str, dict[str, str]]:
-    count = query.get("count") or None
-    links = {"first": render.link(url, count=count), "self": render.link(url, **dict(query))}
-    if page.entries:
-        links["prev"] = render.link(url, since=site.object_id("activity", page.entries[0][1]), count=count)
-    if page.older:
-        links["next"] = render.link(url, before=site.object_id("activity", page.entries[-1][1]), count=count)
-    return links
+    ids = [site.object_id("activity", activity_id) for _, activity_id in page.entries]
+    return paging.cursor_links(url, query, ids, page.older)
 
 
 def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Response]]:

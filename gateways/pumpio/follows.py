@@ -22,7 +22,7 @@ from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import View, gather
-from gateways.pumpio.offsets import Window
+from gateways.pumpio.paging import Window
 from gateways.pumpio.render import Site
 from gateways.pumpio.users import find_user
 from gateways.pumpio.verbs import LOCAL_ID, Context, Posted, object_id

@@ -9,18 +9,18 @@ it. Notes come from the posts API, which posts the images they attach along with
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from gateways.kit import numbers
 from gateways.kit.media import media_view
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
+from gateways.pumpio.paging import Window
 from gateways.pumpio.render import Site
 from store.queries.activities import activity_by_id, posted_notes
 from store.queries.collections import collections_by_ids, member_count, object_types
@@ -31,18 +31,11 @@ from store.queries.users import users_by_ids
 
 # How many of an image's newest comments its `replies` embeds; the rest are a link away.
 REPLIES_SHOWN = 4
-DEFAULT_COUNT = 20
-MAX_COUNT = 200
-# Far past any feed, and far inside SQLite's 64-bit integers.
-MAX_OFFSET = 1_000_000_000
 
 NO_IMAGE = "No such image"
 NO_COMMENT = "No such comment"
 NO_NOTE = "No such note"
 NO_ACTIVITY = "No such activity"
-BAD_COUNT = f"Count must be between 0 and {MAX_COUNT}"
-BAD_OFFSET = "Offset must be a whole number, 0 or more"
-FAR_OFFSET = f"Offset must be at most {MAX_OFFSET}"
 
 
 class Rows(msgspec.Struct):
@@ -203,36 +196,6 @@ def visible(media: sqlite3.Row, viewer: str) -> bool:
     return media["published_at"] is not None or media["owner_id"] == viewer
 
 
-def count_param(query: Mapping[str, str]) -> int:
-    return _whole(query.get("count"), DEFAULT_COUNT, BAD_COUNT, MAX_COUNT)
-
-
-def offset_param(query: Mapping[str, str]) -> int:
-    raw = query.get("offset") or ""
-    if raw.isascii() and raw.isdigit() and numbers.whole(raw, MAX_OFFSET) is None:
-        raise Refusal(400, FAR_OFFSET)
-    return _whole(raw, 0, BAD_OFFSET, MAX_OFFSET)
-
-
-def _whole(value: str | None, default: int, message: str, most: int) -> int:
-    if value is None or value == "":
-        return default
-    number = numbers.whole(value, most)
-    if number is None:
-        raise Refusal(400, message)
-    return number
-
-
-def offset_links(url: str, count: int, offset: int, shown: int, total: int) -> dict[str, dict[str, str]]:
-    """The links of a collection paged by `count` and `offset`: `next` only while more remain."""
-    links = {"first": render.link(url), "self": render.link(url, count=count, offset=offset or None)}
-    if offset > 0:
-        links["prev"] = render.link(url, count=count, offset=max(offset - count, 0) or None)
-    if offset + shown < total:
-        links["next"] = render.link(url, count=count, offset=offset + shown)
-    return links
-
-
 async def image_json(request: web.Request, media_id: str, viewer: str = "") -> dict[str, Any]:
     rows = await request.app[SERVICES].projection.read(lambda c: gather(c, media_ids=[media_id], viewer=viewer))
     return View(rows, Site.of(request.app[SERVICES].config)).image(media_id)
@@ -257,17 +220,17 @@ async def get_image(request: web.Request) -> web.Response:
 async def get_replies(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     media_id = (await _visible_image(request, principal.user_id))["media_id"]
-    count, offset = count_param(request.query), offset_param(request.query)
+    window = Window(request.query)
 
     def page(conn: sqlite3.Connection) -> tuple[int, list[str], Rows]:
-        ids = reply_ids(conn, media_id, count, offset)
+        ids = reply_ids(conn, media_id, window.count, window.offset)
         return reply_count(conn, media_id), ids, gather(conn, comment_ids=ids, viewer=principal.user_id)
 
     total, ids, rows = await request.app[SERVICES].projection.read(page)
     where = Site.of(request.app[SERVICES].config)
     view = View(rows, where)
     url = f"{where.object_id('image', media_id)}/replies"
-    links = offset_links(url, count, offset, len(ids), total)
+    links = window.links(url, len(ids), total)
     body = render.collection(
         display_name=f"Replies to {where.object_id('image', media_id)}", url=url, object_type="comment",
         items=[view.comment(c, nested=True) for c in ids], total=total, links=links,

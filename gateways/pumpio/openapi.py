@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateways.kit.openapi import Fragment, PathItem, answer, in_path, in_query, plain_error, ref, slashed
-from gateways.pumpio.objects import MAX_COUNT, MAX_OFFSET
+from gateways.pumpio.paging import MAX_COUNT, MAX_OFFSET
 
 TAG = "pumpio"
 STRING = {"type": "string"}

@@ -23,7 +23,7 @@ from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, View, gather, visible
-from gateways.pumpio.offsets import Window
+from gateways.pumpio.paging import Window
 from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site
 from gateways.pumpio.users import find_user
 from gateways.pumpio.verbs import Context, Posted, local_id, object_id

@@ -13,7 +13,8 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
-from gateways.pumpio.objects import Rows, View, count_param, gather, offset_links, offset_param
+from gateways.pumpio.objects import Rows, View, gather
+from gateways.pumpio.paging import Window
 from gateways.pumpio.render import Site
 from gateways.pumpio.users import find_user
 from store.queries.uploads import upload_count, upload_ids
@@ -26,17 +27,17 @@ async def get_uploads(request: web.Request) -> web.Response:
     owner = (await find_user(request, request.match_info["user"]))["user_id"]
     if owner != principal.user_id:
         raise Refusal(403, NOT_YOUR_UPLOADS)
-    count, offset = count_param(request.query), offset_param(request.query)
+    window = Window(request.query)
 
     def page(conn: sqlite3.Connection) -> tuple[int, list[str], Rows]:
-        ids = upload_ids(conn, owner, count, offset)
+        ids = upload_ids(conn, owner, window.count, window.offset)
         return upload_count(conn, owner), ids, gather(conn, media_ids=ids, user_ids=[owner])
 
     total, ids, rows = await request.app[SERVICES].projection.read(page)
     site = Site.of(request.app[SERVICES].config)
     view = View(rows, site)
     url = f"{site.user(owner)}/uploads"
-    links = offset_links(url, count, offset, len(ids), total)
+    links = window.links(url, len(ids), total)
     body = render.collection(
         display_name=f"Uploads by {owner}", url=url, object_type="image",
         items=[view.image(media_id) for media_id in ids], total=total, links=links, author=view.person(owner),

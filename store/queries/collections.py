@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from store.queries._rows import by_key
+from store.queries.feeds import Cursor
 from store.reader import ProjectionReader
 
 MEDIA_TYPES = ("image", "video", "audio")
@@ -26,15 +27,6 @@ _VISIBLE = (
 # A user's collections meant for an object type (the second parameter).
 _LISTS = ("FROM collections AS c WHERE c.owner = ?"
           " AND EXISTS (SELECT 1 FROM json_each(c.object_types) WHERE value = ?)")
-
-
-class Window(msgspec.Struct, frozen=True):
-    """Which part of a newest-first sequence a page is: `before` and `since` are sequence bounds."""
-
-    count: int
-    offset: int = 0
-    before: int | None = None
-    since: int | None = None
 
 
 class Page(msgspec.Struct, frozen=True):
@@ -102,7 +94,7 @@ async def last_change(projection: ProjectionReader, object_id: str, target: str 
     return int(row["seq"]) if row is not None and row["seq"] is not None else 0
 
 
-def _page(conn: sqlite3.Connection, clause: str, params: tuple[Any, ...], window: Window, alias: str) -> Page:
+def _page(conn: sqlite3.Connection, clause: str, params: tuple[Any, ...], window: Cursor, alias: str) -> Page:
     bound, order = "", "DESC"
     extra: tuple[Any, ...] = ()
     if window.before is not None:
@@ -119,11 +111,11 @@ def _page(conn: sqlite3.Connection, clause: str, params: tuple[Any, ...], window
     return Page(rows=rows, older=older, total=total)
 
 
-def members_page(conn: sqlite3.Connection, collection_id: str, viewer: str, window: Window) -> Page:
+def members_page(conn: sqlite3.Connection, collection_id: str, viewer: str, window: Cursor) -> Page:
     return _page(conn, _VISIBLE, (*MEDIA_TYPES, collection_id, viewer), window, "m")
 
 
-def lists_page(conn: sqlite3.Connection, owner: str, object_type: str, window: Window) -> Page:
+def lists_page(conn: sqlite3.Connection, owner: str, object_type: str, window: Cursor) -> Page:
     return _page(conn, _LISTS, (owner, object_type), window, "c")
 
 
