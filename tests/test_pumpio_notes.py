@@ -221,3 +221,31 @@ async def test_notes_survive_a_rebuild_unchanged(nats_url: str, data_dir: Path, 
     finally:
         await second.server.stop()
     assert after == before
+
+
+async def test_mastodon_counts_the_favorites_shares_and_follows_made_through_pump_io(
+        server: Running, http: aiohttp.ClientSession) -> None:
+    alice = await login(server, "alice")
+    bob = await login(server, "bob")
+    posted = await alice.activity("post", {"objectType": "note", "content": "Herons"})
+    assert posted.status == 200, posted.json
+    note = ref(posted.json["object"])
+    note_id = local(note["id"])
+    host = urlsplit(server.url).netloc
+    for verb, obj in (("follow", {"objectType": "person", "id": f"acct:alice@{host}"}), ("favorite", note),
+                      ("share", note)):
+        assert (await bob.activity(verb, obj)).status == 200
+    as_bob = await api(server, http, "bob")
+    as_alice = await api(server, http, "alice")
+    seen = (await as_bob.call("GET", f"/api/v1/statuses/{note_id}")).json
+    counts = (seen["favourites_count"], seen["reblogs_count"], seen["favourited"], seen["reblogged"])
+    assert counts == (1, 1, True, True)
+    assert (seen["account"]["followers_count"], seen["account"]["following_count"]) == (1, 0)
+    own = (await as_alice.call("GET", f"/api/v1/statuses/{note_id}")).json
+    assert (own["favourites_count"], own["favourited"], own["reblogged"]) == (1, False, False)
+    bob_account = (await as_bob.call("GET", "/api/v1/accounts/lookup?acct=bob")).json
+    assert (bob_account["followers_count"], bob_account["following_count"]) == (0, 1)
+
+    assert (await bob.activity("unfavorite", note)).status == 200
+    again = (await as_bob.call("GET", f"/api/v1/statuses/{note_id}")).json
+    assert (again["favourites_count"], again["favourited"], again["reblogs_count"]) == (0, False, 1)

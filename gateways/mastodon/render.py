@@ -89,7 +89,7 @@ DEFAULT_AVATAR = "/avatars/original/missing.png"
 
 
 def account(user: sqlite3.Row, base: str, *, avatar_url: str | None = None, statuses: int = 0,
-            last_status_at: float | None = None) -> dict[str, Any]:
+            last_status_at: float | None = None, followers: int = 0, following: int = 0) -> dict[str, Any]:
     name = user["user_id"]
     created = dt.datetime.fromtimestamp(user["created_at"], dt.UTC).strftime("%Y-%m-%dT00:00:00.000Z")
     avatar = avatar_url or f"{base}{DEFAULT_AVATAR}"
@@ -111,8 +111,8 @@ def account(user: sqlite3.Row, base: str, *, avatar_url: str | None = None, stat
         "avatar_static": avatar,
         "header": avatar,
         "header_static": avatar,
-        "followers_count": 0,
-        "following_count": 0,
+        "followers_count": followers,
+        "following_count": following,
         "statuses_count": statuses,
         "last_status_at": last,
         "emojis": [],
@@ -227,9 +227,19 @@ def iso_time(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(at * 1000) % 1000:03d}Z"
 
 
+class Reactions(msgspec.Struct, frozen=True):
+    """A status's favourites and reblogs (pump.io's favorites and shares), and whether the viewer made one."""
+
+    favourites: int = 0
+    reblogs: int = 0
+    favourited: bool = False
+    reblogged: bool = False
+
+
 def status(post: sqlite3.Row, author: dict[str, Any], media: list[MediaView], base: str,
-           reply_account: str | None = None) -> dict[str, Any]:
+           reply_account: str | None = None, reactions: Reactions | None = None) -> dict[str, Any]:
     """The Status entity of a post; `author` is its account, `media` its attachments that still exist."""
+    reacted = reactions or Reactions()
     post_id = post["post_id"]
     url = f"{base}/@{post['author']}/{post_id}"
     return {
@@ -249,8 +259,8 @@ def status(post: sqlite3.Row, author: dict[str, Any], media: list[MediaView], ba
         "mentions": [],
         "tags": [],
         "emojis": [],
-        "reblogs_count": 0,
-        "favourites_count": 0,
+        "reblogs_count": reacted.reblogs,
+        "favourites_count": reacted.favourites,
         "replies_count": 0,
         "quotes_count": 0,
         "in_reply_to_id": post["in_reply_to"],
@@ -259,8 +269,8 @@ def status(post: sqlite3.Row, author: dict[str, Any], media: list[MediaView], ba
         "poll": None,
         "card": None,
         "language": post["language"],
-        "favourited": False,
-        "reblogged": False,
+        "favourited": reacted.favourited,
+        "reblogged": reacted.reblogged,
         "muted": False,
         "bookmarked": False,
         "pinned": False,

@@ -29,6 +29,7 @@ from gateways.mastodon import errors, status_form
 from gateways.mastodon.media import check_description, parse_focus, requires
 from gateways.mastodon.render import (
     DEFAULT_AVATAR,
+    Reactions,
     account,
     account_id,
     attachment,
@@ -41,8 +42,10 @@ from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.apps import app_by_client_id
 from store.queries.comments import commented
+from store.queries.follows import follower_count, following_count
 from store.queries.media import media_by_ids
 from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
+from store.queries.reactions import reacted, reaction_counts
 from store.queries.users import users_by_ids
 from store.readmodel import FAILED, LISTED, PROCESSING, READY
 
@@ -78,6 +81,11 @@ class Rendered(msgspec.Struct, frozen=True):
     counts: dict[str, tuple[int, float | None]]
     # The author of each post replied to, by post id.
     replied: dict[str, str] = {}
+    # Favorites and shares (reblogs) of each post, by (post id, kind), whichever protocol made them, and
+    # which of them are the viewer's; each account's followers and followed.
+    reactions: dict[tuple[str, str], int] = {}
+    reacted: set[tuple[str, str]] = set()
+    follows: dict[str, tuple[int, int]] = {}
 
 
 def attachment_ids(post: sqlite3.Row) -> list[str]:
@@ -94,8 +102,12 @@ def gather(conn: sqlite3.Connection, posts: list[sqlite3.Row], *, viewer: str | 
     counts = {author: (post_count(conn, author, VISIBILITIES if author == viewer else LISTED),
                        last_post_at(conn, author)) for author in authors}
     targets = posts_by_ids(conn, [post["in_reply_to"] for post in posts if post["in_reply_to"]])
+    shown = [post["post_id"] for post in posts]
     return Rendered(users=users, media=media_by_ids(conn, wanted), counts=counts,
-                    replied={post_id: row["author"] for post_id, row in targets.items()})
+                    replied={post_id: row["author"] for post_id, row in targets.items()},
+                    reactions=reaction_counts(conn, shown), reacted=reacted(conn, viewer, shown) if viewer else set(),
+                    follows={author: (follower_count(conn, author), following_count(conn, author))
+                             for author in authors})
 
 
 def avatar_url(user: sqlite3.Row, media: dict[str, sqlite3.Row], base: str) -> str:
@@ -109,8 +121,9 @@ def avatar_url(user: sqlite3.Row, media: dict[str, sqlite3.Row], base: str) -> s
 
 def account_json(user: sqlite3.Row, rendered: Rendered, base: str) -> dict[str, Any]:
     count, last = rendered.counts.get(user["user_id"], (0, None))
+    followers, following = rendered.follows.get(user["user_id"], (0, 0))
     return account(user, base, avatar_url=avatar_url(user, rendered.media, base), statuses=count,
-                   last_status_at=last)
+                   last_status_at=last, followers=followers, following=following)
 
 
 def status_json(post: sqlite3.Row, rendered: Rendered, base: str) -> dict[str, Any]:
@@ -118,7 +131,13 @@ def status_json(post: sqlite3.Row, rendered: Rendered, base: str) -> dict[str, A
     author = account_json(user, rendered, base) if user is not None else {}
     media = [media_view(rendered.media[i], base) for i in attachment_ids(post) if i in rendered.media]
     replied = rendered.replied.get(post["in_reply_to"]) if post["in_reply_to"] else None
-    return status(post, author, media, base, reply_account=account_id(replied) if replied else None)
+    post_id = post["post_id"]
+    reactions = Reactions(favourites=rendered.reactions.get((post_id, "favorite"), 0),
+                          reblogs=rendered.reactions.get((post_id, "share"), 0),
+                          favourited=(post_id, "favorite") in rendered.reacted,
+                          reblogged=(post_id, "share") in rendered.reacted)
+    return status(post, author, media, base, reply_account=account_id(replied) if replied else None,
+                  reactions=reactions)
 
 
 def statuses_json(conn: sqlite3.Connection, posts: list[sqlite3.Row], base: str,
