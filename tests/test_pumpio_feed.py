@@ -128,7 +128,9 @@ async def test_pypump_flow_upload_post_update_and_whoami(server: Running, tmp_pa
     activity = posted.json
     assert activity["verb"] == "post" and activity["objectType"] == "activity"
     assert activity["object"]["id"] == image["id"]
-    assert activity["content"] == "alice posted an image"
+    # MediaGoblin titles an upload by its X-File-Name until a title is given.
+    assert image["displayName"] == "heron.jpg"
+    assert activity["content"] == "alice posted heron.jpg"
     assert activity["generator"] == {"objectType": "client", "displayName": "alice's test client"}
     assert activity["links"]["self"]["href"] == activity["id"]
 
@@ -144,7 +146,7 @@ async def test_pypump_flow_upload_post_update_and_whoami(server: Running, tmp_pa
     assert again.json["fullImage"] == image["fullImage"]
     outbox = await alice.get("/api/user/alice/feed")
     assert [a["id"] for a in outbox.json["items"]] == [updated.json["id"], activity["id"]]
-    assert outbox.json["items"][1]["content"] == "alice posted Heron"
+    assert outbox.json["items"][1]["content"] == "alice posted heron.jpg"
 
     for path in ("/api/whoami", "/api/whoami/"):
         whoami = await alice.get(path)

@@ -87,6 +87,47 @@ async def test_a_json_upload_in_url_safe_base64_without_padding(server: Running,
     assert await server.events.last_seq() == before
 
 
+async def test_x_file_name_names_the_file_and_titles_the_upload(server: Running, tmp_path: Path) -> None:
+    alice = await login(server, "alice")
+    data = jpeg(tmp_path)
+    # Percent-encoded as pump.io's web client sends it, after a path as browsers have sent it.
+    named = [("C:\\fakepath\\h%C3%A9ron.jpg", "héron.jpg"), ("../../etc/passwd", "passwd"),
+             ("./photos/ egret 2.jpg", "egret 2.jpg"), ("50%ff.jpg", "50%ff.jpg"), ("photos/", ""), ("..", ""),
+             ("dir/" * 100 + "a" * 251 + ".jpg", "a" * 251 + ".jpg")]
+    for header, name in named:
+        uploaded = await alice.upload(data, **{"X-File-Name": header})
+        assert uploaded.status == 200, uploaded.json
+        assert (await media_row(server, uploaded.json))["filename"] == name, header
+        assert uploaded.json.get("displayName") == (name or None), header
+    untitled = await alice.upload(data)
+    assert "displayName" not in untitled.json and (await media_row(server, untitled.json))["filename"] == ""
+
+    first = await alice.upload(data, **{"X-File-Name": "h%C3%A9ron.jpg"})
+    bare = {key: value for key, value in first.json.items() if key != "displayName"}
+    posted = await alice.activity("post", bare)
+    assert posted.json["content"] == "alice posted héron.jpg"
+    assert posted.json["object"]["displayName"] == "héron.jpg"
+    updated = await alice.activity("update", {"id": first.json["id"], "objectType": "image", "displayName": "Heron"})
+    assert updated.json["object"]["displayName"] == "Heron"
+    assert (await media_row(server, first.json))["filename"] == "héron.jpg"
+
+    # A Mastodon upload's file name is no title: Mastodon shows none.
+    token = await server.token("alice")
+    files = {"file": ("m.jpg", data, "image/jpeg")}
+    made = await asyncio.to_thread(requests.post, f"{server.url}/api/v2/media", files=files,
+                                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert made.status_code == 200
+    assert "displayName" not in (await alice.get(f"/api/image/{made.json()['id']}")).json
+
+    before = await server.events.last_seq()
+    message = {"error": "X-File-Name must name a file in at most 255 bytes, without control or formatting characters."}
+    for header in ("a%00.jpg", "a%0Ab.jpg", "%E2%80%AEgnp.exe", "a\tb.jpg", "a" * 256, "%C3%A9" * 128,
+                   "dir/" + "a" * 256):
+        refused = await alice.upload(data, **{"X-File-Name": header})
+        assert (refused.status, refused.json) == (400, message), header
+    assert await server.events.last_seq() == before
+
+
 async def test_uploads_show_up_in_the_mastodon_api_and_back(server: Running, tmp_path: Path) -> None:
     alice = await login(server, "alice")
     token = await server.token("alice")

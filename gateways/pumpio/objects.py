@@ -130,7 +130,8 @@ class View:
 
     def title(self, activity: sqlite3.Row) -> str | None:
         if activity["object_type"] == "image" and (media := self.rows.media.get(activity["object_id"])):
-            return media["title"] or render.ARTICLES[render.media_type(media["kind"])]
+            return (render.title(media["title"], media["filename"], media["via"])
+                    or render.ARTICLES[render.media_type(media["kind"])])
         return None
 
     def activity(self, row: sqlite3.Row) -> dict[str, Any]:

@@ -74,6 +74,12 @@ def _thumbnail(media: MediaView) -> Rendition:
     return media.renditions.get("thumb") or media.renditions["small"]
 
 
+def title(given: str | None, filename: str | None, via: str | None) -> str | None:
+    """What a media is called: its title, else, as MediaGoblin titles an upload, the file name its pump.io
+    client gave (X-File-Name)."""
+    return given or (filename if via == "pumpio" else None) or None
+
+
 def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], site: Site) -> dict[str, Any]:
     """An uploaded image, video or audio file; `image` and `fullImage` (for video and audio, `stream`
     and the preview as `image`, as MediaGoblin has them) appear once the renditions exist."""
@@ -97,8 +103,8 @@ def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], sit
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     })
-    if media.title:
-        body["displayName"] = media.title
+    if name := title(media.title, media.filename, media.via):
+        body["displayName"] = name
     if media.description:
         body["content"] = media.description
     if media.license:

@@ -26,9 +26,9 @@ from core.ports import TooLarge
 from core.probe import MediaRejected
 from gateways.kit import bodies
 from gateways.kit.ingest import Checked, record, stage
-from gateways.kit.multipart import FILENAME_BYTES, acceptable_filename
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
+from gateways.pumpio.filenames import BadFilename, plain_filename
 from gateways.pumpio.objects import image_json
 from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import poster
@@ -47,7 +47,6 @@ CORRUPT = "The image data is truncated or corrupt."
 FAILED_PROCESSING = "The uploaded image could not be processed."
 BAD_JSON_UPLOAD = "A JSON upload must be an object with the base64-encoded file in 'data'."
 BAD_BASE64 = "'data' is not valid base64."
-BAD_FILENAME = f"X-File-Name must be at most {FILENAME_BYTES} bytes without NUL, CR or LF."
 
 WHITESPACE = b" \t\r\n"
 QUOTE, BACKSLASH = ord('"'), ord("\\")
@@ -296,9 +295,10 @@ async def upload(request: web.Request) -> web.Response:
     owner = (await poster(request)).user_id
     if not request.headers.get("Content-Type"):
         raise Refusal(400, NO_CONTENT_TYPE)
-    filename = request.headers.get("X-File-Name", "")
-    if not acceptable_filename(filename):
-        raise Refusal(400, BAD_FILENAME)
+    try:
+        filename = plain_filename(request.headers.get("X-File-Name", ""))
+    except BadFilename as exc:
+        raise Refusal(400, str(exc)) from None
     checked = await _stage(request)
     app = request.app
     media_id = await record(
