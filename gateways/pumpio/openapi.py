@@ -107,9 +107,12 @@ def _open(operation: dict[str, Any]) -> dict[str, Any]:
 
 
 def _discovery() -> dict[str, PathItem]:
+    endpoints = answer("Where the OAuth and API endpoints are: JSON when Accept names application/json, else XRD",
+                       STRING, media="application/xrd+xml", headers={"Vary": {"schema": STRING}})
+    endpoints["content"]["application/json"] = {"schema": ref("PumpLinks")}
     host_meta = {"get": _open({
-        "operationId": "getHostMeta", "summary": "host-meta as XRD",
-        "responses": {"200": answer("Where the OAuth and API endpoints are", STRING, media="application/xrd+xml")},
+        "operationId": "getHostMeta", "summary": "host-meta as XRD, or as JSON to who accepts it",
+        "responses": {"200": endpoints},
     })}
     host_meta_json = {"get": _open({
         "operationId": "getHostMetaJson", "summary": "host-meta as JSON",
