@@ -99,7 +99,7 @@ async def test_webfinger_refusals(server: Running, http: aiohttp.ClientSession) 
     host = urlsplit(server.url).netloc
     cases = [
         ({}, 400, "No resource parameter"),
-        ({"resource": ""}, 400, "No resource parameter"),
+        ({"resource": ""}, 404, "Unrecognized resource parameter"),
         ({"resource": f"acct:bob@{host}"}, 404, "No such user: bob"),
         ({"resource": "acct:alice@elsewhere.example"}, 404, "No such host: elsewhere.example"),
         ({"resource": "https://elsewhere.example/alice"}, 404,
@@ -109,6 +109,10 @@ async def test_webfinger_refusals(server: Running, http: aiohttp.ClientSession) 
     for params, status, error in cases:
         async with http.get(f"{server.url}/.well-known/webfinger", params=params) as response:
             assert (response.status, await response.json()) == (status, {"error": error}), params
+    empty = {"error": "Unrecognized resource parameter"}
+    for query in ("?resource=", "?resource", "/?resource="):
+        async with http.get(f"{server.url}/.well-known/webfinger{query}") as response:
+            assert (response.status, await response.json()) == (404, empty), query
         async with http.head(f"{server.url}/") as response:
             assert response.status == 200
 

@@ -102,9 +102,12 @@ async def host_meta_json(request: web.Request) -> web.StreamResponse:
 
 
 async def webfinger(request: web.Request) -> web.StreamResponse:
-    resource = request.query.get("resource", "")
-    if not resource:
+    # As pump.io and MediaGoblin: no parameter is a bad request, an empty one names nothing here.
+    if "resource" not in request.query:
         raise Refusal(400, "No resource parameter")
+    resource = request.query["resource"]
+    if not resource:
+        raise Refusal(404, "Unrecognized resource parameter")
     base = _base(request)
     account = resource.removeprefix("acct:")
     user, at, host = account.rpartition("@")

@@ -124,7 +124,7 @@ def _discovery() -> dict[str, PathItem]:
         "responses": {
             "200": answer("The user's links", ref("PumpWebFinger"), media="application/jrd+json"),
             "400": plain_error("No resource parameter"),
-            "404": plain_error("Not a local user"),
+            "404": plain_error("Not a local user, or an empty resource"),
         },
     })}
     return {
