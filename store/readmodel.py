@@ -130,6 +130,8 @@ TABLES: tuple[Table, ...] = (
             "preview_small": str,
             "preview_thumb": str,
             "preview_blurhash": str,
+            # Where it was made, from pump.io: an Activity Streams place object as JSON.
+            "location": str,
         },
         indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",)),
     ),
@@ -251,7 +253,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
                     "attached_at": None, "post_id": None, "kind": event.kind, "meta": None,
                     "preview_blob": None, "preview_version": None, "preview_small": None, "preview_thumb": None,
-                    "preview_blurhash": None,
+                    "preview_blurhash": None, "location": None,
                 }),
                 Remove("requests", event.media_id),
             ]
@@ -383,6 +385,8 @@ def _effect(event: ActivityPosted) -> list[Change]:
         if event.verb == "delete":
             return [Remove("media", event.object_id)]
         fields = _metadata(event.display_name, event.content, event.license, event.tags)
+        if event.location is not None:
+            fields["location"] = event.location
         fields["updated_at"] = event.at
         if event.verb == "post":
             fields["published_at"] = event.at

@@ -117,6 +117,10 @@ SAMPLES: list[AnyEvent] = [
         RenditionInfo(style="thumb", width=320, height=180, content_type="image/png", size=200),
     ), blurhash="UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH"),
     MediaReprocessRequested(at=30.0, media_id="21", blob="9" * 64, after=0, kind="audio"),
+    # Added with places: the ActivityPosted lines above predate location.
+    ActivityPosted(at=31.0, activity_id="a4", actor="alice", verb="update", object_type="image", object_id="7",
+                   location='{"objectType":"place","displayName":"Loch Ness","position":{"latitude":57.3,'
+                            '"longitude":-4.45}}'),
 ]
 
 
@@ -164,12 +168,13 @@ def test_subjects_name_the_aggregate() -> None:
     assert SAMPLES[3].subject() == SAMPLES[4].subject().replace(".8.", ".7.") == "mx.media.7.outcome"
     assert aggregate_filter("mx.media.7.updated") == "mx.media.7.>"
     assert SAMPLES[17].subject() == "mx.media.8.reprocess"
-    assert [e.subject() for e in SAMPLES[-14:-11]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
+    assert [e.subject() for e in SAMPLES[-15:-12]] == ["mx.token.abd.issued", "mx.token.abd.revoked",
                                                       "mx.app.c1.registered"]
-    assert SAMPLES[-9].subject() == "mx.post.117000000000000001.deleted"
+    assert SAMPLES[-10].subject() == "mx.post.117000000000000001.deleted"
     # A custom preview is a subject of the media's own, apart from its outcome.
-    assert [e.subject() for e in SAMPLES[-4:]] == ["mx.media.20.uploaded", "mx.media.20.outcome",
-                                                  "mx.media.20.thumbnail", "mx.media.21.reprocess"]
+    assert [e.subject() for e in SAMPLES[-5:-1]] == ["mx.media.20.uploaded", "mx.media.20.outcome",
+                                                    "mx.media.20.thumbnail", "mx.media.21.reprocess"]
+    assert SAMPLES[-1].subject() == "mx.activity.a4.posted"
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

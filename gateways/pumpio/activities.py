@@ -18,6 +18,7 @@ from core.events import ActivityPosted, PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
+from gateways.pumpio.places import place
 from gateways.pumpio.render import Site, media_type
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
@@ -169,6 +170,7 @@ class Activities:
             "content": _text(obj, "content", self._content_limit),
             "license": _text(obj, "license", LICENSE_LIMIT),
             "tags": _tags(obj),
+            "location": place(obj),
         }
 
     async def _image(self, obj: dict[str, Any], object_type: str = "image", *,

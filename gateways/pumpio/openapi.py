@@ -43,6 +43,9 @@ def _schemas() -> dict[str, Any]:
     image = _object(["id", "objectType", "url"], {
         "id": STRING, "objectType": {"enum": ["image", "video", "audio"]}, "url": STRING,
         "author": ref("PumpPerson"), "image": file, "fullImage": file, "tags": {"type": "array"},
+        "displayName": STRING, "content": STRING, "license": STRING,
+        # Where it was made, as a post or update gave it.
+        "location": {"type": "object", "properties": {"objectType": {"const": "place"}, "displayName": STRING}},
         # Video and audio: the file to play, with what is known of it.
         "stream": _object(["url"], {"url": STRING}),
         "replies": _object(["totalItems", "items"], {"totalItems": {"type": "integer"}, "items": {"type": "array"}}),

@@ -109,6 +109,8 @@ def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], sit
         body["content"] = media.description
     if media.license:
         body["license"] = media.license
+    if media.location is not None:
+        body["location"] = media.location
     body["tags"] = list(media.tags)
     body["replies"] = replies
     return body
