@@ -270,6 +270,8 @@ class ActivityPosted(Event, frozen=True, tag="activity.posted"):
     # A note posted through the presigned-upload API: the media it attaches, and the space it names.
     attachments: tuple[str, ...] = ()
     space: str = ""
+    # An image's place (an Activity Streams place object) as JSON, as the client gave it.
+    location: str | None = None
 
     def subject(self) -> str:
         return f"mx.activity.{self.activity_id}.posted"

@@ -10,7 +10,8 @@ from aiohttp import web
 from core.events import RenditionInfo
 from gateways.kit import numbers
 from gateways.transform import routes as transform
-from gateways.transform.source import EXTENSIONS, Source, ensure_rendition
+from gateways.transform.owners import may_fetch
+from gateways.transform.source import EXTENSIONS, Source, ensure_rendition, shown
 
 RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp|mp4|mp3)")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -27,10 +28,14 @@ async def rendition(request: web.Request) -> web.StreamResponse:
     found = RENDITION.fullmatch(name)
     if not SHA256.fullmatch(blob) or found is None:
         raise web.HTTPNotFound()
-    path = await ensure_rendition(request.app, blob, version, name)
+    public = await shown(request.app, blob)
+    # An unposted pump.io upload's files are its owner's: to anyone else they do not exist.
+    if public is None or not await may_fetch(request, public):
+        raise web.HTTPNotFound()
+    path = await ensure_rendition(request.app, blob, version, name, public=public)
     if path is None:
         raise web.HTTPNotFound()
-    source = Source(blob=blob, version=version, name=name, path=path)
+    source = Source(blob=blob, version=version, name=name, path=path, private=public.owners is not None)
     if transform.applies(request.query):
         return await transform.respond(request, source)
     return transform.file_response(source)

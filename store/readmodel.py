@@ -108,6 +108,8 @@ TABLES: tuple[Table, ...] = (
             "preview_small": str,
             "preview_thumb": str,
             "preview_blurhash": str,
+            # Where it was made, from pump.io: an Activity Streams place object as JSON.
+            "location": str,
         },
         indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",)),
     ),
@@ -231,7 +233,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                     "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
                     "attached_at": None, "post_id": None, "kind": event.kind, "meta": None,
                     "preview_blob": None, "preview_version": None, "preview_small": None, "preview_thumb": None,
-                    "preview_blurhash": None,
+                    "preview_blurhash": None, "location": None,
                 }),
                 Remove("requests", event.media_id),
             ]
@@ -362,6 +364,8 @@ def _effect(event: ActivityPosted) -> list[Change]:
         fields = _metadata(event.display_name, event.content, event.license, event.tags)
         if event.content is not None:
             fields["description_html"] = 1
+        if event.location is not None:
+            fields["location"] = event.location
         fields["updated_at"] = event.at
         if event.verb == "post":
             fields["published_at"] = event.at

@@ -141,6 +141,10 @@ SAMPLES: list[AnyEvent] = [
     CollectionItemRemoved(at=38.0, change_id="k4", collection_id="k1", owner="alice", object_type="image",
                           object_id="9", via="pumpio"),
     CollectionDeleted(at=39.0, change_id="k5", collection_id="k1", owner="alice", via="pumpio"),
+    # Added with places: the ActivityPosted lines above predate location.
+    ActivityPosted(at=31.0, activity_id="a4", actor="alice", verb="update", object_type="image", object_id="7",
+                   location='{"objectType":"place","displayName":"Loch Ness","position":{"latitude":57.3,'
+                            '"longitude":-4.45}}'),
 ]
 
 
@@ -196,6 +200,7 @@ def test_subjects_name_the_aggregate() -> None:
     # A custom preview is a subject of the media's own, apart from its outcome.
     assert [e.subject() for e in SAMPLES[29:33]] == ["mx.media.20.uploaded", "mx.media.20.outcome",
                                                   "mx.media.20.thumbnail", "mx.media.21.reprocess"]
+    assert SAMPLES[42].subject() == "mx.activity.a4.posted"
 
 
 OLDER_LOG = GOLDEN.with_name("older-log.jsonl")

@@ -305,7 +305,7 @@ async def test_pump_feed_offsets_and_timestamps(server: Running, http: aiohttp.C
 async def test_pump_upload_filenames(server: Running, tmp_path: Path) -> None:
     alice = await login(server, "alice")
     before = await server.events.last_seq()
-    message = "X-File-Name must be at most 255 bytes without NUL, CR or LF."
+    message = "X-File-Name must name a file in at most 255 bytes, without control or formatting characters."
     for name in ("a" * 256, "é" * 128):
         refused = await alice.upload(jpeg(tmp_path), **{"X-File-Name": name.encode().decode("latin-1")})
         assert (refused.status, refused.json) == (400, {"error": message})

@@ -51,6 +51,23 @@ async def test_host_meta_json(server: Running, http: aiohttp.ClientSession) -> N
         assert await response.json() == {"links": expected_host_links(server.url)}
 
 
+async def test_host_meta_answers_json_to_who_accepts_it(server: Running, http: aiohttp.ClientSession) -> None:
+    wanting_json = ("application/json", "application/xrd+xml;q=0.5, application/json",
+                    "text/html, application/JSON; q=0.9, */*; q=0.1", "application/json, application/xrd+xml")
+    for path in ("/.well-known/host-meta", "/.well-known/host-meta/"):
+        for accept in wanting_json:
+            async with http.get(server.url + path, headers={"Accept": accept}) as response:
+                assert response.status == 200
+                assert (response.content_type, response.headers["Vary"]) == ("application/json", "Accept"), accept
+                assert await response.json() == {"links": expected_host_links(server.url)}
+    for accept in ("*/*", "application/*", "application/xrd+xml", "application/json;q=0", "application/json;q=x",
+                   "application/json;q=0.2, application/xrd+xml;q=0.8", "text/html", ""):
+        async with http.get(f"{server.url}/.well-known/host-meta", headers={"Accept": accept}) as response:
+            assert response.status == 200
+            assert (response.content_type, response.headers["Vary"]) == ("application/xrd+xml", "Accept"), accept
+            assert ET.fromstring(await response.read()).tag == f"{XRD_NS}XRD"
+
+
 async def test_the_lrdd_template_leads_to_webfinger(server: Running, http: aiohttp.ClientSession) -> None:
     async with http.get(f"{server.url}/.well-known/host-meta.json") as response:
         template = (await response.json())["links"][0]["template"]
@@ -82,7 +99,7 @@ async def test_webfinger_refusals(server: Running, http: aiohttp.ClientSession) 
     host = urlsplit(server.url).netloc
     cases = [
         ({}, 400, "No resource parameter"),
-        ({"resource": ""}, 400, "No resource parameter"),
+        ({"resource": ""}, 404, "Unrecognized resource parameter"),
         ({"resource": f"acct:bob@{host}"}, 404, "No such user: bob"),
         ({"resource": "acct:alice@elsewhere.example"}, 404, "No such host: elsewhere.example"),
         ({"resource": "https://elsewhere.example/alice"}, 404,
@@ -92,6 +109,10 @@ async def test_webfinger_refusals(server: Running, http: aiohttp.ClientSession) 
     for params, status, error in cases:
         async with http.get(f"{server.url}/.well-known/webfinger", params=params) as response:
             assert (response.status, await response.json()) == (status, {"error": error}), params
+    empty = {"error": "Unrecognized resource parameter"}
+    for query in ("?resource=", "?resource", "/?resource="):
+        async with http.get(f"{server.url}/.well-known/webfinger{query}") as response:
+            assert (response.status, await response.json()) == (404, empty), query
         async with http.head(f"{server.url}/") as response:
             assert response.status == 200
 

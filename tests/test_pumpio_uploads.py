@@ -61,6 +61,73 @@ async def test_raw_and_json_uploads_keep_the_exact_bytes(server: Running, tmp_pa
         assert answer.json["image"]["url"].endswith("/thumb.png")
 
 
+def pumpio_client_json(data: bytes) -> bytes:
+    """As pump.io's own client writes a JSON upload: URL-safe base64 with the padding taken off."""
+    encoded = base64.urlsafe_b64encode(data).decode().rstrip("=")
+    return json.dumps({"length": len(data), "mimeType": "image/png", "data": encoded}).encode()
+
+
+async def test_a_json_upload_in_url_safe_base64_without_padding(server: Running, tmp_path: Path) -> None:
+    alice = await login(server, "alice")
+    # A PNG whose length leaves padding to cut; its base64 has both URL-safe letters, so the standard
+    # alphabet alone would not do.
+    data = next(png for width in range(301, 304)
+                if len(png := images.png(tmp_path / f"u{width}.png", width, 199).read_bytes()) % 3)
+    encoded = base64.urlsafe_b64encode(data).decode()
+    assert "-" in encoded and "_" in encoded and encoded.endswith("=")
+    json_headers = {"Content-Type": "application/json"}
+    answer = await alice.call("POST", "/api/user/alice/uploads", data=pumpio_client_json(data), headers=json_headers)
+    assert answer.status == 200, answer.json
+    assert (await media_row(server, answer.json))["blob"] == hashlib.sha256(data).hexdigest()
+    assert answer.json["fullImage"]["height"] == 199
+    before = await server.events.last_seq()
+    for bad in (b'{"data": "AB-_*A"}', b'{"data": "AB-_A"}', b'{"data": "AA=-AAAA"}'):
+        refused = await alice.call("POST", "/api/user/alice/uploads", data=bad, headers=json_headers)
+        assert (refused.status, refused.json) == (400, {"error": "'data' is not valid base64."}), bad
+    assert await server.events.last_seq() == before
+
+
+async def test_x_file_name_names_the_file_and_titles_the_upload(server: Running, tmp_path: Path) -> None:
+    alice = await login(server, "alice")
+    data = jpeg(tmp_path)
+    # Percent-encoded as pump.io's web client sends it, after a path as browsers have sent it.
+    named = [("C:\\fakepath\\h%C3%A9ron.jpg", "héron.jpg"), ("../../etc/passwd", "passwd"),
+             ("./photos/ egret 2.jpg", "egret 2.jpg"), ("50%ff.jpg", "50%ff.jpg"), ("photos/", ""), ("..", ""),
+             ("dir/" * 100 + "a" * 251 + ".jpg", "a" * 251 + ".jpg")]
+    for header, name in named:
+        uploaded = await alice.upload(data, **{"X-File-Name": header})
+        assert uploaded.status == 200, uploaded.json
+        assert (await media_row(server, uploaded.json))["filename"] == name, header
+        assert uploaded.json.get("displayName") == (name or None), header
+    untitled = await alice.upload(data)
+    assert "displayName" not in untitled.json and (await media_row(server, untitled.json))["filename"] == ""
+
+    first = await alice.upload(data, **{"X-File-Name": "h%C3%A9ron.jpg"})
+    bare = {key: value for key, value in first.json.items() if key != "displayName"}
+    posted = await alice.activity("post", bare)
+    assert posted.json["content"] == "alice posted héron.jpg"
+    assert posted.json["object"]["displayName"] == "héron.jpg"
+    updated = await alice.activity("update", {"id": first.json["id"], "objectType": "image", "displayName": "Heron"})
+    assert updated.json["object"]["displayName"] == "Heron"
+    assert (await media_row(server, first.json))["filename"] == "héron.jpg"
+
+    # A Mastodon upload's file name is no title: Mastodon shows none.
+    token = await server.token("alice")
+    files = {"file": ("m.jpg", data, "image/jpeg")}
+    made = await asyncio.to_thread(requests.post, f"{server.url}/api/v2/media", files=files,
+                                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert made.status_code == 200
+    assert "displayName" not in (await alice.get(f"/api/image/{made.json()['id']}")).json
+
+    before = await server.events.last_seq()
+    message = {"error": "X-File-Name must name a file in at most 255 bytes, without control or formatting characters."}
+    for header in ("a%00.jpg", "a%0Ab.jpg", "%E2%80%AEgnp.exe", "a\tb.jpg", "a" * 256, "%C3%A9" * 128,
+                   "dir/" + "a" * 256):
+        refused = await alice.upload(data, **{"X-File-Name": header})
+        assert (refused.status, refused.json) == (400, message), header
+    assert await server.events.last_seq() == before
+
+
 async def test_uploads_show_up_in_the_mastodon_api_and_back(server: Running, tmp_path: Path) -> None:
     alice = await login(server, "alice")
     token = await server.token("alice")
@@ -200,6 +267,7 @@ async def test_json_upload_decoding_does_not_depend_on_chunk_boundaries(size: in
     encoded = base64.b64encode(data).decode()
     assert await _decode(escaped_json_upload(data), size) == data
     assert await _decode(json.dumps({"data": encoded, "mimeType": "x"}).encode(), size) == data
+    assert await _decode(pumpio_client_json(data), size) == data
     unicode_escaped = encoded.replace("+", "\\u002B").replace("/", "\\u002f")
     assert await _decode(('{ "data" : "' + unicode_escaped + '" }').encode(), size) == data
     for bad in (b'{"data": "AAA\\"A"}', b'{"data": "\\u00e9AAA"}', b'{"data": "A"}', b'{"a": 1 "data": ""}',

@@ -125,6 +125,21 @@ async def test_rendered_media_of_blob_newest_version_first(projection: Projectio
     assert await media.rendered_media_of_blob(projection, OTHER_BLOB) == []
 
 
+async def test_rendered_media_of_blob_says_whose_and_whether_an_unposted_pumpio_upload(projection: Projection) -> None:
+    pumpio = [msgspec.structs.replace(uploaded(str(n), owner="bob"), via="pumpio") for n in (5, 6, 7, 8)]
+    await fold(projection, [uploaded("1"), *pumpio, *(processed(str(n)) for n in (1, 5, 6, 7, 8))])
+
+    async def unposted() -> list[tuple[str, int]]:
+        return sorted((r["owner_id"], r["unposted"]) for r in await media.rendered_media_of_blob(projection, BLOB))
+
+    assert await unposted() == [("alice", 0), *[("bob", 1)] * 4]
+    # Published by a post, attached to a status, made a profile picture: each is shown, no longer unposted.
+    await fold(projection, [post("a1", "bob", "post", "image", "5", 20.0),
+                            PostCreated(at=21.0, post_id="900", author="bob", attachments=("6",), visibility="direct"),
+                            AvatarSet(at=22.0, user_id="bob", media_id="7")])
+    assert await unposted() == [("alice", 0), *[("bob", 0)] * 3, ("bob", 1)]
+
+
 async def test_focus_of_blob_is_the_most_recently_updated(projection: Projection) -> None:
     await fold(projection, [uploaded("1"), uploaded("2"), uploaded("3")])
     assert await media.focus_of_blob(projection, BLOB) is None

@@ -7,6 +7,7 @@ columns, tags as a JSON list) is decoded here once, and the public URLs are buil
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import msgspec
 
@@ -62,6 +63,8 @@ class MediaView(msgspec.Struct, frozen=True, kw_only=True):
     meta: MediaMeta | None = None
     # The stills are a custom preview's, there from the moment it was set, processed or not.
     custom_preview: bool = False
+    # Where it was made: an Activity Streams place object, as a pump.io client gave it.
+    location: dict[str, Any] | None = None
 
     @property
     def pending(self) -> bool:
@@ -100,6 +103,7 @@ def media_view(row: sqlite3.Row, base: str) -> MediaView:
         published_at=row["published_at"], canonical_url=f"{base}/media/sha256/{blob}",
         kind=row["kind"] or "image", custom_preview=bool(row["preview_blob"]),
         meta=msgspec.json.decode(row["meta"], type=MediaMeta) if row["meta"] else None,
+        location=msgspec.json.decode(row["location"], type=dict[str, Any]) if row["location"] else None,
     )
 
 

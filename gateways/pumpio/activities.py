@@ -35,6 +35,7 @@ from gateways.kit.sanitize import safe_html, title_text
 from gateways.pumpio import follows, notes, reactions
 from gateways.pumpio.collections import interpret_collection, interpret_membership
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
+from gateways.pumpio.places import place
 from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site, media_type
 from gateways.pumpio.verbs import (
     INVALID_ACTIVITY,
@@ -165,7 +166,8 @@ class Activities:
             if verb == "post":
                 return await self._comment(obj)
             return await self._change_comment(verb, obj)
-        media = await self._image(obj, object_type)
+        # Posting another's upload is refused as theirs (403), as MediaGoblin does, even while only they see it.
+        media = await self._image(obj, object_type, others_unposted=verb == "post")
         if verb == "post":
             return self._post_image(media, obj)
         return self._change_image(verb, media, obj)
@@ -181,13 +183,17 @@ class Activities:
             "content": text(obj, "content", self._content_limit, safe_html),
             "license": text(obj, "license", LICENSE_LIMIT, title_text),
             "tags": tags(obj),
+            "location": place(obj),
         }
 
-    async def _image(self, obj: dict[str, Any], object_type: str = "image") -> sqlite3.Row:
+    async def _image(self, obj: dict[str, Any], object_type: str = "image", *,
+                     others_unposted: bool = False) -> sqlite3.Row:
         media_id = local_id(object_id(obj), object_type, self._site)
         media = await media_by_id(self._projection, media_id) if media_id else None
-        # Someone else's unposted upload is as good as absent, and so is a video named as an image.
-        if media is None or not visible(media, self._actor) or media_type(media["kind"]) != object_type:
+        # Someone else's unposted upload is as good as absent (unless asked for), and so is a video named as
+        # an image.
+        hidden = media is not None and not others_unposted and not visible(media, self._actor)
+        if media is None or hidden or media_type(media["kind"]) != object_type:
             raise Refusal(404, NO_IMAGE)
         return media
 

@@ -1,4 +1,9 @@
-"""Discovery: `HEAD /`, host-meta (XRD and JSON) and WebFinger for local users."""
+"""Discovery: `HEAD /`, host-meta (XRD and JSON) and WebFinger for local users.
+
+`/.well-known/host-meta` answers JSON when the Accept header names `application/json` (at a q no lower
+than XRD's), as pump.io and MediaGoblin do; XRD otherwise, since RFC 6415 makes XRD the default: a
+wildcard alone (`*/*`, what most HTTP libraries send) keeps XRD.
+"""
 
 from __future__ import annotations
 
@@ -58,8 +63,38 @@ async def root(request: web.Request) -> web.StreamResponse:
     return web.Response()
 
 
+def _qualities(accept: str) -> dict[str, float]:
+    """The q of each media type an Accept header names explicitly; wildcards name none."""
+    found: dict[str, float] = {}
+    for item in accept.split(","):
+        kind, *options = (part.strip().lower() for part in item.split(";"))
+        quality = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if kind:
+            found[kind] = max(quality, found.get(kind, 0.0))
+    return found
+
+
+def wants_json(accept: str) -> bool:
+    qualities = _qualities(accept)
+    json_quality = qualities.get("application/json", 0.0)
+    return json_quality > 0.0 and json_quality >= qualities.get(XRD, 0.0)
+
+
 async def host_meta(request: web.Request) -> web.StreamResponse:
-    return web.Response(text=xrd(host_links(_base(request))), content_type=XRD, charset="utf-8")
+    if wants_json(request.headers.get("Accept", "")):
+        response: web.StreamResponse = await host_meta_json(request)
+    else:
+        response = web.Response(text=xrd(host_links(_base(request))), content_type=XRD, charset="utf-8")
+    # The same URL answers two ways: caches must keep them apart.
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 async def host_meta_json(request: web.Request) -> web.StreamResponse:
@@ -67,9 +102,12 @@ async def host_meta_json(request: web.Request) -> web.StreamResponse:
 
 
 async def webfinger(request: web.Request) -> web.StreamResponse:
-    resource = request.query.get("resource", "")
-    if not resource:
+    # As pump.io and MediaGoblin: no parameter is a bad request, an empty one names nothing here.
+    if "resource" not in request.query:
         raise Refusal(400, "No resource parameter")
+    resource = request.query["resource"]
+    if not resource:
+        raise Refusal(404, "Unrecognized resource parameter")
     base = _base(request)
     account = resource.removeprefix("acct:")
     user, at, host = account.rpartition("@")

@@ -153,7 +153,8 @@ class View:
     def title(self, activity: sqlite3.Row) -> str | None:
         media = self.rows.media.get(activity["object_id"])
         if activity["object_type"] in render.MEDIA_OBJECT_TYPES and media is not None:
-            return media["title"] or render.ARTICLES[render.media_type(media["kind"])]
+            return (render.title(media["title"], media["filename"], media["via"])
+                    or render.ARTICLES[render.media_type(media["kind"])])
         if activity["object_type"] == "person":
             return str(activity["object_id"])
         return None

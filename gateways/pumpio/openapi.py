@@ -43,6 +43,9 @@ def _schemas() -> dict[str, Any]:
     image = _object(["id", "objectType", "url"], {
         "id": STRING, "objectType": {"enum": ["image", "video", "audio"]}, "url": STRING,
         "author": ref("PumpPerson"), "image": file, "fullImage": file, "tags": {"type": "array"},
+        "displayName": STRING, "content": STRING, "license": STRING,
+        # Where it was made, as a post or update gave it.
+        "location": {"type": "object", "properties": {"objectType": {"const": "place"}, "displayName": STRING}},
         # Video and audio: the file to play, with what is known of it.
         "stream": _object(["url"], {"url": STRING}),
         "replies": _object(["totalItems", "items"], {"totalItems": {"type": "integer"}, "items": {"type": "array"}}),
@@ -111,9 +114,12 @@ def _open(operation: dict[str, Any]) -> dict[str, Any]:
 
 
 def _discovery() -> dict[str, PathItem]:
+    endpoints = answer("Where the OAuth and API endpoints are: JSON when Accept names application/json, else XRD",
+                       STRING, media="application/xrd+xml", headers={"Vary": {"schema": STRING}})
+    endpoints["content"]["application/json"] = {"schema": ref("PumpLinks")}
     host_meta = {"get": _open({
-        "operationId": "getHostMeta", "summary": "host-meta as XRD",
-        "responses": {"200": answer("Where the OAuth and API endpoints are", STRING, media="application/xrd+xml")},
+        "operationId": "getHostMeta", "summary": "host-meta as XRD, or as JSON to who accepts it",
+        "responses": {"200": endpoints},
     })}
     host_meta_json = {"get": _open({
         "operationId": "getHostMetaJson", "summary": "host-meta as JSON",
@@ -125,7 +131,7 @@ def _discovery() -> dict[str, PathItem]:
         "responses": {
             "200": answer("The user's links", ref("PumpWebFinger"), media="application/jrd+json"),
             "400": plain_error("No resource parameter"),
-            "404": plain_error("Not a local user"),
+            "404": plain_error("Not a local user, or an empty resource"),
         },
     })}
     return {

@@ -84,6 +84,12 @@ def _thumbnail(media: MediaView) -> Rendition:
     return media.renditions.get("thumb") or media.renditions["small"]
 
 
+def title(given: str | None, filename: str | None, via: str | None) -> str | None:
+    """What a media is called: its title, else, as MediaGoblin titles an upload, the file name its pump.io
+    client gave (X-File-Name)."""
+    return given or (filename if via == "pumpio" else None) or None
+
+
 def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], site: Site) -> dict[str, Any]:
     """An uploaded image, video or audio file; `image` and `fullImage` (for video and audio, `stream`
     and the preview as `image`, as MediaGoblin has them) appear once the renditions exist."""
@@ -107,13 +113,15 @@ def image(media: MediaView, author: dict[str, Any], replies: dict[str, Any], sit
         "pump_io": {"shared": False},
         "links": {"self": {"href": object_id}},
     })
-    if media.title:
-        body["displayName"] = media.title
+    if name := title(media.title, media.filename, media.via):
+        body["displayName"] = name
     if media.description:
         # pump.io content is HTML: a description set through Mastodon is plain text, shown escaped.
         body["content"] = media.description if media.description_html else text_html(media.description)
     if media.license:
         body["license"] = media.license
+    if media.location is not None:
+        body["location"] = media.location
     body["tags"] = list(media.tags)
     body["replies"] = replies
     return body

@@ -1,7 +1,9 @@
 """pump.io uploads: `POST /api/user/<u>/uploads`, the raw bytes or pump.io's JSON `{"mimeType", "data"}`.
 
 Both forms stream into the same staged blob as the Mastodon API's uploads; the JSON form is decoded
-from base64 as it arrives, so no more than one network chunk of it is ever held in memory. The type
+from base64 as it arrives, so no more than one network chunk of it is ever held in memory. `data` may be
+standard base64 or the URL-safe alphabet, padded or not: pump.io's own client sends it URL-safe without
+padding, and pump.io's server (Node's base64 decoder) takes either. The type
 is sniffed from the bytes; the declared Content-Type or mimeType only has to be present.
 
 Answers 200 with the image object once the processor is done, or after a few seconds with
@@ -24,9 +26,9 @@ from core.ports import TooLarge
 from core.probe import MediaRejected
 from gateways.kit import bodies
 from gateways.kit.ingest import Checked, record, stage
-from gateways.kit.multipart import FILENAME_BYTES, acceptable_filename
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
+from gateways.pumpio.filenames import BadFilename, plain_filename
 from gateways.pumpio.objects import image_json
 from gateways.pumpio.settings import PumpSettings
 from gateways.pumpio.users import poster
@@ -45,12 +47,13 @@ CORRUPT = "The image data is truncated or corrupt."
 FAILED_PROCESSING = "The uploaded image could not be processed."
 BAD_JSON_UPLOAD = "A JSON upload must be an object with the base64-encoded file in 'data'."
 BAD_BASE64 = "'data' is not valid base64."
-BAD_FILENAME = f"X-File-Name must be at most {FILENAME_BYTES} bytes without NUL, CR or LF."
 
 WHITESPACE = b" \t\r\n"
 QUOTE, BACKSLASH = ord('"'), ord("\\")
 STRING_END_OR_ESCAPE = re.compile(rb'["\\]')
-BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+# The URL-safe alphabet's two letters, as the standard alphabet spells them.
+URL_SAFE = bytes.maketrans(b"-_", b"+/")
 ANY_JSON: msgspec.json.Decoder[object] = msgspec.json.Decoder()
 SIMPLE_ESCAPES = {ord("/"): b"/", ord("n"): b"", ord("r"): b"", ord("t"): b""}
 
@@ -169,7 +172,7 @@ class JsonUpload:
                     done = True
                 else:
                     pending += await self._escape()
-            whole = pending.translate(None, WHITESPACE)
+            whole = pending.translate(URL_SAFE, WHITESPACE)
             if done:
                 # Unpadded base64 is common enough; pad the tail rather than refuse it.
                 whole += b"=" * (-len(whole) % 4)
@@ -292,9 +295,10 @@ async def upload(request: web.Request) -> web.Response:
     owner = (await poster(request)).user_id
     if not request.headers.get("Content-Type"):
         raise Refusal(400, NO_CONTENT_TYPE)
-    filename = request.headers.get("X-File-Name", "")
-    if not acceptable_filename(filename):
-        raise Refusal(400, BAD_FILENAME)
+    try:
+        filename = plain_filename(request.headers.get("X-File-Name", ""))
+    except BadFilename as exc:
+        raise Refusal(400, str(exc)) from None
     checked = await _stage(request)
     app = request.app
     media_id = await record(

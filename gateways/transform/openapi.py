@@ -66,7 +66,8 @@ def fragment() -> Fragment:
                     "operationId": "getRendition", "tags": [TAG],
                     "summary": "A rendition at the URL the APIs give, re-rendered if it went missing",
                     "parameters": query(),
-                    "responses": _responses(plain_error("No such rendition")),
+                    "responses": _responses(plain_error("No such rendition, or one of a pump.io upload not posted "
+                                                         "yet asked by anyone but its owner")),
                 },
             },
             "/media/sha256/{blob}": {
@@ -75,9 +76,12 @@ def fragment() -> Fragment:
                     "operationId": "getByDigest", "tags": [TAG],
                     "summary": "The original of a ready media by its content address",
                     "parameters": query(),
-                    "responses": _responses(coded_error("No ready media has these bytes")),
+                    "responses": _responses(coded_error("No ready media has these bytes, or only pump.io uploads "
+                                                         "not posted yet that are not the asker's")),
                 },
             },
         },
-        tags=({"name": TAG, "description": "Image files and imgix-style transformations; public"},),
+        tags=({"name": TAG, "description": "Image files and imgix-style transformations; public, but for "
+                                           "pump.io uploads not posted yet, which answer their owner's "
+                                           "signed OAuth 1.0a request only"},),
     )

@@ -17,6 +17,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.transform import params, signing
 from gateways.transform.cache import Key
+from gateways.transform.owners import may_fetch
 from gateways.transform.settings import TransformSettings
 from gateways.transform.source import (
     OUTPUT_FORMATS,
@@ -29,6 +30,9 @@ from gateways.transform.source import (
 )
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# An unposted pump.io upload's files answer its owner alone, and become public once posted: only the
+# owner's own cache may keep them, asking again (a new signed request) before each use.
+PRIVATE = "private, no-cache"
 # The media's focus point can change under the same URL: caches keep the bytes but ask first,
 # and the ETag (which covers the focus point) turns the question into a cheap 304.
 REVALIDATE = "public, no-cache"
@@ -61,7 +65,7 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
     key = Key(blob=source.blob, source=source.label, variant=variant)
     headers = {
         "ETag": f'"{key.digest[:40]}"',
-        "Cache-Control": REVALIDATE if params.needs_focus(transform) else IMMUTABLE,
+        "Cache-Control": PRIVATE if source.private else REVALIDATE if params.needs_focus(transform) else IMMUTABLE,
     }
     if params.varies_on_accept(transform):
         headers["Vary"] = "Accept"
@@ -98,7 +102,8 @@ def file_response(source: Source) -> web.FileResponse:
     """The rendition file as it is; FileResponse answers Range requests (206, 416, Accept-Ranges), which
     players need to seek."""
     return web.FileResponse(
-        source.path, headers={"Content-Type": TYPES[source.extension], "Cache-Control": IMMUTABLE}
+        source.path,
+        headers={"Content-Type": TYPES[source.extension], "Cache-Control": PRIVATE if source.private else IMMUTABLE},
     )
 
 
@@ -109,10 +114,13 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     app = request.app
     public = await shown(app, blob)
     found = public.original if public is not None else None
-    path = await ensure_rendition(app, blob, *found, public=public) if found is not None else None
-    if found is None or path is None:
+    # An unposted pump.io upload's files are its owner's: to anyone else they do not exist.
+    if public is None or found is None or not await may_fetch(request, public):
         raise Refusal(404, "no image has this address", code="not_found")
-    source = Source(blob=blob, version=found[0], name=found[1], path=path)
+    path = await ensure_rendition(app, blob, *found, public=public)
+    if path is None:
+        raise Refusal(404, "no image has this address", code="not_found")
+    source = Source(blob=blob, version=found[0], name=found[1], path=path, private=public.owners is not None)
     if applies(request.query):
         return await respond(request, source)
     return file_response(source)

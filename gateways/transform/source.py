@@ -4,6 +4,8 @@ media rows of the projection that name its blob.
 The projection, not the disk, decides what is public: a blob's files are served only while a media
 that was processed names it, so a deletion or a failure is a 404 as soon as it is projected, before
 the sweeper removes any file, and a failed blob is never processed again by asking for its files.
+When every media naming it is a pump.io upload not posted yet, they are served to those media's owners
+only (gateways/transform/owners.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Source(msgspec.Struct, frozen=True):
     version: int
     name: str
     path: Path
+    # Served to the owner of an unposted pump.io upload only: no shared cache may keep it.
+    private: bool = False
 
     @property
     def label(self) -> str:
@@ -77,6 +81,8 @@ class Shown(msgspec.Struct, frozen=True):
     original: tuple[int, str] | None
     # What the blob was processed as: a blob is one kind whichever media names it.
     kind: str = "image"
+    # Who alone may fetch it, when every media naming it is an unposted pump.io upload; None: anyone.
+    owners: frozenset[str] | None = None
 
 
 async def shown(app: web.Application, blob: str) -> Shown | None:
@@ -125,7 +131,10 @@ async def _shown(app: web.Application, blob: str) -> Shown | None:
                 original = (version, name)
             if row["status"] == READY:
                 listed.add((version, name))
-    return Shown(listed=frozenset(listed), original=original, kind=kind)
+    # One media anyone may see makes the bytes public: they are the same bytes, under the same URL.
+    unposted = all(row["unposted"] for row in rows)
+    owners = frozenset(row["owner_id"] for row in rows) if unposted else None
+    return Shown(listed=frozenset(listed), original=original, kind=kind, owners=owners)
 
 
 async def ensure_rendition(app: web.Application, blob: str, version: int, name: str, *,

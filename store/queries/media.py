@@ -38,18 +38,27 @@ async def in_use(projection: ProjectionReader, media_id: str) -> bool:
     return row is not None
 
 
+# A pump.io upload nothing has published, attached to a post or made a profile picture (`attached_at`): on
+# pump.io an upload is its owner's alone until a `post` activity shares it. Mastodon's and presigned uploads
+# are public from the start, by their designs.
+UNPOSTED_PUMPIO = "(via = 'pumpio' AND published_at IS NULL AND attached_at IS NULL AND post_id IS NULL)"
+
+
 async def rendered_media_of_blob(projection: ProjectionReader, blob: str) -> list[sqlite3.Row]:
     """`status`, `version`, `kind` and the rendition columns of every media with renditions of this blob that is
     ready or being processed again, newest processing version first; then those of every media whose custom
-    preview is this blob (`small` and `thumb` only, of kind image). One read: it is on every file request.
+    preview is this blob (`small` and `thumb` only, of kind image). Each row also says whose media it is
+    (`owner_id`) and whether it is an unposted pump.io upload (`unposted`, 1 or 0). One read: it is on every
+    file request.
     """
     return await projection.read(lambda conn: conn.execute(
         "SELECT * FROM ("
-        "SELECT 0 AS preview, status, version, kind, original, small, thumb FROM media"
-        " WHERE blob = ? AND original IS NOT NULL AND status IN (?, ?)"
+        f"SELECT 0 AS preview, status, version, kind, original, small, thumb, owner_id, {UNPOSTED_PUMPIO} AS unposted"
+        " FROM media WHERE blob = ? AND original IS NOT NULL AND status IN (?, ?)"
         " UNION ALL "
         "SELECT 1 AS preview, status, preview_version AS version, 'image' AS kind, NULL AS original,"
-        " preview_small AS small, preview_thumb AS thumb FROM media WHERE preview_blob = ? AND status IN (?, ?)"
+        f" preview_small AS small, preview_thumb AS thumb, owner_id, {UNPOSTED_PUMPIO} AS unposted"
+        " FROM media WHERE preview_blob = ? AND status IN (?, ?)"
         ") ORDER BY preview, version DESC",
         (blob, READY, PROCESSING, blob, READY, PROCESSING),
     ).fetchall())

@@ -434,14 +434,14 @@ def pumpio_oauth_cases() -> Iterator[Case]:
 
 DISCOVERY = [
     ("webfinger-no-resource", "/.well-known/webfinger", 400),
-    ("webfinger-empty-resource", "/.well-known/webfinger?resource=", 400),
+    ("webfinger-empty-resource", "/.well-known/webfinger?resource=", 404),
     ("webfinger-unknown-user", "/.well-known/webfinger?resource=acct:nobody@127.0.0.1", 404),
     ("webfinger-other-host", "/.well-known/webfinger?resource=acct:alice@elsewhere.example", 404),
     ("webfinger-no-at", "/.well-known/webfinger?resource=acct:alice", 404),
     ("webfinger-nul", "/.well-known/webfinger?resource=acct:al%00ice@127.0.0.1", 404),
     ("webfinger-long", "/.well-known/webfinger?resource=acct:" + "a" * 5000 + "@127.0.0.1", 404),
     ("webfinger-bad-percent", "/.well-known/webfinger?resource=%ZZ%ZZ", 404),
-    ("webfinger-repeated", "/.well-known/webfinger?resource=&resource=", 400),
+    ("webfinger-repeated", "/.well-known/webfinger?resource=&resource=", 404),
 ]
 
 
