@@ -201,6 +201,9 @@ class MediaDeleted(Event, frozen=True, tag="media.deleted"):
     media_id: str
     # Why, for operators reading the log: "" for a user's request, "unposted" for the sweeper.
     reason: str = ""
+    # Its owner, and whether it had been posted to the owner's pump.io feeds, which then tell of the delete.
+    owner_id: str = ""
+    published: bool = False
 
     def subject(self) -> str:
         return f"mx.media.{self.media_id}.deleted"

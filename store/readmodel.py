@@ -288,7 +288,13 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                 fields["description_html"] = 0
             return [Patch("media", event.media_id, fields)]
         case MediaDeleted():
-            return [Remove("media", event.media_id), Remove("requests", event.media_id), *swept_with(event.media_id)]
+            out = [Remove("media", event.media_id), Remove("requests", event.media_id), *swept_with(event.media_id)]
+            if event.published and event.owner_id:
+                deleted = delete_activity_id(event.media_id)
+                out.append(activity_row(activity_id=deleted, seq=seq, actor=event.owner_id, verb="delete",
+                                        object_type="image", object_id=event.media_id, at=event.at))
+                out.extend(delivered(event.owner_id, seq, deleted, 0))
+            return out
         case ClientRegistered():
             return [Put("clients", {
                 "client_id": event.client_id, "client_secret": event.client_secret,

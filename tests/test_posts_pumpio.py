@@ -108,16 +108,28 @@ async def test_posts_and_feeds_survive_a_rebuild_unchanged(nats_url: str, data_d
     assert after_api == before_api
 
 
-async def test_an_image_posted_to_a_pumpio_feed_is_in_use_for_mastodon(server: Running, http: aiohttp.ClientSession,
-                                                                       tmp_path: Path) -> None:
+async def test_deleting_through_mastodon_an_image_pumpio_posted_tells_the_pumpio_feeds(
+        server: Running, http: aiohttp.ClientSession, tmp_path: Path) -> None:
     pump = await login(server, "alice")
+    bob = await login(server, "bob")
+    host = server.url.split("//", 1)[1]
+    assert (await bob.activity("follow", {"objectType": "person", "id": f"acct:alice@{host}"})).status == 200
     alice = await api(server, http, "alice")
-    shown = local((await posted_image(pump, tmp_path, seed=5))["id"])
+    image = await posted_image(pump, tmp_path, seed=5)
+    shown = local(image["id"])
     unposted = await pump.upload((tmp_path / "p-640x480-5.jpg").read_bytes())
     assert unposted.status == 200
-    seq = await server.events.last_seq()
+    # An image posted on its own in pump.io is attached to no status: Mastodon may delete it.
     answer = await alice.call("DELETE", f"/api/v1/media/{shown}")
-    assert (answer.status, answer.json) == (422, {"error": "Media attachment is currently used by a status"})
-    assert await server.events.last_seq() == seq
+    assert (answer.status, answer.json) == (200, {})
+    outbox = (await pump.get("/api/user/alice/feed")).json["items"]
+    assert [(a["verb"], a["object"]["id"]) for a in outbox] == [("delete", image["id"]), ("post", image["id"])]
+    assert outbox[0]["object"]["deleted"] and outbox[0]["object"]["objectType"] == "image"
+    # The owner's followers hear of it as they heard of the post.
+    inbox = (await bob.get("/api/user/bob/inbox")).json["items"]
+    assert [(a["verb"], a["object"]["id"]) for a in inbox[:2]] == [("delete", image["id"]), ("post", image["id"])]
+    assert (await pump.get(f"/api/image/{shown}")).status == 404
+    # An upload nothing posted leaves nothing in the feeds.
     answer = await alice.call("DELETE", f"/api/v1/media/{local(unposted.json['id'])}")
     assert (answer.status, answer.json) == (200, {})
+    assert len((await pump.get("/api/user/alice/feed")).json["items"]) == 2

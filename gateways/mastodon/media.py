@@ -322,10 +322,6 @@ async def _update(request: web.Request, media_id: str, form: dict[str, str]) -> 
     await writes.append(request, event, msg_id=f"{media_id}.updated.{time.time_ns()}")
 
 
-async def _delete(request: web.Request, media_id: str) -> None:
-    await writes.append(request, MediaDeleted(at=time.time(), media_id=media_id), msg_id=f"{media_id}.deleted")
-
-
 @requires("write", "write:media")
 async def put_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _unattached(request, principal)
@@ -348,7 +344,10 @@ async def delete_media(request: web.Request, principal: Principal) -> web.Stream
     row = await _owned(request, principal)
     if await in_use(request.app[SERVICES].projection, row["media_id"]):
         raise Refusal(422, errors.IN_USE)
-    await _delete(request, row["media_id"])
+    # An image posted to pump.io feeds leaves a delete activity there, as a pump.io delete would.
+    await writes.append(request, MediaDeleted(at=time.time(), media_id=row["media_id"], owner_id=row["owner_id"],
+                                              published=row["published_at"] is not None),
+                        msg_id=f"{row['media_id']}.deleted")
     return web.json_response({})
 
 

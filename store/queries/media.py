@@ -26,11 +26,12 @@ def media_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqli
 async def in_use(projection: ProjectionReader, media_id: str) -> bool:
     """Whether a post shows the media or its owner's profile does, whichever protocol did either.
 
-    A post marks the media published (`published_at`) or attaches it (`post_id`, of any visibility); a
-    profile names it as the owner's avatar, and only while it still does: a replaced picture is free again.
+    A post attaches it (`post_id`, of any visibility); a profile names it as the owner's avatar, and only
+    while it still does: a replaced picture is free again. An image pump.io posted on its own is a post
+    itself, which deleting it ends.
     """
     row = await projection.one(
-        "SELECT 1 FROM media AS m WHERE m.media_id = ? AND (m.published_at IS NOT NULL OR m.post_id IS NOT NULL"
+        "SELECT 1 FROM media AS m WHERE m.media_id = ? AND (m.post_id IS NOT NULL"
         " OR EXISTS ("
         "SELECT 1 FROM users AS u WHERE u.user_id = m.owner_id AND u.avatar = m.media_id))",
         (media_id,),
