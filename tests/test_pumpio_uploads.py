@@ -198,8 +198,11 @@ async def test_refused_uploads_leave_nothing_behind(nats_url: str, data_dir: Pat
             ({"data": b'{"data": "AAAA"} trailing', "headers": json_headers}, 400, not_json),
             ({"data": b'{"data": "AAAA"', "headers": json_headers}, 400, not_json),
             ({"data": b'{"data": "", "x": [1, }', "headers": json_headers}, 400, not_json),
-            ({"data": b'{"data": ""}', "headers": json_headers}, 400,
+            ({"data": b'{"data": "", "mimeType": "image/png"}', "headers": json_headers}, 400,
              {"error": "The upload is empty: send the image bytes as the request body."}),
+            # pump.io refuses a JSON upload that does not say its type.
+            ({"data": b'{"data": "AAAA"}', "headers": json_headers}, 400, {"error": "No mime type"}),
+            ({"data": b'{"data": "AAAA", "mimeType": ""}', "headers": json_headers}, 400, {"error": "No mime type"}),
         ]
         for options, status, error in cases:
             headers = {"Content-Type": "image/jpeg", **options.pop("headers", {})}
@@ -269,7 +272,7 @@ async def test_json_upload_decoding_does_not_depend_on_chunk_boundaries(size: in
     assert await _decode(json.dumps({"data": encoded, "mimeType": "x"}).encode(), size) == data
     assert await _decode(pumpio_client_json(data), size) == data
     unicode_escaped = encoded.replace("+", "\\u002B").replace("/", "\\u002f")
-    assert await _decode(('{ "data" : "' + unicode_escaped + '" }').encode(), size) == data
+    assert await _decode(('{ "data" : "' + unicode_escaped + '", "mimeType": "x" }').encode(), size) == data
     for bad in (b'{"data": "AAA\\"A"}', b'{"data": "\\u00e9AAA"}', b'{"data": "A"}', b'{"a": 1 "data": ""}',
                 b'{"data": "AAAA",}', b'{"a": tru, "data": ""}', b'{"a": "' + b"x" * 70_000 + b'", "data": ""}',
                 b'{"a": [' + b"1," * 40_000 + b'1], "data": ""}', b'{"a": ' + b"1" * 70_000 + b', "data": ""}'):

@@ -4,7 +4,8 @@ Both forms stream into the same staged blob as the Mastodon API's uploads; the J
 from base64 as it arrives, so no more than one network chunk of it is ever held in memory. `data` may be
 standard base64 or the URL-safe alphabet, padded or not: pump.io's own client sends it URL-safe without
 padding, and pump.io's server (Node's base64 decoder) takes either. The type
-is sniffed from the bytes; the declared Content-Type or mimeType only has to be present.
+is sniffed from the bytes; the declared Content-Type or mimeType only has to be present (a JSON upload without
+a mimeType is refused, as pump.io refuses it).
 
 Answers 200 with the image object once the processor is done, or after a few seconds with
 what is known so far (`--pumpio-upload-wait`): an image still processing has no `image` and `fullImage` yet, and its
@@ -47,6 +48,8 @@ CORRUPT = "The image data is truncated or corrupt."
 FAILED_PROCESSING = "The uploaded image could not be processed."
 BAD_JSON_UPLOAD = "A JSON upload must be an object with the base64-encoded file in 'data'."
 BAD_BASE64 = "'data' is not valid base64."
+# pump.io's answer to a JSON upload that does not say its type.
+NO_MIME_TYPE = "No mime type"
 
 WHITESPACE = b" \t\r\n"
 QUOTE, BACKSLASH = ord('"'), ord("\\")
@@ -191,7 +194,7 @@ class JsonUpload:
     async def data(self) -> AsyncIterator[bytes]:
         if await self._token() != ord("{"):
             raise BadUpload(BAD_JSON_UPLOAD)
-        found = False
+        found = typed = False
         value = await self._token()
         while value != ord("}"):
             if value != QUOTE:
@@ -209,6 +212,8 @@ class JsonUpload:
                 found = True
                 async for piece in self._base64():
                     yield piece
+            elif key == "mimeType" and first == QUOTE:
+                typed = bool(await self._raw_string()) or typed
             else:
                 await self._skip_value(first)
             value = await self._token()
@@ -224,6 +229,8 @@ class JsonUpload:
             self._pos = len(self._buf)
         if not found:
             raise BadUpload(BAD_JSON_UPLOAD)
+        if not typed:
+            raise BadUpload(NO_MIME_TYPE)
 
 
 class Counted:
