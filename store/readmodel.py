@@ -6,7 +6,7 @@ without a database and a replay folds exactly the same way as live traffic.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -35,8 +35,11 @@ from core.events import (
     UserAdded,
 )
 from core.ids import account_number
+from core.sanitize import safe_html, title_text
 from store.changes import Change, Patch, Put, Remove, Sweep, Table, activity_row, delivered
 from store.social import SOCIAL_TABLES, social_changes, swept_with
+
+PostCreatedOrEdited = TypeVar("PostCreatedOrEdited", PostCreated, PostEdited)
 
 __all__ = ["TABLES", "Change", "Patch", "Put", "Remove", "Table", "changes"]
 
@@ -316,21 +319,40 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                                          "client_id": event.client_id, "user_id": event.user_id,
                                          "created_at": event.at})]
         case ActivityPosted():
-            out = _activity(event, seq)
+            out = _activity(_safe_activity(event), seq)
             if event.object_type == "note" and event.verb == "post":
                 # Notes from before posts had events of their own read as posts too.
                 out.append(_older_note(event, seq))
             return out
         case PostCreated():
-            return _post_created(event, seq)
+            return _post_created(_safe_comment(event), seq)
         case PostEdited():
-            return _post_edited(event, seq)
+            return _post_edited(_safe_comment(event), seq)
         case PostDeleted():
             return _post_deleted(event, seq)
     social = social_changes(event, seq)
     if social is not None:
         return social
     raise TypeError(f"no projection for {type(event).__name__}")
+
+
+def _safe_activity(event: ActivityPosted) -> ActivityPosted:
+    """An image's or comment's pump.io text in the safe forms the gateway keeps: events written before it
+    kept them fold to those forms too, and cutting a safe text again leaves it as it is."""
+    if event.object_type not in ("image", "comment"):
+        # A note here came through the posts API, as plain text.
+        return event
+    return msgspec.structs.replace(
+        event,
+        content=None if event.content is None else safe_html(event.content),
+        display_name=None if event.display_name is None else title_text(event.display_name),
+        license=None if event.license is None else title_text(event.license),
+    )
+
+
+def _safe_comment(event: PostCreatedOrEdited) -> PostCreatedOrEdited:
+    """A pump.io comment's text is HTML within the whitelist, however old its event."""
+    return msgspec.structs.replace(event, text=safe_html(event.text)) if event.comment_on else event
 
 
 def _activity(event: ActivityPosted, seq: int) -> list[Change]:

@@ -334,3 +334,23 @@ async def test_a_projection_being_built_folds_the_same_and_ends_durable(
     assert built == conn.execute(schema).fetchall()
     assert any(kind == "index" and sql for kind, _, _, sql in built)
     conn.close()
+
+
+def test_pumpio_text_written_before_it_was_cut_to_the_whitelist_folds_safe() -> None:
+    hostile = '<p onclick="x()">Heron</p><script>alert(1)</script>'
+    posted = changes(ActivityPosted(at=1.0, activity_id="a1", actor="alice", verb="post", object_type="image",
+                                    object_id="7", display_name="<b>Lake</b>", content=hostile,
+                                    license="<i>CC</i>"), 5)
+    activity = next(c for c in posted if isinstance(c, Put) and c.table == "activities")
+    assert (activity.row["content"], activity.row["display_name"]) == ("<p>Heron</p>", "Lake")
+    media = next(c for c in posted if isinstance(c, Patch) and c.table == "media")
+    assert (media.fields["description"], media.fields["title"], media.fields["license"]) == ("<p>Heron</p>", "Lake",
+                                                                                            "CC")
+    comment = changes(PostCreated(at=2.0, post_id="117000000000000009", author="bob", text=hostile,
+                                  via="pumpio", comment_on="7", reply_owner="alice"), 6)
+    row = next(c for c in comment if isinstance(c, Put) and c.table == "comments")
+    assert row.row["content"] == "<p>Heron</p>"
+    # A posts-API note is plain text, shown escaped: it is kept as written.
+    note = changes(ActivityPosted(at=3.0, activity_id="a2", actor="alice", verb="post", object_type="note",
+                                  object_id="n1", content="1 < 2"), 7)
+    assert next(c for c in note if isinstance(c, Put) and c.table == "activities").row["content"] == "1 < 2"

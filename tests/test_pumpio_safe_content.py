@@ -15,7 +15,7 @@ import aiohttp
 
 from core.events import ActivityPosted, PostCreated, PostEdited
 from core.ids import new_media_id
-from gateways.kit.sanitize import plain_text
+from core.sanitize import plain_text
 from tests.servers import Running
 from tests.test_mastodon_statuses import status
 from tests.test_posts import Api, api

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from gateways.kit.sanitize import (
+from core.sanitize import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
     URL_SCHEMES,

@@ -13,8 +13,8 @@ from core.config import Config
 from core.events import RenditionInfo
 from core.ids import account_number
 from core.probe import Limits
+from core.sanitize import holds_html, plain_text, safe_html, text_html
 from gateways.kit.media import MediaView
-from gateways.kit.sanitize import holds_html, plain_text, safe_html, text_html
 from gateways.mastodon.settings import MastodonSettings
 from store.readmodel import READY
 

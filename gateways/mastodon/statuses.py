@@ -18,12 +18,12 @@ from aiohttp import web
 from core.events import Focus, MediaUpdated, PostCreated, PostEdited
 from core.ids import new_media_id
 from core.log import LogUnavailable
+from core.sanitize import holds_html, text_as_safe_html
 from gateways.kit import attachments, post_events, writes
 from gateways.kit.keyvalue import Bucket, KeyExists
 from gateways.kit.media import media_view
 from gateways.kit.principal import Principal, resolve
 from gateways.kit.refusal import Refusal
-from gateways.kit.sanitize import holds_html, text_as_safe_html
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors, status_form
 from gateways.mastodon.media import check_description, parse_focus, requires

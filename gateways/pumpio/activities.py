@@ -30,8 +30,8 @@ from core.events import (
     Unreacted,
 )
 from core.ids import new_media_id
+from core.sanitize import safe_html, title_text
 from gateways.kit.refusal import Refusal
-from gateways.kit.sanitize import safe_html, title_text
 from gateways.pumpio import follows, notes, reactions
 from gateways.pumpio.collections import interpret_collection, interpret_membership
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible

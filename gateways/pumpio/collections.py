@@ -28,8 +28,8 @@ from core.events import (
     CollectionItemAdded,
     CollectionItemRemoved,
 )
+from core.sanitize import safe_html, title_text
 from gateways.kit.refusal import Refusal
-from gateways.kit.sanitize import safe_html, title_text
 from gateways.kit.services import SERVICES
 from gateways.pumpio import paging, render
 from gateways.pumpio.oauth import authenticate

@@ -15,11 +15,11 @@ from typing import Any
 
 from core.events import PostCreated, PostDeleted, PostEdited
 from core.ids import new_media_id
+from core.sanitize import holds_html, plain_text, safe_html, title_text
 from gateways.kit import attachments as claims
 from gateways.kit import post_events
 from gateways.kit.keyvalue import Buckets
 from gateways.kit.refusal import Refusal
-from gateways.kit.sanitize import holds_html, plain_text, safe_html, title_text
 from gateways.pumpio.objects import NO_NOTE
 from gateways.pumpio.render import media_type
 from gateways.pumpio.verbs import TITLE_LIMIT, Context, Posted, local_id, object_id, only_author, text

@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
+from core.sanitize import safe_html, title_text
 from gateways.kit.refusal import Refusal
-from gateways.kit.sanitize import safe_html, title_text
 
 # Room for a name, an address and coordinates many times over, and small beside an activity's limit.
 LOCATION_BYTES = 4096

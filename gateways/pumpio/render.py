@@ -10,8 +10,8 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 
 from core.config import Config
+from core.sanitize import holds_html, text_html
 from gateways.kit.media import MediaView, Rendition
-from gateways.kit.sanitize import holds_html, text_html
 from gateways.kit.timestamps import iso
 from store.readmodel import READY
 
