@@ -344,6 +344,11 @@ def rest_cases() -> Iterator[Case]:
     for name, method, target, headers, body, status, error in REST:
         yield Case(f"pumpio-rest-{name}", method, target, "pumpio", headers=headers, body=body, auth="oauth",
                    status=status, error=error)
+    # Bodies that announce more than they send, or more than the cap: refused before any of it is read as JSON.
+    yield Case("pumpio-rest-put-note-cut-short", "PUT", "/api/note/{note}", "pumpio",
+               headers=(PUT, (b"Content-Length", b"100000")), body=b'{"content": "x', auth="oauth", close_write=True)
+    yield Case("pumpio-rest-put-note-declared-1mib", "PUT", "/api/note/{note}", "pumpio",
+               headers=(PUT, (b"Content-Length", b"1048576")), body=b'{"content": "x"}', auth="oauth", status=413)
     for method in ("PUT", "DELETE"):
         for kind, local in (("note", "{note}"), ("collection", "{collection}"), ("image", "{image}")):
             yield Case(f"pumpio-rest-{method}-{kind}-unsigned", method, f"/api/{kind}/{local}", "pumpio",
