@@ -162,7 +162,7 @@ async def interpret_membership(ctx: Context, posted: Posted) -> CollectionItemAd
         raise Refusal(403, NOT_YOUR_COLLECTION)
     collection_id = collection["collection_id"]
     object_type, member_id = await _member(ctx, posted)
-    present = await queries.member_of(ctx.projection, collection_id, member_id)
+    present, seen = await queries.standing(ctx.projection, collection_id, member_id)
     fields = {"collection_id": collection_id, "owner": ctx.actor, "object_type": object_type,
               "object_id": member_id, "via": "pumpio", "app": ctx.generator}
     if posted.verb == "remove":
@@ -174,7 +174,6 @@ async def interpret_membership(ctx: Context, posted: Posted) -> CollectionItemAd
         raise Refusal(400, ALREADY_IN)
     if object_type == "collection" and await queries.contains(ctx.projection, member_id, collection_id):
         raise Refusal(400, CYCLE)
-    seen = await queries.last_change(ctx.projection, member_id, target=collection_id)
     return CollectionItemAdded(at=time.time(), change_id=_change_id("add", collection_id, member_id, seen),
                                **fields)
 

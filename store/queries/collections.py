@@ -81,17 +81,28 @@ async def contains(projection: ProjectionReader, outer: str, inner: str) -> bool
     return row is not None
 
 
-async def last_change(projection: ProjectionReader, object_id: str, target: str | None = None) -> int:
+def changed(conn: sqlite3.Connection, object_id: str, target: str | None = None) -> int:
     """The stream sequence of the last activity on an object (in `target`, when given); 0 for none.
 
     Ids made from it are the same for two requests that found the same state, and new once it changed.
     """
     if target is None:
-        row = await projection.one("SELECT max(seq) AS seq FROM activities WHERE object_id = ?", (object_id,))
+        row = conn.execute("SELECT max(seq) AS seq FROM activities WHERE object_id = ?", (object_id,)).fetchone()
     else:
-        row = await projection.one("SELECT max(seq) AS seq FROM activities WHERE object_id = ? AND target = ?",
-                                   (object_id, target))
+        row = conn.execute("SELECT max(seq) AS seq FROM activities WHERE object_id = ? AND target = ?",
+                           (object_id, target)).fetchone()
     return int(row["seq"]) if row is not None and row["seq"] is not None else 0
+
+
+async def last_change(projection: ProjectionReader, object_id: str, target: str | None = None) -> int:
+    return await projection.read(lambda conn: changed(conn, object_id, target))
+
+
+async def standing(projection: ProjectionReader, collection_id: str, object_id: str) -> tuple[sqlite3.Row | None, int]:
+    """The object's membership and the last change to it, read together: two racing adds that find it
+    absent then find the same last change, and so make the same change id."""
+    return await projection.read(lambda conn: (member(conn, collection_id, object_id),
+                                               changed(conn, object_id, collection_id)))
 
 
 def _page(conn: sqlite3.Connection, clause: str, params: tuple[Any, ...], window: Cursor, alias: str) -> Page:

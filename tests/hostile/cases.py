@@ -3,7 +3,8 @@
 Targets and bodies may name what the corpus's server holds: {user} and {other} (user names), {media}
 (alice's Mastodon media), {others_media} (bob's), {status} (alice's status), {pending} (alice's presigned
 media awaiting bytes), {blob} and {version} (the content address and processing version of {media}),
-{upload} (a valid upload URL's path and query for {pending}) and its doctored variants {upload_*}.
+{upload} (a valid upload URL's path and query for {pending}) and its doctored variants {upload_*};
+tests/hostile/social.py adds what was posted through pump.io ({note}, {collection}, ...).
 `auth` names who signs: "write", "read", "bob", "unknown" (bearer tokens), "oauth" (alice, three-legged),
 "oauth-client" (the client alone), either followed by how the signature is doctored ("oauth-stale"), or
 "none"; an explicit Authorization header wins.
@@ -909,12 +910,15 @@ def av_cases() -> Iterator[Case]:
 
 
 def all_cases() -> list[Case]:
+    # Imported here: the social cases build on this module's helpers.
+    from tests.hostile import social
+
     cases = [
         *auth_cases(), *mastodon_upload_cases(), *mastodon_media_cases(), *mastodon_status_cases(),
         *pumpio_client_cases(),
         *pumpio_oauth_cases(), *pumpio_discovery_cases(), *pumpio_upload_cases(), *pumpio_feed_cases(),
         *pumpio_object_cases(), *presigned_cases(), *posts_cases(), *transform_cases(), *framing_cases(),
-        *mastodon_oauth_cases(), *av_cases(),
+        *mastodon_oauth_cases(), *av_cases(), *social.social_cases(),
     ]
     ids = [case.id for case in cases]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
