@@ -94,18 +94,18 @@ async def test_many_ids_are_read_in_batches(projection: Projection) -> None:
     assert len(found) == 1200
 
 
-async def test_in_use_while_posted_or_the_owners_current_avatar(projection: Projection) -> None:
+async def test_in_use_while_attached_or_the_owners_current_avatar(projection: Projection) -> None:
     await fold(projection, [uploaded("1"), uploaded("2"), uploaded("3"), uploaded("4"), uploaded("5")])
     assert [await media.in_use(projection, m) for m in "12345"] == [False] * 5
     await fold(projection, [
-        # A note posted through the posts API attaching 1; 2 posted as a pump.io image.
+        # A note posted through the posts API attaching 1; 2 posted as a pump.io image, a post of its own.
         post("a1", "alice", "post", "note", "n1", 20.0, attachments=("1",)),
         post("a2", "alice", "post", "image", "2", 21.0),
         AvatarSet(at=22.0, user_id="alice", media_id="3"),
         # A comment naming 5 in its text attaches nothing.
         post("a3", "bob", "post", "comment", "c1", 23.0, content='"5"', in_reply_to="2", reply_owner="alice"),
     ])
-    assert [await media.in_use(projection, m) for m in "12345"] == [True, True, True, False, False]
+    assert [await media.in_use(projection, m) for m in "12345"] == [True, False, True, False, False]
     # A replaced profile picture is free again; the new one is in use.
     await fold(projection, [AvatarSet(at=24.0, user_id="alice", media_id="4")])
     assert [await media.in_use(projection, m) for m in "34"] == [False, True]
