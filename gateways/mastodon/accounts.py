@@ -15,8 +15,9 @@ from gateways.kit.principal import resolve
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon import errors, paging
-from gateways.mastodon.statuses import VISIBILITIES, account_json, gather, statuses_json
+from gateways.mastodon.statuses import FOLLOWED, VISIBILITIES, account_json, gather, statuses_json
 from gateways.mastodon.timelines import flag
+from store.queries.follows import follow
 from store.queries.posts import Timeline, page
 from store.queries.users import user_by_account, user_row
 from store.readmodel import LISTED
@@ -92,7 +93,10 @@ async def account_statuses(request: web.Request) -> web.StreamResponse:
             return None
         if pinned:
             return [], []
-        visibilities = VISIBILITIES if user["user_id"] == viewer else LISTED
+        visibilities: tuple[str, ...] = VISIBILITIES if user["user_id"] == viewer else LISTED
+        if viewer is not None and user["user_id"] != viewer and follow(conn, viewer, user["user_id"]) is not None:
+            # Followers-only posts show to followers.
+            visibilities = FOLLOWED
         timeline = Timeline(visibilities=visibilities, author=user["user_id"], only_media=only_media,
                             exclude_replies=exclude_replies)
         rows = page(conn, timeline, window)
@@ -105,20 +109,10 @@ async def account_statuses(request: web.Request) -> web.StreamResponse:
     return web.json_response(body, headers=paging.link(request, base, rows))
 
 
-async def follows(request: web.Request) -> web.StreamResponse:
-    """`following` and `followers`: nobody follows anybody here yet, so both lists are empty for a known account."""
-    account_id = request.match_info["id"]
-    if await request.app[SERVICES].projection.read(lambda conn: user_by_account(conn, account_id)) is None:
-        raise Refusal(404, errors.NOT_FOUND)
-    return web.json_response([])
-
-
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/avatars/original/missing.png", default_avatar),
         web.get("/api/v1/accounts/lookup", lookup),
         web.get("/api/v1/accounts/{id}", get_account),
         web.get("/api/v1/accounts/{id}/statuses", account_statuses),
-        web.get("/api/v1/accounts/{id}/following", follows),
-        web.get("/api/v1/accounts/{id}/followers", follows),
     ]

@@ -43,3 +43,7 @@ def description_too_long(limit: int) -> str:
 
 def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+NOT_PERMITTED = "This action is not allowed"
+SELF_FOLLOW = "Following your own account is not allowed"

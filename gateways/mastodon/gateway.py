@@ -12,7 +12,9 @@ from gateways.mastodon import (
     apps,
     authorize,
     errors,
+    follows,
     instance,
+    interactions,
     media,
     oauth2,
     openapi,
@@ -32,6 +34,8 @@ def add_routes(app: web.Application) -> None:
     app.add_routes(apps.routes())
     app.add_routes(oauth2.routes())
     app.add_routes(statuses.routes())
+    app.add_routes(interactions.routes())
+    app.add_routes(follows.routes())
     app.add_routes(accounts.routes())
     app.add_routes(timelines.routes())
     # Last, so that it counts every route added above.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateways.kit.openapi import Fragment, PathItem, answer, in_path, in_query, nullable, plain_error, ref, slashed
-from gateways.mastodon import openapi_statuses
+from gateways.mastodon import openapi_social, openapi_statuses
 from gateways.mastodon.startup import CALLS, PREFERENCES
 
 TAG = "mastodon"
@@ -328,10 +328,11 @@ def fragment() -> Fragment:
         **_startup(),
         **_oauth_paths(),
         **openapi_statuses.paths(),
+        **openapi_social.paths(),
     }
     return Fragment(
         paths=paths,
-        schemas={**_schemas(), **openapi_statuses.schemas()},
+        schemas={**_schemas(), **openapi_statuses.schemas(), **openapi_social.schemas()},
         security_schemes={"accessToken": {"type": "apiKey", "in": "query", "name": "access_token",
                                           "description": "The bearer token as a query parameter"}},
         tags=({"name": TAG, "description": "The Mastodon media API"},),

@@ -40,8 +40,9 @@ def schemas() -> dict[str, Any]:
             "reblogs_count": {"type": "integer"}, "favourites_count": {"type": "integer"},
             "replies_count": {"type": "integer"},
             "in_reply_to_id": nullable(NUMERIC_ID), "in_reply_to_account_id": nullable(STRING),
-            "reblog": {"type": "null"}, "poll": {"type": "null"}, "card": {"type": "null"},
+            "reblog": nullable(ref("MastodonStatus")), "poll": {"type": "null"}, "card": {"type": "null"},
             "language": nullable(STRING),
+            "favourited": {"type": "boolean"}, "reblogged": {"type": "boolean"},
         },
     )
     new = {"type": "object", "properties": {
@@ -63,15 +64,15 @@ def schemas() -> dict[str, Any]:
             "MastodonStatusSource": source}
 
 
-def _op(operation_id: str, summary: str, responses: dict[str, Any], *, authed: bool = True,
+def operation(operation_id: str, summary: str, responses: dict[str, Any], *, authed: bool = True,
         **extra: Any) -> dict[str, Any]:
-    operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [TAG],
-                                 "responses": {**responses, "503": UNAVAILABLE}, **extra}
+    built: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [TAG],
+                             "responses": {**responses, "503": UNAVAILABLE}, **extra}
     if authed:
-        operation["security"] = BEARER
-        operation["responses"].update({"401": plain_error("The access token is missing or invalid"),
-                                       "403": plain_error("The token lacks the scope")})
-    return operation
+        built["security"] = BEARER
+        built["responses"].update({"401": plain_error("The access token is missing or invalid"),
+                                   "403": plain_error("The token lacks the scope")})
+    return built
 
 
 def _body() -> dict[str, Any]:
@@ -80,7 +81,7 @@ def _body() -> dict[str, Any]:
                         "application/x-www-form-urlencoded": {"schema": schema}}}
 
 
-def _page() -> list[dict[str, Any]]:
+def page_parameters() -> list[dict[str, Any]]:
     return [in_query(name, STRING) for name in ("max_id", "since_id", "min_id")] + [
         in_query("limit", {"type": "integer", "minimum": 1, "maximum": 40})]
 
@@ -92,7 +93,7 @@ def _flags(*names: str) -> list[dict[str, Any]]:
 LINK = {"Link": {"description": "rel=\"next\" (older) and rel=\"prev\" (newer) pages", "schema": STRING}}
 
 
-def _statuses(description: str) -> dict[str, Any]:
+def statuses_answer(description: str) -> dict[str, Any]:
     listed = answer(description, {"type": "array", "items": ref("MastodonStatus")})
     listed["headers"] = LINK
     return listed
@@ -106,50 +107,46 @@ def paths() -> dict[str, PathItem]:
                           "another body")
     status = answer("The status", ref("MastodonStatus"))
     return {
-        "/api/v1/statuses": {"post": _op(
+        "/api/v1/statuses": {"post": operation(
             "postStatus", "Post a status with up to 4 media",
             {"200": status, "400": plain_error("A body that is not JSON or a form"), "404": NOT_FOUND,
              "422": refused},
             parameters=[{"name": "Idempotency-Key", "in": "header", "schema": STRING}], requestBody=_body())},
         "/api/v1/statuses/{id}": {
             "parameters": [status_id],
-            "get": _op("getStatus", "One status", {"200": status, "404": NOT_FOUND}, authed=False),
-            "put": _op("editStatus", "Edit a status's text and media",
+            "get": operation("getStatus", "One status", {"200": status, "404": NOT_FOUND}, authed=False),
+            "put": operation("editStatus", "Edit a status's text and media",
                        {"200": status, "400": plain_error("A body that is not JSON or a form"),
                         "404": NOT_FOUND, "422": refused}, requestBody=_body()),
-            "delete": _op("deleteStatus", "Delete a status; answers it with its source text",
+            "delete": operation("deleteStatus", "Delete a status; answers it with its source text",
                           {"200": status, "404": NOT_FOUND}),
         },
-        "/api/v1/statuses/{id}/source": {"parameters": [status_id], "get": _op(
+        "/api/v1/statuses/{id}/source": {"parameters": [status_id], "get": operation(
             "getStatusSource", "A status's plain text",
             {"200": answer("The source", ref("MastodonStatusSource")), "404": NOT_FOUND})},
-        "/api/v1/statuses/{id}/history": {"parameters": [status_id], "get": _op(
+        "/api/v1/statuses/{id}/history": {"parameters": [status_id], "get": operation(
             "getStatusHistory", "Every version of a status, oldest first",
             {"200": answer("The versions", {"type": "array", "items": ref("MastodonStatusEdit")}),
              "404": NOT_FOUND})},
-        "/api/v1/accounts/lookup": {"get": _op(
+        "/api/v1/accounts/lookup": {"get": operation(
             "lookupAccount", "The account of a user name",
             {"200": answer("The account", ref("MastodonAccount")), "404": plain_error("No such account")},
             authed=False, parameters=[in_query("acct", STRING)])},
-        "/api/v1/accounts/{id}": {"parameters": [account_id], "get": _op(
+        "/api/v1/accounts/{id}": {"parameters": [account_id], "get": operation(
             "getAccount", "One account", {"200": answer("The account", ref("MastodonAccount")),
                                           "404": plain_error("No such account")}, authed=False)},
-        "/api/v1/accounts/{id}/statuses": {"parameters": [account_id], "get": _op(
+        "/api/v1/accounts/{id}/statuses": {"parameters": [account_id], "get": operation(
             "getAccountStatuses", "An account's statuses, newest first",
-            {"200": _statuses("The statuses"), "404": plain_error("No such account")}, authed=False,
-            parameters=[*_flags("only_media", "exclude_replies", "pinned"), *_page()])},
-        **{f"/api/v1/accounts/{{id}}/{which}": {"parameters": [account_id], "get": _op(
-            f"getAccount{which.capitalize()}", f"The account's {which}: none, as nobody follows yet",
-            {"200": answer("An empty list", {"type": "array", "items": ref("MastodonAccount"), "maxItems": 0}),
-             "404": plain_error("No such account")}, authed=False, parameters=_page())}
-           for which in ("following", "followers")},
-        "/api/v1/timelines/public": {"get": _op(
-            "getPublicTimeline", "Everyone's public statuses, newest first", {"200": _statuses("The statuses")},
-            authed=False, parameters=[*_flags("local", "remote", "only_media"), *_page()])},
-        "/api/v1/timelines/home": {"get": _op(
-            "getHomeTimeline", "The caller's own statuses, newest first", {"200": _statuses("The statuses")},
-            parameters=_page())},
-        "/avatars/original/missing.png": {"get": _op(
+            {"200": statuses_answer("The statuses"), "404": plain_error("No such account")}, authed=False,
+            parameters=[*_flags("only_media", "exclude_replies", "pinned"), *page_parameters()])},
+        "/api/v1/timelines/public": {"get": operation(
+            "getPublicTimeline", "Everyone's public statuses, newest first", {"200": statuses_answer("The statuses")},
+            authed=False, parameters=[*_flags("local", "remote", "only_media"), *page_parameters()])},
+        "/api/v1/timelines/home": {"get": operation(
+            "getHomeTimeline",
+            "The caller's own statuses and those the accounts the caller follows show to followers, newest first",
+            {"200": statuses_answer("The statuses")}, parameters=[*_flags("only_media"), *page_parameters()])},
+        "/avatars/original/missing.png": {"get": operation(
             "getDefaultAvatar", "The picture of an account without one",
             {"200": {"description": "A PNG", "content": {"image/png": {"schema": {"type": "string",
                                                                                     "format": "binary"}}}}},

@@ -276,3 +276,40 @@ def status(post: sqlite3.Row, author: dict[str, Any], media: list[MediaView], ba
         "pinned": False,
         "filtered": [],
     }
+
+
+def reblog(original: dict[str, Any], reblogger: dict[str, Any], *, status_id: str, at: float, visibility: str,
+           base: str) -> dict[str, Any]:
+    """The Status that wraps a reblogged one, as Mastodon answers a reblog: the reblogger's, with no content
+    of its own and the original status under `reblog`."""
+    username = reblogger.get("username", "")
+    return {
+        **original,
+        "id": status_id,
+        "uri": f"{base}/users/{username}/statuses/{status_id}/activity",
+        "url": None,
+        "created_at": iso_time(at),
+        "edited_at": None,
+        "account": reblogger,
+        "content": "",
+        "visibility": visibility,
+        "sensitive": False,
+        "spoiler_text": "",
+        "media_attachments": [],
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "replies_count": 0,
+        "quotes_count": 0,
+        "in_reply_to_id": None,
+        "in_reply_to_account_id": None,
+        "reblog": original,
+        "poll": None,
+        "card": None,
+        "language": None,
+        "favourited": False,
+        "reblogged": original.get("reblogged", False),
+        "pinned": False,
+    }

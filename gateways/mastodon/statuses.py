@@ -42,7 +42,7 @@ from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.apps import app_by_client_id
 from store.queries.comments import commented
-from store.queries.follows import follower_count, following_count
+from store.queries.follows import follow, follower_count, following_count
 from store.queries.media import media_by_ids
 from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
 from store.queries.reactions import reacted, reaction_counts
@@ -52,6 +52,8 @@ from store.readmodel import FAILED, LISTED, PROCESSING, READY
 MAX_CHARACTERS = 500
 MAX_MEDIA = 4
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+# What a follower sees of the account followed: direct statuses mention nobody here, so reach only their author.
+FOLLOWED = ("public", "unlisted", "private")
 IDEMPOTENCY_TTL = 3600.0
 IDEMPOTENCY_BUCKET = "mastodon-idempotency"
 
@@ -102,7 +104,8 @@ def gather(conn: sqlite3.Connection, posts: list[sqlite3.Row], *, viewer: str | 
     counts = {author: (post_count(conn, author, VISIBILITIES if author == viewer else LISTED),
                        last_post_at(conn, author)) for author in authors}
     targets = posts_by_ids(conn, [post["in_reply_to"] for post in posts if post["in_reply_to"]])
-    shown = [post["post_id"] for post in posts]
+    # Reactions name a post by its note, as pump.io does.
+    shown = [post["note_id"] for post in posts]
     return Rendered(users=users, media=media_by_ids(conn, wanted), counts=counts,
                     replied={post_id: row["author"] for post_id, row in targets.items()},
                     reactions=reaction_counts(conn, shown), reacted=reacted(conn, viewer, shown) if viewer else set(),
@@ -131,7 +134,7 @@ def status_json(post: sqlite3.Row, rendered: Rendered, base: str) -> dict[str, A
     author = account_json(user, rendered, base) if user is not None else {}
     media = [media_view(rendered.media[i], base) for i in attachment_ids(post) if i in rendered.media]
     replied = rendered.replied.get(post["in_reply_to"]) if post["in_reply_to"] else None
-    post_id = post["post_id"]
+    post_id = post["note_id"]
     reactions = Reactions(favourites=rendered.reactions.get((post_id, "favorite"), 0),
                           reblogs=rendered.reactions.get((post_id, "share"), 0),
                           favourited=(post_id, "favorite") in rendered.reacted,
@@ -146,8 +149,14 @@ def statuses_json(conn: sqlite3.Connection, posts: list[sqlite3.Row], base: str,
     return [status_json(post, rendered, base) for post in posts]
 
 
-def readable(post: sqlite3.Row | None, viewer: str | None) -> bool:
-    return post is not None and (post["visibility"] in LISTED or post["author"] == viewer)
+def readable(conn: sqlite3.Connection, post: sqlite3.Row | None, viewer: str | None) -> bool:
+    """Whether the viewer may see the post: a listed one anybody, a private one its author's followers too,
+    a direct one (which mentions nobody here) only its author, as Mastodon's status policy has it."""
+    if post is None:
+        return False
+    if post["visibility"] in LISTED or post["author"] == viewer:
+        return True
+    return post["visibility"] == "private" and viewer is not None and follow(conn, viewer, post["author"]) is not None
 
 
 async def _one(request: web.Request, post_id: str, viewer: str | None) -> dict[str, Any]:
@@ -155,7 +164,7 @@ async def _one(request: web.Request, post_id: str, viewer: str | None) -> dict[s
 
     def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
         post = post_by_id(conn, post_id)
-        if not readable(post, viewer):
+        if not readable(conn, post, viewer):
             return None
         assert post is not None
         return statuses_json(conn, [post], base, viewer)[0]
@@ -238,7 +247,7 @@ def _visibility(form: StatusForm) -> str:
     return visibility
 
 
-async def _app_name(request: web.Request, principal: Principal) -> str:
+async def app_name(request: web.Request, principal: Principal) -> str:
     """The name of the app the status is posted through, as the Status entity's `application` shows it."""
     if not principal.client_id:
         return ""
@@ -250,8 +259,8 @@ async def _reply_target(request: web.Request, form: StatusForm, viewer: str) -> 
     if not form.in_reply_to_id:
         return ""
     target = form.in_reply_to_id
-    post = await request.app[SERVICES].projection.read(lambda conn: post_by_id(conn, target))
-    if not readable(post, viewer):
+    seen = await request.app[SERVICES].projection.read(lambda conn: readable(conn, post_by_id(conn, target), viewer))
+    if not seen:
         raise Refusal(404, errors.NOT_FOUND)
     return target
 
@@ -339,7 +348,7 @@ async def create_status(request: web.Request, principal: Principal) -> web.Strea
     event = PostCreated(at=time.time(), post_id=post_id, author=principal.user_id, text=text, attachments=ids,
                         visibility=visibility, sensitive=bool(form.sensitive), spoiler_text=form.spoiler_text or "",
                         language=form.language or "", in_reply_to=reply, via="mastodon",
-                        app=await _app_name(request, principal))
+                        app=await app_name(request, principal))
     try:
         await _apply(request, changes)
         await writes.append(request, event, msg_id=f"post.{post_id}.created")
@@ -416,7 +425,7 @@ async def status_history(request: web.Request, principal: Principal) -> web.Stre
 
     def load(conn: sqlite3.Connection) -> list[dict[str, Any]] | None:
         post = post_by_id(conn, post_id)
-        if not readable(post, viewer):
+        if not readable(conn, post, viewer):
             return None
         assert post is not None
         rendered = gather(conn, [post], viewer=viewer)

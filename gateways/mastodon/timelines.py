@@ -1,8 +1,10 @@
-"""`/api/v1/timelines/public` and `/home`: public posts of everyone, and the caller's own (no follows yet)."""
+"""`/api/v1/timelines/public` and `/home`: public posts of everyone, and the caller's own with those of the
+accounts the caller follows."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -11,20 +13,23 @@ from gateways.kit.services import SERVICES
 from gateways.mastodon import paging
 from gateways.mastodon.media import requires
 from gateways.mastodon.status_form import TRUE
-from gateways.mastodon.statuses import VISIBILITIES, statuses_json
-from store.queries.posts import Timeline, page
+from gateways.mastodon.statuses import FOLLOWED, statuses_json
+from store.queries.posts import Timeline, Window, home_page, page
 
 
 def flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in TRUE
 
 
-async def _answer(request: web.Request, timeline: Timeline, viewer: str | None) -> web.Response:
+Page = Callable[[sqlite3.Connection, Window], list[sqlite3.Row]]
+
+
+async def _answer(request: web.Request, read: Page, viewer: str | None) -> web.Response:
     base = request.app[SERVICES].config.base_url
     window = paging.window(request)
 
     def load(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[dict[str, object]]]:
-        rows = page(conn, timeline, window)
+        rows = read(conn, window)
         return rows, statuses_json(conn, rows, base, viewer)
 
     rows, body = await request.app[SERVICES].projection.read(load)
@@ -37,13 +42,16 @@ async def public(request: web.Request) -> web.StreamResponse:
     if flag(request, "remote"):
         return web.json_response([])
     timeline = Timeline(visibilities=("public",), only_media=flag(request, "only_media"))
-    return await _answer(request, timeline, principal.user_id if principal else None)
+    return await _answer(request, lambda conn, window: page(conn, timeline, window),
+                         principal.user_id if principal else None)
 
 
 @requires("read", "read:statuses")
 async def home(request: web.Request, principal: Principal) -> web.StreamResponse:
-    timeline = Timeline(visibilities=VISIBILITIES, author=principal.user_id)
-    return await _answer(request, timeline, principal.user_id)
+    """The caller's own statuses of every visibility, and those the caller's follows show to followers."""
+    viewer = principal.user_id
+    timeline = Timeline(visibilities=FOLLOWED, only_media=flag(request, "only_media"))
+    return await _answer(request, lambda conn, window: home_page(conn, viewer, timeline, window), viewer)
 
 
 def routes() -> list[web.RouteDef]:

@@ -8,9 +8,7 @@ them over OStatus; an unknown local user is 404.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +17,7 @@ from aiohttp import web
 from core.events import Followed, Unfollowed
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
+from gateways.kit.social import follow_change, follow_standing
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import View, gather
@@ -26,7 +25,7 @@ from gateways.pumpio.paging import Window
 from gateways.pumpio.render import Site
 from gateways.pumpio.users import find_user
 from gateways.pumpio.verbs import LOCAL_ID, Context, Posted, object_id
-from store.queries.follows import follow, follower_count, followers, following, following_count, last_follow_seq
+from store.queries.follows import follower_count, followers, following, following_count
 from store.queries.users import user_by_id
 
 ONLY_PEOPLE = "Only people can be followed."
@@ -59,11 +58,6 @@ def person_name(value: object, site: Site) -> str:
     raise Refusal(400, NOT_A_PERSON)
 
 
-def change_id(adds: bool, follower: str, followee: str, last_seq: int) -> str:
-    """The same for two requests that found the same state: the log keeps one of them."""
-    return hashlib.sha256(f"follow:{int(adds)}:{follower}:{followee}:{last_seq}".encode()).hexdigest()[:32]
-
-
 async def follow_person(context: Context, posted: Posted) -> Followed | Unfollowed:
     adds = posted.verb == "follow"
     if posted.object_type != "person":
@@ -76,17 +70,13 @@ async def follow_person(context: Context, posted: Posted) -> Followed | Unfollow
     if adds and followee == follower:
         raise Refusal(400, YOURSELF)
 
-    def look(conn: sqlite3.Connection) -> tuple[bool, int]:
-        return follow(conn, follower, followee) is not None, last_follow_seq(conn, follower, followee)
-
-    standing, last_seq = await context.projection.read(look)
-    if adds and standing:
+    standing = await context.projection.read(lambda conn: follow_standing(conn, follower, followee))
+    if adds and standing.present:
         raise Refusal(400, ALREADY)
-    if not adds and not standing:
+    if not adds and not standing.present:
         raise Refusal(400, NOT_YET)
-    event = Followed if adds else Unfollowed
-    return event(at=time.time(), follow_id=change_id(adds, follower, followee, last_seq), follower=follower,
-                 followee=followee, via="pumpio", app=context.generator)
+    return follow_change(adds=adds, follower=follower, followee=followee, standing=standing, via="pumpio",
+                         app=context.generator)
 
 
 BY_VERB: dict[str, Callable[[Context, Posted], Awaitable[Followed | Unfollowed]]] = {

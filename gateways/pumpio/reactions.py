@@ -9,9 +9,7 @@ shared, as pump.io allows. An upload nobody posted cannot be: its activity would
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +18,7 @@ from aiohttp import web
 from core.events import Reacted, Unreacted
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
+from gateways.kit.social import reaction_change, reaction_standing
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, View, gather, visible
@@ -30,15 +29,7 @@ from gateways.pumpio.verbs import Context, Posted, local_id, object_id
 from store.queries.activities import posted_note
 from store.queries.comments import comment_by_id
 from store.queries.media import media_by_id
-from store.queries.reactions import (
-    last_reaction_seq,
-    reaction,
-    reaction_total,
-    reactions_by,
-    reactions_by_total,
-    reactors,
-)
-from store.social import REACTION_VERBS
+from store.queries.reactions import reaction_total, reactions_by, reactions_by_total, reactors
 
 # What each verb does: which reaction, and whether it adds or takes back.
 KINDS = {"favorite": ("favorite", True), "like": ("favorite", True), "unfavorite": ("favorite", False),
@@ -84,32 +75,19 @@ async def _target(context: Context, obj: dict[str, Any], object_type: str, kind:
     return str(comment["comment_id"]), str(comment["author"])
 
 
-def change_id(kind: str, adds: bool, actor: str, target: str, last_seq: int) -> str:
-    """The same for two requests that found the same state: the log keeps one of them."""
-    said = f"{kind}:{int(adds)}:{actor}:{target}:{last_seq}"
-    return hashlib.sha256(said.encode()).hexdigest()[:32]
-
-
 async def react(context: Context, posted: Posted) -> Reacted | Unreacted:
     kind, adds = KINDS[posted.verb]
     if posted.object_type not in REACTABLE:
         raise Refusal(400, cannot(posted.verb, posted.object_type))
     target, owner = await _target(context, posted.obj, posted.object_type, kind)
     actor = context.actor
-
-    def look(conn: sqlite3.Connection) -> tuple[bool, int]:
-        standing = reaction(conn, kind, actor, target) is not None
-        return standing, last_reaction_seq(conn, actor, target, REACTION_VERBS[kind])
-
-    standing, last_seq = await context.projection.read(look)
-    if adds and standing:
+    standing = await context.projection.read(lambda conn: reaction_standing(conn, kind, actor, target))
+    if adds and standing.present:
         raise Refusal(400, ALREADY[kind])
-    if not adds and not standing:
+    if not adds and not standing.present:
         raise Refusal(400, NOT_YET[kind])
-    event = Reacted if adds else Unreacted
-    return event(at=time.time(), reaction_id=change_id(kind, adds, actor, target, last_seq), actor=actor,
-                 kind=kind, object_type=posted.object_type, object_id=target, object_owner=owner, via="pumpio",
-                 app=context.generator)
+    return reaction_change(kind=kind, adds=adds, actor=actor, object_type=posted.object_type, object_id=target,
+                           owner=owner, standing=standing, via="pumpio", app=context.generator)
 
 
 BY_VERB: dict[str, Callable[[Context, Posted], Awaitable[Reacted | Unreacted]]] = dict.fromkeys(KINDS, react)

@@ -13,6 +13,9 @@ from typing import Any
 import msgspec
 
 from store.queries._rows import by_key
+from store.queries.windows import Window, windowed
+
+__all__ = ["Timeline", "Window"]
 
 
 class Timeline(msgspec.Struct, frozen=True):
@@ -22,15 +25,6 @@ class Timeline(msgspec.Struct, frozen=True):
     author: str | None = None
     only_media: bool = False
     exclude_replies: bool = False
-
-
-class Window(msgspec.Struct, frozen=True):
-    """Mastodon's paging: below `max_id`, above `since_id` (newest first) or just above `min_id` (oldest first)."""
-
-    limit: int
-    max_id: int | None = None
-    since_id: int | None = None
-    min_id: int | None = None
 
 
 def post_by_id(conn: sqlite3.Connection, post_id: str) -> sqlite3.Row | None:
@@ -46,6 +40,11 @@ def post_by_note(conn: sqlite3.Connection, note_id: str) -> sqlite3.Row | None:
 
 def posts_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqlite3.Row]:
     return by_key(conn, "posts", "post_id", ids)
+
+
+def posts_by_notes(conn: sqlite3.Connection, note_ids: Iterable[str]) -> dict[str, sqlite3.Row]:
+    """The posts these pump.io notes (or comments) are, by note id."""
+    return by_key(conn, "posts", "note_id", note_ids)
 
 
 def versions(conn: sqlite3.Connection, post_id: str) -> list[sqlite3.Row]:
@@ -75,21 +74,27 @@ def page(conn: sqlite3.Connection, timeline: Timeline, window: Window) -> list[s
         params.append(timeline.author)
     where.append(f"visibility IN ({', '.join('?' for _ in timeline.visibilities)})")
     params.extend(timeline.visibilities)
+    return _windowed(conn, timeline, window, where, params)
+
+
+def home_page(conn: sqlite3.Connection, user_id: str, timeline: Timeline, window: Window) -> list[sqlite3.Row]:
+    """A home timeline in the window, newest first: every post of the user's own, and the posts of
+    `timeline.visibilities` of the people the user follows.
+
+    Each author's posts are read off the (author, sort) index, one range per author, merged by `sort`.
+    """
+    marks = ", ".join("?" for _ in timeline.visibilities)
+    # `+` keeps the visibility test off the (visibility, sort) index, which would read everyone's posts.
+    where = ["author IN (SELECT ? UNION SELECT followee FROM follows WHERE follower = ?)",
+             f"(+author = ? OR +visibility IN ({marks}))"]
+    params: list[Any] = [user_id, user_id, user_id, *timeline.visibilities]
+    return _windowed(conn, timeline, window, where, params)
+
+
+def _windowed(conn: sqlite3.Connection, timeline: Timeline, window: Window, where: list[str],
+              params: list[Any]) -> list[sqlite3.Row]:
     if timeline.only_media:
         where.append("has_media = 1")
     if timeline.exclude_replies:
         where.append("in_reply_to IS NULL")
-    if window.max_id is not None:
-        where.append("sort < ?")
-        params.append(window.max_id)
-    upwards = window.min_id is not None
-    lower = window.min_id if upwards else window.since_id
-    if lower is not None:
-        where.append("sort > ?")
-        params.append(lower)
-    order = "ASC" if upwards else "DESC"
-    rows = conn.execute(f"SELECT * FROM posts WHERE {' AND '.join(where)} ORDER BY sort {order} LIMIT ?",
-                        (*params, window.limit)).fetchall()
-    if upwards:
-        rows.reverse()
-    return rows
+    return windowed(conn, f"SELECT * FROM posts WHERE {' AND '.join(where)}", params, window, column="sort")

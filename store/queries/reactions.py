@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from store.queries._rows import MAX_IDS
+from store.queries._rows import MAX_IDS, one_snapshot
+from store.queries.windows import Window, windowed
 
 
 def reaction(conn: sqlite3.Connection, kind: str, actor: str, object_id: str) -> sqlite3.Row | None:
@@ -76,3 +77,26 @@ def reactions_by(conn: sqlite3.Connection, kind: str, actor: str, count: int, of
     return [(str(t), str(o)) for t, o in conn.execute(
         "SELECT object_type, object_id FROM reactions WHERE actor = ? AND kind = ? ORDER BY seq DESC"
         " LIMIT ? OFFSET ?", (actor, kind, count, offset))]
+
+
+def reactions_page(conn: sqlite3.Connection, kind: str, actor: str, object_types: tuple[str, ...],
+                   window: Window) -> list[sqlite3.Row]:
+    """A page of the actor's favorites (or shares) of objects of these types, newest first, paged on their
+    sequence off the (actor, kind, seq) index."""
+    marks = ", ".join("?" for _ in object_types)
+    return windowed(conn, f"SELECT * FROM reactions WHERE actor = ? AND kind = ? AND object_type IN ({marks})",
+                    [actor, kind, *object_types], window)
+
+
+def reactors_page(conn: sqlite3.Connection, kind: str, object_id: str, window: Window) -> list[sqlite3.Row]:
+    """A page of the favorites (or shares) of one object, newest first, paged on their sequence off the
+    (object_id, kind, seq) index."""
+    return windowed(conn, "SELECT * FROM reactions WHERE object_id = ? AND kind = ?", [object_id, kind], window)
+
+
+def reaction_state(conn: sqlite3.Connection, kind: str, actor: str, object_id: str,
+                   verbs: tuple[str, str]) -> tuple[bool, int]:
+    """Whether the actor's favorite (or share) of the object stands, and the sequence of the last change
+    to it (`verbs` are the activities that tell of those changes), read from one state of the read model."""
+    return one_snapshot(conn, lambda c: (reaction(c, kind, actor, object_id) is not None,
+                                         last_reaction_seq(c, actor, object_id, verbs)))
