@@ -370,8 +370,12 @@ def _activity(event: ActivityPosted, seq: int) -> list[Change]:
     ]
     out.extend(_effect(event))
     if event.verb == "post":
-        # Attached media counts as posted: it is shown, and never swept as unposted.
-        out.extend(Patch("media", media_id, {"published_at": event.at}) for media_id in event.attachments)
+        # Attached media counts as posted: it is shown, and never swept as unposted. A note's post (these
+        # notes are posts too, see _older_note) attaches it.
+        attached: dict[str, Any] = {"published_at": event.at}
+        if event.object_type == "note":
+            attached["post_id"] = note_post_id(event.activity_id, event.at)
+        out.extend(Patch("media", media_id, attached) for media_id in event.attachments)
     return out
 
 
