@@ -25,11 +25,13 @@ def schemas() -> dict[str, Any]:
          "replies_count", "in_reply_to_id", "in_reply_to_account_id", "reblog", "poll", "card", "language",
          "edited_at"],
         {
-            "id": NUMERIC_ID, "uri": STRING, "url": STRING,
+            # A reblog's wrapper has no page of its own: its url is null, as Mastodon's is.
+            "id": NUMERIC_ID, "uri": STRING, "url": nullable(STRING),
             "created_at": {"type": "string", "format": "date-time"},
             "edited_at": nullable({"type": "string", "format": "date-time"}),
             "account": ref("MastodonAccount"),
-            "content": {"type": "string", "description": "HTML from the plain text, everything escaped"},
+            "content": {"type": "string",
+                        "description": "HTML: the plain text escaped, or a pump.io post's HTML cut to the whitelist"},
             "text": nullable(STRING),
             "visibility": {"enum": ["public", "unlisted", "private", "direct"]},
             "sensitive": {"type": "boolean"}, "spoiler_text": STRING,
