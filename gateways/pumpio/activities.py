@@ -1,7 +1,8 @@
 """What a posted pump.io activity means: checked against the read model and turned into one event.
 
-Supported: `post` of an uploaded image (publishes it) or of a comment on a posted image; `update` of an
-image's displayName, content, license and tags or of a comment's content; `delete` of either. Only the
+Supported: `post` of an uploaded image (publishes it) or of a comment on a posted image or on a note;
+`update` of an image's displayName, content, license and tags or of a comment's content; `delete` of
+either. A comment on a comment is refused: pump.io clients show replies one level deep. Only the
 author may update or delete. Addressing (`to`, `cc`, `bto`, `bcc`) is accepted and ignored: everything
 posted is public to the server's users.
 """
@@ -34,7 +35,7 @@ from core.sanitize import safe_html, title_text
 from gateways.kit.refusal import Refusal
 from gateways.pumpio import follows, notes, reactions
 from gateways.pumpio.collections import interpret_collection, interpret_membership
-from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, visible
+from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, visible
 from gateways.pumpio.places import place
 from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site, media_type
 from gateways.pumpio.verbs import (
@@ -52,7 +53,8 @@ from gateways.pumpio.verbs import (
     text,
     unknown_type,
 )
-from store.queries.comments import comment_by_id
+from store.queries.activities import posted_note
+from store.queries.comments import comment_by_id, parent_owner
 from store.queries.media import media_by_id
 from store.queries.posts import post_by_note
 from store.reader import ProjectionReader
@@ -223,9 +225,12 @@ class Activities:
             target = {"id": target}
         if not isinstance(target, dict) or "id" not in target:
             raise Refusal(400, NO_REPLY_TARGET)
-        target_type = target.get("objectType", "image")
-        if target_type not in MEDIA_OBJECT_TYPES or local_id(target["id"], "comment", self._site):
+        # A bare id says its type in its path; anything else is taken for an image, as it always was.
+        target_type = target.get("objectType", "note" if local_id(target["id"], "note", self._site) else "image")
+        if target_type not in (*MEDIA_OBJECT_TYPES, "note") or local_id(target["id"], "comment", self._site):
             raise Refusal(400, REPLY_TO_IMAGES)
+        if target_type == "note":
+            return await self._note_comment(target, content)
         media = await self._image(target, target_type)
         if media["published_at"] is None:
             raise Refusal(400, ONLY_POSTED)
@@ -235,6 +240,24 @@ class Activities:
                            in_reply_to=media["post_id"] or "", via="pumpio", app=self._generator,
                            comment_on=media["media_id"], reply_owner=media["owner_id"])
 
+    async def _note_comment(self, target: dict[str, Any], content: str) -> PostCreated:
+        note_id = local_id(target["id"], "note", self._site)
+
+        def load(conn: sqlite3.Connection) -> tuple[sqlite3.Row, sqlite3.Row] | None:
+            # Only a note pump.io shows can be commented on: a status only some may read posted none.
+            note = posted_note(conn, note_id) if note_id else None
+            post = post_by_note(conn, note_id) if note_id else None
+            return None if note is None or post is None else (note, post)
+
+        found = await self._projection.read(load)
+        if found is None:
+            raise Refusal(404, NO_NOTE)
+        note, post = found
+        # A reply to the post the note is, so Mastodon shows it under that status.
+        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._actor, text=content,
+                           in_reply_to=post["post_id"], via="pumpio", app=self._generator,
+                           comment_on=note["object_id"], reply_owner=note["actor"])
+
     async def _change_comment(self, verb: str, obj: dict[str, Any]) -> Interpreted:
         comment_id = local_id(object_id(obj), "comment", self._site)
         comment = await comment_by_id(self._projection, comment_id) if comment_id else None
@@ -242,9 +265,10 @@ class Activities:
             raise Refusal(404, NO_COMMENT)
         if comment["author"] != self._actor:
             raise Refusal(403, only_author(verb, "comment"))
-        image = await media_by_id(self._projection, comment["in_reply_to"])
-        # The image's owner hears of changes to comments on it, as of the comment itself.
-        reply = {"in_reply_to": comment["in_reply_to"], "reply_owner": image["owner_id"] if image else None}
+        parent = comment["in_reply_to"]
+        # The image's owner or note's author hears of changes to comments on it, as of the comment itself.
+        owner = await self._projection.read(lambda conn: parent_owner(conn, parent))
+        reply = {"in_reply_to": parent, "reply_owner": owner or None}
         content = text(obj, "content", self._content_limit, safe_html)
         post = await self._projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
         if post is not None:

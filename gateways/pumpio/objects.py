@@ -1,9 +1,10 @@
 """pump.io objects: loading everything a page of them shows in one reader call, and the object endpoints.
 
-`GET /api/image/<id>`, `/api/image/<id>/replies`, `/api/comment/<id>`, `/api/note/<id>` and
-`/api/activity/<id>` need an OAuth access token. An image nobody has posted yet is seen only by its owner; to
-anyone else it does not exist (404), just as on pump.io an upload stays private until a `post` activity shares
-it. Notes come from the posts API, which posts the images they attach along with them.
+`GET /api/image/<id>`, `/api/image/<id>/replies`, `/api/comment/<id>`, `/api/note/<id>`,
+`/api/note/<id>/replies` and `/api/activity/<id>` need an OAuth access token. An image nobody has posted
+yet is seen only by its owner; to anyone else it does not exist (404), just as on pump.io an upload stays
+private until a `post` activity shares it. Notes come from the posts API, which posts the images they
+attach along with them; images and notes carry their comments as `replies`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.paging import Window
 from gateways.pumpio.render import Site
-from store.queries.activities import activity_by_id, posted_notes
+from store.queries.activities import activity_by_id, deleted_types, posted_note, posted_notes
 from store.queries.collections import collections_by_ids, member_count, object_types
 from store.queries.comments import comments_by_ids, newest_replies, reply_count, reply_ids
 from store.queries.media import media_by_id, media_by_ids
 from store.queries.reactions import reacted, reaction_counts
 from store.queries.users import users_by_ids
 
-# How many of an image's newest comments its `replies` embeds; the rest are a link away.
+# How many of an image's or note's newest comments its `replies` embeds; the rest are a link away.
 REPLIES_SHOWN = 4
 
 NO_IMAGE = "No such image"
@@ -46,8 +47,11 @@ class Rows(msgspec.Struct):
     comments: dict[str, sqlite3.Row] = {}
     # A note lives in the activity that posted it: note id -> that activity's row.
     notes: dict[str, sqlite3.Row] = {}
+    # By the id of the image or note they are on.
     reply_totals: dict[str, int] = {}
     reply_rows: dict[str, list[sqlite3.Row]] = {}
+    # What the gathered comments were on that is gone since: its id -> its objectType.
+    gone: dict[str, str] = {}
     collections: dict[str, sqlite3.Row] = {}
     member_totals: dict[str, int] = {}
     # Who is reading, and the favorites and shares of every object gathered: (object id, kind) -> how
@@ -64,29 +68,32 @@ def attachment_ids(post: sqlite3.Row) -> list[str]:
 def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_ids: Iterable[str] = (),
            note_ids: Iterable[str] = (), user_ids: Iterable[str] = (), collection_ids: Iterable[str] = (),
            viewer: str = "") -> Rows:
-    """Everything rendering these objects needs: their rows, their authors, each image's newest replies,
-    and how often each was favorited and shared, by `viewer` too; a collection's count of members is of
-    those `viewer` may see."""
+    """Everything rendering these objects needs: their rows, their authors, each image's and note's newest
+    replies, what each comment is on, and how often each was favorited and shared, by `viewer` too; a
+    collection's count of members is of those `viewer` may see."""
     collections = collections_by_ids(conn, collection_ids)
     member_totals = {cid: member_count(conn, cid, viewer) for cid in collections}
     comments = comments_by_ids(conn, comment_ids)
-    notes = posted_notes(conn, note_ids)
+    # A comment is on an image or a note: which, the rows found say.
+    parents = [c["in_reply_to"] for c in comments.values()]
+    notes = posted_notes(conn, [*note_ids, *parents])
     attached = [media_id for post in notes.values() for media_id in attachment_ids(post)]
-    media = media_by_ids(conn, [*media_ids, *attached, *(c["in_reply_to"] for c in comments.values())])
+    media = media_by_ids(conn, [*media_ids, *attached, *parents])
+    gone = deleted_types(conn, [p for p in parents if p not in media and p not in notes])
     totals: dict[str, int] = {}
     shown: dict[str, list[sqlite3.Row]] = {}
-    for media_id in media:
+    for object_id in [*media, *notes]:
         # Both off the (in_reply_to, published) index: the newest few, and how many there are.
-        totals[media_id] = reply_count(conn, media_id)
-        shown[media_id] = newest_replies(conn, media_id, REPLIES_SHOWN)
-    # Comments shown under an image are looked up like any other.
+        totals[object_id] = reply_count(conn, object_id)
+        shown[object_id] = newest_replies(conn, object_id, REPLIES_SHOWN)
+    # Comments shown under an image or note are looked up like any other.
     comments.update((c["comment_id"], c) for rows in shown.values() for c in rows)
     people = {*user_ids, *(m["owner_id"] for m in media.values()), *(c["author"] for c in comments.values()),
               *(n["actor"] for n in notes.values()), *(c["owner"] for c in collections.values())}
     users = users_by_ids(conn, people)
     objects = [*media, *comments, *notes]
     return Rows(users=users, media=media, comments=comments, notes=notes, reply_totals=totals, reply_rows=shown,
-                collections=collections, member_totals=member_totals, viewer=viewer,
+                gone=gone, collections=collections, member_totals=member_totals, viewer=viewer,
                 reactions=reaction_counts(conn, objects), reacted=reacted(conn, viewer, objects) if viewer else set())
 
 
@@ -122,18 +129,33 @@ class View:
         row = self.rows.media.get(media_id)
         if row is None:
             return render.reference("image", media_id, self.site)
-        shown = [self.comment(c["comment_id"], nested=True) for c in self.rows.reply_rows.get(media_id, [])]
-        replies = render.replies(media_id, self.rows.reply_totals.get(media_id, 0), shown, self.site, row["kind"])
+        replies = self._replies(self.site.object_id(render.media_type(row["kind"]), media_id), media_id)
         body = render.image(media_view(row, self.site.base), self.person(row["owner_id"]), replies, self.site)
         return self._reactions(body, media_id)
 
+    def _replies(self, url: str, object_id: str) -> dict[str, Any]:
+        shown = [self.comment(c["comment_id"], nested=True) for c in self.rows.reply_rows.get(object_id, [])]
+        return render.replies(url, self.rows.reply_totals.get(object_id, 0), shown)
+
+    def parent_type(self, parent: str) -> str:
+        """The objectType of what a comment is on: an image (or video, or audio file) or a note."""
+        media = self.rows.media.get(parent)
+        if media is not None:
+            return render.media_type(media["kind"])
+        if parent in self.rows.notes:
+            return "note"
+        # Comments were only ever on images before notes took them; a note gone says so in its delete.
+        return self.rows.gone.get(parent, "image")
+
     def comment(self, comment_id: str, *, nested: bool = False) -> dict[str, Any]:
-        """A comment inside its image's replies names that image by id only, which ends the recursion."""
+        """A comment inside its image's or note's replies names that object by id only, which ends the
+        recursion."""
         row = self.rows.comments.get(comment_id)
         if row is None:
             return render.reference("comment", comment_id, self.site)
         parent = row["in_reply_to"]
-        in_reply_to = render.reference("image", parent, self.site) if nested else self.image(parent)
+        parent_type = self.parent_type(parent)
+        in_reply_to = render.reference(parent_type, parent, self.site) if nested else self.object(parent_type, parent)
         return self._reactions(render.comment(row, self.person(row["author"]), in_reply_to, self.site), comment_id)
 
     def note(self, note_id: str) -> dict[str, Any]:
@@ -141,7 +163,9 @@ class View:
         if post is None:
             return render.reference("note", note_id, self.site)
         attachments = [self.image(media_id) for media_id in attachment_ids(post)]
-        return self._reactions(render.note(post, self.person(post["actor"]), attachments, self.site), note_id)
+        replies = self._replies(self.site.object_id("note", note_id), note_id)
+        body = render.note(post, self.person(post["actor"]), attachments, replies, self.site)
+        return self._reactions(body, note_id)
 
     def _reactions(self, body: dict[str, Any], object_id: str) -> dict[str, Any]:
         """The object's `likes` and `shares`, and whether the reader favorited or shared it."""
@@ -218,25 +242,39 @@ async def get_image(request: web.Request) -> web.Response:
     return web.json_response(await image_json(request, row["media_id"], principal.user_id))
 
 
-async def get_replies(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-    media_id = (await _visible_image(request, principal.user_id))["media_id"]
+async def _replies_page(request: web.Request, object_url: str, object_id: str, viewer: str) -> web.Response:
+    """A page of the comments on an object, newest first, each naming that object by id."""
     window = Window(request.query)
 
     def page(conn: sqlite3.Connection) -> tuple[int, list[str], Rows]:
-        ids = reply_ids(conn, media_id, window.count, window.offset)
-        return reply_count(conn, media_id), ids, gather(conn, comment_ids=ids, viewer=principal.user_id)
+        ids = reply_ids(conn, object_id, window.count, window.offset)
+        return reply_count(conn, object_id), ids, gather(conn, comment_ids=ids, viewer=viewer)
 
     total, ids, rows = await request.app[SERVICES].projection.read(page)
-    where = Site.of(request.app[SERVICES].config)
-    view = View(rows, where)
-    url = f"{where.object_id('image', media_id)}/replies"
-    links = window.links(url, len(ids), total)
+    view = View(rows, Site.of(request.app[SERVICES].config))
+    url = f"{object_url}/replies"
     body = render.collection(
-        display_name=f"Replies to {where.object_id('image', media_id)}", url=url, object_type="comment",
-        items=[view.comment(c, nested=True) for c in ids], total=total, links=links,
+        display_name=f"Replies to {object_url}", url=url, object_type="comment",
+        items=[view.comment(c, nested=True) for c in ids], total=total, links=window.links(url, len(ids), total),
     )
     return web.json_response(body)
+
+
+async def get_replies(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    row = await _visible_image(request, principal.user_id)
+    url = Site.of(request.app[SERVICES].config).object_id(render.media_type(row["kind"]), row["media_id"])
+    return await _replies_page(request, url, row["media_id"], principal.user_id)
+
+
+async def get_note_replies(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    note_id = request.match_info["id"]
+    # Only a note pump.io shows has replies to show: a status only some may read is no note here.
+    if await request.app[SERVICES].projection.read(lambda conn: posted_note(conn, note_id)) is None:
+        raise Refusal(404, NO_NOTE)
+    url = Site.of(request.app[SERVICES].config).object_id("note", note_id)
+    return await _replies_page(request, url, note_id, principal.user_id)
 
 
 async def get_comment(request: web.Request) -> web.Response:
@@ -280,6 +318,7 @@ def add_routes(app: web.Application) -> None:
         *((f"/api/{kind}/{{id}}/replies", get_replies) for kind in ("image", "video", "audio")),
         ("/api/comment/{id}", get_comment),
         ("/api/note/{id}", get_note),
+        ("/api/note/{id}/replies", get_note_replies),
         ("/api/activity/{id}", get_activity),
     ):
         app.router.add_get(path, handler)

@@ -48,7 +48,17 @@ def _schemas() -> dict[str, Any]:
         "location": {"type": "object", "properties": {"objectType": {"const": "place"}, "displayName": STRING}},
         # Video and audio: the file to play, with what is known of it.
         "stream": _object(["url"], {"url": STRING}),
-        "replies": _object(["totalItems", "items"], {"totalItems": {"type": "integer"}, "items": {"type": "array"}}),
+        "replies": ref("PumpEmbeddedReplies"),
+    })
+    # An image's or note's comments: how many, the newest few, and the page where all of them are.
+    embedded_replies = _object(["totalItems", "items", "url"], {
+        "totalItems": {"type": "integer", "minimum": 0}, "items": {"type": "array", "items": ref("PumpComment")},
+        "url": STRING,
+    })
+    note = _object(["id", "objectType", "author", "content", "replies"], {
+        "id": STRING, "objectType": {"const": "note"}, "author": ref("PumpPerson"), "content": STRING,
+        "displayName": STRING, "attachments": {"type": "array", "items": ref("PumpImage")},
+        "replies": ref("PumpEmbeddedReplies"), "published": STRING,
     })
     activity = _object(["id", "objectType", "verb", "actor", "object"], {
         "id": STRING, "objectType": {"const": "activity"}, "verb": STRING, "actor": ref("PumpPerson"),
@@ -63,6 +73,7 @@ def _schemas() -> dict[str, Any]:
 
     comment = _object(["id", "objectType", "author", "content", "inReplyTo"], {
         "id": STRING, "objectType": {"const": "comment"}, "author": ref("PumpPerson"), "content": STRING,
+        # The image or note commented on: whole, or by id and type inside that object's replies.
         "inReplyTo": thing, "published": STRING,
     })
     registration = {"type": "object", "required": ["type"], "properties": {
@@ -86,6 +97,8 @@ def _schemas() -> dict[str, Any]:
         "PumpImage": image,
         "PumpActivity": activity,
         "PumpComment": comment,
+        "PumpNote": note,
+        "PumpEmbeddedReplies": embedded_replies,
         "PumpFeed": collection(ref("PumpActivity")),
         "PumpReplies": collection(ref("PumpComment")),
         "PumpMembers": collection(thing),
@@ -237,7 +250,8 @@ def _feeds() -> dict[str, PathItem]:
     post = {"post": _signed({
         "operationId": "postActivity", "summary": "Post an activity (post, update, delete, share...) to one's feed",
         "description": "An object's `content` is kept as HTML cut to pump.io's whitelist, its `displayName` "
-                       "and `license` as plain text.",
+                       "and `license` as plain text. A comment's `inReplyTo` names a posted image, video or "
+                       "audio file, or a note, by its id (or as an object with `id` and `objectType`).",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["verb", "object"],
             "properties": {"verb": STRING, "object": {"type": "object"}},
@@ -245,7 +259,7 @@ def _feeds() -> dict[str, PathItem]:
         "responses": {
             "200": answer("The activity", ref("PumpActivity")),
             "403": plain_error("Another user's feed, or another author's object"),
-            "404": plain_error("No such user, image or comment"),
+            "404": plain_error("No such user, image, note or comment"),
             "400": plain_error("A verb this server does not implement, or an activity it cannot take"),
             "503": UNAVAILABLE,
         },
@@ -324,7 +338,8 @@ def _objects() -> dict[str, PathItem]:
     return {
         **media,
         **slashed("/api/comment/{id}", changed("comment", "PumpComment")),
-        **slashed("/api/note/{id}", changed("note", "PumpObject")),
+        **slashed("/api/note/{id}", changed("note", "PumpNote")),
+        **slashed("/api/note/{id}/replies", replies("note")),
         **slashed("/api/activity/{id}", one("activity", "PumpActivity")),
     }
 

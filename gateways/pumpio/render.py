@@ -143,7 +143,8 @@ def comment(row: sqlite3.Row, author: dict[str, Any], in_reply_to: dict[str, Any
     }
 
 
-def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, Any]], site: Site) -> dict[str, Any]:
+def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, Any]], replies: dict[str, Any],
+         site: Site) -> dict[str, Any]:
     """A note posted through the posts API; `post` is the activity that posted it, which holds all it says."""
     object_id = site.object_id("note", post["object_id"])
     at = iso(post["published"])
@@ -163,6 +164,7 @@ def note(post: sqlite3.Row, author: dict[str, Any], attachments: list[dict[str, 
     }
     if post["display_name"]:
         body["displayName"] = post["display_name"]
+    body["replies"] = replies
     return body
 
 
@@ -183,8 +185,9 @@ def reference(object_type: str, local_id: str, site: Site, deleted: float | None
     return body
 
 
-def replies(media_id: str, total: int, items: list[dict[str, Any]], site: Site, kind: str = "image") -> dict[str, Any]:
-    return {"totalItems": total, "items": items, "url": f"{site.object_id(media_type(kind), media_id)}/replies"}
+def replies(object_id: str, total: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The comments on the object whose pump.io id is `object_id`: how many, the newest few, and where the rest are."""
+    return {"totalItems": total, "items": items, "url": f"{object_id}/replies"}
 
 
 def activity_content(row: sqlite3.Row, title: str | None) -> str:

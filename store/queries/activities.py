@@ -46,3 +46,14 @@ def posted_notes(conn: sqlite3.Connection, note_ids: Iterable[str]) -> dict[str,
         "SELECT a.*, p.via AS via FROM activities AS a LEFT JOIN posts AS p ON p.note_id = a.object_id"
         f" WHERE a.object_id IN ({marks}) AND a.object_type = 'note' AND a.verb = 'post'", wanted)
     return {row["object_id"]: row for row in rows}
+
+
+def deleted_types(conn: sqlite3.Connection, object_ids: Iterable[str]) -> dict[str, str]:
+    """The object types of objects gone, by id, as their delete activities name them."""
+    wanted = sorted(set(object_ids))
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    rows = conn.execute(
+        f"SELECT object_id, object_type FROM activities WHERE object_id IN ({marks}) AND verb = 'delete'", wanted)
+    return {str(row[0]): str(row[1]) for row in rows}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gateways.pumpio import collections, feed, follows, notes, paging, reactions, rest, verbs
+from gateways.pumpio import activities, collections, feed, follows, notes, paging, reactions, rest, verbs
 from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE
 from gateways.pumpio.users import NOT_YOUR_FEED
 from tests.hostile.cases import DEEP, DEEP_OBJECT, FORM, JSON, Case, dumps
@@ -100,6 +100,40 @@ NOTES: list[Row] = [
     ("update-content-1501", act("update", ref("note", "{note}") | {"content": "c" * 1501}), 400,
      TOO_LONG.format("content", 1500)),
     ("delete-unknown", act("delete", ref("note", "nope")), 404, NO_NOTE),
+]
+
+
+def comment(in_reply_to: object, **fields: object) -> bytes:
+    return act("post", {"objectType": "comment", "content": "hi", "inReplyTo": in_reply_to, **fields})
+
+
+# Comments on notes: a note is found as the note it is, and a comment on a comment is refused.
+COMMENTS: list[Row] = [
+    ("note-unknown", comment(ref("note", "nope")), 404, NO_NOTE),
+    ("note-unknown-bare-id", comment("{base}/api/note/nope"), 404, NO_NOTE),
+    ("note-other-server", comment({"objectType": "note", "id": "https://elsewhere.example/api/note/{note}"}), 404,
+     NO_NOTE),
+    ("note-traversal", comment({"objectType": "note", "id": "{base}/api/note/../image/{image}"}), 404, NO_NOTE),
+    ("note-id-an-image", comment({"objectType": "note", "id": "{base}/api/image/{image}"}), 404, NO_NOTE),
+    ("note-id-a-collection", comment({"objectType": "note", "id": "{base}/api/collection/{collection}"}), 404,
+     NO_NOTE),
+    ("note-id-number", comment({"objectType": "note", "id": 5}), 404, NO_NOTE),
+    ("note-id-null", comment({"objectType": "note", "id": None}), 404, NO_NOTE),
+    ("note-id-400-digits", comment(ref("note", "9" * 400)), 404, NO_NOTE),
+    ("note-named-as-image", comment({"objectType": "image", "id": "{base}/api/note/{others_note}"}), 404, NO_IMAGE),
+    ("note-no-id", comment({"objectType": "note"}), 400, activities.NO_REPLY_TARGET),
+    ("note-content-number", comment(ref("note", "{others_note}"), content=5), 400, STRING.format("content")),
+    ("note-content-1501", comment(ref("note", "{others_note}"), content="c" * 1501), 400,
+     TOO_LONG.format("content", 1500)),
+    ("a-comment", comment(ref("comment", "nope")), 400, activities.REPLY_TO_IMAGES),
+    ("a-comment-bare-id", comment("{base}/api/comment/nope"), 400, activities.REPLY_TO_IMAGES),
+    ("a-comment-as-note", comment({"objectType": "note", "id": "{base}/api/comment/nope"}), 400,
+     activities.REPLY_TO_IMAGES),
+    ("a-collection", comment(TARGET), 400, activities.REPLY_TO_IMAGES),
+    ("a-person", comment(BOB), 400, activities.REPLY_TO_IMAGES),
+    ("type-number", comment({"objectType": 5, "id": "{base}/api/note/{note}"}), 400, activities.REPLY_TO_IMAGES),
+    ("in-reply-to-number", comment(5), 400, activities.NO_REPLY_TARGET),
+    ("in-reply-to-list", comment([ref("note", "{note}")]), 400, activities.NO_REPLY_TARGET),
 ]
 
 REACTIONS: list[Row] = [
@@ -277,7 +311,7 @@ MAJOR_MINOR: list[tuple[str, str, bytes, int, str | None]] = [
 
 
 def feed_cases() -> Iterator[Case]:
-    for table, rows in (("note", NOTES), ("reaction", REACTIONS), ("follow", FOLLOWS),
+    for table, rows in (("note", NOTES), ("comment", COMMENTS), ("reaction", REACTIONS), ("follow", FOLLOWS),
                         ("collection", COLLECTIONS)):
         for name, body, status, error in rows:
             yield Case(f"pumpio-{table}-{name}", "POST", FEED, "pumpio", headers=(JSON,), body=body, auth="oauth",
@@ -382,6 +416,7 @@ BAD_CURSOR = [
 ]
 WINDOWED = [
     ("likes", "/api/image/{others_image}/likes"), ("note-shares", "/api/note/{others_note}/shares"),
+    ("note-replies", "/api/note/{others_note}/replies"),
     ("favorites", "/api/user/{user}/favorites"), ("followers", "/api/user/{other}/followers"),
     ("following", "/api/user/{user}/following"), ("uploads", "/api/user/{user}/uploads"),
 ]
@@ -410,6 +445,11 @@ def read_cases() -> Iterator[Case]:
         ("likes-unknown", "/api/image/nope/likes", NO_IMAGE), ("likes-others-unposted",
                                                                "/api/image/{others_media}/likes", NO_IMAGE),
         ("shares-unknown-note", "/api/note/nope/shares", NO_NOTE),
+        ("replies-unknown-note", "/api/note/nope/replies", NO_NOTE),
+        ("replies-note-an-image", "/api/note/{image}/replies", NO_NOTE),
+        ("replies-note-traversal", "/api/note/..%2F..%2Fetc%2Fpasswd/replies", NO_NOTE),
+        ("replies-note-400-digits", "/api/note/" + "9" * 400 + "/replies", NO_NOTE),
+        ("replies-note-nul", "/api/note/a%00b/replies", NO_NOTE),
         ("likes-unknown-comment", "/api/comment/nope/likes", NO_COMMENT),
         ("likes-image-as-audio", "/api/audio/{image}/likes", NO_IMAGE),
         ("favorites-unknown-user", "/api/user/nobody/favorites", "No such user: nobody"),
@@ -434,6 +474,7 @@ def read_cases() -> Iterator[Case]:
     for name, target in (("collection", "/api/collection/{collection}"),
                          ("members", "/api/collection/{collection}/members"),
                          ("lists", "/api/user/{user}/lists/image"), ("likes", "/api/image/{others_image}/likes"),
+                         ("note-replies", "/api/note/{others_note}/replies"),
                          ("favorites", "/api/user/{user}/favorites"), ("followers", "/api/user/{user}/followers"),
                          ("uploads", "/api/user/{user}/uploads")):
         yield Case(f"pumpio-read-{name}-unsigned", "GET", target, "pumpio", status=401)
