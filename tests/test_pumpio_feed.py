@@ -311,7 +311,7 @@ async def test_every_refused_activity(server: Running, tmp_path: Path) -> None:
         (alice, {"verb": "update", "object": {"objectType": "image", "id": image["id"], "content": "x" * 1501}},
          400, "'content' is too long (maximum is 1500 characters)"),
         (alice, {"verb": "post", "object": {"objectType": "comment", "content": "hi"}}, 400,
-         "A comment must be in reply to an image (inReplyTo)."),
+         "A comment must be in reply to an image or a note (inReplyTo)."),
         (alice, {"verb": "post", "object": {"objectType": "comment", "inReplyTo": {"id": unposted["id"]}}}, 400,
          "Only posted images can be commented on."),
         (alice, {"verb": "update", "object": {"objectType": "comment", "id": f"{server.url}/api/comment/x"}},
@@ -341,7 +341,7 @@ async def test_every_refused_activity(server: Running, tmp_path: Path) -> None:
          "No such image"),
         ("/api/user/bob/feed", {"verb": "post", "object": {"objectType": "comment", "inReplyTo": {
             "id": f"{server.url}/api/comment/abc", "objectType": "comment"}}}, 400,
-         "Comments can only reply to images."),
+         "Comments can only reply to images and notes."),
     ]
     for path, body, status, message in bob_cases:
         answer = await bob.post(path, body)

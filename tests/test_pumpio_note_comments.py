@@ -200,11 +200,11 @@ async def test_every_refused_comment_on_a_note(server: Running, http: aiohttp.Cl
         ({"id": image["id"], "objectType": "note"}, 404, "No such note"),
         ({"id": posted["id"], "objectType": "image"}, 404, "No such image"),
         # Comments on comments stay refused: pump.io clients show comments one level deep.
-        (ref(said["object"]), 400, "Comments can only reply to images."),
-        (said["object"]["id"], 400, "Comments can only reply to images."),
-        ({"id": said["object"]["id"], "objectType": "note"}, 400, "Comments can only reply to images."),
-        ({"id": posted["id"], "objectType": "collection"}, 400, "Comments can only reply to images."),
-        ({"objectType": "note"}, 400, "A comment must be in reply to an image (inReplyTo)."),
+        (ref(said["object"]), 400, "Comments can only reply to images and notes."),
+        (said["object"]["id"], 400, "Comments can only reply to images and notes."),
+        ({"id": said["object"]["id"], "objectType": "note"}, 400, "Comments can only reply to images and notes."),
+        ({"id": posted["id"], "objectType": "collection"}, 400, "Comments can only reply to images and notes."),
+        ({"objectType": "note"}, 400, "A comment must be in reply to an image or a note (inReplyTo)."),
     ]
     before = await server.events.last_seq()
     for in_reply_to, code, message in cases:

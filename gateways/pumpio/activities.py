@@ -68,8 +68,8 @@ NOT_PROCESSED = "This image could not be processed, so it cannot be posted."
 NOT_YOURS = "Not able to post another user's image."
 NOT_POSTED = "Post the image before updating it."
 ONLY_POSTED = "Only posted images can be commented on."
-NO_REPLY_TARGET = "A comment must be in reply to an image (inReplyTo)."
-REPLY_TO_IMAGES = "Comments can only reply to images."
+NO_REPLY_TARGET = "A comment must be in reply to an image or a note (inReplyTo)."
+ONLY_REPLIES_TO = "Comments can only reply to images and notes."
 
 
 Interpreted = (
@@ -228,7 +228,7 @@ class Activities:
         # A bare id says its type in its path; anything else is taken for an image, as it always was.
         target_type = target.get("objectType", "note" if local_id(target["id"], "note", self._site) else "image")
         if target_type not in (*MEDIA_OBJECT_TYPES, "note") or local_id(target["id"], "comment", self._site):
-            raise Refusal(400, REPLY_TO_IMAGES)
+            raise Refusal(400, ONLY_REPLIES_TO)
         if target_type == "note":
             return await self._note_comment(target, content)
         media = await self._image(target, target_type)
