@@ -24,7 +24,7 @@ from gateways.mastodon import errors, paging
 from gateways.mastodon.media import requires
 from gateways.mastodon.render import account_id
 from gateways.mastodon.statuses import account_json, app_name, gather
-from store.queries.follows import followed_among, followers_among, people_page
+from store.queries.follows import among, people_page
 from store.queries.users import user_by_account
 
 # Mastodon.py sends a list as `id[]`; one id may come as `id`.
@@ -53,7 +53,7 @@ def relationship(user_id: str, *, following: bool, followed_by: bool) -> dict[st
 
 
 def _relationships(conn: sqlite3.Connection, viewer: str, users: list[str]) -> list[dict[str, Any]]:
-    following, followed_by = followed_among(conn, viewer, users), followers_among(conn, viewer, users)
+    following, followed_by = among(conn, viewer, "following", users), among(conn, viewer, "followers", users)
     return [relationship(u, following=u in following, followed_by=u in followed_by) for u in users]
 
 

@@ -42,7 +42,7 @@ from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.status_form import StatusForm
 from store.queries.apps import app_by_client_id
 from store.queries.comments import commented
-from store.queries.follows import follow, follower_count, following_count
+from store.queries.follows import follow, people_count
 from store.queries.media import media_by_ids
 from store.queries.posts import last_post_at, post_by_id, post_count, posts_by_ids, versions
 from store.queries.reactions import reacted, reaction_counts
@@ -109,7 +109,7 @@ def gather(conn: sqlite3.Connection, posts: list[sqlite3.Row], *, viewer: str | 
     return Rendered(users=users, media=media_by_ids(conn, wanted), counts=counts,
                     replied={post_id: row["author"] for post_id, row in targets.items()},
                     reactions=reaction_counts(conn, shown), reacted=reacted(conn, viewer, shown) if viewer else set(),
-                    follows={author: (follower_count(conn, author), following_count(conn, author))
+                    follows={author: (people_count(conn, author, "followers"), people_count(conn, author, "following"))
                              for author in authors})
 
 

@@ -25,7 +25,7 @@ from gateways.pumpio.paging import Window
 from gateways.pumpio.render import Site
 from gateways.pumpio.users import find_user
 from gateways.pumpio.verbs import LOCAL_ID, Context, Posted, object_id
-from store.queries.follows import follower_count, followers, following, following_count
+from store.queries.follows import people, people_count
 from store.queries.users import user_by_id
 
 ONLY_PEOPLE = "Only people can be followed."
@@ -82,12 +82,7 @@ async def follow_person(context: Context, posted: Posted) -> Followed | Unfollow
 BY_VERB: dict[str, Callable[[Context, Posted], Awaitable[Followed | Unfollowed]]] = {
     "follow": follow_person, "stop-following": follow_person}
 
-Page = Callable[[sqlite3.Connection, str, int, int], list[str]]
-Count = Callable[[sqlite3.Connection, str], int]
-
-
-def _people_handler(path: str, page: Page, count: Count,
-                    title: Callable[[str], str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _people_handler(side: str, title: Callable[[str], str]) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         await authenticate(request)
         owner = (await find_user(request, request.match_info["user"]))["user_id"]
@@ -95,11 +90,11 @@ def _people_handler(path: str, page: Page, count: Count,
         window = Window(request.query)
 
         def load(conn: sqlite3.Connection) -> tuple[int, list[str], View]:
-            ids = page(conn, owner, window.count, window.offset)
-            return count(conn, owner), ids, View(gather(conn, user_ids=[owner, *ids]), site)
+            ids = people(conn, owner, side, window.count, window.offset)
+            return people_count(conn, owner, side), ids, View(gather(conn, user_ids=[owner, *ids]), site)
 
         total, ids, view = await request.app[SERVICES].projection.read(load)
-        url = f"{site.user(owner)}/{path}"
+        url = f"{site.user(owner)}/{side}"
         body: dict[str, Any] = render.collection(
             display_name=title(owner), url=url, object_type="person", items=[view.person(u) for u in ids],
             total=total, links=window.links(url, len(ids), total), author=view.person(owner))
@@ -110,9 +105,8 @@ def _people_handler(path: str, page: Page, count: Count,
 
 def add_routes(app: web.Application) -> None:
     for path, handler in (
-        ("followers", _people_handler("followers", followers, follower_count, lambda u: f"Followers for {u}")),
-        ("following", _people_handler("following", following, following_count,
-                                      lambda u: f"Persons followed by {u}")),
+        ("followers", _people_handler("followers", lambda u: f"Followers for {u}")),
+        ("following", _people_handler("following", lambda u: f"Persons followed by {u}")),
     ):
         app.router.add_get(f"/api/user/{{user}}/{path}", handler)
         app.router.add_get(f"/api/user/{{user}}/{path}/", handler)

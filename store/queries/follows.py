@@ -23,62 +23,43 @@ def last_follow_seq(conn: sqlite3.Connection, follower: str, followee: str) -> i
     return int(seq or 0)
 
 
-def follower_count(conn: sqlite3.Connection, user_id: str) -> int:
-    (total,) = conn.execute("SELECT count(*) FROM follows WHERE followee = ?", (user_id,)).fetchone()
+# For each side of a user's follows: the column naming the people on it, and the column naming the user.
+SIDES = {"followers": ("follower", "followee"), "following": ("followee", "follower")}
+
+
+def people_count(conn: sqlite3.Connection, user_id: str, side: str) -> int:
+    """How many follow the user (`side` "followers") or the user follows ("following")."""
+    _, user = SIDES[side]
+    (total,) = conn.execute(f"SELECT count(*) FROM follows WHERE {user} = ?", (user_id,)).fetchone()
     return int(total)
 
 
-def followers(conn: sqlite3.Connection, user_id: str, count: int, offset: int) -> list[str]:
-    """A page of the user's followers, the latest to follow first."""
+def people(conn: sqlite3.Connection, user_id: str, side: str, count: int, offset: int) -> list[str]:
+    """A page of the people on one side of the user's follows, the latest follow first."""
+    who, user = SIDES[side]
     return [str(r[0]) for r in conn.execute(
-        "SELECT follower FROM follows WHERE followee = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
-        (user_id, count, offset))]
+        f"SELECT {who} FROM follows WHERE {user} = ? ORDER BY seq DESC LIMIT ? OFFSET ?", (user_id, count, offset))]
 
 
-def following_count(conn: sqlite3.Connection, user_id: str) -> int:
-    (total,) = conn.execute("SELECT count(*) FROM follows WHERE follower = ?", (user_id,)).fetchone()
-    return int(total)
-
-
-def following(conn: sqlite3.Connection, user_id: str, count: int, offset: int) -> list[str]:
-    """A page of the people the user follows, the latest followed first."""
-    return [str(r[0]) for r in conn.execute(
-        "SELECT followee FROM follows WHERE follower = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
-        (user_id, count, offset))]
-
-
-def followed_among(conn: sqlite3.Connection, follower: str, followees: Iterable[str]) -> set[str]:
-    """Which of `followees` the follower follows."""
-    wanted = sorted(set(followees))
+def among(conn: sqlite3.Connection, user_id: str, side: str, candidates: Iterable[str]) -> set[str]:
+    """Which of `candidates` are on that side of the user's follows."""
+    who, user = SIDES[side]
+    wanted = sorted(set(candidates))
     found: set[str] = set()
     for start in range(0, len(wanted), MAX_IDS):
         chunk = wanted[start:start + MAX_IDS]
         marks = ", ".join("?" for _ in chunk)
         found.update(str(r[0]) for r in conn.execute(
-            f"SELECT followee FROM follows WHERE follower = ? AND followee IN ({marks})", (follower, *chunk)))
-    return found
-
-
-def followers_among(conn: sqlite3.Connection, followee: str, followers: Iterable[str]) -> set[str]:
-    """Which of `followers` follow the followee."""
-    wanted = sorted(set(followers))
-    found: set[str] = set()
-    for start in range(0, len(wanted), MAX_IDS):
-        chunk = wanted[start:start + MAX_IDS]
-        marks = ", ".join("?" for _ in chunk)
-        found.update(str(r[0]) for r in conn.execute(
-            f"SELECT follower FROM follows WHERE followee = ? AND follower IN ({marks})", (followee, *chunk)))
+            f"SELECT {who} FROM follows WHERE {user} = ? AND {who} IN ({marks})", (user_id, *chunk)))
     return found
 
 
 def people_page(conn: sqlite3.Connection, user_id: str, side: str, window: Window) -> list[tuple[str, int]]:
-    """A page of the user's followers (`side` "followers") or of those the user follows ("following"), each
-    with the sequence of its follow, which pages them: newest first, Mastodon's window on the sequence."""
-    if side == "followers":
-        sql = "SELECT follower, seq FROM follows WHERE followee = ?"
-    else:
-        sql = "SELECT followee, seq FROM follows WHERE follower = ?"
-    return [(str(who), int(seq)) for who, seq in windowed(conn, sql, [user_id], window)]
+    """A page of the people on one side of the user's follows, each with the sequence of its follow, which
+    pages them: newest first, Mastodon's window on the sequence."""
+    who, user = SIDES[side]
+    sql = f"SELECT {who}, seq FROM follows WHERE {user} = ?"
+    return [(str(person), int(seq)) for person, seq in windowed(conn, sql, [user_id], window)]
 
 
 def follow_state(conn: sqlite3.Connection, follower: str, followee: str) -> tuple[bool, int]:
