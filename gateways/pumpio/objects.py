@@ -118,12 +118,21 @@ class View:
     def __init__(self, rows: Rows, site: Site) -> None:
         self.rows = rows
         self.site = site
+        # A page names the same few people hundreds of times (authors, actors, commenters): each is
+        # rendered once and shared, as nothing changes a person's JSON once it is made.
+        self._people: dict[str, dict[str, Any]] = {}
 
     def person(self, user_id: str) -> dict[str, Any]:
+        known = self._people.get(user_id)
+        if known is not None:
+            return known
         row = self.rows.users.get(user_id)
         if row is None:
-            return {"id": f"acct:{user_id}@{self.site.host}", "objectType": "person", "preferredUsername": user_id}
-        return render.person(row, self.site)
+            made = {"id": f"acct:{user_id}@{self.site.host}", "objectType": "person", "preferredUsername": user_id}
+        else:
+            made = render.person(row, self.site)
+        self._people[user_id] = made
+        return made
 
     def image(self, media_id: str) -> dict[str, Any]:
         row = self.rows.media.get(media_id)
