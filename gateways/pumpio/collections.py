@@ -30,6 +30,7 @@ from core.events import (
 )
 from core.sanitize import safe_html, title_text
 from gateways.kit.refusal import Refusal
+from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
 from gateways.pumpio import paging, render
 from gateways.pumpio.oauth import authenticate
@@ -237,7 +238,7 @@ async def get_members(request: web.Request) -> web.Response:
         author=view.person(collection["owner"]),
     )
     body["objectTypes"] = queries.object_types(collection)
-    return web.json_response(body)
+    return json_page(body)
 
 
 async def get_lists(request: web.Request) -> web.Response:
@@ -267,7 +268,7 @@ async def get_lists(request: web.Request) -> web.Response:
         total=page.total, links=paging.cursor_links(url, request.query, [item["id"] for item in items], page.older),
         author=view.person(owner),
     )
-    return web.json_response(body)
+    return json_page(body)
 
 
 def add_routes(app: web.Application) -> None:

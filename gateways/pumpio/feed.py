@@ -20,6 +20,7 @@ from aiohttp import web
 from core.log import LogUnavailable
 from gateways.kit import bodies
 from gateways.kit.refusal import Refusal
+from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
 from gateways.pumpio import notes, paging, render
@@ -108,7 +109,7 @@ def _stream_handler(stream: Stream) -> Callable[[web.Request], Awaitable[web.Res
             items=[view.activity(a) for a in activities], total=page.total,
             links=_links(url, request.query, page, site), author=view.person(owner),
         )
-        return web.json_response(body)
+        return json_page(body)
 
     return handler
 

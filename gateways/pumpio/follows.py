@@ -16,6 +16,7 @@ from aiohttp import web
 
 from core.events import Followed, Unfollowed
 from gateways.kit.refusal import Refusal
+from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
 from gateways.kit.social import follow_change, follow_standing
 from gateways.pumpio import render
@@ -98,7 +99,7 @@ def _people_handler(side: str, title: Callable[[str], str]) -> Callable[[web.Req
         body: dict[str, Any] = render.collection(
             display_name=title(owner), url=url, object_type="person", items=[view.person(u) for u in ids],
             total=total, links=window.links(url, len(ids), total), author=view.person(owner))
-        return web.json_response(body)
+        return json_page(body)
 
     return handler
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from gateways.kit.media import media_view
 from gateways.kit.refusal import Refusal
+from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
@@ -266,7 +267,7 @@ async def _replies_page(request: web.Request, object_url: str, object_id: str, v
         display_name=f"Replies to {object_url}", url=url, object_type="comment",
         items=[view.comment(c, nested=True) for c in ids], total=total, links=window.links(url, len(ids), total),
     )
-    return web.json_response(body)
+    return json_page(body)
 
 
 async def get_replies(request: web.Request) -> web.Response:
@@ -318,7 +319,7 @@ async def get_activity(request: web.Request) -> web.Response:
     body = await activity_json(request, request.match_info["id"], principal.user_id)
     if body is None:
         raise Refusal(404, NO_ACTIVITY)
-    return web.json_response(body)
+    return json_page(body)
 
 
 def add_routes(app: web.Application) -> None:

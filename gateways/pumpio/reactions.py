@@ -17,6 +17,7 @@ from aiohttp import web
 
 from core.events import Reacted, Unreacted
 from gateways.kit.refusal import Refusal
+from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
 from gateways.kit.social import reaction_change, reaction_standing
 from gateways.pumpio import render
@@ -122,7 +123,7 @@ def _reactors_handler(kind: str) -> Callable[[web.Request], Awaitable[web.Respon
             display_name=f"People who {PARTICIPLES[kind]} {site.object_id(object_type, target)}", url=url,
             object_type="person", items=[view.person(u) for u in ids], total=total,
             links=window.links(url, len(ids), total))
-        return web.json_response(body)
+        return json_page(body)
 
     return handler
 
@@ -147,7 +148,7 @@ async def get_favorites(request: web.Request) -> web.Response:
         display_name=f"Things that {owner} has favorited", url=url, object_type="object",
         items=[view.object(t, o) for t, o in page], total=total, links=window.links(url, len(page), total),
         author=view.person(owner))
-    return web.json_response(body)
+    return json_page(body)
 
 
 def add_routes(app: web.Application) -> None:

@@ -10,6 +10,7 @@ import sqlite3
 from aiohttp import web
 
 from gateways.kit.refusal import Refusal
+from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
@@ -42,7 +43,7 @@ async def get_uploads(request: web.Request) -> web.Response:
         display_name=f"Uploads by {owner}", url=url, object_type="image",
         items=[view.image(media_id) for media_id in ids], total=total, links=links, author=view.person(owner),
     )
-    return web.json_response(body)
+    return json_page(body)
 
 
 def add_routes(app: web.Application) -> None:
