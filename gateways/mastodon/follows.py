@@ -20,11 +20,13 @@ from gateways.kit.principal import Principal
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.social import Standing, follow_change, follow_standing, msg_id
-from gateways.mastodon import errors, paging
+from gateways.mastodon import errors
+from gateways.mastodon.account_pages import account_page
 from gateways.mastodon.media import requires
 from gateways.mastodon.render import account_id
-from gateways.mastodon.statuses import account_json, app_name, gather
+from gateways.mastodon.statuses import app_name
 from store.queries.follows import among, people_page
+from store.queries.posts import Window
 from store.queries.users import user_by_account
 
 # Mastodon.py sends a list as `id[]`; one id may come as `id`.
@@ -108,23 +110,12 @@ def _people_handler(side: str) -> Callable[[web.Request], Awaitable[web.StreamRe
 
     async def handler(request: web.Request) -> web.StreamResponse:
         account = request.match_info["id"]
-        base = request.app[SERVICES].config.base_url
-        window = paging.window(request, paging.ACCOUNTS_DEFAULT_LIMIT, paging.ACCOUNTS_MAX_LIMIT)
 
-        def load(conn: sqlite3.Connection) -> tuple[list[int], list[dict[str, Any]]] | None:
+        def people(conn: sqlite3.Connection, window: Window) -> list[tuple[str, int]] | None:
             user = user_by_account(conn, account)
-            if user is None:
-                return None
-            page = people_page(conn, str(user["user_id"]), side, window)
-            rendered = gather(conn, [], accounts=tuple(who for who, _ in page))
-            return ([seq for _, seq in page],
-                    [account_json(rendered.users[who], rendered, base) for who, _ in page if who in rendered.users])
+            return None if user is None else people_page(conn, str(user["user_id"]), side, window)
 
-        found = await request.app[SERVICES].projection.read(load)
-        if found is None:
-            raise Refusal(404, errors.NOT_FOUND)
-        cursors, body = found
-        return web.json_response(body, headers=paging.link_on(request, base, list(cursors)))
+        return await account_page(request, people)
 
     return handler
 

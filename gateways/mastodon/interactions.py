@@ -23,6 +23,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.social import Standing, msg_id, reaction_change, reaction_standing
 from gateways.mastodon import errors, paging
+from gateways.mastodon.account_pages import account_page
 from gateways.mastodon.media import requires
 from gateways.mastodon.render import reblog
 from gateways.mastodon.statuses import (
@@ -34,7 +35,7 @@ from gateways.mastodon.statuses import (
     statuses_json,
 )
 from store.queries.comments import comments_by_ids
-from store.queries.posts import post_by_id, posts_by_notes
+from store.queries.posts import Window, post_by_id, posts_by_notes
 from store.queries.reactions import reaction, reactions_page, reactors_page
 
 FAVOURITE, REBLOG = "favorite", "share"
@@ -161,25 +162,15 @@ def _reactors_handler(kind: str) -> Callable[[web.Request], Awaitable[web.Stream
         principal = await resolve(request)
         viewer = principal.user_id if principal else None
         post_id = request.match_info["id"]
-        base = request.app[SERVICES].config.base_url
-        window = paging.window(request, paging.ACCOUNTS_DEFAULT_LIMIT, paging.ACCOUNTS_MAX_LIMIT)
 
-        def load(conn: sqlite3.Connection) -> tuple[list[int], list[dict[str, Any]]] | None:
+        def people(conn: sqlite3.Connection, window: Window) -> list[tuple[str, int]] | None:
             post = post_by_id(conn, post_id)
             if not readable(conn, post, viewer):
                 return None
             assert post is not None
-            rows = reactors_page(conn, kind, post["note_id"], window)
-            actors = [str(row["actor"]) for row in rows]
-            rendered = gather(conn, [], viewer=viewer, accounts=tuple(actors))
-            return ([int(row["seq"]) for row in rows],
-                    [account_json(rendered.users[a], rendered, base) for a in actors if a in rendered.users])
+            return [(str(row["actor"]), int(row["seq"])) for row in reactors_page(conn, kind, post["note_id"], window)]
 
-        found = await request.app[SERVICES].projection.read(load)
-        if found is None:
-            raise Refusal(404, errors.NOT_FOUND)
-        cursors, body = found
-        return web.json_response(body, headers=paging.link_on(request, base, list(cursors)))
+        return await account_page(request, people, viewer)
 
     return handler
 
