@@ -41,6 +41,7 @@ from gateways.pumpio.objects import (
     Rows,
     View,
     gather,
+    gather_objects,
     visible,
 )
 from gateways.pumpio.render import Site
@@ -207,11 +208,8 @@ async def get_collection(request: web.Request) -> web.Response:
 
 
 def _gather_members(conn: sqlite3.Connection, page: Page, collection_id: str, viewer: str) -> Rows:
-    def of(*types: str) -> list[str]:
-        return [m["object_id"] for m in page.rows if m["object_type"] in types]
-
-    return gather(conn, media_ids=of(*render.MEDIA_OBJECT_TYPES), comment_ids=of("comment"), note_ids=of("note"),
-                  user_ids=of("person"), collection_ids=[collection_id, *of("collection")], viewer=viewer)
+    return gather_objects(conn, [(m["object_type"], m["object_id"]) for m in page.rows],
+                          collection_ids=[collection_id], viewer=viewer)
 
 
 async def get_members(request: web.Request) -> web.Response:

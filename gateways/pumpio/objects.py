@@ -98,19 +98,25 @@ def gather(conn: sqlite3.Connection, *, media_ids: Iterable[str] = (), comment_i
                 reactions=reaction_counts(conn, objects), reacted=reacted(conn, viewer, objects) if viewer else set())
 
 
+def gather_objects(conn: sqlite3.Connection, named: Iterable[tuple[str, str]], *, user_ids: Iterable[str] = (),
+                   collection_ids: Iterable[str] = (), viewer: str = "") -> Rows:
+    """`gather` for objects named by (object type, local id), as activities, members and favorites name them."""
+    pairs = list(named)
+
+    def of(*types: str) -> list[str]:
+        return [object_id for object_type, object_id in pairs if object_type in types]
+
+    return gather(conn, media_ids=of(*render.MEDIA_OBJECT_TYPES), comment_ids=of("comment"), note_ids=of("note"),
+                  user_ids=[*user_ids, *of("person")], collection_ids=[*collection_ids, *of("collection")],
+                  viewer=viewer)
+
+
 def gather_activities(conn: sqlite3.Connection, activities: Iterable[sqlite3.Row], viewer: str = "") -> Rows:
     rows = list(activities)
-    return gather(
-        conn,
-        media_ids=[a["object_id"] for a in rows if a["object_type"] in render.MEDIA_OBJECT_TYPES],
-        comment_ids=[a["object_id"] for a in rows if a["object_type"] == "comment"],
-        note_ids=[a["object_id"] for a in rows if a["object_type"] == "note"],
-        user_ids=[a["actor"] for a in rows] + [a["object_id"] for a in rows if a["object_type"] == "person"],
-        # A collection is an activity's object (post, update) or its target (add, remove).
-        collection_ids=[a["object_id"] for a in rows if a["object_type"] == "collection"]
-        + [a["target"] for a in rows if a["target"]],
-        viewer=viewer,
-    )
+    # A collection is an activity's object (post, update) or its target (add, remove).
+    return gather_objects(conn, [(a["object_type"], a["object_id"]) for a in rows],
+                          user_ids=[a["actor"] for a in rows],
+                          collection_ids=[a["target"] for a in rows if a["target"]], viewer=viewer)
 
 
 class View:

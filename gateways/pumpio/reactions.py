@@ -22,7 +22,7 @@ from gateways.kit.services import SERVICES
 from gateways.kit.social import reaction_change, reaction_standing
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
-from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, View, gather, visible
+from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, View, gather, gather_objects, visible
 from gateways.pumpio.paging import Window
 from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site
 from gateways.pumpio.users import find_user
@@ -137,9 +137,7 @@ async def get_favorites(request: web.Request) -> web.Response:
 
     def load(conn: sqlite3.Connection) -> tuple[int, list[tuple[str, str]], View]:
         page = reactions_by(conn, "favorite", owner, window.count, window.offset)
-        rows = gather(conn, media_ids=[o for t, o in page if t in MEDIA_OBJECT_TYPES],
-                      comment_ids=[o for t, o in page if t == "comment"],
-                      note_ids=[o for t, o in page if t == "note"], user_ids=[owner], viewer=principal.user_id)
+        rows = gather_objects(conn, page, user_ids=[owner], viewer=principal.user_id)
         return reactions_by_total(conn, "favorite", owner), page, View(rows, site)
 
     total, page, view = await request.app[SERVICES].projection.read(load)
