@@ -37,13 +37,18 @@ def follow_standing(conn: sqlite3.Connection, follower: str, followee: str) -> S
     return Standing(present=present, last_seq=last_seq)
 
 
+def change_id(*found: object) -> str:
+    """An id made from what a change found: two requests that found the same make the same one. NUL parts
+    them, as no id and no text a change is made from holds one, so no two states run together."""
+    return hashlib.sha256("\x00".join(str(part) for part in found).encode()).hexdigest()[:32]
+
+
 def reaction_id(kind: str, adds: bool, actor: str, target: str, last_seq: int) -> str:
-    said = f"{kind}:{int(adds)}:{actor}:{target}:{last_seq}"
-    return hashlib.sha256(said.encode()).hexdigest()[:32]
+    return change_id(kind, int(adds), actor, target, last_seq)
 
 
 def follow_id(adds: bool, follower: str, followee: str, last_seq: int) -> str:
-    return hashlib.sha256(f"follow:{int(adds)}:{follower}:{followee}:{last_seq}".encode()).hexdigest()[:32]
+    return change_id("follow", int(adds), follower, followee, last_seq)
 
 
 def reaction_change(*, kind: str, adds: bool, actor: str, object_type: str, object_id: str, owner: str,

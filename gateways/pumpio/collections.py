@@ -13,7 +13,6 @@ objects of that type.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 import uuid
@@ -32,6 +31,7 @@ from core.sanitize import safe_html, title_text
 from gateways.kit.refusal import Refusal
 from gateways.kit.responses import json_page
 from gateways.kit.services import SERVICES
+from gateways.kit.social import change_id
 from gateways.pumpio import paging, render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import (
@@ -69,11 +69,6 @@ OBJECT_TYPES_LIMIT = 20
 OBJECT_TYPE_LIMIT = 100
 
 
-def _change_id(*parts: object) -> str:
-    """An id made from what the change found: two requests that found the same make the same one."""
-    return hashlib.sha256("\x00".join(map(str, parts)).encode()).hexdigest()[:32]
-
-
 def _object_types(obj: dict[str, Any]) -> tuple[str, ...]:
     value = obj.get("objectTypes")
     if value is None:
@@ -109,10 +104,10 @@ async def interpret_collection(ctx: Context, posted: Posted) -> Changed:
         raise Refusal(403, only_author(posted.verb, "collection"))
     collection_id = row["collection_id"]
     if posted.verb == "delete":
-        return CollectionDeleted(at=time.time(), change_id=_change_id("delete", collection_id),
+        return CollectionDeleted(at=time.time(), change_id=change_id("delete", collection_id),
                                  collection_id=collection_id, owner=ctx.actor, via="pumpio", app=ctx.generator)
     seen = await queries.last_change(ctx.projection, collection_id)
-    return CollectionEdited(at=time.time(), change_id=_change_id("update", ctx.actor, collection_id, seen, name,
+    return CollectionEdited(at=time.time(), change_id=change_id("update", ctx.actor, collection_id, seen, name,
                                                                  content),
                             collection_id=collection_id, owner=ctx.actor, name=name, content=content,
                             via="pumpio", app=ctx.generator)
@@ -170,13 +165,13 @@ async def interpret_membership(ctx: Context, posted: Posted) -> CollectionItemAd
     if posted.verb == "remove":
         if present is None:
             raise Refusal(400, NOT_IN)
-        return CollectionItemRemoved(at=time.time(), change_id=_change_id(
+        return CollectionItemRemoved(at=time.time(), change_id=change_id(
             "remove", collection_id, member_id, present["seq"]), **fields)
     if present is not None:
         raise Refusal(400, ALREADY_IN)
     if object_type == "collection" and await queries.contains(ctx.projection, member_id, collection_id):
         raise Refusal(400, CYCLE)
-    return CollectionItemAdded(at=time.time(), change_id=_change_id("add", collection_id, member_id, seen),
+    return CollectionItemAdded(at=time.time(), change_id=change_id("add", collection_id, member_id, seen),
                                **fields)
 
 
