@@ -148,11 +148,6 @@ class Activities:
 
     def __init__(self, projection: ProjectionReader, site: Site, *, actor: str, generator: str,
                  content_limit: int) -> None:
-        self._projection = projection
-        self._site = site
-        self._actor = actor
-        self._generator = generator
-        self._content_limit = content_limit
         self._context = Context(projection=projection, site=site, actor=actor, generator=generator,
                                 content_limit=content_limit)
 
@@ -175,14 +170,14 @@ class Activities:
         return self._change_image(verb, media, obj)
 
     def _event(self, verb: str, object_type: str, object_id: str, **fields: Any) -> ActivityPosted:
-        return ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=self._actor, verb=verb,
-                              object_type=object_type, object_id=object_id, generator=self._generator,
+        return ActivityPosted(at=time.time(), activity_id=uuid.uuid4().hex, actor=self._context.actor, verb=verb,
+                              object_type=object_type, object_id=object_id, generator=self._context.generator,
                               **fields)
 
     def _image_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
         return {
             "display_name": text(obj, "displayName", TITLE_LIMIT, title_text),
-            "content": text(obj, "content", self._content_limit, safe_html),
+            "content": text(obj, "content", self._context.content_limit, safe_html),
             "license": text(obj, "license", LICENSE_LIMIT, title_text),
             "tags": tags(obj),
             "location": place(obj),
@@ -190,17 +185,17 @@ class Activities:
 
     async def _image(self, obj: dict[str, Any], object_type: str = "image", *,
                      others_unposted: bool = False) -> sqlite3.Row:
-        media_id = local_id(object_id(obj), object_type, self._site)
-        media = await media_by_id(self._projection, media_id) if media_id else None
+        media_id = local_id(object_id(obj), object_type, self._context.site)
+        media = await media_by_id(self._context.projection, media_id) if media_id else None
         # Someone else's unposted upload is as good as absent (unless asked for), and so is a video named as
         # an image.
-        hidden = media is not None and not others_unposted and not visible(media, self._actor)
+        hidden = media is not None and not others_unposted and not visible(media, self._context.actor)
         if media is None or hidden or media_type(media["kind"]) != object_type:
             raise Refusal(404, NO_IMAGE)
         return media
 
     def _post_image(self, media: sqlite3.Row, obj: dict[str, Any]) -> ActivityPosted:
-        if media["owner_id"] != self._actor:
+        if media["owner_id"] != self._context.actor:
             raise Refusal(403, NOT_YOURS)
         if media["published_at"] is not None:
             raise Refusal(400, ALREADY_POSTED)
@@ -209,7 +204,7 @@ class Activities:
         return self._event("post", "image", media["media_id"], **self._image_fields(obj))
 
     def _change_image(self, verb: str, media: sqlite3.Row, obj: dict[str, Any]) -> ActivityPosted:
-        if media["owner_id"] != self._actor:
+        if media["owner_id"] != self._context.actor:
             raise Refusal(403, only_author(verb, "image"))
         if verb == "delete":
             return self._event("delete", "image", media["media_id"])
@@ -219,15 +214,16 @@ class Activities:
         return self._event("update", "image", media["media_id"], **self._image_fields(obj))
 
     async def _comment(self, obj: dict[str, Any]) -> PostCreated:
-        content = text(obj, "content", self._content_limit, safe_html) or ""
+        content = text(obj, "content", self._context.content_limit, safe_html) or ""
         target = obj.get("inReplyTo")
         if isinstance(target, str):
             target = {"id": target}
         if not isinstance(target, dict) or "id" not in target:
             raise Refusal(400, NO_REPLY_TARGET)
         # A bare id says its type in its path; anything else is taken for an image, as it always was.
-        target_type = target.get("objectType", "note" if local_id(target["id"], "note", self._site) else "image")
-        if target_type not in (*MEDIA_OBJECT_TYPES, "note") or local_id(target["id"], "comment", self._site):
+        site = self._context.site
+        target_type = target.get("objectType", "note" if local_id(target["id"], "note", site) else "image")
+        if target_type not in (*MEDIA_OBJECT_TYPES, "note") or local_id(target["id"], "comment", site):
             raise Refusal(400, ONLY_REPLIES_TO)
         if target_type == "note":
             return await self._note_comment(target, content)
@@ -236,12 +232,12 @@ class Activities:
             raise Refusal(400, ONLY_POSTED)
         # A reply to the post showing the image; an image posted on its own is no post, so then the
         # comment is a post replying to none.
-        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._actor, text=content,
-                           in_reply_to=media["post_id"] or "", via="pumpio", app=self._generator,
+        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._context.actor, text=content,
+                           in_reply_to=media["post_id"] or "", via="pumpio", app=self._context.generator,
                            comment_on=media["media_id"], reply_owner=media["owner_id"])
 
     async def _note_comment(self, target: dict[str, Any], content: str) -> PostCreated:
-        note_id = local_id(target["id"], "note", self._site)
+        note_id = local_id(target["id"], "note", self._context.site)
 
         def load(conn: sqlite3.Connection) -> tuple[sqlite3.Row, sqlite3.Row] | None:
             # Only a note pump.io shows can be commented on: a status only some may read posted none.
@@ -249,33 +245,33 @@ class Activities:
             post = post_by_note(conn, note_id) if note_id else None
             return None if note is None or post is None else (note, post)
 
-        found = await self._projection.read(load)
+        found = await self._context.projection.read(load)
         if found is None:
             raise Refusal(404, NO_NOTE)
         note, post = found
         # A reply to the post the note is, so Mastodon shows it under that status.
-        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._actor, text=content,
-                           in_reply_to=post["post_id"], via="pumpio", app=self._generator,
+        return PostCreated(at=time.time(), post_id=new_media_id(), author=self._context.actor, text=content,
+                           in_reply_to=post["post_id"], via="pumpio", app=self._context.generator,
                            comment_on=note["object_id"], reply_owner=note["actor"])
 
     async def _change_comment(self, verb: str, obj: dict[str, Any]) -> Interpreted:
-        comment_id = local_id(object_id(obj), "comment", self._site)
-        comment = await comment_by_id(self._projection, comment_id) if comment_id else None
+        comment_id = local_id(object_id(obj), "comment", self._context.site)
+        comment = await comment_by_id(self._context.projection, comment_id) if comment_id else None
         if comment is None:
             raise Refusal(404, NO_COMMENT)
-        if comment["author"] != self._actor:
+        if comment["author"] != self._context.actor:
             raise Refusal(403, only_author(verb, "comment"))
         parent = comment["in_reply_to"]
         # The image's owner or note's author hears of changes to comments on it, as of the comment itself.
-        owner = await self._projection.read(lambda conn: parent_owner(conn, parent))
+        owner = await self._context.projection.read(lambda conn: parent_owner(conn, parent))
         reply = {"in_reply_to": parent, "reply_owner": owner or None}
-        content = text(obj, "content", self._content_limit, safe_html)
-        post = await self._projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
+        content = text(obj, "content", self._context.content_limit, safe_html)
+        post = await self._context.projection.read(lambda conn: post_by_note(conn, comment["comment_id"]))
         if post is not None:
             # The comment is a post: changed as one, so every protocol sees the change.
-            named = {"post_id": post["post_id"], "author": self._actor, "note_id": comment["comment_id"],
+            named = {"post_id": post["post_id"], "author": self._context.actor, "note_id": comment["comment_id"],
                      "comment_on": comment["in_reply_to"], "reply_owner": reply["reply_owner"] or "",
-                     "app": self._generator}
+                     "app": self._context.generator}
             if verb == "delete":
                 return PostDeleted(at=time.time(), **named)
             return PostEdited(at=time.time(), text=comment["content"] if content is None else content, **named)
