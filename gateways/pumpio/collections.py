@@ -35,23 +35,17 @@ from gateways.kit.social import change_id
 from gateways.pumpio import paging, render
 from gateways.pumpio.oauth import authenticate
 from gateways.pumpio.objects import (
-    NO_COMMENT,
-    NO_IMAGE,
-    NO_NOTE,
     Rows,
     View,
     gather,
     gather_objects,
-    visible,
 )
 from gateways.pumpio.render import Site
+from gateways.pumpio.targets import TARGET_TYPES, target
 from gateways.pumpio.users import find_user
 from gateways.pumpio.verbs import TITLE_LIMIT, Context, Posted, local_id, object_id, only_author, text
 from store.queries import collections as queries
-from store.queries.activities import posted_note
 from store.queries.collections import Page
-from store.queries.comments import comment_by_id
-from store.queries.media import media_by_id
 from store.queries.users import user_by_id
 
 NO_COLLECTION = "No such collection"
@@ -124,25 +118,12 @@ async def _member(ctx: Context, posted: Posted) -> tuple[str, str]:
         if not name or await user_by_id(ctx.projection, name) is None:
             raise Refusal(404, NO_PERSON)
         return "person", name
-    found = local_id(value, object_type, ctx.site)
-    if object_type in render.MEDIA_OBJECT_TYPES:
-        media = await media_by_id(ctx.projection, found) if found else None
-        if media is None or not visible(media, ctx.actor) or render.media_type(media["kind"]) != object_type:
-            raise Refusal(404, NO_IMAGE)
+    if object_type in TARGET_TYPES:
+        found = await target(ctx, obj, object_type)
         # An album is public to the server's users, and so is the outbox telling of the add.
-        if posted.verb == "add" and media["published_at"] is None:
+        if posted.verb == "add" and not found.posted:
             raise Refusal(400, UNPOSTED)
-        return object_type, media["media_id"]
-    if object_type == "comment":
-        comment = await comment_by_id(ctx.projection, found) if found else None
-        if comment is None:
-            raise Refusal(404, NO_COMMENT)
-        return "comment", comment["comment_id"]
-    if object_type == "note":
-        note = await ctx.projection.read(lambda conn: posted_note(conn, found)) if found else None
-        if note is None:
-            raise Refusal(404, NO_NOTE)
-        return "note", note["object_id"]
+        return object_type, found.object_id
     row = await _collection(ctx, obj)
     return "collection", row["collection_id"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -22,20 +21,18 @@ from gateways.kit.services import SERVICES
 from gateways.kit.social import reaction_change, reaction_standing
 from gateways.pumpio import render
 from gateways.pumpio.oauth import authenticate
-from gateways.pumpio.objects import NO_COMMENT, NO_IMAGE, NO_NOTE, View, gather, gather_objects, visible
+from gateways.pumpio.objects import View, gather, gather_objects
 from gateways.pumpio.paging import Window
-from gateways.pumpio.render import MEDIA_OBJECT_TYPES, Site
+from gateways.pumpio.render import Site
+from gateways.pumpio.targets import TARGET_TYPES, target
 from gateways.pumpio.users import find_user
-from gateways.pumpio.verbs import Context, Posted, local_id, object_id
-from store.queries.activities import posted_note
-from store.queries.comments import comment_by_id
-from store.queries.media import media_by_id
+from gateways.pumpio.verbs import Context, Posted
 from store.queries.reactions import reaction_total, reactions_by, reactions_by_total, reactors
 
 # What each verb does: which reaction, and whether it adds or takes back.
 KINDS = {"favorite": ("favorite", True), "like": ("favorite", True), "unfavorite": ("favorite", False),
          "unlike": ("favorite", False), "share": ("share", True), "unshare": ("share", False)}
-REACTABLE = (*MEDIA_OBJECT_TYPES, "note", "comment")
+REACTABLE = TARGET_TYPES
 ALREADY = {"favorite": "Already favorited.", "share": "Already shared."}
 NOT_YET = {"favorite": "Not favorited.", "share": "Not shared."}
 PARTICIPLES = {"favorite": "favorited", "share": "shared"}
@@ -50,44 +47,22 @@ def only_posted(kind: str) -> str:
     return f"Only posted images can be {PARTICIPLES[kind]}."
 
 
-async def _target(context: Context, obj: dict[str, Any], object_type: str, kind: str) -> tuple[str, str]:
-    """The local id of the object acted on and whose it is; 404 with the object's own text when the
-    actor cannot see it."""
-    named = object_id(obj)
-    projection, site = context.projection, context.site
-    if object_type in MEDIA_OBJECT_TYPES:
-        media_id = local_id(named, object_type, site)
-        media = await media_by_id(projection, media_id) if media_id else None
-        if media is None or not visible(media, context.actor) or render.media_type(media["kind"]) != object_type:
-            raise Refusal(404, NO_IMAGE)
-        if media["published_at"] is None:
-            raise Refusal(400, only_posted(kind))
-        return str(media["media_id"]), str(media["owner_id"])
-    if object_type == "note":
-        note_id = local_id(named, "note", site)
-        note = await projection.read(lambda conn: posted_note(conn, note_id)) if note_id else None
-        if note is None:
-            raise Refusal(404, NO_NOTE)
-        return str(note["object_id"]), str(note["actor"])
-    comment_id = local_id(named, "comment", site)
-    comment = await comment_by_id(projection, comment_id) if comment_id else None
-    if comment is None:
-        raise Refusal(404, NO_COMMENT)
-    return str(comment["comment_id"]), str(comment["author"])
-
-
 async def react(context: Context, posted: Posted) -> Reacted | Unreacted:
     kind, adds = KINDS[posted.verb]
     if posted.object_type not in REACTABLE:
         raise Refusal(400, cannot(posted.verb, posted.object_type))
-    target, owner = await _target(context, posted.obj, posted.object_type, kind)
+    found = await target(context, posted.obj, posted.object_type)
+    # The activity would show an upload nobody posted to the actor's followers.
+    if not found.posted:
+        raise Refusal(400, only_posted(kind))
+    target_id, owner = found.object_id, found.owner
     actor = context.actor
-    standing = await context.projection.read(lambda conn: reaction_standing(conn, kind, actor, target))
+    standing = await context.projection.read(lambda conn: reaction_standing(conn, kind, actor, target_id))
     if adds and standing.present:
         raise Refusal(400, ALREADY[kind])
     if not adds and not standing.present:
         raise Refusal(400, NOT_YET[kind])
-    return reaction_change(kind=kind, adds=adds, actor=actor, object_type=posted.object_type, object_id=target,
+    return reaction_change(kind=kind, adds=adds, actor=actor, object_type=posted.object_type, object_id=target_id,
                            owner=owner, standing=standing, via="pumpio", app=context.generator)
 
 
@@ -103,24 +78,18 @@ def _reactors_handler(kind: str) -> Callable[[web.Request], Awaitable[web.Respon
         site = Site.of(request.app[SERVICES].config)
         context = Context(projection=request.app[SERVICES].projection, site=site, actor=principal.user_id,
                           generator="", content_limit=0)
-        try:
-            target, _ = await _target(context, {"id": site.object_id(object_type, request.match_info["id"])},
-                                      object_type, kind)
-        except Refusal as refused:
-            # An upload nobody posted has no favorites to list: as absent as an image one cannot see.
-            if refused.status != 400:
-                raise
-            target = request.match_info["id"]
+        named = {"id": site.object_id(object_type, request.match_info["id"])}
+        object_id = (await target(context, named, object_type)).object_id
         window = Window(request.query)
 
         def load(conn: sqlite3.Connection) -> tuple[int, list[str], View]:
-            ids = reactors(conn, kind, target, window.count, window.offset)
-            return reaction_total(conn, kind, target), ids, View(gather(conn, user_ids=ids), site)
+            ids = reactors(conn, kind, object_id, window.count, window.offset)
+            return reaction_total(conn, kind, object_id), ids, View(gather(conn, user_ids=ids), site)
 
         total, ids, view = await request.app[SERVICES].projection.read(load)
-        url = f"{site.object_id(object_type, target)}/{COLLECTIONS[kind]}"
+        url = f"{site.object_id(object_type, object_id)}/{COLLECTIONS[kind]}"
         body = render.collection(
-            display_name=f"People who {PARTICIPLES[kind]} {site.object_id(object_type, target)}", url=url,
+            display_name=f"People who {PARTICIPLES[kind]} {site.object_id(object_type, object_id)}", url=url,
             object_type="person", items=[view.person(u) for u in ids], total=total,
             links=window.links(url, len(ids), total))
         return json_page(body)
