@@ -15,8 +15,9 @@ from gateways.posts.gateway import GATEWAY as POSTS
 from gateways.presigned.gateway import GATEWAY as PRESIGNED
 from gateways.pumpio.gateway import GATEWAY as PUMPIO
 from gateways.transform.gateway import GATEWAY as TRANSFORM
+from gateways.web.gateway import GATEWAY as WEB
 
-GATEWAYS: tuple[Gateway, ...] = (MASTODON, PUMPIO, PRESIGNED, POSTS, TRANSFORM)
+GATEWAYS: tuple[Gateway, ...] = (MASTODON, PUMPIO, PRESIGNED, POSTS, TRANSFORM, WEB)
 
 
 def processing_limits(gateways: Iterable[Gateway] = GATEWAYS) -> Limits:

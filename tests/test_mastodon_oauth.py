@@ -395,7 +395,7 @@ async def test_a_doctored_session_cookie_signs_nobody_in(server: Running) -> Non
         session[1] = "bob"
         forged = base64.urlsafe_b64encode(json.dumps(session).encode()).decode().rstrip("=")
         browser.cookies.clear()
-        browser.cookies.set("mediaplex_login", f"{forged}.{mac}", path="/oauth")
+        browser.cookies.set("mediaplex_login", f"{forged}.{mac}", path="/")
         return browser.get(page, params=params, timeout=TIMEOUT).text
 
     text = await asyncio.to_thread(walk)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from html import escape
 
 import nats.errors
 from aiohttp import web
@@ -29,6 +30,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BROKER_AWAY = (LogUnavailable, nats.errors.TimeoutError, nats.errors.NoRespondersError,
                nats.errors.ConnectionClosedError, js_errors.ServiceUnavailableError)
 KEPT_HEADERS = ("Allow",)
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{status}</title></head>
+<body><h1>{status}</h1><p id="error">{message}</p><p><a href="/">Back to the gallery</a></p></body>
+</html>
+"""
 
 
 class Styles:
@@ -71,6 +79,10 @@ def _folder(canonical: str) -> str:
 
 
 def render(style: ErrorStyle, refusal: Refusal) -> web.Response:
+    if style.html:
+        return web.Response(text=_PAGE.format(status=refusal.status, message=escape(refusal.message)),
+                            status=refusal.status, content_type="text/html", charset="utf-8",
+                            headers=refusal.headers or None)
     return web.json_response(style.body(refusal), status=refusal.status, headers=refusal.headers or None)
 
 

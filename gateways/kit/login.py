@@ -1,4 +1,5 @@
-"""One login session for every authorize page (pump.io's OAuth 1.0a and OAuth 2.0): a signed cookie and a CSRF token.
+"""One login session for every authorize page (pump.io's OAuth 1.0a and OAuth 2.0) and the web gallery: a signed
+cookie and a CSRF token.
 
 The cookie holds a random session id, the user signed in ("" before), and when it ends, signed with an
 HMAC key every replica shares (generated once and kept in a key-value bucket). The approve form carries a
@@ -80,7 +81,8 @@ class Login:
             self.session = Session(secrets.token_urlsafe(18), user_id, time.time() + SESSION_TTL)
         value = _sign(self._key, self.session)
         base = urlsplit(request.app[SERVICES].config.base_url)
-        response.set_cookie(COOKIE, value, path=base.path.rstrip("/") + "/oauth", httponly=True, samesite="Lax",
+        # The whole site: the web gallery's pages share the sign-in of the authorize pages.
+        response.set_cookie(COOKIE, value, path=base.path.rstrip("/") + "/", httponly=True, samesite="Lax",
                             secure=base.scheme == "https", max_age=int(SESSION_TTL))
 
     async def sign_in(self, request: web.Request, form: Mapping[str, str], *, force: bool = False) -> str | None:

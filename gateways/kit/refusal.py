@@ -52,6 +52,8 @@ class ErrorStyle(msgspec.Struct, frozen=True):
     not_found: str = "Record not found"
     # Kit codes this protocol spells otherwise (documented codes never change).
     renames: dict[str, str] = msgspec.field(default_factory=dict)
+    # A page for people: the refusal as an HTML page, not JSON.
+    html: bool = False
 
     def body(self, refusal: Refusal) -> dict[str, Any]:
         body: dict[str, Any] = {"error": refusal.message}
