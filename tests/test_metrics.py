@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import images
+from tests.outage import KillableBroker
 from tests.servers import Running, Servers
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -144,3 +145,24 @@ async def test_one_upload_is_logged_under_one_id_from_request_to_processing(
     assert any(line.startswith("append") and "event=MediaUploaded" in line for line in lines), lines
     assert any(line.startswith("processed") and "outcome=ready" in line for line in lines), lines
     assert {"mediaplex.access", "core.jetstream", "processors.worker"} <= by_logger
+
+
+async def test_a_scrape_answers_while_the_broker_is_away(
+    broker: KillableBroker, make_server: Servers, http: aiohttp.ClientSession
+) -> None:
+    running = await make_server(nats_url=broker.url)
+    names, _ = await scrape(http, running.url)
+    assert "mediaplex_queue_pending_messages" in names
+    await broker.kill()
+    try:
+        names, samples = await scrape(http, running.url)
+        # The values read before the broker went stay; the scrape itself never fails.
+        assert "mediaplex_projection_lag_events" in names
+        assert ("mediaplex_queue_pending_messages", frozenset({("consumer", "processors")})) in samples
+    finally:
+        await broker.start()
+    # Reconnects are counted once the client is back and a scrape reads them.
+    deadline = asyncio.get_running_loop().time() + 15
+    while value((await scrape(http, running.url))[1], "mediaplex_broker_reconnects_total") < 1:
+        assert asyncio.get_running_loop().time() < deadline, "no reconnect counted"
+        await asyncio.sleep(0.2)
