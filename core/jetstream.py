@@ -18,6 +18,7 @@ from nats.js import errors as js_errors
 from core import wireread
 from core.events import AnyEvent, Codec
 from core.log import Conflict, LogUnavailable, Record
+from core.metrics import REQUEST_HEADER, Metrics, request_id
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class JetStreamLog:
         self._heartbeat = heartbeat
         self._codec = Codec()
         self.jetstream: JetStreamContext = client.jetstream(timeout=timeout)
+        # Where append latency and uploads are counted; set by the composition root.
+        self.metrics: Metrics | None = None
 
     @property
     def stream(self) -> str:
@@ -152,13 +155,18 @@ class JetStreamLog:
     ) -> int:
         subject = self.subject(event.subject())
         headers = {"Nats-Msg-Id": msg_id}
+        # The request (or job) that causes this event, so its consumers log under the same id.
+        current = request_id.get()
+        if current:
+            headers[REQUEST_HEADER] = current
         if expected_last is not None:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_last)
             if expected_on and self.subject(expected_on) != subject:
                 headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subject(expected_on)
         payload = self._codec.encode(event)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
+        began = loop.time()
+        deadline = began + self._timeout
         while True:
             remaining = deadline - loop.time()
             if not self._client.is_connected:
@@ -189,6 +197,10 @@ class JetStreamLog:
                 if deadline - loop.time() <= APPEND_PAUSE:
                     raise LogUnavailable(str(exc) or type(exc).__name__) from exc
                 await asyncio.sleep(APPEND_PAUSE)
+        if self.metrics is not None:
+            self.metrics.appended(event, loop.time() - began)
+        log.info("append request_id=%s event=%s media=%s seq=%d", current or "-", type(event).__name__,
+                 getattr(event, "media_id", "-"), ack.seq)
         return ack.seq
 
     async def last_seq(self) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from core.metrics import Metrics
 from gateways.kit.openapi import Fragment, answer
 
 # What is not ready yet, by part ("nats", "projection", "processor"); empty when ready.
@@ -25,9 +26,22 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def add_routes(app: web.Application) -> None:
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+# The Prometheus text exposition format, version 0.0.4.
+EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = await request.app[METRICS].scrape()
+    return web.Response(body=body, headers={"Content-Type": EXPOSITION})
+
+
+def add_routes(app: web.Application, metered: Metrics | None = None) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if metered is not None:
+        app[METRICS] = metered
+        app.router.add_get("/metrics", metrics)
 
 
 def fragment() -> Fragment:
@@ -45,8 +59,8 @@ def fragment() -> Fragment:
     )
 
 
-def create_app() -> web.Application:
-    """Only the health routes, for a process that runs no gateway."""
+def create_app(metered: Metrics | None = None) -> web.Application:
+    """Only the health routes (and the metrics), for a process that runs no gateway."""
     app = web.Application()
-    add_routes(app)
+    add_routes(app, metered)
     return app

@@ -21,6 +21,7 @@ from aiohttp.typedefs import Middleware
 from core.config import Config
 from core.jetstream import JetStreamLog
 from core.kinds import LANES
+from core.metrics import Metrics
 from core.probe import Limits
 from gateways import health
 from gateways.app import Handler, create_app
@@ -76,6 +77,8 @@ class Server:
         self.services: Services | None = None
         self.blobs = FileBlobStore(config.blobs)
         self.limits = Limits()
+        self.metrics = Metrics()
+        self._reconnects = 0
         self.url = ""
         self._head_at_start = 0
         # The running processor of each lane, by its durable consumer.
@@ -97,6 +100,8 @@ class Server:
         name = "mediaplex" if parts.both else ("mediaplex-gateway" if parts.gateways else "mediaplex-processor")
         events = await self._stack.enter_async_context(event_log(config, name=name, reuse_running=False))
         self.events = events
+        events.metrics = self.metrics
+        self.metrics.on_scrape(self._refresh_metrics)
         self._head_at_start = await events.last_seq()
         # Each gateway refuses at its own edge; processing must not fail what any of them let in.
         processing = processing_limits(self.gateways)
@@ -112,7 +117,7 @@ class Server:
                     continue
                 concurrency = config.processor_concurrency if lane == "image" else config.av_concurrency
                 settings = lane_settings(lane, concurrency)
-                processor = Processor(events, self.blobs, config.renditions, processing, settings)
+                processor = Processor(events, self.blobs, config.renditions, processing, settings, metrics=self.metrics)
                 # Created before readiness is asked, so a ready processor is one whose consumer exists.
                 await processor.ensure_consumer()
                 self._processing[settings.durable] = self._spawn(processor.run())
@@ -123,7 +128,7 @@ class Server:
             # Asked for any free port: the URLs in responses must carry the real one.
             config = msgspec.structs.replace(config, port=port)
             self.config = config
-        app = await self._gateway_app(events, processing) if parts.gateways else health.create_app()
+        app = await self._gateway_app(events, processing) if parts.gateways else health.create_app(self.metrics)
         app[health.READINESS] = self.readiness
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
         await runner.setup()
@@ -155,22 +160,44 @@ class Server:
         config = self.config
         assert self.projection is not None
         blobs = self.blobs
-        app = create_app(self.gateways)
+        app = create_app(self.gateways, self.metrics)
         # Innermost, so a request's every read goes to the one generation current when it began.
         app.middlewares.append(_pinning(self.projection))
-        variants = VariantCache(config.variants)
+        variants = VariantCache(config.variants, metrics=self.metrics)
         # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
         self._stack.push_async_callback(variants.close)
         self.variants = variants
         buckets = JetStreamBuckets(events.client, events.stream, replicas=config.stream_replicas)
         self.services = Services(config=config, events=events, projection=self.projection, blobs=blobs,
                                  limits=self.limits, renderer=Renderer(blobs, config.renditions, processing),
-                                 variants=variants, buckets=buckets)
+                                 variants=variants, buckets=buckets, metrics=self.metrics)
         app[SERVICES] = self.services
         for gateway in self.gateways:
             if gateway.start is not None:
                 await gateway.start(app)
         return app
+
+    async def _refresh_metrics(self) -> None:
+        """What is read from the broker at scrape time: reconnects, queue depth, projection lag."""
+        events = self.events
+        if events is None:
+            return
+        metrics = self.metrics
+        reconnects = events.reconnects
+        if reconnects > self._reconnects:
+            metrics.reconnects.inc(reconnects - self._reconnects)
+            self._reconnects = reconnects
+        if self.projection is not None:
+            metrics.projected(await events.last_seq(), self.projection.applied)
+        # Every lane's consumer, whichever this process works: a gateway can report the queues too.
+        for lane in LANES:
+            durable = lane_settings(lane, 1).durable
+            try:
+                info = await events.jetstream.consumer_info(events.stream, durable)
+            except Exception:  # noqa: BLE001 - a lane nobody processes has no consumer yet
+                continue
+            metrics.queue.labels(durable).set(info.num_pending or 0)
+            metrics.queue_unacked.labels(durable).set(info.num_ack_pending or 0)
 
     async def readiness(self) -> dict[str, str]:
         """What keeps this process from taking work, by part; empty when it is ready."""

@@ -41,6 +41,7 @@ from core.events import (
 from core.jetstream import JetStreamLog
 from core.kinds import Lane, lane_of
 from core.log import Conflict
+from core.metrics import REQUEST_HEADER, Metrics, request_id
 from core.ports import BlobStore, rendition_dir
 from core.probe import Limits, MediaRejected
 from core.watchdog import Stall
@@ -125,6 +126,7 @@ class Processor:
         limits: Limits,
         settings: ProcessorSettings,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._events = events
         self._blobs = blobs
@@ -132,6 +134,7 @@ class Processor:
         self._limits = limits
         self._settings = settings
         self._clock = clock
+        self._metrics = metrics
         self._codec = Codec()
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix=f"render-{settings.lane}",
                                         initializer=_lower_priority, initargs=(settings.nice,))
@@ -254,6 +257,14 @@ class Processor:
                 binding.generation += 1
 
     async def handle(self, msg: Msg) -> None:
+        # The id of the request that appended the event, carried into this job's log lines and outcome.
+        token = request_id.set((msg.headers or {}).get(REQUEST_HEADER, ""))
+        try:
+            await self._handle(msg)
+        finally:
+            request_id.reset(token)
+
+    async def _handle(self, msg: Msg) -> None:
         job = job_of(self._codec.decode(msg.data))
         if job is None or lane_of(job.kind) != self._settings.lane:
             await msg.ack()
@@ -266,10 +277,12 @@ class Processor:
             return
         delivered = msg.metadata.num_delivered or 1
         heartbeat = asyncio.create_task(self._heartbeat(msg))
+        began = time.monotonic()
         try:
             outcome, final = await self._outcome(job, delivered)
         except Exception as exc:  # noqa: BLE001 - anything unexpected is retried, then reported
             heartbeat.cancel()
+            self._processed(job, "retried", began)
             log.warning("processing %s failed (delivery %d of %d): %s",
                         job.media_id, delivered, self._settings.max_deliver, exc)
             with contextlib.suppress(Exception):
@@ -277,6 +290,7 @@ class Processor:
             return
         finally:
             heartbeat.cancel()
+        self._processed(job, "ready" if isinstance(outcome, MediaProcessed) else "failed", began)
         try:
             await self._events.append(
                 outcome,
@@ -298,6 +312,13 @@ class Processor:
         else:
             await msg.ack_sync()
         self.handled += 1
+
+    def _processed(self, job: Job, outcome: str, began: float) -> None:
+        seconds = time.monotonic() - began
+        if self._metrics is not None:
+            self._metrics.processing.labels(job.kind, outcome).observe(seconds)
+        log.info("processed request_id=%s media=%s kind=%s outcome=%s duration_ms=%.1f",
+                 request_id.get() or "-", job.media_id, job.kind, outcome, seconds * 1000)
 
     async def _outcome(self, job: Job, delivered: int) -> tuple[MediaProcessed | MediaFailed, bool]:
         """The outcome, and whether it is a last attempt given up on."""

@@ -44,16 +44,22 @@ class Styles:
 
     def __init__(self, default: ErrorStyle = PLAIN) -> None:
         self._by_resource: dict[AbstractResource, ErrorStyle] = {}
+        # The gateway that mounted each route, by name; routes of no gateway (health, OpenAPI) are "meta".
+        self._owners: dict[AbstractResource, str] = {}
         # The static folder of each route ("/media/" of "/media/{id}"), longest first.
         self._by_folder: list[tuple[str, ErrorStyle]] = []
         self.default = default
 
-    def add(self, resource: AbstractResource, style: ErrorStyle) -> None:
+    def add(self, resource: AbstractResource, style: ErrorStyle, owner: str = "meta") -> None:
         self._by_resource[resource] = style
+        self._owners[resource] = owner
         folder = _folder(resource.canonical)
         if folder != "/":
             self._by_folder.append((folder, style))
             self._by_folder.sort(key=lambda entry: len(entry[0]), reverse=True)
+
+    def owner(self, resource: AbstractResource | None) -> str:
+        return self._owners.get(resource, "meta") if resource is not None else "unmatched"
 
     async def of(self, request: web.Request) -> ErrorStyle:
         resource = request.match_info.route.resource

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from core.config import Config
 from core.log import EventLog
+from core.metrics import Metrics
 from core.ports import BlobStore
 from core.probe import Limits
 from gateways.kit.keyvalue import Buckets
@@ -45,6 +46,8 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     variants: VariantCache
     # Key-value buckets for state that is not history (OAuth request tokens, upload claims).
     buckets: Buckets
+    # The process's metrics, for what a gateway counts beyond the requests themselves.
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
 
 
 SERVICES = web.AppKey("services", Services)

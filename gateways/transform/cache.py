@@ -19,6 +19,7 @@ from pathlib import Path
 
 import msgspec
 
+from core.metrics import Metrics
 from gateways.transform.params import Variant
 from gateways.transform.render import RENDER_VERSION, render
 
@@ -38,9 +39,11 @@ class Key(msgspec.Struct, frozen=True):
 
 class VariantCache:
     def __init__(
-        self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20
+        self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20,
+        metrics: Metrics | None = None,
     ) -> None:
         self._root = root
+        self._metrics = metrics
         # The most recently served variants also stay in memory, up to `memory` bytes: a hit then
         # costs no trip to a thread for the file, which is most of the cost of a cached answer.
         # Variants over `largest` bytes are not kept, so that a few big ones cannot push out many.
@@ -56,6 +59,10 @@ class VariantCache:
         # How many variants this process has rendered: a cache hit leaves it unchanged.
         self.renders = 0
 
+    def _count(self, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.variants.labels(result).inc()
+
     def path(self, key: Key) -> Path:
         return self._path(key, key.digest)
 
@@ -68,12 +75,15 @@ class VariantCache:
         hot = self._hot.get(digest)
         if hot is not None:
             self._hot.move_to_end(digest)
+            self._count("hit")
             return hot
         path = self._path(key, digest)
         cached = await asyncio.to_thread(_read, path)
         if cached is not None:
             self._remember(digest, cached)
+            self._count("hit")
             return cached
+        self._count("miss")
         rendering = self._running.get(digest)
         if rendering is None:
             rendering = asyncio.create_task(self._render(key, source, smaller, path))
