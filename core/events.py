@@ -53,6 +53,8 @@ class Event(msgspec.Struct, frozen=True, tag_field="type", gc=False):
 class UserAdded(Event, frozen=True, tag="user.added"):
     user_id: str
     password_hash: str
+    # May open the operator console; users added before there was one are not admins.
+    admin: bool = False
 
     def subject(self) -> str:
         return f"mx.user.{self.user_id}.added"

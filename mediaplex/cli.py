@@ -229,6 +229,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     _common(user_add, env)
     user_add.add_argument("name")
     user_add.add_argument("--password", help="the password; generated and printed when left out")
+    user_add.add_argument("--admin", action="store_true", help="the user may open the operator console (/console)")
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
     token_create = token.add_parser("create", help="issue a bearer token; prints it alone on stdout")
@@ -373,8 +374,8 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     async with event_log(config, name=f"mediaplex-{args.command}", reuse_running=True) as events:
         if args.command == "user":
             password = args.password or new_password()
-            await add_user(events, args.name, password)
-            print(f"added user {args.name!r}", file=err)
+            await add_user(events, args.name, password, admin=args.admin)
+            print(f"added {'admin' if args.admin else 'user'} {args.name!r}", file=err)
             if not args.password:
                 print(f"password: {password}", file=out)
             return 0

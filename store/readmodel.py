@@ -46,7 +46,8 @@ __all__ = ["TABLES", "Change", "Patch", "Put", "Remove", "Table", "changes"]
 
 
 TABLES: tuple[Table, ...] = (
-    Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float, "avatar": str}),
+    Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float, "avatar": str,
+                                "admin": int}),
     # Mastodon's numeric account ids, to find the user behind one.
     Table("accounts", "account_id", {"account_id": str, "user_id": str}),
     Table(
@@ -114,7 +115,9 @@ TABLES: tuple[Table, ...] = (
             # Where it was made, from pump.io: an Activity Streams place object as JSON.
             "location": str,
         },
-        indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",)),
+        # status: the operator console lists failed media, newest first.
+        indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",),
+                 ("status", "updated_at")),
     ),
     Table(
         "requests",
@@ -203,7 +206,7 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
         case UserAdded():
             return [
                 Put("users", {"user_id": event.user_id, "password_hash": event.password_hash,
-                              "created_at": event.at, "avatar": None}),
+                              "created_at": event.at, "avatar": None, "admin": int(event.admin)}),
                 Put("accounts", {"account_id": account_number(event.user_id), "user_id": event.user_id}),
             ]
         case TokenIssued():
