@@ -10,14 +10,14 @@ from pathlib import Path
 import aiohttp
 import html5lib
 import pytest
+import requests
 
 from core.events import MediaFailed, MediaReprocessRequested, MediaUploaded, outcome_subject
 from mediaplex.admin import add_user
 from tests import images
 from tests.servers import Running, Servers, bearer
+from tests.test_cli import run, serve
 from tests.test_web_signin import csrf_of, signed_in
-
-pytestmark = pytest.mark.asyncio
 
 
 def strict_html(text: str) -> None:
@@ -56,6 +56,7 @@ async def failed_upload(running: Running, tmp_path: Path, name: str) -> str:
     return media_id
 
 
+@pytest.mark.asyncio
 async def test_an_admin_sees_every_section_and_reprocesses_a_failure(make_server: Servers, tmp_path: Path) -> None:
     running = await started(make_server)
     media_id = await failed_upload(running, tmp_path, "bob")
@@ -99,6 +100,7 @@ async def test_an_admin_sees_every_section_and_reprocesses_a_failure(make_server
             assert answer.status == 404 and answer.content_type == "text/html"
 
 
+@pytest.mark.asyncio
 async def test_reprocess_all_failed_asks_for_each(make_server: Servers, tmp_path: Path) -> None:
     running = await started(make_server)
     first = await failed_upload(running, tmp_path, "bob")
@@ -127,6 +129,7 @@ async def test_reprocess_all_failed_asks_for_each(make_server: Servers, tmp_path
         assert asked == {first, second, "m3"}
 
 
+@pytest.mark.asyncio
 async def test_only_admins_get_in(make_server: Servers, tmp_path: Path) -> None:
     running = await started(make_server)
     async with jar() as http:
@@ -157,6 +160,7 @@ async def test_only_admins_get_in(make_server: Servers, tmp_path: Path) -> None:
         assert await running.events.last_seq() == before
 
 
+@pytest.mark.asyncio
 async def test_the_event_stream_sends_what_is_appended_after_connecting(make_server: Servers) -> None:
     running = await started(make_server)
     async with jar() as http:
@@ -179,3 +183,26 @@ async def test_the_event_stream_sends_what_is_appended_after_connecting(make_ser
         assert '"type":"user.added"' in frame and '"subject":"' in frame and "mx.user.dora.added" in frame
         # Secrets of the event stay out.
         assert "password" not in frame
+
+
+def console_status(url: str, user: str, password: str) -> int:
+    """Signs in through the form, as a browser would, and opens the console."""
+    with requests.Session() as browser:
+        csrf = csrf_of(browser.get(f"{url}/login", timeout=10).text)
+        form = {"csrf_token": csrf, "username": user, "password": password, "next": "/console"}
+        return browser.post(f"{url}/login", data=form, timeout=30).status_code
+
+
+def test_the_first_start_admin_and_user_add_admin_open_the_console(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    serving = serve(data)
+    try:
+        (password,) = [line.split(":", 1)[1].strip() for line in serving.lines if line.strip().startswith("password:")]
+        assert console_status(serving.url, "admin", password) == 200
+        added = run("user", "add", "dave", "--admin", "--password", "dave-password", data=data)
+        assert "added admin 'dave'" in added.stderr
+        run("user", "add", "erin", "--password", "erin-password", data=data)
+        assert console_status(serving.url, "dave", "dave-password") == 200
+        assert console_status(serving.url, "erin", "erin-password") == 403
+    finally:
+        assert serving.stop() == 0
