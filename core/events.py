@@ -60,6 +60,15 @@ class UserAdded(Event, frozen=True, tag="user.added"):
         return f"mx.user.{self.user_id}.added"
 
 
+class UserMadeAdmin(Event, frozen=True, tag="user.admin"):
+    """An existing user may open the operator console from now on."""
+
+    user_id: str
+
+    def subject(self) -> str:
+        return f"mx.user.{self.user_id}.admin"
+
+
 class TokenIssued(Event, frozen=True, tag="token.issued"):
     token_id: str
     user_id: str
@@ -509,7 +518,7 @@ AnyEvent = (
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
     | MediaReprocessRequested | TokenRevoked | AppRegistered | PostCreated | PostEdited | PostDeleted
     | MediaThumbnailSet | Reacted | Unreacted | Followed | Unfollowed | CollectionCreated | CollectionEdited
-    | CollectionDeleted | CollectionItemAdded | CollectionItemRemoved
+    | CollectionDeleted | CollectionItemAdded | CollectionItemRemoved | UserMadeAdmin
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from core.events import MediaReprocessRequested, TokenIssued, UserAdded
+from core.events import MediaReprocessRequested, TokenIssued, UserAdded, UserMadeAdmin
 from core.ids import USERNAME, hash_password, new_token, token_hash
 from core.log import Conflict, EventLog
 from core.reprocess import media_states, request_reprocess
@@ -34,6 +34,13 @@ async def add_user(events: EventLog, name: str, password: str, *, admin: bool = 
         await events.append(event, msg_id=f"user.{name}", expected_last=0)
     except Conflict:
         raise AdminError(f"user {name!r} exists already") from None
+
+
+async def make_admin(events: EventLog, name: str) -> None:
+    """Lets an existing user open the operator console; doing it twice appends once."""
+    if not await events.last_on(_user_subject(name)):
+        raise AdminError(f"no user {name!r}")
+    await events.append(UserMadeAdmin(at=time.time(), user_id=name), msg_id=f"user.{name}.admin")
 
 
 async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> str:

@@ -33,6 +33,7 @@ from core.events import (
     TokenIssued,
     TokenRevoked,
     UserAdded,
+    UserMadeAdmin,
 )
 from core.ids import account_number
 from core.sanitize import safe_html, title_text
@@ -209,6 +210,8 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                               "created_at": event.at, "avatar": None, "admin": int(event.admin)}),
                 Put("accounts", {"account_id": account_number(event.user_id), "user_id": event.user_id}),
             ]
+        case UserMadeAdmin():
+            return [Patch("users", event.user_id, {"admin": 1})]
         case TokenIssued():
             return [
                 Put("tokens", {"token_hash": event.token_hash, "token_id": event.token_id,

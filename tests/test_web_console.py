@@ -204,5 +204,9 @@ def test_the_first_start_admin_and_user_add_admin_open_the_console(tmp_path: Pat
         run("user", "add", "erin", "--password", "erin-password", data=data)
         assert console_status(serving.url, "dave", "dave-password") == 200
         assert console_status(serving.url, "erin", "erin-password") == 403
+        assert "'erin' is an admin" in run("user", "admin", "erin", data=data).stderr
+        assert console_status(serving.url, "erin", "erin-password") == 200
+        unknown = run("user", "admin", "nobody", data=data, check=False)
+        assert unknown.returncode == 2 and "no user 'nobody'" in unknown.stderr
     finally:
         assert serving.stop() == 0
