@@ -70,6 +70,9 @@ async def test_an_admin_sees_every_section_and_reprocesses_a_failure(make_server
         for section in ('id="queue"', 'id="failures"', 'id="projections"', 'id="storage"', 'id="events"'):
             assert section in text
         assert 'data-lane="image"' in text and "processors-video" in text
+        # The processors started with the server, so every lane's consumer answers with numbers.
+        assert text.count('class="pending">') == 3 and text.count('class="redelivered">') == 3
+        assert re.search(r'class="applied">[1-9]\d*</td>\s*<td class="head">[1-9]', text)
         assert f'data-media="{media_id}"' in text
         assert "truncated or corrupt" in text
         assert 'id="console-link"' in text and "user.added" in text
