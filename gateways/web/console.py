@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 
 import msgspec
 from aiohttp import web
@@ -22,7 +21,7 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES, Services
 from gateways.web import console_stream
 from gateways.web.console_access import admin, admin_form
-from gateways.web.console_events import last_events
+from gateways.web.console_events import last_events, utc
 from gateways.web.console_queue import backlogs
 from gateways.web.session import see_other
 from gateways.web.templating import page
@@ -56,11 +55,7 @@ class Failed(msgspec.Struct, frozen=True):
 
 def _failed(row: sqlite3.Row) -> Failed:
     return Failed(row["media_id"], row["owner_id"], row["filename"] or "", row["kind"] or "image",
-                  row["failure"] or "", _utc(row["updated_at"]))
-
-
-def _utc(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+                  row["failure"] or "", utc(row["updated_at"]))
 
 
 class Storage(msgspec.Struct, frozen=True):

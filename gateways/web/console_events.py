@@ -21,11 +21,15 @@ class EventRow(msgspec.Struct, frozen=True):
     subject: str
 
 
+def utc(at: float) -> str:
+    """A time as the console shows it: UTC, to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+
+
 def event_row(record: Record) -> EventRow:
     event = record.event
     tag = type(event).__struct_config__.tag
-    return EventRow(seq=record.seq, at=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event.at)),
-                    type=str(tag), subject=event.subject())
+    return EventRow(seq=record.seq, at=utc(event.at), type=str(tag), subject=event.subject())
 
 
 async def last_events(events: EventLog, head: int, count: int = LAST) -> list[EventRow]:
