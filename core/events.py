@@ -53,9 +53,20 @@ class Event(msgspec.Struct, frozen=True, tag_field="type", gc=False):
 class UserAdded(Event, frozen=True, tag="user.added"):
     user_id: str
     password_hash: str
+    # May open the operator console; users added before there was one are not admins.
+    admin: bool = False
 
     def subject(self) -> str:
         return f"mx.user.{self.user_id}.added"
+
+
+class UserMadeAdmin(Event, frozen=True, tag="user.admin"):
+    """An existing user may open the operator console from now on."""
+
+    user_id: str
+
+    def subject(self) -> str:
+        return f"mx.user.{self.user_id}.admin"
 
 
 class TokenIssued(Event, frozen=True, tag="token.issued"):
@@ -507,7 +518,7 @@ AnyEvent = (
     | ClientRegistered | ClientUpdated | AccessGranted | ActivityPosted | MediaRequested | AvatarSet
     | MediaReprocessRequested | TokenRevoked | AppRegistered | PostCreated | PostEdited | PostDeleted
     | MediaThumbnailSet | Reacted | Unreacted | Followed | Unfollowed | CollectionCreated | CollectionEdited
-    | CollectionDeleted | CollectionItemAdded | CollectionItemRemoved
+    | CollectionDeleted | CollectionItemAdded | CollectionItemRemoved | UserMadeAdmin
 )
 
 

@@ -5,21 +5,10 @@ from __future__ import annotations
 import hashlib
 import time
 
-import msgspec
-
-from core.events import (
-    ActivityPosted,
-    MediaDeleted,
-    MediaFailed,
-    MediaProcessed,
-    MediaReprocessRequested,
-    MediaUploaded,
-    TokenIssued,
-    UserAdded,
-    outcome_subject,
-)
+from core.events import MediaReprocessRequested, TokenIssued, UserAdded, UserMadeAdmin
 from core.ids import USERNAME, hash_password, new_token, token_hash
 from core.log import Conflict, EventLog
+from core.reprocess import media_states, request_reprocess
 
 KNOWN_SCOPES = frozenset(
     {"read", "write", "follow", "push", "profile", "read:accounts", "read:statuses", "write:media",
@@ -35,15 +24,23 @@ def _user_subject(name: str) -> str:
     return UserAdded(at=0, user_id=name, password_hash="").subject()
 
 
-async def add_user(events: EventLog, name: str, password: str) -> None:
+async def add_user(events: EventLog, name: str, password: str, *, admin: bool = False) -> None:
+    """`admin`: the user may open the operator console."""
     if not USERNAME.fullmatch(name):
         raise AdminError(f"invalid user name {name!r}: use 1-30 letters, digits or underscores")
-    event = UserAdded(at=time.time(), user_id=name, password_hash=hash_password(password))
+    event = UserAdded(at=time.time(), user_id=name, password_hash=hash_password(password), admin=admin)
     try:
         # Expecting nothing on the user's subject makes the name unique across racing writers.
         await events.append(event, msg_id=f"user.{name}", expected_last=0)
     except Conflict:
         raise AdminError(f"user {name!r} exists already") from None
+
+
+async def make_admin(events: EventLog, name: str) -> None:
+    """Lets an existing user open the operator console; doing it twice appends once."""
+    if not await events.last_on(_user_subject(name)):
+        raise AdminError(f"no user {name!r}")
+    await events.append(UserMadeAdmin(at=time.time(), user_id=name), msg_id=f"user.{name}.admin")
 
 
 async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> str:
@@ -59,50 +56,6 @@ async def create_token(events: EventLog, name: str, scopes: tuple[str, ...]) -> 
                         cli=True)
     await events.append(event, msg_id=f"token.{token_id}")
     return token
-
-
-class MediaState(msgspec.Struct):
-    blob: str
-    failed: bool = False
-    kind: str = "image"
-
-
-async def media_states(events: EventLog) -> dict[str, MediaState]:
-    """Every media not deleted, folded from the log itself: the command must not trust a projection
-    that may lag, or not exist on a machine that never served."""
-    states: dict[str, MediaState] = {}
-    async for record in events.read(1, follow=False):
-        match record.event:
-            case MediaUploaded(media_id=media_id, blob=blob, kind=kind):
-                states[media_id] = MediaState(blob, kind=kind)
-            case MediaProcessed(media_id=media_id) | MediaReprocessRequested(media_id=media_id):
-                if media_id in states:
-                    states[media_id].failed = False
-            case MediaFailed(media_id=media_id):
-                if media_id in states:
-                    states[media_id].failed = True
-            case MediaDeleted(media_id=media_id):
-                states.pop(media_id, None)
-            case ActivityPosted(verb="delete", object_type="image", object_id=media_id):
-                states.pop(media_id, None)
-    return states
-
-
-async def request_reprocess(events: EventLog, media_id: str, state: MediaState) -> MediaReprocessRequested:
-    """Ask the processors of the media's kind to process it again, replacing its current outcome."""
-    outcome = outcome_subject(media_id)
-    while True:
-        after = await events.last_on(outcome)
-        event = MediaReprocessRequested(at=time.time(), media_id=media_id, blob=state.blob, after=after,
-                                        kind=state.kind)
-        try:
-            # Expecting `after` on the outcome subject means an outcome landing meanwhile sends us
-            # round again, so the request always names the outcome it replaces.
-            await events.append(event, msg_id=f"{media_id}.reprocess.{after}", expected_last=after,
-                                expected_on=outcome)
-        except Conflict:
-            continue
-        return event
 
 
 async def reprocess(events: EventLog, media_id: str) -> MediaReprocessRequested:

@@ -20,7 +20,7 @@ from core.kinds import LANES
 from gateways.kit.descriptor import Gateway
 from gateways.registry import GATEWAYS
 from gateways.transform import signing
-from mediaplex.admin import AdminError, add_user, create_token, reprocess_failed
+from mediaplex.admin import AdminError, add_user, create_token, make_admin, reprocess_failed
 from mediaplex.admin import reprocess as reprocess_one
 from mediaplex.runtime import event_log, projection_at
 from store import generations
@@ -229,6 +229,10 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     _common(user_add, env)
     user_add.add_argument("name")
     user_add.add_argument("--password", help="the password; generated and printed when left out")
+    user_add.add_argument("--admin", action="store_true", help="the user may open the operator console (/console)")
+    user_admin = user.add_parser("admin", help="let an existing user open the operator console")
+    _common(user_admin, env)
+    user_admin.add_argument("name")
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
     token_create = token.add_parser("create", help="issue a bearer token; prints it alone on stdout")
@@ -371,10 +375,14 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "reprocess":
         return await reprocess(config, args.media_id, out, err)
     async with event_log(config, name=f"mediaplex-{args.command}", reuse_running=True) as events:
+        if args.command == "user" and args.action == "admin":
+            await make_admin(events, args.name)
+            print(f"{args.name!r} is an admin", file=err)
+            return 0
         if args.command == "user":
             password = args.password or new_password()
-            await add_user(events, args.name, password)
-            print(f"added user {args.name!r}", file=err)
+            await add_user(events, args.name, password, admin=args.admin)
+            print(f"added {'admin' if args.admin else 'user'} {args.name!r}", file=err)
             if not args.password:
                 print(f"password: {password}", file=out)
             return 0

@@ -232,12 +232,12 @@ class Server:
 
     async def _welcome(self, events: JetStreamLog) -> None:
         password = secrets.token_urlsafe(12)
-        await add_user(events, "admin", password)
+        await add_user(events, "admin", password, admin=True)
         token = await create_token(events, "admin", ("read", "write"))
         sample = self.config.data_dir.resolve() / "sample.jpg"
         await asyncio.to_thread(_write_sample, sample)
         self._say(
-            "First start: created the user 'admin' (shown once, keep it safe)\n"
+            "First start: created the user 'admin', an administrator (shown once, keep it safe)\n"
             f"  password: {password}\n"
             f"  token:    {token}\n"
             "Upload an image through the Mastodon API:\n"

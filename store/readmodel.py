@@ -33,6 +33,7 @@ from core.events import (
     TokenIssued,
     TokenRevoked,
     UserAdded,
+    UserMadeAdmin,
 )
 from core.ids import account_number
 from core.sanitize import safe_html, title_text
@@ -46,7 +47,8 @@ __all__ = ["TABLES", "Change", "Patch", "Put", "Remove", "Table", "changes"]
 
 
 TABLES: tuple[Table, ...] = (
-    Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float, "avatar": str}),
+    Table("users", "user_id", {"user_id": str, "password_hash": str, "created_at": float, "avatar": str,
+                                "admin": int}),
     # Mastodon's numeric account ids, to find the user behind one.
     Table("accounts", "account_id", {"account_id": str, "user_id": str}),
     Table(
@@ -114,7 +116,9 @@ TABLES: tuple[Table, ...] = (
             # Where it was made, from pump.io: an Activity Streams place object as JSON.
             "location": str,
         },
-        indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",)),
+        # status: the operator console lists failed media, newest first.
+        indexes=(("owner_id",), ("blob",), ("published_at", "created_at"), ("preview_blob",),
+                 ("status", "updated_at")),
     ),
     Table(
         "requests",
@@ -203,9 +207,11 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
         case UserAdded():
             return [
                 Put("users", {"user_id": event.user_id, "password_hash": event.password_hash,
-                              "created_at": event.at, "avatar": None}),
+                              "created_at": event.at, "avatar": None, "admin": int(event.admin)}),
                 Put("accounts", {"account_id": account_number(event.user_id), "user_id": event.user_id}),
             ]
+        case UserMadeAdmin():
+            return [Patch("users", event.user_id, {"admin": 1})]
         case TokenIssued():
             return [
                 Put("tokens", {"token_hash": event.token_hash, "token_id": event.token_id,

@@ -43,6 +43,7 @@ from core.events import (
     Unfollowed,
     Unreacted,
     UserAdded,
+    UserMadeAdmin,
     aggregate_filter,
 )
 from core.upcast import upcast
@@ -145,6 +146,9 @@ SAMPLES: list[AnyEvent] = [
     ActivityPosted(at=31.0, activity_id="a4", actor="alice", verb="update", object_type="image", object_id="7",
                    location='{"objectType":"place","displayName":"Loch Ness","position":{"latitude":57.3,'
                             '"longitude":-4.45}}'),
+    # Added with the operator console: the first line, written before, decodes as no admin.
+    UserAdded(at=40.0, user_id="grace", password_hash="scrypt$22$33", admin=True),
+    UserMadeAdmin(at=41.0, user_id="alice"),
 ]
 
 
@@ -166,7 +170,7 @@ def test_golden_samples_still_decode() -> None:
                     "token.revoked", "app.registered", "post.created", "post.edited", "post.deleted",
                     "media.thumbnail", "reaction.added", "reaction.removed", "follow.added", "follow.removed",
                     "collection.created", "collection.edited", "collection.added", "collection.removed",
-                    "collection.deleted"}
+                    "collection.deleted", "user.admin"}
 
 
 def test_fields_added_later_have_defaults() -> None:
@@ -177,6 +181,12 @@ def test_fields_added_later_have_defaults() -> None:
     event = Codec().decode(old)
     assert isinstance(event, MediaUploaded)
     assert (event.frames, event.filename, event.focus, event.via) == (1, "", None, "")
+
+
+def test_a_user_added_before_admins_is_not_one() -> None:
+    first = Codec().decode(GOLDEN.read_text().splitlines()[0].encode())
+    assert isinstance(first, UserAdded) and first.user_id == "alice" and first.admin is False
+    assert isinstance(SAMPLES[-2], UserAdded) and SAMPLES[-2].admin is True
 
 
 def test_unknown_tag_is_refused() -> None:

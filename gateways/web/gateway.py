@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateways.kit.descriptor import Gateway
 from gateways.kit.refusal import ErrorStyle
-from gateways.web import signin, templating
+from gateways.web import console, signin, templating
 
 STATIC = Path(__file__).parent / "static"
 # People get their refusals as pages; the API routes keep their protocols' JSON.
@@ -19,6 +19,7 @@ PAGES = ErrorStyle(codes=False, html=True, not_found="There is no page here",
 def add_routes(app: web.Application) -> None:
     templating.setup(app)
     signin.add_routes(app)
+    console.add_routes(app)
     app.router.add_static("/static/", STATIC)
 
 

@@ -49,3 +49,9 @@ def user_by_account(conn: sqlite3.Connection, account_id: str) -> sqlite3.Row | 
 def user_row(conn: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute("SELECT * FROM users WHERE user_id = ?", (user_id,)).fetchone()
     return row
+
+
+async def is_admin(projection: ProjectionReader, user_id: str) -> bool:
+    """Whether the user may open the operator console; False for no such user."""
+    row = await projection.one("SELECT admin FROM users WHERE user_id = ?", (user_id,))
+    return row is not None and bool(row["admin"])
