@@ -7,13 +7,15 @@ from pathlib import Path
 from aiohttp import web
 
 from gateways.kit.descriptor import Gateway
+from gateways.kit.login import UNAVAILABLE
 from gateways.kit.refusal import ErrorStyle
 from gateways.web import console, signin, templating
 
 STATIC = Path(__file__).parent / "static"
 # People get their refusals as pages; the API routes keep their protocols' JSON.
 PAGES = ErrorStyle(codes=False, html=True, not_found="There is no page here",
-                   unavailable="The gallery is temporarily unavailable, try again in a moment")
+                   # Every page reads the sign-in first, so its words are the ones a page shows while the log is away.
+                   unavailable=UNAVAILABLE)
 
 
 def add_routes(app: web.Application) -> None:

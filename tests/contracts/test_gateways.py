@@ -83,10 +83,23 @@ PROBES: dict[str, Probes] = {
         too_large=None,
         writes=None,
     ),
+    # Pages for people: refusals are HTML pages, and a form without its CSRF token is the protected request.
+    "web": Probes(
+        protected=Probe("POST", "/logout", credential="none", status=403),
+        unknown=Probe("GET", "/console/no-such-page", credential="none", status=404),
+        too_large=Probe("POST", "/login", size=64 * 1024, status=413),
+        writes=None,
+    ),
 }
 
 
+def content_type(gateway: Gateway) -> str:
+    return "text/html" if gateway.errors.html else "application/json"
+
+
 def shape_ok(gateway: Gateway, body: Any) -> bool:
+    if gateway.errors.html:
+        return isinstance(body, str) and '<p id="error">' in body and "Traceback" not in body
     if not isinstance(body, dict) or not isinstance(body.get("error"), str) or not body["error"]:
         return False
     if gateway.errors.codes:
@@ -119,6 +132,18 @@ async def send(http: aiohttp.ClientSession, url: str, probe: Probe, token: str, 
         return r.status, r.content_type, body
 
 
+async def answer(response: aiohttp.ClientResponse) -> Any:
+    text = await response.text()
+    return await response.json() if response.content_type == "application/json" else text
+
+
+def error_of(body: Any) -> str:
+    """The refusal's message: the JSON's `error`, or the error paragraph of a page."""
+    if isinstance(body, dict):
+        return str(body["error"])
+    return str(body).split('<p id="error">', 1)[1].split("</p>", 1)[0]
+
+
 def test_every_registered_gateway_has_probes() -> None:
     assert set(PROBES) == set(BY_NAME)
 
@@ -142,13 +167,13 @@ async def test_credentials_unknown_ids_and_sizes_are_refused_in_the_gateways_sha
         if probes.protected is not None:
             for credential in ("none", "bad"):
                 status, kind, body = await send(http, running.url, probes.protected, token, jpeg, credential)
-                assert (status, kind) == (probes.protected.status, "application/json"), body
+                assert (status, kind) == (probes.protected.status, content_type(gateway)), body
                 assert shape_ok(gateway, body), body
         for probe in (probes.unknown, probes.too_large):
             if probe is None:
                 continue
             status, kind, body = await send(http, running.url, probe, token, jpeg)
-            assert (status, kind) == (probe.status, "application/json"), (probe, body)
+            assert (status, kind) == (probe.status, content_type(gateway)), (probe, body)
             assert shape_ok(gateway, body), body
         async with http.get(running.url + "/healthz") as r:
             assert r.status == 200
@@ -161,7 +186,7 @@ async def test_head_answers_like_get(name: str, served: tuple[Running, str]) -> 
     async with aiohttp.ClientSession() as http:
         async with http.get(running.url + probe.path) as got, http.head(running.url + probe.path) as head:
             assert head.status == got.status
-            assert head.content_type == got.content_type == "application/json"
+            assert head.content_type == got.content_type == content_type(BY_NAME[name])
             assert await head.read() == b""
 
 
@@ -186,12 +211,12 @@ async def test_an_unexpected_error_is_a_500_in_the_gateways_shape(name: str, mak
     running = await make_server(processor=False, registered=(*others, probed))
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{running.url}/contract-{name}/crash") as r:
-            body = await r.json()
+            body = await answer(r)
             assert r.status == 500 and shape_ok(real, body), body
-            assert "error id" in body["error"] and "internal detail" not in body["error"]
+            assert "error id" in error_of(body) and "internal detail" not in error_of(body)
         async with http.get(f"{running.url}/contract-{name}/away") as r:
-            body = await r.json()
-            assert r.status == 503 and shape_ok(real, body) and body["error"] == real.errors.unavailable
+            body = await answer(r)
+            assert r.status == 503 and shape_ok(real, body) and error_of(body) == real.errors.unavailable
 
 
 async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_away(
@@ -207,7 +232,7 @@ async def test_every_write_is_a_503_in_the_gateways_shape_while_the_broker_is_aw
         for name, (status, kind, body) in zip(writes, answers, strict=True):
             gateway = BY_NAME[name]
             assert (status, kind) == (503, "application/json"), (name, body)
-            assert shape_ok(gateway, body) and body["error"] == gateway.errors.unavailable, (name, body)
+            assert shape_ok(gateway, body) and error_of(body) == gateway.errors.unavailable, (name, body)
         async with http.get(running.url + "/healthz") as r:
             assert r.status == 200
 
@@ -235,7 +260,7 @@ async def test_a_credential_not_folded_yet_is_a_503_in_the_gateways_shape_while_
         headers = (oauth1_header(url, probe.method) if name == "pumpio"
                    else {"Authorization": "Bearer not-a-token-anybody-issued"})
         async with http.request(probe.method, url, json=probe.json, headers=headers) as r:
-            return r.status, await r.json()
+            return r.status, await answer(r)
 
     async with aiohttp.ClientSession() as http:
         answers = await asyncio.gather(*(ask(http, name, probe) for name, probe in probes.items()))
@@ -243,6 +268,6 @@ async def test_a_credential_not_folded_yet_is_a_503_in_the_gateways_shape_while_
         for name, (status, body) in zip(probes, answers, strict=True):
             gateway = BY_NAME[name]
             assert status == 503, (name, body)
-            assert shape_ok(gateway, body) and body["error"] == gateway.errors.unavailable, (name, body)
+            assert shape_ok(gateway, body) and error_of(body) == gateway.errors.unavailable, (name, body)
         async with http.get(running.url + "/healthz") as r:
             assert r.status == 200
