@@ -39,8 +39,11 @@ class Lag(msgspec.Struct, frozen=True):
     name: str
     applied: int
     head: int
-    # What this server's projection has still to fold.
-    behind: int
+
+    @property
+    def behind(self) -> int:
+        """What this server's projection has still to fold."""
+        return max(0, self.head - self.applied)
 
 
 class Failed(msgspec.Struct, frozen=True):
@@ -78,7 +81,7 @@ async def show(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     head = await services.events.last_seq()
     projection = services.projection
-    live = Lag(projection.path.name, projection.applied, head, max(0, head - projection.applied))
+    live = Lag(projection.path.name, projection.applied, head)
     building = await asyncio.to_thread(rebuilds, services.config.projection_dir)
     return await page(request, "console.html", {
         "console_admin": True,
