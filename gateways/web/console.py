@@ -84,7 +84,6 @@ async def show(request: web.Request) -> web.StreamResponse:
     live = Lag(projection.path.name, projection.applied, head)
     building = await asyncio.to_thread(rebuilds, services.config.projection_dir)
     return await page(request, "console.html", {
-        "console_admin": True,
         "requested": _requested(request),
         "backlogs": await backlogs(services.events),
         "failures": [_failed(row) for row in await failed_media(projection, SHOWN_FAILURES)],
@@ -131,15 +130,8 @@ async def reprocess_all(request: web.Request) -> web.StreamResponse:
     return see_other(f"/console?requested={len(rows)}#failures")
 
 
-async def nav(request: web.Request) -> web.StreamResponse:
-    """204 for an administrator: the other pages' script shows them the console's link."""
-    await admin(request)
-    return web.Response(status=204, headers={"Cache-Control": "no-store"})
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", show)
     app.router.add_post("/console/reprocess", reprocess_one)
     app.router.add_post("/console/reprocess-failed", reprocess_all)
-    app.router.add_get("/console/nav", nav)
     console_stream.add_routes(app)

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from gateways.kit.login import Login
 from gateways.kit.refusal import Refusal
+from gateways.kit.services import SERVICES
+from store.queries.users import is_admin
 
 LOGIN: web.RequestKey[Login] = web.RequestKey("web_login")
 SIGN_IN_FIRST = "Sign in first"
@@ -19,6 +21,8 @@ class Viewer(msgspec.Struct, frozen=True):
     # "" when nobody is signed in.
     user_id: str
     csrf: str
+    # Whether the pages show them the way to the operator console.
+    admin: bool = False
 
 
 async def login(request: web.Request) -> Login:
@@ -31,7 +35,9 @@ async def login(request: web.Request) -> Login:
 async def viewer(request: web.Request) -> Viewer:
     """The signed-in user (or nobody) and the CSRF token this page's forms carry."""
     found = await login(request)
-    return Viewer(found.signed_in(), found.csrf)
+    user_id = found.signed_in()
+    admin = bool(user_id) and await is_admin(request.app[SERVICES].projection, user_id)
+    return Viewer(user_id, found.csrf, admin)
 
 
 async def signed_in(request: web.Request) -> Viewer:
