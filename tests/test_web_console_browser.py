@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-pytest.importorskip("playwright.async_api", reason="playwright is not installed")
-from playwright.async_api import Browser, async_playwright
-
 from core.events import MediaProcessed, MediaUploaded
 from core.log import EventLog
 from mediaplex.admin import add_user
 from tests import images
+from tests.browser import NEEDS_CHROMIUM, Browser, browser
 from tests.servers import Servers
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [pytest.mark.asyncio,
-              pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH to drive")]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as driver:
-        launched = await driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
+pytestmark = [pytest.mark.asyncio, NEEDS_CHROMIUM]
+__all__ = ["browser"]
 
 
 async def outcome_of(events: EventLog, media_id: str) -> object:
