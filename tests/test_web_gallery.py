@@ -204,3 +204,14 @@ async def test_the_owner_sees_a_failed_media_with_its_reason_and_nobody_else_see
         assert status_code == 200 and 'data-status="failed"' in text
         assert re.search(r'id="status">Processing failed: \S', text), text
         assert media in tiles((await page(http, f"{server.url}/u/ada"))[1])
+
+
+async def test_the_pages_own_files_are_served_and_any_other_name_is_a_page_shaped_404(
+        shared_server: Running, shared_http: aiohttp.ClientSession) -> None:
+    async with shared_http.get(f"{shared_server.url}/static/site.css") as answer:
+        assert answer.status == 200 and answer.content_type == "text/css"
+        assert ".tiles" in await answer.text()
+    for name in ("nope.js", "..%2Fgateway.py", "site.css%00", "gateway.py"):
+        async with shared_http.get(f"{shared_server.url}/static/{name}") as answer:
+            assert answer.status == 404, name
+            assert answer.content_type == "text/html" and "There is no such file" in await answer.text()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from gateways.kit.descriptor import Gateway
 from gateways.kit.login import UNAVAILABLE
 from gateways.kit.refusal import ErrorStyle
-from gateways.web import console, gallery, placeholder, signin, templating
+from gateways.web import assets, console, gallery, placeholder, signin, templating
 
-STATIC = Path(__file__).parent / "static"
 # People get their refusals as pages; the API routes keep their protocols' JSON.
 PAGES = ErrorStyle(codes=False, html=True, not_found="There is no page here",
                    # Every page reads the sign-in first, so its words are the ones a page shows while the log is away.
@@ -24,7 +21,7 @@ def add_routes(app: web.Application) -> None:
     console.add_routes(app)
     gallery.add_routes(app)
     placeholder.add_routes(app)
-    app.router.add_static("/static/", STATIC)
+    assets.add_routes(app)
 
 
 GATEWAY = Gateway(name="web", routes=add_routes, errors=PAGES)
