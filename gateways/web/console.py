@@ -26,7 +26,7 @@ from gateways.web.console_queue import backlogs
 from gateways.web.session import see_other
 from gateways.web.templating import page
 from store.queries.failures import all_failed, failed_count, failed_media, failure
-from store.rebuilds import Rebuild, rebuilds
+from store.rebuilds import rebuilds
 from store.usage import Usage, usage
 
 FORM = FormCaps(max_bytes=4 * 1024, max_fields=4, max_name=32, max_value=256)
@@ -44,6 +44,11 @@ class Lag(msgspec.Struct, frozen=True):
     def behind(self) -> int:
         """What this server's projection has still to fold."""
         return max(0, self.head - self.applied)
+
+    @property
+    def percent(self) -> int:
+        """How much of the log is folded, for a rebuild's progress."""
+        return min(100, self.applied * 100 // self.head) if self.head else 100
 
 
 class Failed(msgspec.Struct, frozen=True):
@@ -72,10 +77,6 @@ def _storage(services: Services) -> list[Storage]:
             (("Blobs", config.blobs), ("Renditions", config.renditions), ("Variants", config.variants))]
 
 
-def _percent(rebuild: Rebuild, head: int) -> int:
-    return min(100, rebuild.applied * 100 // head) if head else 100
-
-
 async def show(request: web.Request) -> web.StreamResponse:
     await admin(request)
     services = request.app[SERVICES]
@@ -89,7 +90,7 @@ async def show(request: web.Request) -> web.StreamResponse:
         "failures": [_failed(row) for row in await failed_media(projection, SHOWN_FAILURES)],
         "failures_total": await failed_count(projection),
         "live": live,
-        "rebuilds": [(rebuild, _percent(rebuild, head)) for rebuild in building],
+        "rebuilds": [Lag(rebuild.name, rebuild.applied, head) for rebuild in building],
         "events": await last_events(services.events, head),
         "head": head,
         "storage": await asyncio.to_thread(_storage, services),
