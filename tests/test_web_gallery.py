@@ -12,6 +12,7 @@ import pytest
 import pyvips
 
 from store.queries.gallery import public_media, users_media
+from tests import images
 from tests.servers import Running
 from tests.test_mastodon_statuses import status
 from tests.test_posts import Api, api
@@ -215,3 +216,27 @@ async def test_the_pages_own_files_are_served_and_any_other_name_is_a_page_shape
         async with shared_http.get(f"{shared_server.url}/static/{name}") as answer:
             assert answer.status == 404, name
             assert answer.content_type == "text/html" and "There is no such file" in await answer.text()
+
+
+async def test_an_unposted_pumpio_upload_shows_to_its_signed_in_owner_alone(
+        shared_server: Running, shared_http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    server = shared_server
+    pump = await login(server, "ada")
+    uploaded = await pump.upload(images.jpeg(tmp_path / "private.jpg", 640, 480, seed=30).read_bytes())
+    assert uploaded.status == 200, uploaded.json
+    media = uploaded.json["id"].rsplit("/", 1)[-1]
+    assert await server.projection.wait_for(await server.events.last_seq(), 10.0)
+    async with jar() as http:
+        await signed_in(server.url, http, "ada", "ada-password")
+        status_code, text = await page(http, f"{server.url}/u/ada/m/{media}")
+        assert status_code == 200, text
+        image = re.search(r'<img class="photo" id="media-image" src="([^"]+)"', text)
+        assert image
+        async with http.get(image.group(1)) as answer:
+            # The owner's own browser: the login cookie stands in for a signed pump.io request.
+            assert answer.status == 200 and answer.headers["Cache-Control"].startswith("private")
+        await signed_in(server.url, http, "bob", "bob-password")
+        async with http.get(image.group(1)) as answer:
+            assert answer.status == 404
+    async with shared_http.get(image.group(1)) as answer:
+        assert answer.status == 404

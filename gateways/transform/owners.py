@@ -1,16 +1,18 @@
-"""Who may fetch the files of a pump.io upload nothing has posted yet: its owner, by a signed OAuth 1.0a request.
+"""Who may fetch the files of a pump.io upload nothing has posted yet: its owner, and nobody else.
 
 On pump.io an upload is private until a `post` activity shares it (pump.io serves its file to the author
 and to the post's recipients only). Here anyone else is answered as if the files did not exist, whatever
-they send; so is a request without OAuth credentials, such as a browser's for an `<img>`. The owner signs
-the file request like any other pump.io call: in the Authorization header, or in the query (`oauth_*`
-parameters), which makes a URL a browser can open once, the nonce being spent on the first use.
+they send. The owner signs the file request like any other pump.io call: in the Authorization header, or
+in the query (`oauth_*` parameters), which makes a URL a browser can open once, the nonce being spent on
+the first use. In the gallery the owner's browser sends the site's login cookie instead; the cookie is
+`SameSite=Lax`, so another site's `<img>` never carries it.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from gateways.kit.login import COOKIE, Login
 from gateways.kit.refusal import Refusal
 from gateways.pumpio.oauth import authenticate
 from gateways.transform.source import Shown
@@ -28,7 +30,7 @@ async def may_fetch(request: web.Request, found: Shown) -> bool:
     if found.owners is None:
         return True
     if not _signed(request):
-        return False
+        return await _signed_in_owner(request, found)
     try:
         principal = await authenticate(request)
     except Refusal as refusal:
@@ -37,3 +39,9 @@ async def may_fetch(request: web.Request, found: Shown) -> bool:
             raise
         return False
     return principal.user_id in found.owners
+
+
+async def _signed_in_owner(request: web.Request, found: Shown) -> bool:
+    if COOKIE not in request.cookies or found.owners is None:
+        return False
+    return (await Login.of(request)).signed_in() in found.owners
