@@ -15,6 +15,7 @@ import pytest
 from core.events import Focus
 from gateways.kit.media import MediaView
 from gateways.kit.media_changes import BadFocus, DescriptionTooLong, check_description, focus_of, focus_point
+from gateways.web.session import Viewer
 from store.queries.media import media_by_id
 from tests import images
 from tests.servers import Running, bearer
@@ -235,7 +236,7 @@ def render_forms(media: MediaView, owner: str = "ada") -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("gateways.web", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     forms = env.get_template("owner_forms.html").render(media=media, owner=owner,
-                                                         viewer={"user_id": owner, "csrf": 'tok"en'})
+                                                         viewer=Viewer(user_id=owner, csrf='tok"en'))
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title></head><body>'
             f'<img id="media-image" src="/x.png" alt="">{forms}</body></html>')
 
