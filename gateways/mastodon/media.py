@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
 from aiohttp import web
 
-from core.events import Focus, MediaDeleted, MediaUpdated
+from core.events import Focus
 from core.kinds import is_av, is_played
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways.kit import bodies, multipart, writes
+from gateways.kit import bodies, media_changes, multipart
 from gateways.kit.bodies import FormCaps
 from gateways.kit.ingest import Checked, record, stage
 from gateways.kit.media import media_view
@@ -26,7 +24,7 @@ from gateways.mastodon import errors
 from gateways.mastodon.render import attachment
 from gateways.mastodon.settings import MastodonSettings
 from gateways.mastodon.thumbnails import ThumbnailPart, set_thumbnail, stage_thumbnail, takes_thumbnail
-from store.queries.media import in_use, media_by_id
+from store.queries.media import media_by_id
 from store.readmodel import FAILED, READY
 
 # Room for the multipart framing and the text fields around the file.
@@ -50,20 +48,17 @@ def requires(*scopes: str) -> Callable[[Handler], Callable[[web.Request], Awaita
 
 
 def parse_focus(value: str) -> Focus:
-    parts = value.split(",")
     try:
-        x, y = (float(p) for p in parts)
-    except ValueError:
+        return media_changes.focus_of(value)
+    except media_changes.BadFocus:
         raise Refusal(422, errors.BAD_FOCUS) from None
-    if not all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in (x, y)):
-        raise Refusal(422, errors.BAD_FOCUS)
-    return Focus(x=x, y=y)
 
 
 def check_description(value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise Refusal(422, errors.description_too_long(limit))
-    return value
+    try:
+        return media_changes.check_description(value, limit)
+    except media_changes.DescriptionTooLong:
+        raise Refusal(422, errors.description_too_long(limit)) from None
 
 
 class Uploaded(msgspec.Struct, frozen=True):
@@ -316,10 +311,7 @@ async def _update(request: web.Request, media_id: str, form: dict[str, str]) -> 
         description = check_description(form["description"], config.description_limit)
     if form.get("focus"):
         focus = parse_focus(form["focus"])
-    if description is None and focus is None:
-        return
-    event = MediaUpdated(at=time.time(), media_id=media_id, description=description, focus=focus)
-    await writes.append(request, event, msg_id=f"{media_id}.updated.{time.time_ns()}")
+    await media_changes.update(request, media_id, description=description, focus=focus)
 
 
 @requires("write", "write:media")
@@ -342,12 +334,10 @@ async def put_media(request: web.Request, principal: Principal) -> web.StreamRes
 @requires("write", "write:media")
 async def delete_media(request: web.Request, principal: Principal) -> web.StreamResponse:
     row = await _owned(request, principal)
-    if await in_use(request.app[SERVICES].projection, row["media_id"]):
-        raise Refusal(422, errors.IN_USE)
-    # An image posted to pump.io feeds leaves a delete activity there, as a pump.io delete would.
-    await writes.append(request, MediaDeleted(at=time.time(), media_id=row["media_id"], owner_id=row["owner_id"],
-                                              published=row["published_at"] is not None),
-                        msg_id=f"{row['media_id']}.deleted")
+    try:
+        await media_changes.delete(request, row)
+    except media_changes.InUse:
+        raise Refusal(422, errors.IN_USE) from None
     return web.json_response({})
 
 
