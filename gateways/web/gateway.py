@@ -9,7 +9,7 @@ from aiohttp import web
 from gateways.kit.descriptor import Gateway
 from gateways.kit.login import UNAVAILABLE
 from gateways.kit.refusal import ErrorStyle
-from gateways.web import console, signin, templating
+from gateways.web import console, signin, templating, upload
 
 STATIC = Path(__file__).parent / "static"
 # People get their refusals as pages; the API routes keep their protocols' JSON.
@@ -22,6 +22,7 @@ def add_routes(app: web.Application) -> None:
     templating.setup(app)
     signin.add_routes(app)
     console.add_routes(app)
+    upload.add_routes(app)
     app.router.add_static("/static/", STATIC)
 
 
