@@ -24,8 +24,8 @@ from aiohttp import web
 
 from core.ids import check_password
 from core.log import LogUnavailable
+from gateways.kit.catchup import once_caught_up
 from gateways.kit.keyvalue import shared_secret
-from gateways.kit.principal import once_caught_up
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from store.queries.users import user_by_id

@@ -3,28 +3,29 @@
 Tokens are looked up by hash in the local projection. A request with an unknown token waits briefly for
 the projection to reach the head of the log, so a token created a moment ago (by `mediaplex token
 create`, or through another replica) works at once.
+
+The site's own pages call the same endpoints without a token: the login cookie counts, but only together
+with an `X-CSRF-Token` header equal to that login's CSRF token. A page on another site can make a browser
+send the cookie, never that header (it cannot read the token, and a custom header on a cross-origin
+request needs a CORS preflight nobody here answers), so the cookie alone never acts.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import hmac
 
 import msgspec
 from aiohttp import web
 
 from core.ids import token_hash
-from core.log import EventLog, LogUnavailable
+
+# Re-exported for the gateways that import them from here.
+from gateways.kit.catchup import caught_up as caught_up
+from gateways.kit.catchup import once_caught_up as once_caught_up
+from gateways.kit.login import Login
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from store.queries.tokens import bearer_token
-from store.reader import ProjectionReader
-
-T = TypeVar("T")
-
-# How long a miss waits for the projection to catch up with the log before it counts as unknown.
-CATCH_UP = 3.0
 
 TOKEN_INVALID = "The access token is invalid"
 OUT_OF_SCOPE = "This action is outside the authorized scopes"
@@ -35,12 +36,19 @@ INSUFFICIENT_SCOPE = "insufficient_scope"
 USER_REQUIRED = "This method requires an authenticated user"
 USER_REQUIRED_CODE = "user_required"
 
+CSRF_HEADER = "X-CSRF-Token"
+# What a signed-in visitor of the site's pages may do there: anything they could with a token of their own.
+SITE_SCOPES = frozenset({"read", "write"})
+
 
 class Principal(msgspec.Struct, frozen=True):
     user_id: str
     scopes: frozenset[str]
-    # The app the user signed in to; "" for a token the operator made.
+    # The app the user signed in to; "" for a token the operator made, or for the site's own pages.
     client_id: str = ""
+    # Signed in on the site's own pages (the login cookie and its CSRF token), not an app holding a token:
+    # what the operator allows apps (presigned video, say) need not bind the site itself.
+    site_login: bool = False
 
     def allows(self, *wanted: str) -> bool:
         # "write" grants every "write:*"; "read" every "read:*".
@@ -54,20 +62,6 @@ def bearer(request: web.Request) -> str | None:
         return value.strip()
     # Mastodon also takes the token as a parameter, which some clients use for media URLs.
     return request.query.get("access_token") or None
-
-
-async def caught_up(events: EventLog, projection: ProjectionReader, timeout: float = CATCH_UP) -> bool:
-    """Waits until the projection holds everything the log had a moment ago; False when it did not in time.
-
-    Raises LogUnavailable when the log does not say where its head is in time: without the head nobody
-    can tell a missing row from one not folded yet, so the caller answers 503 rather than "not found".
-    """
-    try:
-        async with asyncio.timeout(timeout):
-            head = await events.last_seq()
-    except TimeoutError as exc:
-        raise LogUnavailable("the log did not say where its head is") from exc
-    return await projection.wait_for(head, timeout)
 
 
 class Grant(msgspec.Struct, frozen=True):
@@ -96,19 +90,15 @@ async def grant(request: web.Request) -> Grant | None:
     return found
 
 
-async def once_caught_up(app: web.Application, lookup: Callable[[], Awaitable[T | None]]) -> T | None:
-    """`lookup`, and again once the projection reached the head of the log when it found nothing: what it
-    looks for may have been written a moment ago, through another replica or the CLI."""
-    found = await lookup()
-    if found is None:
-        services = app[SERVICES]
-        if await caught_up(services.events, services.projection):
-            found = await lookup()
-    return found
-
-
 async def resolve(request: web.Request) -> Principal | None:
-    """The user behind the request's token; None without a token, with one nobody issued, or an app's own."""
+    """The user behind the request's token, else behind its login cookie and CSRF header; None without
+    either, with a token nobody issued, or with an app's own token.
+
+    A token wins when both came: whatever it says (unknown, an app's own) is the answer, so a page's cookie
+    never turns a refused token into a user.
+    """
+    if bearer(request) is None:
+        return await _site_login(request)
     found = await grant(request)
     if found is None or not found.user_id:
         return None
@@ -126,6 +116,19 @@ async def require(request: web.Request, *scopes: str) -> Principal:
     if not found.allows(*scopes):
         raise Refusal(403, OUT_OF_SCOPE, code=INSUFFICIENT_SCOPE)
     return found
+
+
+async def _site_login(request: web.Request) -> Principal | None:
+    sent = request.headers.get(CSRF_HEADER)
+    # Without the header the cookie is not even read: it must never act on its own. The token is hex, so
+    # anything else (a header read as Latin-1, say) cannot match.
+    if not sent or not sent.isascii():
+        return None
+    login = await Login.of(request)
+    user_id = login.signed_in()
+    if login.fresh or not user_id or not hmac.compare_digest(sent.encode(), login.csrf.encode()):
+        return None
+    return Principal(user_id=user_id, scopes=SITE_SCOPES, site_login=True)
 
 
 async def _lookup(request: web.Request) -> Grant | None:

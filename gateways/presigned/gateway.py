@@ -40,7 +40,8 @@ GATEWAY = Gateway(
              "key that signs presigned upload URLs; empty: one generated key kept in the broker "
              "and shared by every replica"),
         Flag("presigned_size_limit", "--presigned-size-limit", "largest presigned upload in bytes"),
-        Flag("presigned_av", "--presigned-av", "grant uploads of video and audio too (yes/no)"),
+        Flag("presigned_av", "--presigned-av",
+             "grant apps uploads of video and audio too (yes/no); the site's upload page always may"),
         Flag("upload_url_ttl", "--upload-url-ttl", "seconds an upload URL stays valid"),
     ),
     limits=LIMITS,

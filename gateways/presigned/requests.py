@@ -12,7 +12,7 @@ from core.events import MediaRequested
 from core.ids import new_media_id
 from core.kinds import AV_CONTAINERS
 from gateways.kit import bodies
-from gateways.kit.principal import require
+from gateways.kit.principal import Principal, require
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.kit.writes import append
@@ -51,6 +51,14 @@ def _text(value: str | None, name: str) -> str:
     return value
 
 
+def granted_types(settings: PresignedSettings, user: Principal) -> tuple[str, ...]:
+    """What `user` may be granted: video and audio where the operator lets apps upload them, and always for
+    the site's own upload page, since the pipeline processes them; `presigned_av` is about the apps."""
+    if settings.presigned_av or user.site_login:
+        return (*IMAGE_TYPES, *sorted(AV_CONTAINERS))
+    return IMAGE_TYPES
+
+
 async def request_upload(request: web.Request) -> web.Response:
     user = await require(request, "write:media")
     body = await _body(request)
@@ -63,7 +71,7 @@ async def request_upload(request: web.Request) -> web.Response:
     config = app[SERVICES].config
     settings = config.settings(PresignedSettings)
     content_type = _text(body.content_type, "contentType").strip().lower()
-    granted = (*IMAGE_TYPES, *sorted(AV_CONTAINERS)) if settings.presigned_av else IMAGE_TYPES
+    granted = granted_types(settings, user)
     if content_type not in granted:
         raise Refusal(415, f"contentType must be one of {', '.join(granted)}",
                       code="unsupported_media_type", parameter="contentType")

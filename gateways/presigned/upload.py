@@ -14,6 +14,7 @@ import time
 import aiohttp
 from aiohttp import web
 
+from core.kinds import AV_CONTAINERS
 from core.log import Conflict
 from core.ports import TooLarge
 from core.probe import Limits, MediaRejected
@@ -23,7 +24,6 @@ from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.presigned.claims import open_claims
 from gateways.presigned.requests import SIGNER
-from gateways.presigned.settings import PresignedSettings
 from gateways.presigned.signing import grant_from
 from gateways.presigned.status import Found, lookup, render, view
 
@@ -103,7 +103,9 @@ async def _receive(request: web.Request, found: Found, content_type: str, cap: i
     app = request.app
     blobs = app[SERVICES].blobs
     try:
-        takes_av = app[SERVICES].config.settings(PresignedSettings).presigned_av
+        # The signed URL is the permission: POST /media granted a video or audio type only to whom it may
+        # (apps under --presigned-av, the site's own upload page always), and the bytes must be of that type.
+        takes_av = content_type in AV_CONTAINERS
         checked: Checked = await stage(blobs, request.content.iter_chunked(CHUNK), max_bytes=cap, limits=LIMITS,
                                        expect=content_type, whole=True, max_av_bytes=cap if takes_av else None)
     except TooLarge:

@@ -7,7 +7,7 @@ from aiohttp import web
 from gateways.kit.descriptor import Gateway
 from gateways.kit.login import UNAVAILABLE
 from gateways.kit.refusal import ErrorStyle
-from gateways.web import assets, console, gallery, owner, placeholder, signin, templating
+from gateways.web import assets, console, gallery, owner, placeholder, signin, templating, upload
 
 # People get their refusals as pages; the API routes keep their protocols' JSON.
 PAGES = ErrorStyle(codes=False, html=True, not_found="There is no page here",
@@ -21,6 +21,7 @@ def add_routes(app: web.Application) -> None:
     console.add_routes(app)
     gallery.add_routes(app)
     owner.add_routes(app)
+    upload.add_routes(app)
     placeholder.add_routes(app)
     assets.add_routes(app)
 
