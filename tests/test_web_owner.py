@@ -208,27 +208,46 @@ async def test_the_owner_confirms_and_deletes_a_media(shared_server: Running, tm
         assert answer.status == 404
 
 
-async def test_a_media_in_a_post_is_not_deleted(shared_server: Running, tmp_path: Path) -> None:
+async def test_a_media_in_a_post_beside_others_is_not_deleted_and_one_alone_goes_with_its_post(
+        shared_server: Running, tmp_path: Path) -> None:
     running = shared_server
     media_id = await uploaded(running, "hal", tmp_path)
-    async with aiohttp.ClientSession() as api, \
-            api.post(f"{running.url}/api/v1/statuses", json={"status": "look", "media_ids": [media_id]},
-                     headers=bearer(await running.token("hal"))) as answer:
-        assert answer.status == 200, await answer.text()
+    other = await uploaded(running, "hal", tmp_path)
+    alone = await uploaded(running, "hal", tmp_path)
+    token = await running.token("hal")
+    posts = []
+    async with aiohttp.ClientSession() as api:
+        for attached in ([media_id, other], [alone]):
+            async with api.post(f"{running.url}/api/v1/statuses", json={"status": "look", "media_ids": attached},
+                                headers=bearer(token)) as answer:
+                assert answer.status == 200, await answer.text()
+                posts.append((await answer.json())["id"])
     page = f"{running.url}/u/hal/m/{media_id}"
     async with jar() as http:
         csrf = await signed(running, http, "hal")
         before = await running.events.last_seq()
         async with http.post(f"{page}/delete", data={"csrf_token": csrf}) as answer:
-            await refused_page(answer, 422, "This media is shown in a post or as a profile picture")
+            await refused_page(answer, 422, "in a post beside other media")
         assert await running.events.last_seq() == before
         assert await media_by_id(running.projection, media_id) is not None
         # Its description can still be changed: the owner's alt text, wherever it is shown.
         async with http.post(f"{page}/description", data={"csrf_token": csrf, "description": "posted"},
                              allow_redirects=False) as answer:
             assert answer.status == 303
+        # A media its post shows alone, as the upload page posts each file: the page says the post goes too.
+        async with http.get(f"{running.url}/u/hal/m/{alone}/delete") as answer:
+            text = await answer.text()
+            assert answer.status == 200 and 'id="delete-post"' in text and "“look”" in text
+        async with http.post(f"{running.url}/u/hal/m/{alone}/delete", data={"csrf_token": csrf},
+                             allow_redirects=False) as answer:
+            assert answer.status == 303, await answer.text()
     row = await media_by_id(running.projection, media_id)
     assert row is not None and row["description"] == "posted"
+    assert await media_by_id(running.projection, alone) is None
+    async with aiohttp.ClientSession() as api:
+        for post, status in zip(posts, (200, 404), strict=True):
+            async with api.get(f"{running.url}/api/v1/statuses/{post}", headers=bearer(token)) as answer:
+                assert answer.status == status
 
 
 def render_forms(media: MediaView, owner: str = "ada") -> str:

@@ -99,8 +99,9 @@ async def test_the_page_shows_the_form_its_script_needs(make_server: Servers) ->
     assert re.findall(r"<script[^>]*>", text) == ['<script src="/static/upload.js" defer>']
     assert re.search(r'<input type="file" id="upload-files" name="files" multiple accept="image/\*,video/\*,audio/\*">',
                      text)
-    for element in ('id="upload-form"', 'id="upload-description"', 'type="checkbox" id="upload-public" name="public" checked',
-                    'id="upload-start"', '<ul id="upload-list"', 'data-owner="ada"', f'data-max-bytes="{CAP}"'):
+    for element in ('id="upload-form"', 'id="upload-description"',
+                    'type="checkbox" id="upload-public" name="public" checked', 'id="upload-start"',
+                    '<ul id="upload-list"', 'data-owner="ada"', f'data-max-bytes="{CAP}"'):
         assert element in text
     csrf = re.search(r'data-csrf="([0-9a-f]{64})"', text)
     # The token the sign-out form carries: one login, one token.

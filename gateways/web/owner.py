@@ -12,22 +12,27 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateways.kit import bodies, media_changes
+from gateways.kit import attachments, bodies, media_changes, post_events, writes
 from gateways.kit.bodies import FormCaps
 from gateways.kit.media import media_view
+from gateways.kit.post_events import attached
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.mastodon.settings import MastodonSettings
 from gateways.web.session import Viewer, checked_form, see_other, signed_in
 from gateways.web.templating import page
+from store.queries.comments import commented
 from store.queries.media import media_by_id
+from store.queries.posts import post_by_id
+from store.queries.users import avatar_id
 
 # The focus and delete forms: a token and two short numbers.
 FORM = FormCaps(max_bytes=4 * 1024, max_fields=4, max_name=32, max_value=256)
 NO_MEDIA = "There is no such media here"
 BAD_FOCUS = ("The focus point must be two numbers from -1 to 1: x from the left edge (-1) to the right (1), "
              "y from the bottom (-1) to the top (1)")
-IN_USE = "This media is shown in a post or as a profile picture; remove it there before deleting it"
+IN_USE = ("This media is shown as a profile picture or in a post beside other media; remove it there before "
+          "deleting it")
 NO_DESCRIPTION = "The form carries no description"
 
 
@@ -86,15 +91,43 @@ async def set_focus(request: web.Request) -> web.StreamResponse:
     return see_other(page_of(row["owner_id"], row["media_id"]))
 
 
+async def its_post(request: web.Request, row: sqlite3.Row) -> sqlite3.Row | None:
+    """The owner's post that shows this media and nothing else, as the upload page posts each file: deleting
+    the media deletes that post with it. None for no post, or one that shows more than this media."""
+    if row["post_id"] is None:
+        return None
+    projection = request.app[SERVICES].projection
+    post = await projection.read(lambda conn: post_by_id(conn, row["post_id"]))
+    if post is None or post["author"] != row["owner_id"] or attached(post) != (row["media_id"],):
+        return None
+    return post
+
+
 async def confirm_delete(request: web.Request) -> web.StreamResponse:
     row = await owned(request, await signed_in(request))
     media = media_view(row, request.app[SERVICES].config.base_url)
-    return await page(request, "delete.html", {"media": media, "owner": row["owner_id"]})
+    post = await its_post(request, row)
+    return await page(request, "delete.html", {"media": media, "owner": row["owner_id"],
+                                               "post_text": None if post is None else post["text"] or ""})
+
+
+async def _delete_post(request: web.Request, post: sqlite3.Row) -> None:
+    services = request.app[SERVICES]
+    event = post_events.deleted(post, await commented(services.projection, post))
+    await writes.append(request, event, msg_id=f"post.{post['post_id']}.deleted")
+    await attachments.release(services.buckets, event.attachments, post["post_id"])
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
     form = await bodies.read_form(request, FORM)
     row = await owned(request, await checked_form(request, form))
+    post = await its_post(request, row)
+    if post is not None:
+        # A profile picture stays, and so does the post showing it.
+        if await avatar_id(request.app[SERVICES].projection, row["owner_id"]) == row["media_id"]:
+            raise Refusal(422, IN_USE)
+        await _delete_post(request, post)
+        row = await owned(request, await checked_form(request, form))
     try:
         await media_changes.delete(request, row)
     except media_changes.InUse:
