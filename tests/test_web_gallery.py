@@ -12,11 +12,12 @@ import pytest
 import pyvips
 
 from store.queries.gallery import public_media, users_media
-from tests import images
+from tests import avsamples, images
 from tests.servers import Running
 from tests.test_mastodon_statuses import status
 from tests.test_posts import Api, api
-from tests.test_pumpio_feed import login
+from tests.test_pumpio_collections import add, album, local
+from tests.test_pumpio_feed import login, posted_image
 from tests.test_web_console import jar, strict_html
 from tests.test_web_signin import signed_in
 
@@ -137,8 +138,6 @@ async def test_user_text_is_text_on_every_page(
 
 async def test_video_and_audio_pages_have_players(
         shared_server: Running, shared_http: aiohttp.ClientSession, tmp_path: Path) -> None:
-    from tests import avsamples
-
     server = shared_server
     ada = await api(server, shared_http, "ada")
     clip = avsamples.h264_mp4(tmp_path / "clip.mp4")
@@ -240,3 +239,45 @@ async def test_an_unposted_pumpio_upload_shows_to_its_signed_in_owner_alone(
             assert answer.status == 404
     async with shared_http.get(image.group(1)) as answer:
         assert answer.status == 404
+
+
+async def test_a_users_page_shows_collections_and_their_public_media(
+        shared_server: Running, tmp_path: Path) -> None:
+    server = shared_server
+    pump = await login(server, "cy")
+    birds = await album(pump, "Birds & herons")
+    heron = await posted_image(pump, tmp_path, seed=40, displayName="Heron")
+    await album(pump, "Empty so far")
+    await add(pump, heron, birds)
+    async with aiohttp.ClientSession() as http:
+        status_code, text = await page(http, f"{server.url}/u/cy")
+        assert status_code == 200
+        sections = re.findall(r'<section class="collection"[\s\S]*?</section>', text)
+        # A collection with nothing to show is left out.
+        assert len(sections) == 1 and "Birds &amp; herons" in sections[0]
+        assert tiles(sections[0]) == [local(heron["id"])]
+        status_code, text = await page(http, f"{server.url}/u/cy/m/{local(heron['id'])}")
+        assert 'id="in-collections"' in text and "Birds &amp; herons" in text
+        # The pump.io title is the page's heading.
+        assert "<h1>Heron</h1>" in text
+
+
+async def test_an_audio_page_has_a_player_and_its_cover(
+        shared_server: Running, shared_http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    server = shared_server
+    ada = await api(server, shared_http, "ada")
+    song = avsamples.mp3(tmp_path / "song.mp3", cover=(320, 320))
+    form = aiohttp.FormData()
+    form.add_field("file", song.read_bytes(), filename="song.mp3", content_type="audio/mpeg")
+    async with shared_http.post(f"{server.url}/api/v2/media", data=form, headers=ada.headers()) as answer:
+        assert answer.status == 202, await answer.text()
+        audio = (await answer.json())["id"]
+    deadline = time.monotonic() + 60
+    while (await ada.call("GET", f"/api/v1/media/{audio}")).status != 200:
+        assert time.monotonic() < deadline, "the audio was not processed"
+        await server.projection.wait_for(await server.events.last_seq() + 1, 0.5)
+    assert (await status(ada, "a song", [audio], visibility="public")).status == 200
+    status_code, text = await page(shared_http, f"{server.url}/u/ada/m/{audio}")
+    assert status_code == 200
+    assert re.search(r'<audio id="player" controls preload="metadata" src="[^"]+/original\.mp3">', text), text
+    assert '<img class="photo"' in text, "the cover art is shown above the player"
