@@ -78,6 +78,24 @@ async def test_a_user_uploads_looks_edits_and_deletes_in_a_browser(
 
     await until("three uploads ready", settled)
     await watched.shot("uploaded")
+
+    # Refusals read as words in the file's row: a type the server does not take, and a file over the cap.
+    (tmp_path / "notes.txt").write_text("not a picture")
+    (tmp_path / "huge.png").write_bytes(b"\x89PNG" + bytes(9 * 1024 * 1024))
+    await page.set_input_files("#upload-files", [str(tmp_path / "notes.txt"), str(tmp_path / "huge.png")])
+    await page.click("#upload-start")
+
+    async def refused() -> bool:
+        states = await page.eval_on_selector_all(".upload-item", "rows => rows.map(r => r.dataset.state)")
+        return list(states)[3:] == ["refused"] * 2
+
+    await until("two refusals", refused)
+    said = await page.eval_on_selector_all(".upload-item .upload-status", "rows => rows.map(r => r.textContent)")
+    assert "contentType must be one of" in said[3] and "at most 8388608 bytes" in said[4], said
+    assert not any(text.lstrip().startswith("{") for text in said), said
+    # The browser reports the refused request itself; nothing else went wrong.
+    assert [error for error in watched.errors if "status of 415" not in error] == [] and len(watched.errors) == 1
+    watched.errors.clear()
     links = [await link.get_attribute("href") for link in await page.query_selector_all(".upload-item a.upload-link")]
     assert len(links) == 3 and all(link and link.startswith("/u/ada/m/") for link in links)
 
