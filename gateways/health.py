@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from core.metrics import Metrics
+from gateways.kit.access import access
+from gateways.kit.boundary import Styles, error_boundary
 from gateways.kit.openapi import Fragment, answer
 
 # What is not ready yet, by part ("nats", "projection", "processor"); empty when ready.
@@ -60,7 +62,9 @@ def fragment() -> Fragment:
 
 
 def create_app(metered: Metrics | None = None) -> web.Application:
-    """Only the health routes (and the metrics), for a process that runs no gateway."""
-    app = web.Application()
+    """Only the health routes (and the metrics), for a process that runs no gateway: its requests are
+    logged and counted like a gateway's, and its errors take the same plain shape."""
+    styles = Styles()
+    app = web.Application(middlewares=[access(styles, metered), error_boundary(styles)])
     add_routes(app, metered)
     return app
