@@ -46,6 +46,21 @@ async def described(user: Api, media: str, description: str) -> None:
     assert answer.status == 200, answer.json
 
 
+async def posted_played(user: Api, path: Path, content_type: str) -> str:
+    """A video or audio file `user` uploaded, waited for until processed, and posted publicly."""
+    form = aiohttp.FormData()
+    form.add_field("file", path.read_bytes(), filename=path.name, content_type=content_type)
+    async with user.http.post(f"{user.server.url}/api/v2/media", data=form, headers=user.headers()) as answer:
+        assert answer.status == 202, await answer.text()
+        media = str((await answer.json())["id"])
+    deadline = time.monotonic() + 60
+    while (await user.call("GET", f"/api/v1/media/{media}")).status != 200:
+        assert time.monotonic() < deadline, f"{path.name} was not processed"
+        await user.server.projection.wait_for(await user.server.events.last_seq() + 1, 0.5)
+    assert (await status(user, path.name, [media], visibility="public")).status == 200
+    return media
+
+
 def tiles(text: str) -> list[str]:
     return re.findall(r'<li class="tile" data-media="(\d+)"', text)
 
@@ -140,17 +155,7 @@ async def test_video_and_audio_pages_have_players(
         shared_server: Running, shared_http: aiohttp.ClientSession, tmp_path: Path) -> None:
     server = shared_server
     ada = await api(server, shared_http, "ada")
-    clip = avsamples.h264_mp4(tmp_path / "clip.mp4")
-    form = aiohttp.FormData()
-    form.add_field("file", clip.read_bytes(), filename="clip.mp4", content_type="video/mp4")
-    async with shared_http.post(f"{server.url}/api/v2/media", data=form, headers=ada.headers()) as answer:
-        assert answer.status == 202, await answer.text()
-        video = (await answer.json())["id"]
-    deadline = time.monotonic() + 60
-    while (await ada.call("GET", f"/api/v1/media/{video}")).status != 200:
-        assert time.monotonic() < deadline, "the video was not processed"
-        await server.projection.wait_for(await server.events.last_seq() + 1, 0.5)
-    assert (await status(ada, "a clip", [video], visibility="public")).status == 200
+    video = await posted_played(ada, avsamples.h264_mp4(tmp_path / "clip.mp4"), "video/mp4")
     status_code, text = await page(shared_http, f"{server.url}/u/ada/m/{video}")
     assert status_code == 200
     player = re.search(r'<video id="player" controls preload="metadata" src="([^"]+)" [^>]*>', text)
@@ -266,17 +271,7 @@ async def test_an_audio_page_has_a_player_and_its_cover(
         shared_server: Running, shared_http: aiohttp.ClientSession, tmp_path: Path) -> None:
     server = shared_server
     ada = await api(server, shared_http, "ada")
-    song = avsamples.mp3(tmp_path / "song.mp3", cover=(320, 320))
-    form = aiohttp.FormData()
-    form.add_field("file", song.read_bytes(), filename="song.mp3", content_type="audio/mpeg")
-    async with shared_http.post(f"{server.url}/api/v2/media", data=form, headers=ada.headers()) as answer:
-        assert answer.status == 202, await answer.text()
-        audio = (await answer.json())["id"]
-    deadline = time.monotonic() + 60
-    while (await ada.call("GET", f"/api/v1/media/{audio}")).status != 200:
-        assert time.monotonic() < deadline, "the audio was not processed"
-        await server.projection.wait_for(await server.events.last_seq() + 1, 0.5)
-    assert (await status(ada, "a song", [audio], visibility="public")).status == 200
+    audio = await posted_played(ada, avsamples.mp3(tmp_path / "song.mp3", cover=(320, 320)), "audio/mpeg")
     status_code, text = await page(shared_http, f"{server.url}/u/ada/m/{audio}")
     assert status_code == 200
     assert re.search(r'<audio id="player" controls preload="metadata" src="[^"]+/original\.mp3">', text), text
