@@ -242,7 +242,8 @@ class Server:
             f"  token:    {token}\n"
             "Upload an image through the Mastodon API:\n"
             f'  curl -H "Authorization: Bearer {token}" -F "file=@{sample}" '
-            f'-F "description=A first upload" {self.url}/api/v2/media'
+            f'-F "description=A first upload" {self.url}/api/v2/media\n'
+            f"Or open {self.url}/ in a browser, sign in as admin and upload from {self.url}/upload"
         )
 
     async def stop(self) -> None:
