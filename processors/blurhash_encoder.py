@@ -42,9 +42,11 @@ Floats = npt.NDArray[np.float32]
 
 
 def _libm() -> ctypes.CDLL:
-    name = ctypes.util.find_library("m")
-    # Without a separate libm (musl), the C library itself holds cosf and powf.
-    library = ctypes.CDLL(name) if name else ctypes.CDLL(None)
+    # The C encoder's module names no libm of its own: its cosf and powf come from the process,
+    # as these do. A Python built without libm in its own image still finds it by name.
+    library = ctypes.CDLL(None)
+    if not hasattr(library, "cosf"):
+        library = ctypes.CDLL(ctypes.util.find_library("m"))
     library.cosf.argtypes = [ctypes.c_float]
     library.cosf.restype = ctypes.c_float
     library.powf.argtypes = [ctypes.c_float, ctypes.c_float]
@@ -66,10 +68,10 @@ def _srgb_to_linear(value: int) -> float:
 
 def _cosines(side: int, components: int) -> Floats:
     """cos(pi * k * i / side) as the C encoder rounds it, one row per component k."""
-    table = np.array(
-        [[_cosf(float(_F32(math.pi * k * i / side))) for i in range(side)] for k in range(components)],
-        dtype=np.float32,
-    )
+    steps = np.arange(side, dtype=np.float64)
+    # M_PI * k * i / side in double, handed to cosf as a float: the C expression, in its order.
+    arguments = [((math.pi * k) * steps / side).astype(np.float32).tolist() for k in range(components)]
+    table = np.array([[_cosf(a) for a in row] for row in arguments], dtype=np.float32)
     table.flags.writeable = False
     return table
 
