@@ -233,9 +233,10 @@ class Projection:
                          row: RowKey | None = None) -> bool:
         """Run `check` now and again after applied batches until it holds or `timeout` runs out.
 
-        With `row` (table, primary key), `check` looks at that row only: it runs again only after a
-        batch that changed the row, or removed rows of its table by another column, or reached
-        inbox entries of its table. Otherwise it runs again after every batch.
+        With `row` (table, primary key), `check` must look at that row only: it runs again only after
+        a batch that changed the row, removed rows of its table by another column or delivered to
+        it (inbox), or one already under way when the caller began to wait, which could not know to
+        look. Without `row` it runs again after every batch.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
