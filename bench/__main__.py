@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import (
+    blurhash,
     eventlog,
     feedpage,
     hostile,
@@ -54,6 +55,7 @@ def measurements() -> tuple[Measurement, ...]:
         Measurement("feed", "8", "Feed paging", feedpage.run),
         Measurement("replicas", "9", "Processing throughput by processor replicas", replicas.run),
         Measurement("av", "10", "Video and audio", video.run),
+        Measurement("blurhash", "11", "BlurHash", blurhash.run),
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from store.projection import Projection
+from store.projection import Projection, RowKey
 
 T = TypeVar("T")
 
@@ -96,9 +96,10 @@ class LiveProjection:
         async with self.pinned() as projection:
             return await projection.wait_for(seq, timeout)
 
-    async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+    async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float, *,
+                         row: RowKey | None = None) -> bool:
         async with self.pinned() as projection:
-            return await projection.wait_until(check, timeout)
+            return await projection.wait_until(check, timeout, row=row)
 
     async def digest(self) -> tuple[int, str]:
         async with self.pinned() as projection:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import heapq
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -19,6 +21,8 @@ from store.changes import Deliver, Sweep
 from store.readmodel import TABLES, Change, Patch, Put, Remove, changes
 
 T = TypeVar("T")
+# A row of the read model: its table and its primary key.
+RowKey = tuple[str, Any]
 
 CHECKPOINT = "checkpoint"
 # Parameters per statement where the connection does not say: under SQLite's default limit (32,766
@@ -63,10 +67,16 @@ class Projection:
         self._read_conns: list[sqlite3.Connection] = []
         self._read_conns_lock = threading.Lock()
         self._write_conn: sqlite3.Connection | None = None
-        self._progress: asyncio.Condition | None = None
+        # Read-your-writes waiters, each a future the apply loop resolves when its wait may be
+        # over: by sequence (a heap), by row (changed by a batch), or after any batch.
+        self._by_seq: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._by_row: dict[RowKey, dict[int, asyncio.Future[None]]] = {}
+        self._by_batch: dict[int, asyncio.Future[None]] = {}
+        self._serial = 0
+        # Waiters a batch resolved, in all: what read-your-writes costs the apply loop.
+        self.wakeups = 0
 
     async def open(self) -> None:
-        self._progress = asyncio.Condition()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.applied = await self._on_writer(self._open_writer)
@@ -140,16 +150,34 @@ class Projection:
         fresh = [r for r in records if r.seq > self.applied]
         if not fresh:
             return self.applied
-        applied = await self._on_writer(self._write, fresh)
+        # Rows waited on now; a waiter that comes later is woken by this batch whatever it changed.
+        watched = frozenset(self._by_row)
+        known = self._serial
+        applied, rows, tables = await self._on_writer(self._write, fresh, watched)
         self.applied = applied
-        assert self._progress is not None
-        async with self._progress:
-            self._progress.notify_all()
+        self._wake(rows, tables, known)
         return applied
 
-    def _write(self, records: list[Record]) -> int:
+    def _wake(self, rows: frozenset[RowKey], tables: frozenset[str], known: int) -> None:
+        woken = 0
+        while self._by_seq and self._by_seq[0][0] <= self.applied:
+            woken += _resolve(heapq.heappop(self._by_seq)[2])
+        for key, waiting in self._by_row.items():
+            touched = key in rows or key[0] in tables
+            for serial, future in waiting.items():
+                if touched or serial > known:
+                    woken += _resolve(future)
+        for future in self._by_batch.values():
+            woken += _resolve(future)
+        self.wakeups += woken
+
+    def _write(self, records: list[Record], watched: frozenset[RowKey]) -> tuple[int, frozenset[RowKey],
+                                                                                    frozenset[str]]:
+        """(checkpoint, the watched rows the records changed, tables they swept or delivered to)."""
         conn = self._write_conn
         assert conn is not None
+        rows: frozenset[RowKey] = frozenset()
+        tables: frozenset[str] = frozenset()
         conn.execute("BEGIN IMMEDIATE")
         try:
             # The checkpoint read inside the transaction is the guard against a
@@ -160,38 +188,80 @@ class Projection:
                 for sql, params in self._statements.plan(fresh):
                     conn.execute(sql, params)
                 current = records[-1].seq
+                if watched:
+                    rows, tables = _touched(fresh, watched)
             conn.execute(f"UPDATE {CHECKPOINT} SET seq = ? WHERE id = 1", (current,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return int(current)
+        return int(current), rows, tables
+
+    def waiting(self) -> int:
+        """Callers waiting in wait_for or wait_until right now."""
+        return len(self._by_seq) + sum(map(len, self._by_row.values())) + len(self._by_batch)
+
+    def _next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
 
     async def wait_for(self, seq: int, timeout: float) -> bool:
-        """Read-your-writes: wait until the record at `seq` is applied."""
-        async def reached() -> bool:
-            return self.applied >= seq
+        """Read-your-writes: wait until the record at `seq` is applied.
 
-        return await self.wait_until(reached, timeout)
+        Only the batch that reaches `seq` wakes the caller; the batches before it do not.
+        """
+        if self.applied >= seq:
+            return True
+        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (seq, self._next_serial(), reached)
+        heapq.heappush(self._by_seq, entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await reached
+        except TimeoutError:
+            pass
+        finally:
+            if not reached.done() or reached.cancelled():
+                # Timed out or cancelled: not popped by a batch, or popped only as it was given up.
+                with contextlib.suppress(ValueError):
+                    self._by_seq.remove(entry)
+                    heapq.heapify(self._by_seq)
+                reached.cancel()
+        return self.applied >= seq
 
-    async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
-        """Re-run `check` after every applied batch until it holds or `timeout` runs out."""
-        assert self._progress is not None
+    async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float, *,
+                         row: RowKey | None = None) -> bool:
+        """Run `check` now and again after applied batches until it holds or `timeout` runs out.
+
+        With `row` (table, primary key), `check` must look at that row only: it runs again only after
+        a batch that changed the row, removed rows of its table by another column or delivered to
+        it (inbox), or one already under way when the caller began to wait, which could not know to
+        look. Without `row` it runs again after every batch.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             seen = self.applied
             if await check():
                 return True
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if loop.time() >= deadline:
                 return False
-            async with self._progress:
-                if self.applied == seen:
-                    try:
-                        await asyncio.wait_for(self._progress.wait(), remaining)
-                    except TimeoutError:
-                        return False
+            if self.applied != seen:
+                # A batch landed while the check ran, perhaps after it read: look again.
+                continue
+            woken: asyncio.Future[None] = loop.create_future()
+            serial = self._next_serial()
+            waiting = self._by_batch if row is None else self._by_row.setdefault(row, {})
+            waiting[serial] = woken
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await woken
+            except TimeoutError:
+                return False
+            finally:
+                del waiting[serial]
+                if row is not None and not waiting and self._by_row.get(row) is waiting:
+                    del self._by_row[row]
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -379,6 +449,36 @@ def _unique_chunks(keys: list[Any], params: list[T], size: int) -> Iterator[list
         seen.add(key)
     if chunk:
         yield chunk
+
+
+def _resolve(future: asyncio.Future[None]) -> int:
+    if future.done():
+        return 0
+    future.set_result(None)
+    return 1
+
+
+def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[frozenset[RowKey], frozenset[str]]:
+    """Which of the `watched` rows the changes name, and the watched tables they reach by another column."""
+    tables = {table for table, _ in watched}
+    pks = {t.name: t.pk for t in TABLES}
+    rows: set[RowKey] = set()
+    reached: set[str] = set()
+    for batch in batches:
+        for change in batch:
+            table = change.table
+            if table not in tables:
+                continue
+            if isinstance(change, Put):
+                key = change.row[pks[table]]
+            elif isinstance(change, Patch | Remove):
+                key = change.key
+            else:
+                reached.add(table)
+                continue
+            if (table, key) in watched:
+                rows.add((table, key))
+    return frozenset(rows), frozenset(reached)
 
 
 def _digest(conn: sqlite3.Connection) -> tuple[int, str]:

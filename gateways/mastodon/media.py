@@ -172,7 +172,7 @@ async def _wait_processed(request: web.Request, media_id: str, timeout: float) -
         latest = await _row(request, media_id)
         return latest is None or latest["status"] in (READY, FAILED)
 
-    await projection.wait_until(settled, timeout)
+    await projection.wait_until(settled, timeout, row=("media", media_id))
     if latest is None:
         raise Refusal(404, errors.NOT_FOUND)
     return latest

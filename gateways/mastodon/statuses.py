@@ -322,7 +322,7 @@ async def _replay(request: web.Request, post_id: str, viewer: str) -> web.Stream
     async def landed() -> bool:
         return await request.app[SERVICES].projection.read(lambda conn: post_by_id(conn, post_id)) is not None
 
-    await request.app[SERVICES].projection.wait_until(landed, writes.WAIT)
+    await request.app[SERVICES].projection.wait_until(landed, writes.WAIT, row=("posts", post_id))
     return web.json_response(await _one(request, post_id, viewer))
 
 

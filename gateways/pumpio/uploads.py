@@ -294,7 +294,8 @@ async def _settled(request: web.Request, media_id: str) -> sqlite3.Row | None:
         latest = await media_by_id(projection, media_id)
         return latest is None or latest["status"] in (READY, FAILED)
 
-    await projection.wait_until(done, request.app[SERVICES].config.settings(PumpSettings).pumpio_upload_wait)
+    await projection.wait_until(done, request.app[SERVICES].config.settings(PumpSettings).pumpio_upload_wait,
+                                row=("media", media_id))
     return latest
 
 
