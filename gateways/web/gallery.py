@@ -97,9 +97,10 @@ async def user(request: web.Request) -> web.StreamResponse:
     })
 
 
-def _html(text: str, via: str | None) -> Markup:
-    """A comment's or description's text as HTML: kept HTML cut to the whitelist again, plain text escaped."""
-    return Markup(safe_html(text)) if holds_html(via) else Markup("<p>{}</p>").format(text)
+def _html(text: str, kept_html: bool) -> Markup:
+    """A comment's, post's or description's text as HTML: kept HTML cut to the whitelist again, plain text
+    escaped."""
+    return Markup(safe_html(text)) if kept_html else Markup("<p>{}</p>").format(text)
 
 
 async def media(request: web.Request) -> web.StreamResponse:
@@ -114,18 +115,20 @@ async def media(request: web.Request) -> web.StreamResponse:
     around = await surroundings(projection, row, looking, AROUND)
     width, height = box(tile.media)
     description = tile.media.description or ""
+    post = around.post
     return await page(request, "media.html", {
         "owner": name,
         "tile": tile,
         "media": tile.media,
         "width": width,
         "height": height,
-        "description": _html(description, "pumpio" if tile.media.description_html else None) if description else "",
+        "description": _html(description, tile.media.description_html) if description else "",
         "created": utc(tile.media.created_at),
-        "comments": [(comment["author"], _html(comment["content"] or "", "pumpio"), utc(comment["published"] or 0))
+        # Comments are pump.io's, whose content is HTML.
+        "comments": [(comment["author"], _html(comment["content"] or "", True), utc(comment["published"] or 0))
                      for comment in around.comments],
-        "post": around.post,
-        "post_text": _html(around.post["text"] or "", around.post["via"]) if around.post is not None else "",
+        "post": post,
+        "post_text": _html(post["text"], holds_html(post["via"])) if post is not None and post["text"] else "",
         "collections": around.collections,
         "mine": looking == name,
     })
