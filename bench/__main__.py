@@ -28,6 +28,7 @@ from bench import (
     replicas,
     report,
     transform,
+    transform_peers,
     video,
 )
 from bench.common import FAILED, Outcome, Row, Settings
@@ -49,6 +50,7 @@ def measurements() -> tuple[Measurement, ...]:
         Measurement("latency", "2", "Upload to ready", latency.run),
         Measurement("ingest", "3", "Ingest", ingest.run),
         Measurement("transform", "4", "Transformations vs thumbor", transform.run),
+        Measurement("peers", "4", "Transformations vs the floor and ipx", transform_peers.run),
         Measurement("eventlog", "5", "Event log and projection", eventlog.run),
         Measurement("memory", "6", "Memory", memory.run),
         Measurement("hostile", "7", "Hostile inputs", hostile.run),
