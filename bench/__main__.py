@@ -49,6 +49,7 @@ def measurements() -> tuple[Measurement, ...]:
         Measurement("latency", "2", "Upload to ready", latency.run),
         Measurement("ingest", "3", "Ingest", ingest.run),
         Measurement("transform", "4", "Transformations vs thumbor", transform.run),
+        Measurement("cached", "4c", "Cached variants vs a handler answering from memory", transform.run_cached),
         Measurement("eventlog", "5", "Event log and projection", eventlog.run),
         Measurement("memory", "6", "Memory", memory.run),
         Measurement("hostile", "7", "Hostile inputs", hostile.run),

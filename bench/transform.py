@@ -1,5 +1,5 @@
 """4. Transformations: uncached throughput against thumbor on the same images, sizes and concurrency;
-cached against uncached.
+cached against uncached; a cached variant against a bare aiohttp handler answering its bytes from memory.
 
 thumbor is installed by the suite into a virtual environment of its own under .bench/ (kept between
 runs), pinned so that runs compare. Both servers read the same source bytes: the `original`
@@ -178,5 +178,77 @@ async def measure(settings: Settings) -> Outcome:
     return Outcome(rows=rows, notes=notes)
 
 
+async def repeated(session: aiohttp.ClientSession, url: str, count: int, headers: dict[str, str],
+                   status: int) -> float:
+    """Requests per second for fetching `url` `count` times at CONCURRENCY, each answer checked and read whole."""
+    left = iter(range(count))
+
+    async def worker() -> None:
+        for _ in left:
+            async with session.get(url, headers=headers) as response:
+                body = await response.read()
+                if response.status != status or (status == 200 and not body):
+                    raise CouldNotMeasure(f"GET {url} answered {response.status}: {body[:200]!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return count / (time.perf_counter() - started)
+
+
+async def measure_cached(settings: Settings) -> Outcome:
+    count = settings.scaled(4000, 400)
+    hits: list[float] = []
+    hit_refs: list[float] = []
+    fresh: list[float] = []
+    fresh_refs: list[float] = []
+    async with (
+        servers.ChildServer(settings.work / "server") as child,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session,
+    ):
+        sample = corpus.processing_corpus(settings.work / "corpus", 1)[0]
+        status, media = await servers.post_media(session, child.endpoint, "v1", sample.path.read_bytes(),
+                                                 sample.path.name, sample.content_type)
+        if status != 200 or not media.get("url"):
+            raise CouldNotMeasure(f"POST /api/v1/media answered {status} {media}")
+        url = f"{media['url']}?w={FIRST_WIDTH}&h={HEIGHT}&fit=clip&q=75&fm=jpg"
+        async with session.get(url) as response:
+            variant = await response.read()
+            etag = response.headers["ETag"]
+        body = settings.work / "variant.jpg"
+        body.write_bytes(variant)
+        async with servers.ChildServer(settings.work, task=["memory", str(body), "image/jpeg"]) as reference:
+            same = f"{reference.endpoint.url}{url.removeprefix(child.endpoint.url)}"
+            async with session.get(same, headers={"If-None-Match": "x"}) as response:
+                reference_etag = response.headers["ETag"]
+            sides = [
+                (url, {}, 200, hits), (same, {}, 200, hit_refs),
+                (url, {"If-None-Match": etag}, 304, fresh), (same, {"If-None-Match": reference_etag}, 304, fresh_refs),
+            ]
+            for target, headers, expected, _ in sides:
+                await repeated(session, target, count // 4, headers, expected)
+            for run in range(settings.runs):
+                for target, headers, expected, rates in sides if run % 2 == 0 else reversed(sides):
+                    rates.append(await repeated(session, target, count, headers, expected))
+    hit_ratio = stats.median([h / r for h, r in zip(hits, hit_refs, strict=True)])
+    fresh_ratio = stats.median([h / r for h, r in zip(fresh, fresh_refs, strict=True)])
+    shape = (f"one URL ({len(variant) / 1000:.0f} kB JPEG, w={FIRST_WIDTH}&h={HEIGHT}&fit=clip) {count} times "
+             f"per run, concurrency {CONCURRENCY}, server in a child process")
+    rows = [
+        Row(key="4c", what=f"Cached variant, repeated URL: {shape}", result=stats.rate(stats.median(hits), "req/s"),
+            reference=f"aiohttp handler answering the same bytes from memory: "
+                      f"{stats.rate(stats.median(hit_refs), 'req/s')}",
+            ratio=stats.ratio(hit_ratio), goal="≥ 0.6", verdict=verdict(hit_ratio >= 0.6)),
+        Row(key="4d", what="Cached variant, the same URL with If-None-Match (304)",
+            result=stats.rate(stats.median(fresh), "req/s"),
+            reference=f"the same handler answering 304: {stats.rate(stats.median(fresh_refs), 'req/s')}",
+            ratio=stats.ratio(fresh_ratio), goal="≥ 0.6", verdict=verdict(fresh_ratio >= 0.6)),
+    ]
+    return Outcome(rows=rows)
+
+
 def run(settings: Settings) -> Outcome:
     return asyncio.run(measure(settings))
+
+
+def run_cached(settings: Settings) -> Outcome:
+    return asyncio.run(measure_cached(settings))
