@@ -122,7 +122,8 @@ async def test_an_event_folded_after_the_projection_was_read_is_not_answered_fro
                                      msg_id=f"{photo.media_id}.deleted-now")
     assert await server.projection.wait_for(seq, timeout=10)
     assert held.forgotten > before
-    held.keep(("/stale", "*/*"), Answer(blob=photo.blob, body=b"old", unchanged={}, headers={}), since=before)
+    held.keep(("/stale", "*/*"), Answer(blob=photo.blob, body=b"old", unchanged={}, headers={},
+                                     ranged={}), since=before)
     assert held.get(("/stale", "*/*")) is None
     assert (await fetch(http, url))[0] == 404
 

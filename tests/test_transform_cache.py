@@ -99,7 +99,7 @@ async def test_recent_variants_are_kept_in_memory_within_a_bound(tmp_path: Path)
 
 
 def answer(blob: str, size: int) -> Answer:
-    return Answer(blob=blob, body=b"x" * size, unchanged={}, headers={})
+    return Answer(blob=blob, body=b"x" * size, unchanged={}, headers={}, ranged={})
 
 
 def test_answers_stay_within_their_budget_least_recent_first() -> None:

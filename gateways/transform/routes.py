@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateways.kit.ranges import ranged
+from gateways.kit.ranges import UNIT, ranged
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.transform import params, signing
@@ -53,10 +53,14 @@ def remembered(request: web.Request) -> web.StreamResponse | None:
     found = variants.answers.get(_answer_key(request))
     if found is None:
         return None
-    variants.count("hit")
-    if _not_modified(request, found.headers["ETag"]):
+    variants.hit()
+    headers = request.headers
+    if "If-None-Match" in headers and _not_modified(request, found.headers["ETag"]):
         return web.Response(status=304, headers=found.unchanged)
-    return ranged(request, found.body, found.headers)
+    if "Range" in headers:
+        return ranged(request, found.body, found.headers)
+    # What `ranged` answers without a Range header, its Accept-Ranges included (kept with the answer).
+    return web.Response(body=found.body, headers=found.ranged)
 
 
 def _answer_key(request: web.Request) -> AnswerKey:
@@ -104,7 +108,8 @@ async def respond(request: web.Request, source: Source, *, read_since: int) -> w
     body = await variants.get(key, source.path, smaller=source.smaller(), digest=digest)
     full = {**headers, "Content-Type": TYPES[variant.format]}
     if not source.private:
-        answer = Answer(blob=source.blob, body=body, unchanged=headers, headers=full)
+        answer = Answer(blob=source.blob, body=body, unchanged=headers, headers=full,
+                        ranged={**full, "Accept-Ranges": UNIT})
         variants.answers.keep(_answer_key(request), answer, since=read_since)
     return ranged(request, body, full)
 
