@@ -51,6 +51,9 @@ class Answer(msgspec.Struct, frozen=True, gc=False):
 
 # What an answer is found by: the request's path and query as sent, and its Accept header.
 AnswerKey = tuple[str, str]
+# What an answer costs besides its body (its key, headers and entries), counted against the budget so
+# that many small variants cannot hold much more memory than it says.
+ANSWER_OVERHEAD = 1024
 
 
 class Answers:
@@ -82,8 +85,8 @@ class Answers:
 
     def keep(self, key: AnswerKey, answer: Answer, *, since: int) -> None:
         """Keep `answer` unless a blob was forgotten after `since` (`forgotten` when its reads began)."""
-        size = len(answer.body)
-        if since != self.forgotten or size > self._largest or size > self._budget:
+        size = len(answer.body) + ANSWER_OVERHEAD
+        if since != self.forgotten or len(answer.body) > self._largest or size > self._budget:
             return
         self._drop(key)
         self._kept[key] = answer
@@ -102,7 +105,7 @@ class Answers:
         answer = self._kept.pop(key, None)
         if answer is None:
             return
-        self._bytes -= len(answer.body)
+        self._bytes -= len(answer.body) + ANSWER_OVERHEAD
         keys = self._by_blob[answer.blob]
         keys.discard(key)
         if not keys:
