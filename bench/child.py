@@ -1,7 +1,8 @@
 """Work done in a child process, so that its peak memory is its own and not the suite's.
 
 `python -m bench.child serve DATA` starts a server and prints its URL and a token as one JSON
-line, then serves until its stdin closes. The other tasks do one piece of image work and print
+line, then serves until its stdin closes; `memory BODY TYPE` does the same with a bare aiohttp handler
+answering BODY from memory, the reference for a cached variant. The other tasks do one piece of image work and print
 its time and memory as one JSON line.
 """
 
@@ -16,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from bench import bare, procfs, servers
 from core.probe import Limits, MediaRejected, check_limits
@@ -34,6 +37,31 @@ async def serve(data_dir: Path, max_pixels: int | None, v2_sync_wait: float | No
         print(json.dumps({"url": endpoint.url, "token": endpoint.token}), flush=True)
         # The parent ends the server by closing our stdin.
         await asyncio.to_thread(sys.stdin.read)
+
+
+async def memory(body: Path, content_type: str) -> None:
+    """An aiohttp handler answering every GET with the same bytes from memory, as a cached variant is
+    answered, its entity tag included, and a 304 to a request that already has them."""
+    data = body.read_bytes()
+    etag = '"' + "0" * 40 + '"'
+    headers = {"Content-Type": content_type, "ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=data, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}", "token": ""}), flush=True)
+        await asyncio.to_thread(sys.stdin.read)
+    finally:
+        await runner.cleanup()
 
 
 def measured(work: Callable[[], object]) -> dict[str, Any]:
@@ -74,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_args.add_argument("--max-pixels", type=int)
     serve_args.add_argument("--v2-sync-wait", type=float)
     serve_args.add_argument("--presigned-size-limit", type=int)
+    memory_args = tasks.add_parser("memory", help="an aiohttp handler answering one body from memory")
+    memory_args.add_argument("body", type=Path)
+    memory_args.add_argument("content_type")
     render_args = tasks.add_parser("render", help="the bare pyvips renditions")
     render_args.add_argument("src", type=Path)
     render_args.add_argument("out", type=Path)
@@ -89,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.task == "serve":
         asyncio.run(serve(args.data, args.max_pixels, args.v2_sync_wait, args.presigned_size_limit))
+        return 0
+    if args.task == "memory":
+        asyncio.run(memory(args.body, args.content_type))
         return 0
     # The same process-wide libvips settings the server uses.
     configure_vips()

@@ -1,9 +1,10 @@
-"""Resident memory of a process, read from /proc (Linux only, as is the rest of Mediaplex)."""
+"""Resident memory and CPU time of a process, read from /proc (Linux only, as is the rest of Mediaplex)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 
 
@@ -14,6 +15,14 @@ def status_kb(pid: int, field: str) -> int:
         if name == field:
             return int(value.split()[0])
     raise KeyError(f"{field} not in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time the process has used so far, every thread included."""
+    # The command name, in parentheses, may hold spaces: the fields that count come after it.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:

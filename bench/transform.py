@@ -1,5 +1,5 @@
 """4. Transformations: uncached throughput against thumbor on the same images, sizes and concurrency;
-cached against uncached.
+cached against uncached; a cached variant against a bare aiohttp handler answering its bytes from memory.
 
 thumbor is installed by the suite into a virtual environment of its own under .bench/ (kept between
 runs), pinned so that runs compare. Both servers read the same source bytes: the `original`
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench import corpus, servers, stats
+from bench import corpus, procfs, servers, stats
 from bench.common import CouldNotMeasure, Outcome, Row, Settings, verdict
 
 THUMBOR = "thumbor==7.8.0"
@@ -178,5 +178,86 @@ async def measure(settings: Settings) -> Outcome:
     return Outcome(rows=rows, notes=notes)
 
 
+async def repeated(session: aiohttp.ClientSession, url: str, count: int, headers: dict[str, str],
+                   status: int) -> float:
+    """Requests per second for fetching `url` `count` times at CONCURRENCY, each answer checked and read whole."""
+    left = iter(range(count))
+
+    async def worker() -> None:
+        for _ in left:
+            async with session.get(url, headers=headers) as response:
+                body = await response.read()
+                if response.status != status or (status == 200 and not body):
+                    raise CouldNotMeasure(f"GET {url} answered {response.status}: {body[:200]!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return count / (time.perf_counter() - started)
+
+
+async def measure_cached(settings: Settings) -> Outcome:
+    count = settings.scaled(4000, 400)
+    # (requests per second, the server's CPU seconds per request) of each run.
+    hits: list[tuple[float, float]] = []
+    hit_refs: list[tuple[float, float]] = []
+    fresh: list[tuple[float, float]] = []
+    fresh_refs: list[tuple[float, float]] = []
+    async with (
+        servers.ChildServer(settings.work / "server") as child,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session,
+    ):
+        sample = corpus.processing_corpus(settings.work / "corpus", 1)[0]
+        status, media = await servers.post_media(session, child.endpoint, "v1", sample.path.read_bytes(),
+                                                 sample.path.name, sample.content_type)
+        if status != 200 or not media.get("url"):
+            raise CouldNotMeasure(f"POST /api/v1/media answered {status} {media}")
+        url = f"{media['url']}?w={FIRST_WIDTH}&h={HEIGHT}&fit=clip&q=75&fm=jpg"
+        async with session.get(url) as response:
+            variant = await response.read()
+            etag = response.headers["ETag"]
+        body = settings.work / "variant.jpg"
+        body.write_bytes(variant)
+        async with servers.ChildServer(settings.work, task=["memory", str(body), "image/jpeg"]) as reference:
+            same = f"{reference.endpoint.url}{url.removeprefix(child.endpoint.url)}"
+            async with session.get(same, headers={"If-None-Match": "x"}) as response:
+                reference_etag = response.headers["ETag"]
+            sides = [
+                (url, {}, 200, hits, child.pid), (same, {}, 200, hit_refs, reference.pid),
+                (url, {"If-None-Match": etag}, 304, fresh, child.pid),
+                (same, {"If-None-Match": reference_etag}, 304, fresh_refs, reference.pid),
+            ]
+            for target, headers, expected, _, _ in sides:
+                await repeated(session, target, count // 4, headers, expected)
+            for run in range(settings.runs):
+                for target, headers, expected, side, pid in sides if run % 2 == 0 else reversed(sides):
+                    began = procfs.cpu_seconds(pid)
+                    rate = await repeated(session, target, count, headers, expected)
+                    side.append((rate, (procfs.cpu_seconds(pid) - began) / count))
+    hit_ratio = stats.median([h / r for (h, _), (r, _) in zip(hits, hit_refs, strict=True)])
+    fresh_ratio = stats.median([h / r for (h, _), (r, _) in zip(fresh, fresh_refs, strict=True)])
+    shape = (f"one URL ({len(variant) / 1000:.0f} kB JPEG, w={FIRST_WIDTH}&h={HEIGHT}&fit=clip) {count} times "
+             f"per run, concurrency {CONCURRENCY}, server in a child process")
+    def served(side: list[tuple[float, float]]) -> str:
+        rate, cpu = stats.median([r for r, _ in side]), stats.median([c for _, c in side])
+        return f"{stats.rate(rate, 'req/s')} ({cpu * 1e6:.0f} µs CPU each)"
+
+    rows = [
+        Row(key="4c", what=f"Cached variant, repeated URL: {shape}", result=served(hits),
+            reference=f"aiohttp handler answering the same bytes from memory: {served(hit_refs)}",
+            ratio=stats.ratio(hit_ratio), goal="≥ 0.6", verdict=verdict(hit_ratio >= 0.6)),
+        Row(key="4d", what="Cached variant, the same URL with If-None-Match (304)", result=served(fresh),
+            reference=f"the same handler answering 304: {served(fresh_refs)}",
+            ratio=stats.ratio(fresh_ratio), goal="≥ 0.6", verdict=verdict(fresh_ratio >= 0.6)),
+    ]
+    notes = ["Cached variants (4c, 4d): the client shares the machine's cores with the server; the CPU time is the "
+             "serving process's own (user and system, from /proc) divided by the requests, and depends less on "
+             "what else runs than the rates do."]
+    return Outcome(rows=rows, notes=notes)
+
+
 def run(settings: Settings) -> Outcome:
     return asyncio.run(measure(settings))
+
+
+def run_cached(settings: Settings) -> Outcome:
+    return asyncio.run(measure_cached(settings))

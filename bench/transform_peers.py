@@ -1,14 +1,14 @@
-"""4c to 4f. Uncached transformations beside the floor and the Node.js peers, on the very same files.
+"""4e to 4h. Uncached transformations beside the floor and the Node.js peers, on the very same files.
 
 Every side makes the same images: fit inside a square box (`side` x `side`), JPEG at quality `q`,
 progressive off, Huffman tables optimised, at concurrency 8. Each request of a pass asks for a box and
 quality no earlier request asked for (40 sides x 10 qualities), so nothing is served from a cache.
 
-- 4c/4d: boxes near 800 px, from the `original` rendition of a 12 MP JPEG, the file Mediaplex itself
+- 4e/4f: boxes near 800 px, from the `original` rendition of a 12 MP JPEG, the file Mediaplex itself
   reads for them (its `small` is too small), given to ipx, the bare pyvips loop and the sharp loop.
-- 4e: boxes near 400 px, where Mediaplex picks its `small` rendition: the bare pyvips loop reads that
+- 4g: boxes near 400 px, where Mediaplex picks its `small` rendition: the bare pyvips loop reads that
   same `small` file.
-- 4f: the bare sharp loop beside the bare pyvips loop on 4c's file: the floor of each library.
+- 4h: the bare sharp loop beside the bare pyvips loop on 4e's file: the floor of each library.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ async def measure(settings: Settings) -> Outcome:
                 batch = take(small, count)
                 kept("ours_small", await throughput(session, ours(batch), {}))
                 kept("pyvips_small", await loop.run_in_executor(None, pyvips_rate, small_file, batch))
-    notes.append("Transformations against the floor (4c to 4f): every side fits each image inside the box and writes a "
+    notes.append("Transformations against the floor (4e to 4h): every side fits each image inside the box and writes a "
                  "baseline JPEG with optimised Huffman tables at the request's quality; ipx runs as `ipx serve --dir` "
                  "(one Node.js process, NODE_ENV=production, sharp's default thread pool, no result cache); the "
                  "sharp loop calls sharp directly with its cache off; the bare pyvips loop calls "
@@ -148,31 +148,31 @@ def _rows(figures: dict[str, list[float]], count: int, prefix: Path | None) -> l
     shape = f"{count} requests a pass, JPEG q 71..80, concurrency {CONCURRENCY}"
     against_floor = _ratio(figures["ours"], figures["pyvips"])
     rows = [
-        Row(key="4c", what=f"Transformations, uncached, fit inside ~800 px from the 12 MP JPEG's original rendition: "
+        Row(key="4e", what=f"Transformations, uncached, fit inside ~800 px from the 12 MP JPEG's original rendition: "
                            f"{shape}",
             result=f"{ours:,.1f} images/s", reference=f"bare pyvips on the same file: {floor:,.1f} images/s",
             ratio=stats.ratio(against_floor), goal="≥ 0.95x bare pyvips", verdict=verdict(against_floor >= 0.95)),
     ]
     peer = f"ipx {versions(prefix)['ipx']} (sharp {versions(prefix)['sharp']})" if prefix is not None else "ipx"
     if prefix is None:
-        rows.append(Row(key="4d", what="Transformations, uncached, the same requests as 4c", result="skipped",
+        rows.append(Row(key="4f", what="Transformations, uncached, the same requests as 4e", result="skipped",
                         reference=f"{peer}: not installed", goal="≥ 1.3x ipx", verdict=NOT_BUILT))
     else:
         against_ipx = _ratio(figures["ours"], figures["ipx"])
-        rows.append(Row(key="4d", what="Transformations, uncached, the same requests and file as 4c",
+        rows.append(Row(key="4f", what="Transformations, uncached, the same requests and file as 4e",
                         result=f"{ours:,.1f} images/s",
                         reference=f"{peer}, one process, no result cache: "
                                   f"{stats.median(figures['ipx']):,.1f} images/s",
                         ratio=stats.ratio(against_ipx), goal="≥ 1.3x ipx", verdict=verdict(against_ipx >= 1.3)))
     small_ratio = _ratio(figures["ours_small"], figures["pyvips_small"])
-    rows.append(Row(key="4e", what=f"Transformations, uncached, fit inside ~400 px, read from the `small` rendition "
+    rows.append(Row(key="4g", what=f"Transformations, uncached, fit inside ~400 px, read from the `small` rendition "
                                    f"Mediaplex picks: {shape}",
                     result=f"{stats.median(figures['ours_small']):,.1f} images/s",
                     reference="bare pyvips on that `small` file: "
                               f"{stats.median(figures['pyvips_small']):,.1f} images/s",
                     ratio=stats.ratio(small_ratio), goal="≥ 0.9x bare pyvips", verdict=verdict(small_ratio >= 0.9)))
     if prefix is not None:
-        rows.append(Row(key="4f", what="Bare sharp loop beside the bare pyvips loop, 4c's requests and file",
+        rows.append(Row(key="4h", what="Bare sharp loop beside the bare pyvips loop, 4e's requests and file",
                         result=f"{stats.median(figures['sharp']):,.1f} images/s",
                         reference=f"bare pyvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}: "
                                   f"{floor:,.1f} images/s",

@@ -20,6 +20,11 @@ MAX_VERSION = 10**9
 
 
 async def rendition(request: web.Request) -> web.StreamResponse:
+    # A variant answered before for this very request, made after every check below.
+    hit = transform.remembered(request) if request.query_string else None
+    if hit is not None:
+        return hit
+    read_since = transform.since(request)
     blob = request.match_info["blob"]
     name = request.match_info["name"]
     version = numbers.whole(request.match_info["version"], MAX_VERSION)
@@ -37,7 +42,7 @@ async def rendition(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     source = Source(blob=blob, version=version, name=name, path=path, private=public.owners is not None)
     if transform.applies(request.query):
-        return await transform.respond(request, source)
+        return await transform.respond(request, source, read_since=read_since)
     return transform.file_response(source)
 
 

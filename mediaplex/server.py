@@ -30,6 +30,7 @@ from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.kit.services import SERVICES, Services
 from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
+from gateways.transform.settings import TransformSettings
 from mediaplex.admin import add_user, create_token
 from mediaplex.runtime import Renderer, event_log, prepare_vips, running_broker
 from mediaplex.swap import Generations
@@ -144,7 +145,13 @@ class Server:
 
     async def _start_projection(self, events: JetStreamLog) -> None:
         config = self.config
-        owner = Generations(events, config.projection_dir)
+        # Made before the projection, which tells it of every blob whose media rows change.
+        variants = VariantCache(config.variants, answers=config.settings(TransformSettings).variant_memory,
+                                metrics=self.metrics)
+        # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
+        self._stack.push_async_callback(variants.close)
+        self.variants = variants
+        owner = Generations(events, config.projection_dir, on_blobs=variants.forget)
         self.projection = await owner.open()
         # Pushed before the runner's cleanup, so it runs after it: requests end before the file closes.
         self._stack.push_async_callback(owner.close)
@@ -163,10 +170,8 @@ class Server:
         app = create_app(self.gateways, self.metrics)
         # Innermost, so a request's every read goes to the one generation current when it began.
         app.middlewares.append(_pinning(self.projection))
-        variants = VariantCache(config.variants, metrics=self.metrics)
-        # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
-        self._stack.push_async_callback(variants.close)
-        self.variants = variants
+        variants = self.variants
+        assert variants is not None
         buckets = JetStreamBuckets(events.client, events.stream, replicas=config.stream_replicas)
         self.services = Services(config=config, events=events, projection=self.projection, blobs=blobs,
                                  limits=self.limits, renderer=Renderer(blobs, config.renditions, processing),

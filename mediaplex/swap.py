@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from core.jetstream import JetStreamLog
@@ -43,8 +44,12 @@ class Generations:
     stat and a read of a dozen bytes every `interval` costs nothing next to a request.
     """
 
-    def __init__(self, events: JetStreamLog, directory: Path, *, interval: float = 0.5) -> None:
+    def __init__(self, events: JetStreamLog, directory: Path, *, interval: float = 0.5,
+                 on_blobs: Callable[[frozenset[str]], None] | None = None) -> None:
+        """`on_blobs`: what every generation tells of the blobs each batch changed media rows of
+        (store.projection.Projection)."""
         self._events = events
+        self._on_blobs = on_blobs
         self._directory = directory
         self._interval = interval
         self._generation: Generation | None = None
@@ -65,12 +70,12 @@ class Generations:
         path = generations.current(self._directory)
         fresh = False
         try:
-            projection = await _opened(path)
+            projection = await _opened(path, self._on_blobs)
         except SchemaChanged:
             # Read models are derived: a new shape is folded afresh from the whole log.
             log.info("read-model schema changed: folding a new projection from the log")
             path = generations.fresh(self._directory)
-            projection = await _opened(path)
+            projection = await _opened(path, self._on_blobs)
             fresh = True
         try:
             await catch_up(self._events, projection)
@@ -123,7 +128,7 @@ class Generations:
         live = self._live
         assert old is not None and live is not None
         try:
-            projection = await _opened(path)
+            projection = await _opened(path, self._on_blobs)
         except SchemaChanged:
             self._refused = path.name
             log.warning("%s was built for another read-model schema; not switching to it", path.name)
@@ -162,7 +167,7 @@ class Generations:
             self._generation = None
 
 
-async def _opened(path: Path) -> Projection:
-    projection = Projection(path, building=generations.building(path))
+async def _opened(path: Path, on_blobs: Callable[[frozenset[str]], None] | None) -> Projection:
+    projection = Projection(path, building=generations.building(path), on_blobs=on_blobs)
     await projection.open()
     return projection

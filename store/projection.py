@@ -54,9 +54,17 @@ def _connect(path: Path) -> sqlite3.Connection:
 class Projection:
     """Owns one SQLite file. Open it, feed it records, query it, close it."""
 
-    def __init__(self, path: Path, *, readers: int = 2, building: bool = False) -> None:
-        """`building`: a fresh file nobody serves from yet, folded fast and made durable on close."""
+    def __init__(self, path: Path, *, readers: int = 2, building: bool = False,
+                 on_blobs: Callable[[frozenset[str]], None] | None = None) -> None:
+        """`building`: a fresh file nobody serves from yet, folded fast and made durable on close.
+
+        `on_blobs`: told, after each batch that changed media rows and before any waiter wakes, the
+        blobs those rows named before or after the change; what serves a blob's files from memory
+        forgets them then, so a delete, a focus change or a change of who may see them is never
+        answered from before it.
+        """
         self.path = path
+        self._on_blobs = on_blobs
         self.applied = 0
         self._building = building
         self._dropped: list[tuple[str, str]] = []
@@ -153,8 +161,10 @@ class Projection:
         # Rows waited on now; a waiter that comes later is woken by this batch whatever it changed.
         watched = frozenset(self._by_row)
         known = self._serial
-        applied, rows, tables = await self._on_writer(self._write, fresh, watched)
+        applied, rows, tables, blobs = await self._on_writer(self._write, fresh, watched)
         self.applied = applied
+        if blobs and self._on_blobs is not None:
+            self._on_blobs(blobs)
         self._wake(rows, tables, known)
         return applied
 
@@ -171,13 +181,15 @@ class Projection:
             woken += _resolve(future)
         self.wakeups += woken
 
-    def _write(self, records: list[Record], watched: frozenset[RowKey]) -> tuple[int, frozenset[RowKey],
-                                                                                    frozenset[str]]:
-        """(checkpoint, the watched rows the records changed, tables they swept or delivered to)."""
+    def _write(self, records: list[Record], watched: frozenset[RowKey]) -> tuple[
+            int, frozenset[RowKey], frozenset[str], frozenset[str]]:
+        """(checkpoint, the watched rows the records changed, tables they swept or delivered to, blobs whose
+        media rows changed when someone listens for them)."""
         conn = self._write_conn
         assert conn is not None
         rows: frozenset[RowKey] = frozenset()
         tables: frozenset[str] = frozenset()
+        blobs: frozenset[str] = frozenset()
         conn.execute("BEGIN IMMEDIATE")
         try:
             # The checkpoint read inside the transaction is the guard against a
@@ -185,6 +197,9 @@ class Projection:
             (current,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
             fresh = [changes(r.event, r.seq) for r in records if r.seq > current]
             if fresh:
+                if self._on_blobs is not None:
+                    # Read before the changes: a removed row names its blobs only now.
+                    blobs = _media_blobs(conn, fresh)
                 for sql, params in self._statements.plan(fresh):
                     conn.execute(sql, params)
                 current = records[-1].seq
@@ -195,7 +210,7 @@ class Projection:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return int(current), rows, tables
+        return int(current), rows, tables, blobs
 
     def waiting(self) -> int:
         """Callers waiting in wait_for or wait_until right now."""
@@ -479,6 +494,37 @@ def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[f
             if (table, key) in watched:
                 rows.add((table, key))
     return frozenset(rows), frozenset(reached)
+
+
+MEDIA_BLOBS = ("blob", "preview_blob")
+
+
+def _media_blobs(conn: sqlite3.Connection, batches: list[list[Change]]) -> frozenset[str]:
+    """The blobs the media rows the changes reach name, as they are now and as the changes leave them."""
+    found: set[str] = set()
+    ids: set[str] = set()
+    for batch in batches:
+        for change in batch:
+            if change.table != "media":
+                continue
+            if isinstance(change, Put):
+                ids.add(change.row["media_id"])
+                values: dict[str, Any] = change.row
+            elif isinstance(change, Patch):
+                ids.add(change.key)
+                values = change.fields
+            elif isinstance(change, Remove):
+                ids.add(change.key)
+                continue
+            else:
+                continue
+            found.update(value for value in map(values.get, MEDIA_BLOBS) if value)
+    # Well under any build's parameter limit; a batch's media rows are a few hundred at most.
+    for chunk in _chunks(sorted(ids), 500):
+        rows = conn.execute(
+            f"SELECT blob, preview_blob FROM media WHERE media_id IN ({', '.join('?' * len(chunk))})", chunk)
+        found.update(value for row in rows for value in row if value)
+    return frozenset(found)
 
 
 def _digest(conn: sqlite3.Connection) -> tuple[int, str]:

@@ -354,3 +354,22 @@ def test_pumpio_text_written_before_it_was_cut_to_the_whitelist_folds_safe() -> 
     note = changes(ActivityPosted(at=3.0, activity_id="a2", actor="alice", verb="post", object_type="note",
                                   object_id="n1", content="1 < 2"), 7)
     assert next(c for c in note if isinstance(c, Put) and c.table == "activities").row["content"] == "1 < 2"
+
+
+async def test_each_batch_tells_which_blobs_its_media_changes_name(tmp_path: Path) -> None:
+    told: list[frozenset[str]] = []
+    projection = Projection(tmp_path / "p.db", on_blobs=told.append)
+    await projection.open()
+    other = MediaUploaded(at=10.0, media_id="2", owner_id="bob", blob="c" * 64, size=5,
+                          content_type="image/jpeg", width=640, height=480)
+    try:
+        await projection.apply([Record(1, uploaded("1")), Record(2, other)])
+        await projection.apply([Record(3, UserAdded(at=1.0, user_id="alice", password_hash="h"))])
+        # A patch names its media by id alone, a removal too: the blob is what the row held.
+        await projection.apply([Record(4, MediaUpdated(at=4.0, media_id="2", description="new"))])
+        await projection.apply([Record(5, MediaDeleted(at=5.0, media_id="1"))])
+        # Nothing left to change: a deleted media's row is gone, so nobody is told.
+        await projection.apply([Record(6, MediaUpdated(at=6.0, media_id="1", description="late"))])
+        assert told == [frozenset({"b" * 64, "c" * 64}), frozenset({"c" * 64}), frozenset({"b" * 64})]
+    finally:
+        await projection.close()

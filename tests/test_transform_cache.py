@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from gateways.transform.cache import Key, VariantCache
+from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, VariantCache
 from gateways.transform.params import normalize, parse
 from tests import images
 
@@ -96,3 +96,40 @@ async def test_recent_variants_are_kept_in_memory_within_a_bound(tmp_path: Path)
     assert cache.renders == renders + 1
     await cache.close()
     await probe.close()
+
+
+def answer(blob: str, size: int) -> Answer:
+    return Answer(blob=blob, body=b"x" * size, unchanged={}, headers={}, ranged={})
+
+
+def test_answers_stay_within_their_budget_least_recent_first() -> None:
+    # Room for two of these answers with what each costs besides its body, not three.
+    answers = Answers(2 * (100 + ANSWER_OVERHEAD) + 50, largest=200)
+    answers.keep(("/a", ""), answer(BLOB, 100), since=0)
+    answers.keep(("/b", ""), answer(BLOB, 100), since=0)
+    assert answers.get(("/a", "")) is not None
+    answers.keep(("/c", ""), answer(BLOB, 100), since=0)
+    assert answers.get(("/b", "")) is None and len(answers) == 2
+    # One over `largest` is not kept, so that it cannot push out many smaller ones.
+    answers.keep(("/d", ""), answer(BLOB, 201), since=0)
+    assert answers.get(("/d", "")) is None and len(answers) == 2
+    # A budget of 0 turns them off.
+    none = Answers(0)
+    none.keep(("/e", ""), answer(BLOB, 1), since=0)
+    assert none.get(("/e", "")) is None and len(none) == 0
+
+
+def test_answers_forget_by_blob_and_keep_nothing_read_before_a_forget() -> None:
+    other = "1f" * 32
+    answers = Answers(1 << 20)
+    answers.keep(("/a", ""), answer(BLOB, 10), since=0)
+    answers.keep(("/a", "image/webp"), answer(BLOB, 10), since=0)
+    answers.keep(("/b", ""), answer(other, 10), since=0)
+    answers.forget(frozenset({BLOB}))
+    assert answers.get(("/a", "")) is None and answers.get(("/a", "image/webp")) is None
+    assert answers.get(("/b", "")) is not None
+    # Read before that forget (of any blob): what it made may be from before the change.
+    answers.keep(("/c", ""), answer(other, 10), since=0)
+    assert answers.get(("/c", "")) is None
+    answers.keep(("/c", ""), answer(other, 10), since=answers.forgotten)
+    assert answers.get(("/c", "")) is not None

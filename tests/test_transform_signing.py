@@ -129,3 +129,17 @@ async def test_cli_signs_urls_the_server_accepts(server: Running, original_url: 
     assert by_env.returncode == 0 and by_env.stdout == by_flag.stdout
     no_key = sign_with_cli(url)
     assert no_key.returncode == 2 and no_key.stdout == "" and "--transform-key" in no_key.stderr
+
+
+async def test_a_signed_variant_answered_from_memory_still_needs_its_signature(server: Running,
+                                                                              original_url: str) -> None:
+    url = f"{original_url}?w=90&fm=png"
+    signed = sign_url(url, KEY)
+    for _ in range(2):
+        status, _, body = await status_of(signed)
+        assert status == 200 and pyvips.Image.new_from_buffer(body, "").width == 90
+    variants = server.server.variants
+    assert variants is not None and len(variants.answers) > 0
+    for wrong in (url, sign_url(url, "not the key"), signed[:-2], signed.replace("w=90", "w=91"), signed + "&h=5"):
+        status, error, _ = await status_of(wrong)
+        assert status == 403 and error is not None and error["parameter"] == "s", wrong

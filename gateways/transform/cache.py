@@ -37,13 +37,92 @@ class Key(msgspec.Struct, frozen=True):
         return hashlib.sha256(msgspec.json.encode((RENDER_VERSION, self))).hexdigest()
 
 
+class Answer(msgspec.Struct, frozen=True, gc=False):
+    """A public variant's answer as the request that made it was given: bytes and headers."""
+
+    blob: str
+    body: bytes
+    # Those of a 304 (validators and caching), those of the 200 (Content-Type too), and the 200's as
+    # an answer that takes ranges sends them.
+    unchanged: dict[str, str]
+    headers: dict[str, str]
+    ranged: dict[str, str]
+
+
+# What an answer is found by: the request's path and query as sent, and its Accept header.
+AnswerKey = tuple[str, str]
+# What an answer costs besides its body (its key, headers and entries), counted against the budget so
+# that many small variants cannot hold much more memory than it says.
+ANSWER_OVERHEAD = 1024
+
+
+class Answers:
+    """The latest answers to variant requests, by request, up to `budget` bytes of bodies.
+
+    A hit is a dictionary lookup: the URL was checked (its signature too) and the projection asked
+    when the answer was made, and the projection tells `forget` of every blob whose media rows change
+    after that, so whatever would have made the answer different (a delete, a focus point, who may see
+    it) takes it out first. Private answers (an unposted pump.io upload's) are never kept.
+    """
+
+    def __init__(self, budget: int, largest: int = 1 << 20) -> None:
+        self._budget = budget
+        self._largest = largest
+        self._kept: OrderedDict[AnswerKey, Answer] = OrderedDict()
+        self._by_blob: dict[str, set[AnswerKey]] = {}
+        self._bytes = 0
+        # Bumped by each `forget`: an answer made from what was read before one is not kept.
+        self.forgotten = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: AnswerKey) -> Answer | None:
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def keep(self, key: AnswerKey, answer: Answer, *, since: int) -> None:
+        """Keep `answer` unless a blob was forgotten after `since` (`forgotten` when its reads began)."""
+        size = len(answer.body) + ANSWER_OVERHEAD
+        if since != self.forgotten or len(answer.body) > self._largest or size > self._budget:
+            return
+        self._drop(key)
+        self._kept[key] = answer
+        self._by_blob.setdefault(answer.blob, set()).add(key)
+        self._bytes += size
+        while self._bytes > self._budget:
+            self._drop(next(iter(self._kept)))
+
+    def forget(self, blobs: frozenset[str]) -> None:
+        self.forgotten += 1
+        for blob in blobs:
+            for key in self._by_blob.get(blob, set()).copy():
+                self._drop(key)
+
+    def _drop(self, key: AnswerKey) -> None:
+        answer = self._kept.pop(key, None)
+        if answer is None:
+            return
+        self._bytes -= len(answer.body) + ANSWER_OVERHEAD
+        keys = self._by_blob[answer.blob]
+        keys.discard(key)
+        if not keys:
+            del self._by_blob[answer.blob]
+
+
 class VariantCache:
     def __init__(
         self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20,
-        metrics: Metrics | None = None,
+        answers: int = 64 << 20, metrics: Metrics | None = None,
     ) -> None:
         self._root = root
         self._metrics = metrics
+        self._hits = metrics.variants.labels("hit") if metrics is not None else None
+        # Answers by request, in front of the variants by digest below; both mostly hold the same
+        # bytes objects, so together they take little more than the larger budget.
+        self.answers = Answers(answers, largest)
         # The most recently served variants also stay in memory, up to `memory` bytes: a hit then
         # costs no trip to a thread for the file, which is most of the cost of a cached answer.
         # Variants over `largest` bytes are not kept, so that a few big ones cannot push out many.
@@ -59,9 +138,19 @@ class VariantCache:
         # How many variants this process has rendered: a cache hit leaves it unchanged.
         self.renders = 0
 
-    def _count(self, result: str) -> None:
+    def forget(self, blobs: frozenset[str]) -> None:
+        """Drops the answers made for these blobs: their media rows changed."""
+        self.answers.forget(blobs)
+
+    def count(self, result: str) -> None:
+        """Counts a lookup: "hit" or "miss"."""
         if self._metrics is not None:
             self._metrics.variants.labels(result).inc()
+
+    def hit(self) -> None:
+        """Counts a hit; the counter is looked up once, as a hit is worth a few microseconds."""
+        if self._hits is not None:
+            self._hits.inc()
 
     def path(self, key: Key) -> Path:
         return self._path(key, key.digest)
@@ -69,21 +158,23 @@ class VariantCache:
     def _path(self, key: Key, digest: str) -> Path:
         return self._root / key.blob[:2] / key.blob / f"{digest}.{key.variant.format}"
 
-    async def get(self, key: Key, source: Path, *, smaller: tuple[Path, ...] = ()) -> bytes:
-        """The variant's bytes, rendered from `source` (or one of `smaller`) if no file holds them yet."""
-        digest = key.digest
+    async def get(self, key: Key, source: Path, *, smaller: tuple[Path, ...] = (), digest: str = "") -> bytes:
+        """The variant's bytes, rendered from `source` (or one of `smaller`) if no file holds them yet.
+
+        `digest`: the key's, when the caller has it already."""
+        digest = digest or key.digest
         hot = self._hot.get(digest)
         if hot is not None:
             self._hot.move_to_end(digest)
-            self._count("hit")
+            self.hit()
             return hot
         path = self._path(key, digest)
         cached = await asyncio.to_thread(_read, path)
         if cached is not None:
             self._remember(digest, cached)
-            self._count("hit")
+            self.hit()
             return cached
-        self._count("miss")
+        self.count("miss")
         rendering = self._running.get(digest)
         if rendering is None:
             rendering = asyncio.create_task(self._render(key, source, smaller, path))
@@ -111,7 +202,9 @@ class VariantCache:
 
     async def _render(self, key: Key, source: Path, smaller: tuple[Path, ...], path: Path) -> bytes:
         async with self._slots:
-            data = await asyncio.to_thread(_render_to, source, smaller, key.variant, path)
+            data = await asyncio.to_thread(render, source, key.variant, smaller=smaller)
+        # Written once the slot is free: waiting on the disk is no reason to keep the next render from a core.
+        await asyncio.to_thread(_write, path, data)
         self.renders += 1
         return data
 
@@ -127,8 +220,7 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _render_to(source: Path, smaller: tuple[Path, ...], variant: Variant, path: Path) -> bytes:
-    data = render(source, variant, smaller=smaller)
+def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp")
     try:
@@ -141,4 +233,3 @@ def _render_to(source: Path, smaller: tuple[Path, ...], variant: Variant, path: 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
-    return data

@@ -23,5 +23,7 @@ GATEWAY = Gateway(
     errors=CODED,
     settings=TransformSettings,
     flags=(Flag("transform_key", "--transform-key",
-                "when set, every image transformation URL must carry a valid s= signature"),),
+                "when set, every image transformation URL must carry a valid s= signature"),
+           Flag("variant_memory", "--variant-memory",
+                "bytes of recent image transformation answers kept in memory, 0 for none")),
 )

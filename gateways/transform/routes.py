@@ -12,11 +12,11 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateways.kit.ranges import ranged
+from gateways.kit.ranges import UNIT, ranged
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
 from gateways.transform import params, signing
-from gateways.transform.cache import Key
+from gateways.transform.cache import Answer, AnswerKey, Key
 from gateways.transform.owners import may_fetch
 from gateways.transform.settings import TransformSettings
 from gateways.transform.source import (
@@ -43,8 +43,40 @@ def applies(query: MultiMapping[str]) -> bool:
     return params.requested(query.keys()) or params.SIGNATURE in query
 
 
-async def respond(request: web.Request, source: Source) -> web.StreamResponse:
-    """The variant of `source` the query asks for, or the file itself under a valid signature alone."""
+def remembered(request: web.Request) -> web.StreamResponse | None:
+    """The answer kept for this very request, when there is one: no database, no file, no digest.
+
+    Only public variants are kept, and only once the URL passed every check below, signature included;
+    what could change the answer since is taken out by the projection (cache.Answers).
+    """
+    variants = request.app[SERVICES].variants
+    found = variants.answers.get(_answer_key(request))
+    if found is None:
+        return None
+    variants.hit()
+    headers = request.headers
+    if "If-None-Match" in headers and _not_modified(request, found.headers["ETag"]):
+        return web.Response(status=304, headers=found.unchanged)
+    if "Range" in headers:
+        return ranged(request, found.body, found.headers)
+    # What `ranged` answers without a Range header, its Accept-Ranges included (kept with the answer).
+    return web.Response(body=found.body, headers=found.ranged)
+
+
+def _answer_key(request: web.Request) -> AnswerKey:
+    return request.raw_path, request.headers.get("Accept", "")
+
+
+def since(request: web.Request) -> int:
+    """What the answers have forgotten so far; taken before a request's first read of the projection, so
+    that an answer made from what a change has since replaced is not kept (cache.Answers.keep)."""
+    return request.app[SERVICES].variants.answers.forgotten
+
+
+async def respond(request: web.Request, source: Source, *, read_since: int) -> web.StreamResponse:
+    """The variant of `source` the query asks for, or the file itself under a valid signature alone.
+
+    `read_since`: `since(request)` before `source` was looked up."""
     query = request.query
     _check_signature(request)
     if not params.requested(query.keys()) or source.extension not in OUTPUT_FORMATS:
@@ -63,16 +95,23 @@ async def respond(request: web.Request, source: Source) -> web.StreamResponse:
         focus=focus,
     )
     key = Key(blob=source.blob, source=source.label, variant=variant)
+    digest = key.digest
     headers = {
-        "ETag": f'"{key.digest[:40]}"',
+        "ETag": f'"{digest[:40]}"',
         "Cache-Control": PRIVATE if source.private else REVALIDATE if params.needs_focus(transform) else IMMUTABLE,
     }
     if params.varies_on_accept(transform):
         headers["Vary"] = "Accept"
     if _not_modified(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
-    body = await app[SERVICES].variants.get(key, source.path, smaller=source.smaller())
-    return ranged(request, body, {**headers, "Content-Type": TYPES[variant.format]})
+    variants = app[SERVICES].variants
+    body = await variants.get(key, source.path, smaller=source.smaller(), digest=digest)
+    full = {**headers, "Content-Type": TYPES[variant.format]}
+    if not source.private:
+        answer = Answer(blob=source.blob, body=body, unchanged=headers, headers=full,
+                        ranged={**full, "Accept-Ranges": UNIT})
+        variants.answers.keep(_answer_key(request), answer, since=read_since)
+    return ranged(request, body, full)
 
 
 def _check_signature(request: web.Request) -> None:
@@ -111,7 +150,11 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     blob = request.match_info["blob"]
     if not SHA256.fullmatch(blob):
         raise Refusal(404, "no image has this address", code="not_found")
+    hit = remembered(request) if request.query_string else None
+    if hit is not None:
+        return hit
     app = request.app
+    read_since = since(request)
     public = await shown(app, blob)
     found = public.original if public is not None else None
     # An unposted pump.io upload's files are its owner's: to anyone else they do not exist.
@@ -122,7 +165,7 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
         raise Refusal(404, "no image has this address", code="not_found")
     source = Source(blob=blob, version=found[0], name=found[1], path=path, private=public.owners is not None)
     if applies(request.query):
-        return await respond(request, source)
+        return await respond(request, source, read_since=read_since)
     return file_response(source)
 
 
