@@ -24,7 +24,7 @@ from mediaplex.admin import AdminError, add_user, create_token, make_admin, repr
 from mediaplex.admin import reprocess as reprocess_one
 from mediaplex.runtime import event_log, projection_at
 from store import generations
-from store.feed import Feed
+from store.fold import fold
 
 DESCRIPTION = """\
 Mediaplex: an event-sourced media pipeline speaking the Mastodon media API.
@@ -301,9 +301,7 @@ async def rebuild(config: Config, out: TextIO, err: TextIO) -> int:
         started = time.monotonic()
         progress = Progress(head, err)
         try:
-            async with projection_at(path) as projection:
-                await Feed(events, projection, on_batch=progress).run(follow=False)
-                seq, digest = await projection.digest()
+            seq, digest = await fold(events, path, on_batch=progress)
             elapsed = time.monotonic() - started
             # Closed and durable: a running server may open it as soon as the pointer names it.
             marker.unlink()

@@ -23,6 +23,9 @@ from store.readmodel import TABLES, Change, Patch, Put, Remove, changes
 T = TypeVar("T")
 # A row of the read model: its table and its primary key.
 RowKey = tuple[str, Any]
+RowId = tuple[str, Any]
+# SQL and its parameters.
+Statement = tuple[str, list[Any]]
 
 CHECKPOINT = "checkpoint"
 # Parameters per statement where the connection does not say: under SQLite's default limit (32,766
@@ -94,6 +97,47 @@ class Projection:
                 conn.close()
             self._read_conns.clear()
 
+    # The same steps on the calling thread, for a process that only folds (store/fold.py): its one
+    # thread has the interpreter to itself, so handing work to the writer thread would buy nothing.
+
+    def open_here(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.applied = self._open_writer()
+        return self.applied
+
+    @property
+    def max_params(self) -> int:
+        """Parameters this file's connection takes in one statement."""
+        return self._statements.max_params
+
+    def apply_here(self, first: int, last: int, statements: Iterable[Statement]) -> int:
+        """Run statements planned elsewhere for the records `first` to `last`, with the checkpoint, in one
+        transaction; a list already applied is skipped, one that would leave a gap or overlap is refused."""
+        conn = self._write_conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (current,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
+            if last > current:
+                if first != current + 1:
+                    raise ValueError(f"records {first} to {last} do not follow the checkpoint {current}")
+                for sql, params in statements:
+                    conn.execute(sql, params)
+                conn.execute(f"UPDATE {CHECKPOINT} SET seq = ? WHERE id = 1", (last,))
+                current = last
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.applied = int(current)
+        return self.applied
+
+    def close_here(self, indexed: Callable[[], None] | None = None) -> None:
+        """`indexed` runs once a build's indexes are back, before its WAL goes into the database file."""
+        self._close_writer(indexed)
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+
     async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
@@ -131,7 +175,7 @@ class Projection:
                 conn.execute(f"DROP INDEX {name}")
         return int(seq)
 
-    def _close_writer(self) -> None:
+    def _close_writer(self, indexed: Callable[[], None] | None = None) -> None:
         conn = self._write_conn
         if conn is None:
             return
@@ -139,6 +183,8 @@ class Projection:
             for _, sql in self._dropped:
                 conn.execute(sql)
             self._dropped = []
+            if indexed is not None:
+                indexed()
             # Everything folded goes to the database file and is synced before anyone can promote it.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -284,11 +330,9 @@ class Projection:
 
     async def digest(self) -> tuple[int, str]:
         """(checkpoint, sha256 over every row of every table): equal logs fold to equal digests."""
-        return await self.read(_digest)
+        return await self.read(digest)
 
 
-RowId = tuple[str, Any]
-Statement = tuple[str, list[Any]]
 
 
 class _Group(msgspec.Struct):
@@ -313,6 +357,10 @@ class Statements:
         self._pks = {t.name: t.pk for t in TABLES}
         self._max_params = max_params
 
+    @property
+    def max_params(self) -> int:
+        return self._max_params
+
     def plan(self, batches: Iterable[list[Change]]) -> list[Statement]:
         return [statement for group in self._group(batches) for statement in self._statements(group)]
 
@@ -334,6 +382,9 @@ class Statements:
         swept: dict[str, int] = {}
         changed: dict[str, int] = {}
         delivered = follows = -1
+        # The Put that last wrote a row, (group, position), as long as nothing else has touched the row.
+        written: dict[RowId, tuple[int, int]] = {}
+        positions: dict[int, dict[str, int]] = {}
         pks = self._pks
         for batch in batches:
             for change in batch:
@@ -376,7 +427,22 @@ class Statements:
                     params = tuple(row.values())
                 elif isinstance(change, Patch):
                     fields = change.fields
-                    kind, columns, key = Patch, tuple(fields), change.key
+                    key = change.key
+                    put = written.get((table, key))
+                    # A Patch of a row this plan Puts goes into the Put (one row written instead of a row
+                    # written and then updated), unless something in between may have looked at the row:
+                    # a Sweep of its table, a Deliver reading it in `follows`.
+                    if put is not None and swept.get(table, -1) < put[0] and (table != "follows" or delivered < put[0]):
+                        where = positions.get(put[0])
+                        if where is None:
+                            where = positions[put[0]] = {c: i for i, c in enumerate(groups[put[0]].columns)}
+                        if all(name in where for name in fields):
+                            merged = list(groups[put[0]].params[put[1]])
+                            for name, value in fields.items():
+                                merged[where[name]] = value
+                            groups[put[0]].params[put[1]] = tuple(merged)
+                            continue
+                    kind, columns = Patch, tuple(fields)
                     params = (key, *fields.values())
                 else:
                     kind, columns, key = Remove, (), change.key
@@ -391,6 +457,10 @@ class Statements:
                 group = groups[index]
                 group.keys.append(key)
                 group.params.append(params)
+                if kind is Put:
+                    written[target] = (index, len(group.params) - 1)
+                else:
+                    written.pop(target, None)
                 touched[target] = index
                 changed[table] = max(changed.get(table, -1), index)
                 if table == "follows":
@@ -481,17 +551,21 @@ def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[f
     return frozenset(rows), frozenset(reached)
 
 
-def _digest(conn: sqlite3.Connection) -> tuple[int, str]:
+def digest(conn: sqlite3.Connection) -> tuple[int, str]:
+    """(checkpoint, sha256 over every row of every table) as read on `conn`."""
     conn.execute("BEGIN")
     try:
         (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
         hasher = hashlib.sha256()
-        encoder = msgspec.json.Encoder()
+        encode = msgspec.json.Encoder().encode
+        rows = conn.cursor()
+        # Plain tuples, whatever the connection makes: the same bytes without a Row per row.
+        rows.row_factory = None
         for table in TABLES:
             hasher.update(table.name.encode())
             columns = ", ".join(sorted(table.columns))
-            for row in conn.execute(f"SELECT {columns} FROM {table.name} ORDER BY {table.pk}"):
-                hasher.update(encoder.encode(tuple(row)))
+            for row in rows.execute(f"SELECT {columns} FROM {table.name} ORDER BY {table.pk}"):
+                hasher.update(encode(row))
     finally:
         conn.execute("COMMIT")
     return int(seq), hasher.hexdigest()
