@@ -224,25 +224,14 @@ class JetStreamLog:
             await batches.aclose()
 
     async def read_batches(self, start: int, *, follow: bool, size: int) -> AsyncGenerator[list[Record], None]:
-        raw = self.read_payloads(start, follow=follow, size=size)
-        try:
-            async for seqs, payloads in raw:
-                yield self._records(seqs, payloads)
-        finally:
-            await raw.aclose()
-
-    async def read_payloads(self, start: int, *, follow: bool, size: int
-                            ) -> AsyncGenerator[tuple[list[int], list[bytes]], None]:
-        """What `read_batches` hands out, still encoded: (sequences, payloads) for a reader that
-        decodes elsewhere, such as a rebuild folding in a process of its own."""
         end = None if follow else await self._guarded(self.last_seq())
         start = max(start, 1)
         if end is not None and start > end:
             return
         if end is not None and end - start + 1 >= WIRE_READ_MIN:
-            async for seqs, payloads in self._wire_batches(start, end, size):
-                start = seqs[-1] + 1
-                yield seqs, payloads
+            async for batch in self._wire_batches(start, end, size):
+                start = batch[-1].seq + 1
+                yield batch
             if start > end:
                 return
         arrivals = _Arrivals(start, end, size)
@@ -260,14 +249,13 @@ class JetStreamLog:
                     await _unsubscribe(sub)
                     sub = await self._follow(arrivals)
                     continue
-                yield seqs, payloads
+                yield self._records(seqs, payloads)
                 if end is not None and seqs[-1] >= end:
                     return
         finally:
             await _unsubscribe(sub)
 
-    async def _wire_batches(self, start: int, end: int, size: int
-                            ) -> AsyncGenerator[tuple[list[int], list[bytes]], None]:
+    async def _wire_batches(self, start: int, end: int, size: int) -> AsyncGenerator[list[Record], None]:
         """A long bounded read over the wire reader; whatever it cannot do, the caller reads on with nats-py.
 
         The wire hands over what one socket read held, a few hundred records; lists of `size` let a
@@ -283,14 +271,14 @@ class JetStreamLog:
                 seqs.extend(got_seqs)
                 payloads.extend(got_payloads)
                 if len(seqs) >= size:
-                    yield seqs, payloads
+                    yield self._records(seqs, payloads)
                     seqs, payloads = [], []
         except wireread.Unsupported as exc:
             log.info("log reader: reading through the client (%s)", exc)
         except wireread.WireError as exc:
             log.warning("log reader: the bulk read broke off (%s); reading on through the client", exc)
         if seqs:
-            yield seqs, payloads
+            yield self._records(seqs, payloads)
 
     def _records(self, seqs: list[int], payloads: list[bytes]) -> list[Record]:
         return list(map(Record, seqs, self._codec.decode_many(payloads)))

@@ -301,7 +301,9 @@ async def rebuild(config: Config, out: TextIO, err: TextIO) -> int:
         started = time.monotonic()
         progress = Progress(head, err)
         try:
-            seq, digest = await fold(events, path, on_batch=progress)
+            async with projection_at(path) as projection:
+                await fold(events, projection, on_batch=progress)
+                seq, digest = await projection.digest()
             elapsed = time.monotonic() - started
             # Closed and durable: a running server may open it as soon as the pointer names it.
             marker.unlink()

@@ -23,9 +23,6 @@ from store.readmodel import TABLES, Change, Patch, Put, Remove, changes
 T = TypeVar("T")
 # A row of the read model: its table and its primary key.
 RowKey = tuple[str, Any]
-RowId = tuple[str, Any]
-# SQL and its parameters.
-Statement = tuple[str, list[Any]]
 
 CHECKPOINT = "checkpoint"
 # Parameters per statement where the connection does not say: under SQLite's default limit (32,766
@@ -97,46 +94,13 @@ class Projection:
                 conn.close()
             self._read_conns.clear()
 
-    # The same steps on the calling thread, for a process that only folds (store/fold.py): its one
-    # thread has the interpreter to itself, so handing work to the writer thread would buy nothing.
-
-    def open_here(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.applied = self._open_writer()
+    def apply_here(self, records: Sequence[Record]) -> int:
+        """`apply` on the calling thread, for a fold nothing else runs beside (store/fold.py): it wakes
+        no waiters, and it needs no writer thread to take turns with on the interpreter lock."""
+        fresh = [r for r in records if r.seq > self.applied]
+        if fresh:
+            self.applied = self._write(fresh, frozenset())[0]
         return self.applied
-
-    @property
-    def max_params(self) -> int:
-        """Parameters this file's connection takes in one statement."""
-        return self._statements.max_params
-
-    def apply_here(self, first: int, last: int, statements: Iterable[Statement]) -> int:
-        """Run statements planned elsewhere for the records `first` to `last`, with the checkpoint, in one
-        transaction; a list already applied is skipped, one that would leave a gap or overlap is refused."""
-        conn = self._write_conn
-        assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            (current,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
-            if last > current:
-                if first != current + 1:
-                    raise ValueError(f"records {first} to {last} do not follow the checkpoint {current}")
-                for sql, params in statements:
-                    conn.execute(sql, params)
-                conn.execute(f"UPDATE {CHECKPOINT} SET seq = ? WHERE id = 1", (last,))
-                current = last
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self.applied = int(current)
-        return self.applied
-
-    def close_here(self, indexed: Callable[[], None] | None = None) -> None:
-        """`indexed` runs once a build's indexes are back, before its WAL goes into the database file."""
-        self._close_writer(indexed)
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
 
     async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
@@ -175,7 +139,7 @@ class Projection:
                 conn.execute(f"DROP INDEX {name}")
         return int(seq)
 
-    def _close_writer(self, indexed: Callable[[], None] | None = None) -> None:
+    def _close_writer(self) -> None:
         conn = self._write_conn
         if conn is None:
             return
@@ -183,8 +147,6 @@ class Projection:
             for _, sql in self._dropped:
                 conn.execute(sql)
             self._dropped = []
-            if indexed is not None:
-                indexed()
             # Everything folded goes to the database file and is synced before anyone can promote it.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -330,9 +292,11 @@ class Projection:
 
     async def digest(self) -> tuple[int, str]:
         """(checkpoint, sha256 over every row of every table): equal logs fold to equal digests."""
-        return await self.read(digest)
+        return await self.read(_digest)
 
 
+RowId = tuple[str, Any]
+Statement = tuple[str, list[Any]]
 
 
 class _Group(msgspec.Struct):
@@ -356,10 +320,6 @@ class Statements:
     def __init__(self, max_params: int = MAX_PARAMS) -> None:
         self._pks = {t.name: t.pk for t in TABLES}
         self._max_params = max_params
-
-    @property
-    def max_params(self) -> int:
-        return self._max_params
 
     def plan(self, batches: Iterable[list[Change]]) -> list[Statement]:
         return [statement for group in self._group(batches) for statement in self._statements(group)]
@@ -551,8 +511,7 @@ def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[f
     return frozenset(rows), frozenset(reached)
 
 
-def digest(conn: sqlite3.Connection) -> tuple[int, str]:
-    """(checkpoint, sha256 over every row of every table) as read on `conn`."""
+def _digest(conn: sqlite3.Connection) -> tuple[int, str]:
     conn.execute("BEGIN")
     try:
         (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()

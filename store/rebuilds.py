@@ -22,14 +22,11 @@ def rebuilds(directory: Path) -> list[Rebuild]:
     found = []
     for path in sorted(directory.glob("projection-*.db")):
         if generations.building(path):
-            found.append(Rebuild(path.name, checkpoint(path)))
+            found.append(Rebuild(path.name, _checkpoint(path)))
     return found
 
 
-def checkpoint(path: Path) -> int:
-    """How far the file at `path` has folded; 0 when it does not exist or has no checkpoint yet."""
-    if not path.exists():
-        return 0
+def _checkpoint(path: Path) -> int:
     # Read-only, so looking never takes a lock the rebuild's writer waits for.
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)

@@ -1,4 +1,4 @@
-"""A rebuild folding in a process of its own, and the planner writing a row once instead of twice."""
+"""A rebuild's fold on one thread, and the planner writing a row once instead of twice."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ import pytest
 from core.events import AnyEvent, Followed, MediaUpdated
 from core.jetstream import WIRE_READ_MIN, JetStreamLog
 from core.log import Record
+from mediaplex.runtime import projection_at
 from store.changes import Change, Deliver, Sweep
-from store.fold import FoldFailed, fold
-from store.projection import CHECKPOINT, Projection, Statements, digest
+from store.fold import fold
+from store.projection import Projection, Statements, _digest
 from store.readmodel import Patch, Put, changes
-from store.rebuilds import checkpoint
 from tests.test_projection import processed, tangled_events, uploaded
+
+
+def checkpoint(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT seq FROM checkpoint WHERE id = 1").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def mixed_log() -> list[AnyEvent]:
@@ -43,25 +51,20 @@ async def one_batch_at_a_time(events: list[AnyEvent], path: Path) -> tuple[int, 
     return folded
 
 
-def building(path: Path) -> Path:
-    path.with_name(path.name + ".building").touch()
-    return path
-
-
-async def test_a_fold_in_its_own_process_gives_the_digest_of_records_applied_one_by_one(
+async def test_a_fold_gives_the_digest_of_records_applied_one_by_one(
     jetstream_log: JetStreamLog, tmp_path: Path
 ) -> None:
     events = mixed_log()
     await append(jetstream_log, events)
+    path = tmp_path / "projection-1.db"
+    path.with_name(path.name + ".building").touch()
     seen: list[int] = []
-    folded = await fold(jetstream_log, building(tmp_path / "projection-1.db"), on_batch=seen.append, batch=97)
+    async with projection_at(path) as projection:
+        assert await fold(jetstream_log, projection, on_batch=seen.append, batch=97) == len(events)
+        folded = await projection.digest()
     assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
-    assert folded[0] == len(events)
     # An answer per list (at least `batch` records each, as the socket reads fall), the last at the head.
     assert len(seen) > 1 and seen == sorted(set(seen)) and seen[-1] == len(events)
-    # Durable when fold returns: the rows are in the database file, the WAL is empty.
-    wal = tmp_path / "projection-1.db-wal"
-    assert not wal.exists() or wal.stat().st_size == 0
 
 
 async def test_an_interrupted_fold_resumes_from_its_checkpoint_to_the_same_digest(
@@ -69,32 +72,23 @@ async def test_an_interrupted_fold_resumes_from_its_checkpoint_to_the_same_diges
 ) -> None:
     events = mixed_log()
     await append(jetstream_log, events)
-    path = building(tmp_path / "projection-1.db")
+    path = tmp_path / "projection-1.db"
+    path.with_name(path.name + ".building").touch()
 
     def stop_after_the_second(applied: int) -> None:
         if applied > 2 * 500:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        await fold(jetstream_log, path, on_batch=stop_after_the_second, batch=500)
+        async with projection_at(path) as projection:
+            await fold(jetstream_log, projection, on_batch=stop_after_the_second, batch=500)
     part = checkpoint(path)
     assert 0 < part < len(events)
-    folded = await fold(jetstream_log, path, batch=500)
+    async with projection_at(path) as projection:
+        assert projection.applied == part
+        await fold(jetstream_log, projection, batch=500)
+        folded = await projection.digest()
     assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
-
-
-async def test_a_fold_the_child_cannot_do_fails_with_its_reason(jetstream_log: JetStreamLog, tmp_path: Path) -> None:
-    await append(jetstream_log, [uploaded("1")])
-    path = tmp_path / "projection-1.db"
-    projection = Projection(path)
-    await projection.open()
-    await projection.close()
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute(f"UPDATE {CHECKPOINT} SET schema = 'older'")
-    conn.close()
-    with pytest.raises(FoldFailed, match="another read-model schema"):
-        await fold(jetstream_log, building(path))
 
 
 def run(path: Path, plans: list[list[Change]]) -> tuple[int, str]:
@@ -103,9 +97,10 @@ def run(path: Path, plans: list[list[Change]]) -> tuple[int, str]:
     for batch in plans:
         for sql, params in Statements().plan([batch]):
             conn.execute(sql, params)
-    folded = digest(conn)
-    conn.close()
-    return folded
+    try:
+        return _digest(conn)
+    finally:
+        conn.close()
 
 
 async def empty(path: Path) -> Path:
