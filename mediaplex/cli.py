@@ -303,7 +303,9 @@ async def rebuild(config: Config, out: TextIO, err: TextIO) -> int:
         try:
             async with projection_at(path) as projection:
                 await fold(events, projection, on_batch=progress)
-                seq, digest = await projection.digest()
+                # The rows are read while the writer thread builds the indexes again; both spend
+                # their time inside SQLite, so they overlap rather than take turns.
+                (seq, digest), _ = await asyncio.gather(projection.digest(), projection.restore_indexes())
             elapsed = time.monotonic() - started
             # Closed and durable: a running server may open it as soon as the pointer names it.
             marker.unlink()

@@ -139,14 +139,23 @@ class Projection:
                 conn.execute(f"DROP INDEX {name}")
         return int(seq)
 
+    async def restore_indexes(self) -> None:
+        """Create a build's dropped indexes again now rather than on close, say while its digest is read."""
+        await self._on_writer(self._restore_indexes)
+
+    def _restore_indexes(self) -> None:
+        conn = self._write_conn
+        assert conn is not None
+        for _, sql in self._dropped:
+            conn.execute(sql)
+        self._dropped = []
+
     def _close_writer(self) -> None:
         conn = self._write_conn
         if conn is None:
             return
         if self._building:
-            for _, sql in self._dropped:
-                conn.execute(sql)
-            self._dropped = []
+            self._restore_indexes()
             # Everything folded goes to the database file and is synced before anyone can promote it.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -139,3 +140,30 @@ async def test_many_updates_of_one_row_fold_as_applied_one_by_one(tmp_path: Path
     batch = [c for seq, e in enumerate(events, start=1) for c in changes(e, seq)]
     assert run(await empty(tmp_path / "one.db"), [batch]) == run(
         await empty(tmp_path / "each.db"), [[c] for c in batch])
+
+
+async def test_indexes_built_again_beside_the_digest_end_as_a_live_projection_has_them(
+    jetstream_log: JetStreamLog, tmp_path: Path
+) -> None:
+    events = mixed_log()[:300]
+    await append(jetstream_log, events)
+    path = tmp_path / "projection-1.db"
+    path.with_name(path.name + ".building").touch()
+    async with projection_at(path) as projection:
+        await fold(jetstream_log, projection)
+        schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        conn = sqlite3.connect(path)
+        dropped = conn.execute(schema).fetchall()
+        conn.close()
+        folded, _ = await asyncio.gather(projection.digest(), projection.restore_indexes())
+    assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
+    conn = sqlite3.connect(path)
+    built = conn.execute(schema).fetchall()
+    conn.close()
+    conn = sqlite3.connect(tmp_path / "reference.db")
+    assert built == conn.execute(schema).fetchall()
+    conn.close()
+    # While folding the file had none of its secondary indexes; they are all back, and durable.
+    assert len(built) > len(dropped)
+    wal = Path(f"{path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
