@@ -30,7 +30,9 @@ from store.readmodel import TABLES, Patch, Put, Remove, changes
 
 IN_FLIGHT = 64
 BATCH = 1000
-GOAL_EVENTS_PER_SECOND = 20_000
+GOAL_EVENTS_PER_SECOND = 100_000
+# Of the wire reader's rate: what a rebuild may cost on top of reading and decoding the log.
+GOAL_OF_WIRE = 0.6
 FULL_LOG = 1_000_000
 
 
@@ -183,6 +185,14 @@ async def bare_read(client: Client, settings: StreamSettings, count: int) -> flo
     return elapsed
 
 
+async def wire_read(events: JetStreamLog) -> float:
+    """The project's own bulk read (core/wireread.py) decoding every record: a rebuild without the fold."""
+    started = time.perf_counter()
+    async for _batch in events.read_batches(1, follow=False, size=5000):
+        pass
+    return time.perf_counter() - started
+
+
 async def timed_rebuild(data_dir: Path, url: str, settings: StreamSettings) -> float:
     config = Config(data_dir=data_dir, nats_urls=(url,), stream=settings.name, subject_prefix=settings.prefix)
     out = io.StringIO()
@@ -214,7 +224,7 @@ async def _measure(settings: Settings, count: int, log_events: list[AnyEvent], r
     broker = EmbeddedBroker(work / "nats" / "store", work / "nats" / "run")
     url = await broker.start()
     figures: dict[str, list[float]] = {name: [] for name in (
-        "append", "publish", "apply", "raw_apply", "rebuild", "read")}
+        "append", "publish", "apply", "raw_apply", "rebuild", "read", "wire")}
     try:
         client = await connect([url], name="bench-eventlog")
         try:
@@ -236,9 +246,11 @@ async def _measure(settings: Settings, count: int, log_events: list[AnyEvent], r
                 figures["raw_apply"].append(count / await asyncio.to_thread(raw_apply, schema, planned))
                 if run % 2 == 0:
                     figures["rebuild"].append(count / await timed_rebuild(work / f"rebuild-{run}", url, stream))
+                    figures["wire"].append(count / await wire_read(events))
                     figures["read"].append(count / await bare_read(client, stream, count))
                 else:
                     figures["read"].append(count / await bare_read(client, stream, count))
+                    figures["wire"].append(count / await wire_read(events))
                     figures["rebuild"].append(count / await timed_rebuild(work / f"rebuild-{run}", url, stream))
         finally:
             await client.close()
@@ -252,8 +264,9 @@ async def _measure(settings: Settings, count: int, log_events: list[AnyEvent], r
         return stats.median(figures[name])
 
     rebuild_rate = med("rebuild")
+    of_wire = stats.median([a / b for a, b in zip(figures["rebuild"], figures["wire"], strict=True)])
     full_seconds = FULL_LOG / rebuild_rate
-    full_read = FULL_LOG / med("read")
+    full_wire = FULL_LOG / med("wire")
     rows = [
         Row(key="5a", what=f"Event log: appends through JetStreamLog.append, {IN_FLIGHT} in flight, {count:,} events",
             result=stats.rate(med("append"), "events/s"),
@@ -265,18 +278,20 @@ async def _measure(settings: Settings, count: int, log_events: list[AnyEvent], r
             ratio=pair_ratio("apply", "raw_apply")),
         Row(key="5c", what=f"Rebuild (mediaplex.cli.rebuild into a fresh file, digest included), {count:,} events",
             result=stats.rate(rebuild_rate, "events/s"),
-            reference=f"bare nats-py ordered consumer read: {stats.rate(med('read'), 'events/s')}",
-            ratio=pair_ratio("rebuild", "read"),
-            goal=f"≥ {GOAL_EVENTS_PER_SECOND:,} events/s",
-            verdict=verdict(rebuild_rate >= GOAL_EVENTS_PER_SECOND)),
+            reference=f"the wire reader alone (read_batches, decoded): {stats.rate(med('wire'), 'events/s')}",
+            ratio=stats.ratio(of_wire),
+            goal=f"≥ {GOAL_EVENTS_PER_SECOND:,} events/s and ≥ {GOAL_OF_WIRE}x the wire reader",
+            verdict=verdict(rebuild_rate >= GOAL_EVENTS_PER_SECOND and of_wire >= GOAL_OF_WIRE)),
         Row(key="5d", what=f"Rebuild of a {FULL_LOG:,}-event log (extrapolated linearly from 5c)",
             result=stats.seconds(full_seconds),
-            reference=f"bare read: {stats.seconds(full_read)}",
-            ratio=stats.ratio(full_seconds / full_read),
+            reference=f"the wire reader alone: {stats.seconds(full_wire)}",
+            ratio=stats.ratio(full_seconds / full_wire),
             goal=f"≤ {stats.seconds(FULL_LOG / GOAL_EVENTS_PER_SECOND)}",
             verdict=verdict(full_seconds <= FULL_LOG / GOAL_EVENTS_PER_SECOND)),
     ]
-    return Outcome(rows=rows)
+    nats_py = stats.rate(med("read"), "events/s")
+    notes = [f"Rebuild (5c): a bare nats-py ordered consumer reads the same log at {nats_py}."]
+    return Outcome(rows=rows, notes=notes)
 
 
 def run(settings: Settings) -> Outcome:

@@ -24,7 +24,7 @@ from mediaplex.admin import AdminError, add_user, create_token, make_admin, repr
 from mediaplex.admin import reprocess as reprocess_one
 from mediaplex.runtime import event_log, projection_at
 from store import generations
-from store.feed import Feed
+from store.fold import fold
 
 DESCRIPTION = """\
 Mediaplex: an event-sourced media pipeline speaking the Mastodon media API.
@@ -302,8 +302,10 @@ async def rebuild(config: Config, out: TextIO, err: TextIO) -> int:
         progress = Progress(head, err)
         try:
             async with projection_at(path) as projection:
-                await Feed(events, projection, on_batch=progress).run(follow=False)
-                seq, digest = await projection.digest()
+                await fold(events, projection, on_batch=progress)
+                # The rows are read while the writer thread builds the indexes again; both spend
+                # their time inside SQLite, so they overlap rather than take turns.
+                (seq, digest), _ = await asyncio.gather(projection.digest(), projection.restore_indexes())
             elapsed = time.monotonic() - started
             # Closed and durable: a running server may open it as soon as the pointer names it.
             marker.unlink()

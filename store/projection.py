@@ -102,6 +102,14 @@ class Projection:
                 conn.close()
             self._read_conns.clear()
 
+    def apply_here(self, records: Sequence[Record]) -> int:
+        """`apply` on the calling thread, for a fold nothing else runs beside (store/fold.py): it wakes
+        no waiters, and it needs no writer thread to take turns with on the interpreter lock."""
+        fresh = [r for r in records if r.seq > self.applied]
+        if fresh:
+            self.applied = self._write(fresh, frozenset())[0]
+        return self.applied
+
     async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
@@ -139,14 +147,23 @@ class Projection:
                 conn.execute(f"DROP INDEX {name}")
         return int(seq)
 
+    async def restore_indexes(self) -> None:
+        """Create a build's dropped indexes again now rather than on close, say while its digest is read."""
+        await self._on_writer(self._restore_indexes)
+
+    def _restore_indexes(self) -> None:
+        conn = self._write_conn
+        assert conn is not None
+        for _, sql in self._dropped:
+            conn.execute(sql)
+        self._dropped = []
+
     def _close_writer(self) -> None:
         conn = self._write_conn
         if conn is None:
             return
         if self._building:
-            for _, sql in self._dropped:
-                conn.execute(sql)
-            self._dropped = []
+            self._restore_indexes()
             # Everything folded goes to the database file and is synced before anyone can promote it.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -349,6 +366,9 @@ class Statements:
         swept: dict[str, int] = {}
         changed: dict[str, int] = {}
         delivered = follows = -1
+        # The Put that last wrote a row, (group, position), as long as nothing else has touched the row.
+        written: dict[RowId, tuple[int, int]] = {}
+        positions: dict[int, dict[str, int]] = {}
         pks = self._pks
         for batch in batches:
             for change in batch:
@@ -391,7 +411,22 @@ class Statements:
                     params = tuple(row.values())
                 elif isinstance(change, Patch):
                     fields = change.fields
-                    kind, columns, key = Patch, tuple(fields), change.key
+                    key = change.key
+                    put = written.get((table, key))
+                    # A Patch of a row this plan Puts goes into the Put (one row written instead of a row
+                    # written and then updated), unless something in between may have looked at the row:
+                    # a Sweep of its table, a Deliver reading it in `follows`.
+                    if put is not None and swept.get(table, -1) < put[0] and (table != "follows" or delivered < put[0]):
+                        where = positions.get(put[0])
+                        if where is None:
+                            where = positions[put[0]] = {c: i for i, c in enumerate(groups[put[0]].columns)}
+                        if all(name in where for name in fields):
+                            merged = list(groups[put[0]].params[put[1]])
+                            for name, value in fields.items():
+                                merged[where[name]] = value
+                            groups[put[0]].params[put[1]] = tuple(merged)
+                            continue
+                    kind, columns = Patch, tuple(fields)
                     params = (key, *fields.values())
                 else:
                     kind, columns, key = Remove, (), change.key
@@ -406,6 +441,10 @@ class Statements:
                 group = groups[index]
                 group.keys.append(key)
                 group.params.append(params)
+                if kind is Put:
+                    written[target] = (index, len(group.params) - 1)
+                else:
+                    written.pop(target, None)
                 touched[target] = index
                 changed[table] = max(changed.get(table, -1), index)
                 if table == "follows":
@@ -532,12 +571,15 @@ def _digest(conn: sqlite3.Connection) -> tuple[int, str]:
     try:
         (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
         hasher = hashlib.sha256()
-        encoder = msgspec.json.Encoder()
+        encode = msgspec.json.Encoder().encode
+        rows = conn.cursor()
+        # Plain tuples, whatever the connection makes: the same bytes without a Row per row.
+        rows.row_factory = None
         for table in TABLES:
             hasher.update(table.name.encode())
             columns = ", ".join(sorted(table.columns))
-            for row in conn.execute(f"SELECT {columns} FROM {table.name} ORDER BY {table.pk}"):
-                hasher.update(encoder.encode(tuple(row)))
+            for row in rows.execute(f"SELECT {columns} FROM {table.name} ORDER BY {table.pk}"):
+                hasher.update(encode(row))
     finally:
         conn.execute("COMMIT")
     return int(seq), hasher.hexdigest()
