@@ -65,6 +65,10 @@ def test_a_restart_removes_what_a_kill_left_behind(tmp_path: Path) -> None:
     finally:
         if slow is not None:
             slow.close()
+        # A failure before the kill must not leave the server (and its broker) running.
+        if serving.process.poll() is None:
+            serving.process.kill()
+            serving.process.wait(timeout=10)
     wait_until(lambda: not _broker_alive(data), "the embedded broker to go with its server", deadline=10)
     (leftover,) = temp_dir.glob("*.part")
 
