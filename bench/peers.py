@@ -16,8 +16,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
-
+from bench import servers
 from bench.common import CouldNotMeasure
 
 IPX = "ipx@3.1.1"
@@ -80,29 +79,11 @@ def versions(prefix: Path) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def ipx(prefix: Path, root: Path, port: int, work: Path) -> AsyncIterator[str]:
     """ipx serving the files under `root`, as `ipx serve --dir` does, with no cache of its results."""
-    log = (work / "ipx.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        str(prefix / "node_modules" / ".bin" / "ipx"), "serve", "--dir", str(root), "--port", str(port),
-        stdout=log, stderr=log, start_new_session=True, env={**os.environ, "NODE_ENV": "production"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{url}/_/missing.jpg") as response:
-                        # Any answer from ipx itself means it is listening.
-                        if response.status < 500:
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise CouldNotMeasure("ipx did not start; see ipx.log")
+    argv = [str(prefix / "node_modules" / ".bin" / "ipx"), "serve", "--dir", str(root), "--port", str(port)]
+    # Any answer from ipx itself, a 404 for a file it has not, means it is listening.
+    async with servers.peer("ipx", argv, f"http://127.0.0.1:{port}", "/_/missing.jpg", work / "ipx.log",
+                            env={**os.environ, "NODE_ENV": "production"}) as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        await process.wait()
-        log.close()
 
 
 async def sharp_seconds(prefix: Path, source: Path, boxes: list[tuple[int, int]], concurrency: int,

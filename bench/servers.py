@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.common import CouldNotMeasure
 from core.config import Config
 from core.log import EventLog
 from core.probe import Limits
@@ -165,3 +167,31 @@ async def run_child(*args: str, timeout: float = 600) -> dict[str, Any]:
         raise RuntimeError(f"bench.child {args[0]} failed: {err.decode(errors='replace')[-500:]}")
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result
+
+
+@contextlib.asynccontextmanager
+async def peer(name: str, argv: list[str], url: str, probe: str, log_path: Path,
+               env: dict[str, str] | None = None) -> AsyncIterator[str]:
+    """A peer server started from `argv` in a session of its own, once `url + probe` answers below 500.
+
+    The whole session is ended afterwards: a peer's worker processes go with it.
+    """
+    log = log_path.open("wb")
+    process = await asyncio.create_subprocess_exec(*argv, stdout=log, stderr=log, start_new_session=True,
+                                                   env=env)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{url}{probe}") as response:
+                        if response.status < 500:
+                            break
+                await asyncio.sleep(0.1)
+            else:
+                raise CouldNotMeasure(f"{name} did not start; see {log_path.name}")
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
+        await process.wait()
+        log.close()

@@ -62,29 +62,9 @@ async def thumbor(root: Path, work: Path, processes: int) -> AsyncIterator[str]:
     conf = work / "thumbor.conf"
     conf.write_text(THUMBOR_CONF.format(root=str(root)))
     port = _free_port()
-    log = (work / "thumbor.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        str(thumbor_bin()), "-p", str(port), "-i", "127.0.0.1", "-c", str(conf), "--processes", str(processes),
-        stdout=log, stderr=log, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{url}/healthcheck") as response:
-                        if response.status == 200:
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise CouldNotMeasure("thumbor did not start; see thumbor.log")
+    argv = [str(thumbor_bin()), "-p", str(port), "-i", "127.0.0.1", "-c", str(conf), "--processes", str(processes)]
+    async with servers.peer("thumbor", argv, f"http://127.0.0.1:{port}", "/healthcheck", work / "thumbor.log") as url:
         yield url
-    finally:
-        # Its worker processes share the session: end them all.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        await process.wait()
-        log.close()
 
 
 async def throughput(session: aiohttp.ClientSession, urls: list[str], headers: dict[str, str]) -> float:
