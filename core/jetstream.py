@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import msgspec
@@ -21,6 +21,31 @@ from core.log import Conflict, LogUnavailable, Record
 from core.metrics import REQUEST_HEADER, Metrics, request_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What JetStream answers, or fails to, while a clustered stream or the cluster's metadata has no leader:
+# for a few seconds after a node comes back nobody answers.
+LEADERLESS = (nats.errors.TimeoutError, nats.errors.NoRespondersError, js_errors.NoStreamResponseError,
+              js_errors.ServiceUnavailableError)
+# How long a role that is starting waits out a cluster without a leader before it gives up.
+START_PATIENCE = 30.0
+
+
+async def patiently(step: Callable[[], Awaitable[T]], what: str, within: float = START_PATIENCE) -> T:
+    """`step`, tried again while the cluster has no leader to answer it, for up to `within` seconds: a role
+    started just after a node came back must come up, not exit."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    pause = 0.2
+    while True:
+        try:
+            return await step()
+        except LEADERLESS as exc:
+            if loop.time() + pause > end:
+                raise
+            log.warning("%s: no answer from the cluster (%s); trying again", what, str(exc) or type(exc).__name__)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 2.0)
 
 WRONG_LAST_SEQUENCE = 10071
 # An append retries within its timeout, this often at least, pausing this long between tries.
@@ -38,7 +63,6 @@ RESUBSCRIBE_DELAY = 0.5
 # Seconds an unsubscribe may take; a broken connection must not hold up the reader that replaces it.
 UNSUBSCRIBE_TIMEOUT = 2.0
 
-T = TypeVar("T")
 
 
 class StreamSettings(msgspec.Struct, frozen=True):
@@ -190,8 +214,7 @@ class JetStreamLog:
                 if exc.err_code == WRONG_LAST_SEQUENCE:
                     raise Conflict(exc.description or "wrong last sequence") from exc
                 raise
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, js_errors.NoStreamResponseError,
-                    js_errors.ServiceUnavailableError) as exc:
+            except LEADERLESS as exc:
                 # While a clustered stream elects a new leader nobody answers for a few seconds. The
                 # same Nats-Msg-Id makes a retry of an append that did land return its sequence.
                 if deadline - loop.time() <= APPEND_PAUSE:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from core.broker import EmbeddedBroker
 from core.config import Config
-from core.jetstream import JetStreamLog, StreamSettings, connect
+from core.jetstream import JetStreamLog, StreamSettings, connect, patiently
 from core.ports import rendition_dir
 from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, configure_vips
@@ -63,7 +63,7 @@ async def event_log(config: Config, *, name: str, reuse_running: bool) -> AsyncI
         client = await connect(urls, name=name)
         try:
             events = JetStreamLog(client, stream_settings(config))
-            await events.ensure_stream()
+            await patiently(events.ensure_stream, "creating the stream")
             yield events
         finally:
             try:

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from core.config import Config
-from core.jetstream import JetStreamLog
+from core.jetstream import JetStreamLog, patiently
 from core.kinds import LANES
 from core.metrics import Metrics
 from core.probe import Limits
@@ -103,7 +103,7 @@ class Server:
         self.events = events
         events.metrics = self.metrics
         self.metrics.on_scrape(self._refresh_metrics)
-        self._head_at_start = await events.last_seq()
+        self._head_at_start = await patiently(events.last_seq, "reading the head of the log")
         # Each gateway refuses at its own edge; processing must not fail what any of them let in.
         processing = processing_limits(self.gateways)
         if parts.gateways:
@@ -120,7 +120,7 @@ class Server:
                 settings = lane_settings(lane, concurrency)
                 processor = Processor(events, self.blobs, config.renditions, processing, settings, metrics=self.metrics)
                 # Created before readiness is asked, so a ready processor is one whose consumer exists.
-                await processor.ensure_consumer()
+                await patiently(processor.ensure_consumer, f"creating the {lane} consumer")
                 self._processing[settings.durable] = self._spawn(processor.run())
 
         listener = _listen(config.host, config.port)
