@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import pytest
 import yarl
 
 from core.events import MediaDeleted
@@ -19,20 +18,25 @@ from tests.servers import Running
 from tests.test_pumpio_feed import jpeg, login
 from tests.test_pumpio_files import fetch as anonymous
 from tests.test_pumpio_uploads import media_row
-from tests.test_transform_api import RED, STRIPES, YELLOW, bands, colour_at, fetch, gradient, image_at, near, upload
+from tests.test_transform_api import (
+    RED,
+    STRIPES,
+    YELLOW,
+    bands,
+    colour_at,
+    fetch,
+    gradient,
+    http,
+    image_at,
+    near,
+    server,
+    upload,
+)
 
 # What the server adds to every answer by itself.
 PER_RESPONSE = {"Date", "Server", "X-Request-ID"}
-
-
-@pytest.fixture(scope="module")
-def server(shared_server: Running) -> Running:
-    return shared_server
-
-
-@pytest.fixture(scope="module")
-def http(shared_http: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    return shared_http
+# The module-scoped server and client of the transformation API's tests, on this module's own server.
+__all__ = ["http", "server"]
 
 
 def answers(server: Running) -> Answers:

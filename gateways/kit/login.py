@@ -68,10 +68,13 @@ class Login:
     def signed_in(self) -> str:
         return self.session.user_id
 
+    def csrf_matches(self, sent: str) -> bool:
+        """Whether `sent` is this session's token: a fresh session means the cookie never came back."""
+        return not self.fresh and hmac.compare_digest(sent.encode(), self.csrf.encode())
+
     def check_csrf(self, form: Mapping[str, str]) -> None:
-        """403 unless the form carries this session's token: a fresh session means the cookie never came back."""
-        sent = form.get(CSRF_FIELD, "")
-        if self.fresh or not hmac.compare_digest(sent.encode(), self.csrf.encode()):
+        """403 unless the form carries this session's token."""
+        if not self.csrf_matches(form.get(CSRF_FIELD, "")):
             raise Refusal(403, BAD_CSRF)
 
     def remember(self, response: web.StreamResponse, request: web.Request, user_id: str | None = None) -> None:

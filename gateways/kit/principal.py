@@ -12,8 +12,6 @@ request needs a CORS preflight nobody here answers), so the cookie alone never a
 
 from __future__ import annotations
 
-import hmac
-
 import msgspec
 from aiohttp import web
 
@@ -126,7 +124,7 @@ async def _site_login(request: web.Request) -> Principal | None:
         return None
     login = await Login.of(request)
     user_id = login.signed_in()
-    if login.fresh or not user_id or not hmac.compare_digest(sent.encode(), login.csrf.encode()):
+    if not user_id or not login.csrf_matches(sent):
         return None
     return Principal(user_id=user_id, scopes=SITE_SCOPES, site_login=True)
 

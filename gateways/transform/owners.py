@@ -30,7 +30,7 @@ async def may_fetch(request: web.Request, found: Shown) -> bool:
     if found.owners is None:
         return True
     if not _signed(request):
-        return await _signed_in_owner(request, found)
+        return await _signed_in_owner(request, found.owners)
     try:
         principal = await authenticate(request)
     except Refusal as refusal:
@@ -41,7 +41,7 @@ async def may_fetch(request: web.Request, found: Shown) -> bool:
     return principal.user_id in found.owners
 
 
-async def _signed_in_owner(request: web.Request, found: Shown) -> bool:
-    if COOKIE not in request.cookies or found.owners is None:
+async def _signed_in_owner(request: web.Request, owners: frozenset[str]) -> bool:
+    if COOKIE not in request.cookies:
         return False
-    return (await Login.of(request)).signed_in() in found.owners
+    return (await Login.of(request)).signed_in() in owners

@@ -120,14 +120,16 @@ async def _delete_post(request: web.Request, post: sqlite3.Row) -> None:
 
 async def delete(request: web.Request) -> web.StreamResponse:
     form = await bodies.read_form(request, FORM)
-    row = await owned(request, await checked_form(request, form))
+    viewer = await checked_form(request, form)
+    row = await owned(request, viewer)
     post = await its_post(request, row)
     if post is not None:
         # A profile picture stays, and so does the post showing it.
         if await avatar_id(request.app[SERVICES].projection, row["owner_id"]) == row["media_id"]:
             raise Refusal(422, IN_USE)
         await _delete_post(request, post)
-        row = await owned(request, await checked_form(request, form))
+        # Read again: the post's delete let go of the media.
+        row = await owned(request, viewer)
     try:
         await media_changes.delete(request, row)
     except media_changes.InUse:
