@@ -15,6 +15,7 @@ import msgspec
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
+from gateways.kit import headervalues
 from gateways.kit.bodies import TOO_LARGE, charset, too_large
 from gateways.kit.refusal import Refusal
 
@@ -131,8 +132,7 @@ class _Budget:
         self.check()
 
 
-def _checked_name(part: BodyPartReader, caps: MultipartCaps) -> str:
-    name = part.name
+def _checked_name(name: str | None, caps: MultipartCaps) -> str:
     if not name:
         raise Refusal(400, "Every part needs a name in its Content-Disposition", code=INVALID_MULTIPART)
     if len(name.encode("utf-8", "surrogatepass")) > caps.max_name or _CONTROL.intersection(name):
@@ -146,8 +146,7 @@ def acceptable_filename(filename: str, most: int = FILENAME_BYTES) -> bool:
     return len(filename.encode("utf-8", "surrogatepass")) <= most and not _CONTROL.intersection(filename)
 
 
-def _checked_filename(part: BodyPartReader, name: str, caps: MultipartCaps) -> str | None:
-    filename = part.filename
+def _checked_filename(filename: str | None, name: str, caps: MultipartCaps) -> str | None:
     if filename is None:
         return None
     if not acceptable_filename(filename, caps.max_filename):
@@ -158,9 +157,9 @@ def _checked_filename(part: BodyPartReader, name: str, caps: MultipartCaps) -> s
 
 async def parts(request: web.Request, caps: MultipartCaps) -> AsyncIterator[Part]:
     """The parts of a multipart/form-data body in order; each is read or skipped before the next comes."""
-    if not request.content_type.startswith("multipart/"):
+    if not headervalues.media_type(request).startswith("multipart/"):
         raise Refusal(415, "Send a multipart/form-data body", code=INVALID_MULTIPART)
-    charset(request.charset)
+    charset(headervalues.charset(request))
     if caps.max_bytes is not None and request.content_length is not None and request.content_length > caps.max_bytes:
         raise too_large(caps.max_bytes)
     try:
@@ -186,6 +185,7 @@ async def parts(request: web.Request, caps: MultipartCaps) -> AsyncIterator[Part
             raise Refusal(413, f"A multipart body may have at most {caps.max_parts} parts", code=TOO_MANY_PARTS)
         if not isinstance(item, BodyPartReader):
             raise Refusal(400, "Nested multipart bodies are not accepted", code=INVALID_MULTIPART)
-        name = _checked_name(item, caps)
-        filename = _checked_filename(item, name, caps)
+        given_name, given_filename = headervalues.disposition(item)
+        name = _checked_name(given_name, caps)
+        filename = _checked_filename(given_filename, name, caps)
         yield Part(item, name, filename, charset(item.get_charset("utf-8")), budget)

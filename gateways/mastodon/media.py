@@ -12,7 +12,7 @@ from core.events import Focus
 from core.kinds import is_av, is_played
 from core.ports import TooLarge
 from core.probe import MediaRejected
-from gateways.kit import bodies, media_changes, multipart
+from gateways.kit import bodies, headervalues, media_changes, multipart
 from gateways.kit.bodies import FormCaps
 from gateways.kit.ingest import Checked, record, stage
 from gateways.kit.media import media_view
@@ -74,7 +74,7 @@ async def _upload(request: web.Request, principal: Principal) -> Uploaded:
     largest = max(config.image_size_limit, config.video_size_limit)
     if request.content_length is not None and request.content_length > largest + FORM_OVERHEAD:
         raise Refusal(422, errors.too_large(largest))
-    if not request.content_type.startswith("multipart/"):
+    if not headervalues.media_type(request).startswith("multipart/"):
         raise Refusal(400, errors.MISSING_FILE)
     fields: dict[str, str] = {}
     checked: Checked | None = None
