@@ -23,15 +23,14 @@ _FORM_DATA = re.compile(r'form-data; name="([^"\\;]*)"(?:; filename="([^"\\;]*)"
 def media_type(request: web.Request) -> str:
     """`request.content_type`: the lowercased type/subtype, application/octet-stream when none is sent."""
     raw = request.headers.get("Content-Type")
-    if raw is not None and (quick := _MEDIA_TYPE.fullmatch(raw)) is not None:
-        return quick.group(1).lower()
-    return request.content_type
+    quick = quick_media_type(raw) if raw is not None else None
+    return quick if quick is not None else request.content_type
 
 
 def charset(request: web.Request) -> str | None:
     """`request.charset`: the charset parameter of the Content-Type, if any."""
     raw = request.headers.get("Content-Type")
-    if raw is not None and "charset" not in raw.lower() and _MEDIA_TYPE.fullmatch(raw) is not None:
+    if raw is not None and "charset" not in raw.lower() and quick_media_type(raw) is not None:
         return None
     return request.charset
 
@@ -39,8 +38,21 @@ def charset(request: web.Request) -> str | None:
 def disposition(part: BodyPartReader) -> tuple[str | None, str | None]:
     """`(part.name, part.filename)`, read from the Content-Disposition once."""
     raw = part.headers.get("Content-Disposition")
-    if raw is not None and (quick := _FORM_DATA.fullmatch(raw)) is not None:
-        # aiohttp strips leading slashes (and backslashes) from every quoted value.
-        name, filename = quick.group(1).lstrip("/"), quick.group(2)
-        return name, (filename.lstrip("/") if filename is not None else None)
-    return part.name, part.filename
+    quick = quick_disposition(raw) if raw is not None else None
+    return quick if quick is not None else (part.name, part.filename)
+
+
+def quick_media_type(raw: str) -> str | None:
+    """The type/subtype of a plain Content-Type, or None when it is not plain."""
+    found = _MEDIA_TYPE.fullmatch(raw)
+    return found.group(1).lower() if found is not None else None
+
+
+def quick_disposition(raw: str) -> tuple[str, str | None] | None:
+    """The name and filename of a plain form-data Content-Disposition, or None when it is not plain."""
+    found = _FORM_DATA.fullmatch(raw)
+    if found is None:
+        return None
+    # aiohttp strips leading slashes (and backslashes) from every quoted value.
+    filename = found.group(2)
+    return found.group(1).lstrip("/"), (filename.lstrip("/") if filename is not None else None)
