@@ -1,4 +1,9 @@
-"""Content-addressed files on a filesystem: sha256 names, temp file, fsync, rename."""
+"""Content-addressed files on a filesystem: sha256 names, temp file, sync, link, sync.
+
+An upload is written to a private temp file; committing it syncs the file's bytes, links it under its
+hash and syncs that directory entry, all before the caller appends the event that names it. Commits
+that arrive together share those syncs (store/groupcommit.py).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,25 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from core.ports import Staged, TooLarge
+from store.groupcommit import FileSync, GroupCommit
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# Uploads up to this size are gathered in memory and written in one go, not a thread hop a chunk.
+SPOOL_BYTES = 1024 * 1024
 
 
 class FileBlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, sync: FileSync | None = None) -> None:
         self._root = root
         self._tmp = root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._sync = sync or FileSync(root)
+        self._commits = GroupCommit[Staged, bool](self._commit_batch)
 
     def path(self, sha256: str) -> Path:
         # The name is checked, not trusted: it must never walk out of the store.
@@ -34,26 +45,54 @@ class FileBlobStore:
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
         size = 0
-        handle = await asyncio.to_thread(open, temp, "wb")
+        spooled: list[bytes] = []
+        handle: BinaryIO | None = None
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(limit)
                 digest.update(chunk)
-                await asyncio.to_thread(handle.write, chunk)
-            await asyncio.to_thread(_flush, handle)
+                if handle is not None:
+                    await asyncio.to_thread(handle.write, chunk)
+                    continue
+                spooled.append(chunk)
+                if size > SPOOL_BYTES:
+                    handle = await asyncio.to_thread(_open_with, temp, spooled)
+                    spooled = []
+            if handle is None:
+                await asyncio.to_thread(_write_all, temp, spooled)
+            else:
+                await asyncio.to_thread(handle.close)
         except BaseException:
-            handle.close()
+            if handle is not None:
+                handle.close()
             temp.unlink(missing_ok=True)
             raise
-        handle.close()
+        # Not synced yet: that is commit's, where uploads committing together share one sync.
         return Staged(path=temp, sha256=digest.hexdigest(), size=size)
 
     async def commit(self, staged: Staged) -> bool:
-        return await asyncio.to_thread(self._commit, staged)
+        return await self._commits.submit(staged)
 
-    def _commit(self, staged: Staged) -> bool:
+    def _commit_batch(self, batch: Sequence[Staged]) -> list[bool | BaseException]:
+        self._sync.paths([staged.path for staged in batch])
+        outcomes: list[bool | BaseException] = []
+        linked: list[Path] = []
+        for staged in batch:
+            try:
+                created = self._link(staged)
+            except OSError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(created)
+            if created:
+                linked.append(self.path(staged.sha256).parent)
+        # The new names are durable before any caller appends an event naming them.
+        self._sync.paths(linked)
+        return outcomes
+
+    def _link(self, staged: Staged) -> bool:
         final = self.path(staged.sha256)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -67,7 +106,6 @@ class FileBlobStore:
             os.utime(final)
             return False
         staged.path.unlink()
-        _fsync_dir(final.parent)
         return True
 
     def discard(self, staged: Staged) -> None:
@@ -87,14 +125,16 @@ class FileBlobStore:
         return sorted(path for path in self._tmp.iterdir() if path.is_file())
 
 
-def _flush(handle: object) -> None:
-    handle.flush()  # type: ignore[attr-defined]
-    os.fsync(handle.fileno())  # type: ignore[attr-defined]
+def _write_all(path: Path, chunks: list[bytes]) -> None:
+    with path.open("wb") as handle:
+        handle.writelines(chunks)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _open_with(path: Path, chunks: list[bytes]) -> BinaryIO:
+    handle = path.open("wb")
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        handle.writelines(chunks)
+    except BaseException:
+        handle.close()
+        raise
+    return handle

@@ -1,5 +1,6 @@
-"""A server killed with SIGKILL mid-upload leaves a temp file, and may leave a blob whose event never
-reached the log; the next start removes both once they are older than the sweep grace."""
+"""A server killed with SIGKILL mid-upload leaves a temp file (of an upload larger than what is gathered
+in memory), and may leave a blob whose event never reached the log; the next start removes both once
+they are older than the sweep grace."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from store.blobs import SPOOL_BYTES
 from tests import images
 from tests.cluster import wait_until
 from tests.servers import make_config, start
@@ -57,7 +59,8 @@ def test_a_restart_removes_what_a_kill_left_behind(tmp_path: Path) -> None:
         kept_blob = blob_path(data, kept)
 
         big = images.jpeg(tmp_path / "big.jpg", 1600, 1200).read_bytes()
-        slow = start_slow_upload(serving.url, token, big[: len(big) // 2])
+        # Past what is gathered in memory, so the bytes so far are in a temp file.
+        slow = start_slow_upload(serving.url, token, big + bytes(SPOOL_BYTES))
         temp_dir = data / "blobs" / "tmp"
         wait_until(lambda: any(temp_dir.glob("*.part")), "the upload to start streaming into a temp file")
         serving.process.kill()

@@ -1,0 +1,165 @@
+"""The filesystem blob store: content addressing, caps while streaming, durable before it is named."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from core.ports import TooLarge
+from store.blobs import SPOOL_BYTES, FileBlobStore
+from store.groupcommit import FileSync, GroupCommit
+
+
+async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+SIZES = {"spooled": 95_000, "streamed": SPOOL_BYTES + 300_000}
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+async def test_bytes_become_visible_under_their_hash_only_on_commit(tmp_path: Path, size: int) -> None:
+    blobs = FileBlobStore(tmp_path)
+    data = bytes(range(256)) * (size // 256) + b"end"
+    sha = hashlib.sha256(data).hexdigest()
+    staged = await blobs.receive(chunked(data), limit=len(data))
+    assert (staged.sha256, staged.size) == (sha, len(data))
+    assert staged.path.read_bytes() == data
+    assert not blobs.exists(sha)
+    assert await blobs.commit(staged) is True
+    assert blobs.path(sha).read_bytes() == data
+    assert blobs.leftovers() == []
+    assert [name for name, _ in blobs.stored()] == [sha]
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+async def test_past_the_limit_nothing_is_left(tmp_path: Path, size: int) -> None:
+    blobs = FileBlobStore(tmp_path)
+    with pytest.raises(TooLarge):
+        await blobs.receive(chunked(b"x" * size), limit=size - 1)
+    assert blobs.leftovers() == [] and list(blobs.stored()) == []
+
+
+async def test_a_body_that_breaks_off_leaves_nothing(tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path)
+
+    async def broken() -> AsyncIterator[bytes]:
+        for _ in range(30):
+            yield b"y" * 64 * 1024
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await blobs.receive(broken(), limit=10**9)
+    assert blobs.leftovers() == []
+
+
+async def test_of_the_same_bytes_committed_at_once_one_creates_the_blob(tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path)
+    staged = [await blobs.receive(chunked(b"same bytes"), limit=100) for _ in range(6)]
+    created = await asyncio.gather(*(blobs.commit(one) for one in staged))
+    assert sorted(created) == [False] * 5 + [True]
+    assert blobs.path(staged[0].sha256).read_bytes() == b"same bytes"
+    assert blobs.leftovers() == []
+
+
+class Recording(FileSync):
+    """Syncs for real and notes, at each sync, which of the store's final names exist yet."""
+
+    def __init__(self, root: Path, blobs: list[FileBlobStore], names: list[str]) -> None:
+        super().__init__(root)
+        self.seen: list[tuple[int, list[bool]]] = []
+        self._blobs = blobs
+        self._names = names
+
+    def paths(self, paths: Sequence[Path]) -> None:
+        self.seen.append((len(paths), [self._blobs[0].path(name).exists() for name in self._names]))
+        super().paths(paths)
+
+
+async def test_bytes_are_synced_before_they_are_named_and_the_names_before_commit_returns(tmp_path: Path) -> None:
+    holder: list[FileBlobStore] = []
+    datas = [f"upload {i}".encode() for i in range(5)]
+    names = [hashlib.sha256(data).hexdigest() for data in datas]
+    sync = Recording(tmp_path, holder, names)
+    blobs = FileBlobStore(tmp_path, sync=sync)
+    holder.append(blobs)
+    staged = [await blobs.receive(chunked(data), limit=100) for data in datas]
+    assert all(await asyncio.gather(*(blobs.commit(one) for one in staged)))
+    # Commits that come together share one sync of the bytes, then one of the names.
+    assert sync.seen == [(5, [False] * 5), (5, [True] * 5)]
+
+
+async def test_a_group_commit_batches_what_arrives_while_it_runs() -> None:
+    batches: list[list[int]] = []
+    running = asyncio.Event()
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def batch(items: Sequence[int]) -> list[int | BaseException]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            loop.call_soon_threadsafe(running.set)
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+        return [ValueError(item) if item == 3 else item * 10 for item in items]
+
+    group = GroupCommit[int, int](batch)
+    first = asyncio.create_task(group.submit(0))
+    await running.wait()
+    rest = asyncio.gather(*(group.submit(item) for item in range(1, 6)), return_exceptions=True)
+    await asyncio.sleep(0.05)
+    release.set()
+    results = [await first, *await rest]
+    assert results[:3] == [0, 10, 20] and isinstance(results[3], ValueError) and results[4:] == [40, 50]
+    assert batches == [[0], [1, 2, 3, 4, 5]]
+
+
+async def test_a_failed_batch_fails_each_of_its_items_and_the_next_batch_runs() -> None:
+    calls = 0
+
+    def batch(items: Sequence[int]) -> list[int | BaseException]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk full")
+        return list(items)
+
+    group = GroupCommit[int, int](batch)
+    with pytest.raises(OSError, match="disk full"):
+        await group.submit(1)
+    assert await group.submit(2) == 2
+
+
+async def test_a_caller_that_gives_up_leaves_the_batch_to_the_others() -> None:
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def batch(items: Sequence[int]) -> list[int | BaseException]:
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+        return list(items)
+
+    group = GroupCommit[int, int](batch)
+    impatient = asyncio.create_task(group.submit(1))
+    patient = asyncio.create_task(group.submit(2))
+    await asyncio.sleep(0.05)
+    impatient.cancel()
+    release.set()
+    assert await patient == 2
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_file_sync_syncs_existing_paths_and_refuses_missing_ones(tmp_path: Path, count: int) -> None:
+    files = [tmp_path / f"f{i}" for i in range(count)]
+    for file in files:
+        file.write_bytes(b"x")
+    FileSync(tmp_path).paths([*files, tmp_path])
+    if count <= 2:
+        # Alone, each path is synced on its own, so a path that is gone is an error.
+        with pytest.raises(FileNotFoundError):
+            FileSync(tmp_path).paths([tmp_path / "gone"])
