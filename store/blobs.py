@@ -30,7 +30,9 @@ class FileBlobStore:
         self._tmp = root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._sync = sync or FileSync(root)
-        self._commits = GroupCommit[Staged, bool](self._commit_batch)
+        # Two stages, so one batch's names are linked and synced while the next batch's bytes sync.
+        self._synced = GroupCommit[Path, None](self._sync_batch)
+        self._named = GroupCommit[Staged, bool](self._name_batch)
 
     def path(self, sha256: str) -> Path:
         # The name is checked, not trusted: it must never walk out of the store.
@@ -73,23 +75,26 @@ class FileBlobStore:
         return Staged(path=temp, sha256=digest.hexdigest(), size=size)
 
     async def commit(self, staged: Staged) -> bool:
-        return await self._commits.submit(staged)
+        await self._synced.submit(staged.path)
+        return await self._named.submit(staged)
 
-    def _commit_batch(self, batch: Sequence[Staged]) -> list[bool | BaseException]:
-        self._sync.paths([staged.path for staged in batch])
+    def _sync_batch(self, batch: Sequence[Path]) -> list[BaseException | None]:
+        self._sync.paths(batch)
+        return [None] * len(batch)
+
+    def _name_batch(self, batch: Sequence[Staged]) -> list[bool | BaseException]:
         outcomes: list[bool | BaseException] = []
-        linked: list[Path] = []
+        named: list[Path] = []
         for staged in batch:
             try:
-                created = self._link(staged)
+                outcomes.append(self._link(staged))
             except OSError as exc:
                 outcomes.append(exc)
                 continue
-            outcomes.append(created)
-            if created:
-                linked.append(self.path(staged.sha256).parent)
-        # The new names are durable before any caller appends an event naming them.
-        self._sync.paths(linked)
+            # Bytes that were there already may have been linked by a batch still syncing: either way
+            # the name is durable before any caller appends an event naming it.
+            named.append(self.path(staged.sha256).parent)
+        self._sync.paths(named)
         return outcomes
 
     def _link(self, staged: Staged) -> bool:

@@ -18,39 +18,50 @@ Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
 class GroupCommit(Generic[Item, Outcome]):
-    """Runs `batch` in a worker thread on every item submitted while the previous batch ran.
+    """Runs `batch` in a worker thread on the items submitted while earlier batches ran.
 
     `batch` gives one outcome an item, in order: its result, or the error that item alone met.
+    Up to `parallel` batches run at once, so an item arriving during a slow sync waits for a sync
+    of its own, not for the one under way to finish first.
     """
 
-    def __init__(self, batch: Callable[[Sequence[Item]], list[Outcome | BaseException]]) -> None:
+    def __init__(self, batch: Callable[[Sequence[Item]], list[Outcome | BaseException]], parallel: int = 1) -> None:
         self._batch = batch
+        self._parallel = parallel
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._drain: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._run())
+        self._start()
         # Shielded: a caller that gives up must not cancel the batch others wait on, and its item
         # is made durable (or not) with the rest either way.
         return await asyncio.shield(future)
 
-    async def _run(self) -> None:
-        while self._waiting:
+    def _start(self) -> None:
+        while self._waiting and len(self._running) < self._parallel:
             taken, self._waiting = self._waiting, []
-            try:
-                outcomes = await asyncio.to_thread(self._batch, [item for item, _ in taken])
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiter of the batch
-                outcomes = [exc] * len(taken)
-            for (_, future), outcome in zip(taken, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+            task = asyncio.get_running_loop().create_task(self._run(taken))
+            self._running.add(task)
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._start()
+
+    async def _run(self, taken: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
+        try:
+            outcomes = await asyncio.to_thread(self._batch, [item for item, _ in taken])
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiter of the batch
+            outcomes = [exc] * len(taken)
+        for (_, future), outcome in zip(taken, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
 
 
 class FileSync:

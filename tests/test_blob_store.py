@@ -68,30 +68,31 @@ async def test_of_the_same_bytes_committed_at_once_one_creates_the_blob(tmp_path
 
 
 class Recording(FileSync):
-    """Syncs for real and notes, at each sync, which of the store's final names exist yet."""
+    """Syncs for real and notes what each sync was of and which of the store's final names existed then."""
 
-    def __init__(self, root: Path, blobs: list[FileBlobStore], names: list[str]) -> None:
+    def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.seen: list[tuple[int, list[bool]]] = []
-        self._blobs = blobs
-        self._names = names
+        self.calls: list[tuple[list[Path], dict[Path, bool]]] = []
+        self.watched: list[Path] = []
 
     def paths(self, paths: Sequence[Path]) -> None:
-        self.seen.append((len(paths), [self._blobs[0].path(name).exists() for name in self._names]))
+        self.calls.append((list(paths), {name: name.exists() for name in self.watched}))
         super().paths(paths)
 
 
 async def test_bytes_are_synced_before_they_are_named_and_the_names_before_commit_returns(tmp_path: Path) -> None:
-    holder: list[FileBlobStore] = []
-    datas = [f"upload {i}".encode() for i in range(5)]
-    names = [hashlib.sha256(data).hexdigest() for data in datas]
-    sync = Recording(tmp_path, holder, names)
+    sync = Recording(tmp_path)
     blobs = FileBlobStore(tmp_path, sync=sync)
-    holder.append(blobs)
-    staged = [await blobs.receive(chunked(data), limit=100) for data in datas]
+    staged = [await blobs.receive(chunked(f"upload {i}".encode()), limit=100) for i in range(7)]
+    sync.watched = [blobs.path(one.sha256) for one in staged]
     assert all(await asyncio.gather(*(blobs.commit(one) for one in staged)))
-    # Commits that come together share one sync of the bytes, then one of the names.
-    assert sync.seen == [(5, [False] * 5), (5, [True] * 5)]
+    for one, name in zip(staged, sync.watched, strict=True):
+        (data_sync,) = [exists for paths, exists in sync.calls if one.path in paths]
+        assert not data_sync[name]
+        (name_sync,) = [exists for paths, exists in sync.calls if name.parent in paths]
+        assert name_sync[name]
+    # Seven commits at once take fewer syncs than one of each kind apiece.
+    assert len(sync.calls) < 2 * len(staged)
 
 
 async def test_a_group_commit_batches_what_arrives_while_it_runs() -> None:
@@ -107,7 +108,7 @@ async def test_a_group_commit_batches_what_arrives_while_it_runs() -> None:
             asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
         return [ValueError(item) if item == 3 else item * 10 for item in items]
 
-    group = GroupCommit[int, int](batch)
+    group = GroupCommit[int, int](batch, parallel=1)
     first = asyncio.create_task(group.submit(0))
     await running.wait()
     rest = asyncio.gather(*(group.submit(item) for item in range(1, 6)), return_exceptions=True)
@@ -116,6 +117,24 @@ async def test_a_group_commit_batches_what_arrives_while_it_runs() -> None:
     results = [await first, *await rest]
     assert results[:3] == [0, 10, 20] and isinstance(results[3], ValueError) and results[4:] == [40, 50]
     assert batches == [[0], [1, 2, 3, 4, 5]]
+
+
+async def test_a_slow_batch_does_not_hold_up_the_next() -> None:
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def batch(items: Sequence[int]) -> list[int | BaseException]:
+        if items == [0]:
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+        return list(items)
+
+    group = GroupCommit[int, int](batch, parallel=2)
+    slow = asyncio.create_task(group.submit(0))
+    await asyncio.sleep(0.05)
+    assert await asyncio.wait_for(group.submit(1), 5) == 1
+    assert not slow.done()
+    release.set()
+    assert await slow == 0
 
 
 async def test_a_failed_batch_fails_each_of_its_items_and_the_next_batch_runs() -> None:
