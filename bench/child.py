@@ -2,7 +2,8 @@
 
 `python -m bench.child serve DATA` starts a server and prints its URL and a token as one JSON
 line, then serves until its stdin closes; `memory BODY TYPE` does the same with a bare aiohttp handler
-answering BODY from memory, the reference for a cached variant. The other tasks do one piece of image work and print
+answering BODY from memory, the reference for a cached variant, and `multipart` with one reading
+uploads and discarding them, the reference for ingest. The other tasks do one piece of image work and print
 its time and memory as one JSON line.
 """
 
@@ -18,22 +19,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bench import bare, procfs, servers
 from core.probe import Limits, MediaRejected, check_limits
 from processors.header import read_header
 from processors.imaging import configure_vips, process
 
+DISCARD_CHUNK = 256 * 1024
+
 
 async def serve(data_dir: Path, max_pixels: int | None, v2_sync_wait: float | None,
-                presigned_size_limit: int | None) -> None:
+                presigned_size_limit: int | None, processor: bool) -> None:
     overrides: dict[str, Any] = {}
     if v2_sync_wait is not None:
         overrides["v2_sync_wait"] = v2_sync_wait
     if presigned_size_limit is not None:
         overrides["presigned_size_limit"] = presigned_size_limit
-    async with servers.in_process(data_dir, max_pixels=max_pixels, **overrides) as (_server, endpoint):
+    async with servers.in_process(data_dir, max_pixels=max_pixels, processor=processor,
+                                  **overrides) as (_server, endpoint):
         print(json.dumps({"url": endpoint.url, "token": endpoint.token}), flush=True)
         # The parent ends the server by closing our stdin.
         await asyncio.to_thread(sys.stdin.read)
@@ -53,6 +57,28 @@ async def memory(body: Path, content_type: str) -> None:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", answer)
+    await _serve_app(app)
+
+
+async def discard(request: web.Request) -> web.Response:
+    """Reads the whole multipart body and keeps none of it: the cost of HTTP and multipart alone."""
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, BodyPartReader):
+            while await part.read_chunk(DISCARD_CHUNK):
+                pass
+    return web.json_response({"id": "0"}, status=202)
+
+
+async def multipart() -> None:
+    """An aiohttp handler reading every upload to POST /api/v2/media and discarding it, the reference of ingest."""
+    app = web.Application()
+    app.router.add_post("/api/v2/media", discard)
+    await _serve_app(app)
+
+
+async def _serve_app(app: web.Application) -> None:
+    """Serve `app` on a free port, say where as `serve` does, and stop when stdin closes."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -102,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     serve_args.add_argument("--max-pixels", type=int)
     serve_args.add_argument("--v2-sync-wait", type=float)
     serve_args.add_argument("--presigned-size-limit", type=int)
+    serve_args.add_argument("--no-processor", action="store_true", help="gateways only, as ingest is measured")
     memory_args = tasks.add_parser("memory", help="an aiohttp handler answering one body from memory")
     memory_args.add_argument("body", type=Path)
     memory_args.add_argument("content_type")
+    tasks.add_parser("multipart", help="an aiohttp handler reading each upload's multipart body and discarding it")
     render_args = tasks.add_parser("render", help="the bare pyvips renditions")
     render_args.add_argument("src", type=Path)
     render_args.add_argument("out", type=Path)
@@ -119,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.task == "serve":
-        asyncio.run(serve(args.data, args.max_pixels, args.v2_sync_wait, args.presigned_size_limit))
+        asyncio.run(serve(args.data, args.max_pixels, args.v2_sync_wait, args.presigned_size_limit,
+                          not args.no_processor))
+        return 0
+    if args.task == "multipart":
+        asyncio.run(multipart())
         return 0
     if args.task == "memory":
         asyncio.run(memory(args.body, args.content_type))

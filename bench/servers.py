@@ -106,9 +106,12 @@ class ChildServer:
     """A server in a child process (`python -m bench.child serve`); it stops when its stdin closes."""
 
     def __init__(self, data_dir: Path, *, max_pixels: int | None = None, v2_sync_wait: float | None = None,
-                 presigned_size_limit: int | None = None, task: list[str] | None = None) -> None:
+                 presigned_size_limit: int | None = None, processor: bool = True,
+                 task: list[str] | None = None) -> None:
         """`task`: another child task serving HTTP (`memory BODY TYPE`) instead of a server on `data_dir`."""
         self._args = task or ["serve", str(data_dir)]
+        if not processor:
+            self._args += ["--no-processor"]
         if presigned_size_limit is not None:
             self._args += ["--presigned-size-limit", str(presigned_size_limit)]
         if max_pixels is not None:
