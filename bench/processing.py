@@ -11,12 +11,13 @@ from pathlib import Path
 import msgspec
 from nats.aio.msg import Msg
 
-from bench import bare, corpus, servers, stats
+from bench import bare, corpus, stats
 from bench.common import CouldNotMeasure, Outcome, Row, Settings, verdict
 from core.broker import EmbeddedBroker
 from core.events import Codec, MediaProcessed, MediaUploaded
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.probe import Limits
+from core.tasks import stop
 from processors.header import read_header
 from processors.imaging import configure_vips
 from processors.worker import Processor, ProcessorSettings
@@ -163,8 +164,7 @@ async def measure(settings: Settings) -> Outcome:
                     bare_rates.append(len(samples) / bare_seconds)
                     ratios.append(bare_seconds / seconds)
             finally:
-                worker.cancel()
-                await servers.until_done(worker)
+                await stop(worker)
                 await subscription.unsubscribe()
         finally:
             await client.close()

@@ -25,7 +25,6 @@ from mediaplex.server import Parts, Server
 
 REPO = Path(__file__).resolve().parents[1]
 USER = "bench"
-STOP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,23 +40,6 @@ class Endpoint:
 async def bench_token(events: EventLog) -> str:
     await add_user(events, USER, "bench-password")
     return await create_token(events, USER, ("read", "write"))
-
-
-async def until_done(task: asyncio.Task[Any]) -> None:
-    """Wait for a task that stops a Processor, cancelling its fetch loops again if a cancel got lost.
-
-    A cancel that reaches a fetch loop just as a NATS reply has come in is swallowed by
-    asyncio.wait_for on Python 3.11 (inside nats-py's request), and Processor.run's TaskGroup
-    cancels its loops only once, so one cancel alone can leave the processor running for good.
-    """
-    await asyncio.wait({task}, timeout=STOP_TIMEOUT)
-    while not task.done():
-        for other in asyncio.all_tasks():
-            if getattr(other.get_coro(), "__qualname__", "") == "Processor._loop":
-                other.cancel()
-        await asyncio.wait({task}, timeout=STOP_TIMEOUT)
-    if not task.cancelled():
-        task.result()
 
 
 @contextlib.asynccontextmanager
@@ -78,7 +60,7 @@ async def in_process(
         token = await bench_token(server.events)
         yield server, Endpoint(server.url, token)
     finally:
-        await until_done(asyncio.create_task(server.stop()))
+        await server.stop()
 
 
 def form(data: bytes, filename: str, content_type: str) -> aiohttp.FormData:

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
-from bench import avcorpus, bare_av, corpus, processing, servers, stats
+from bench import avcorpus, bare_av, corpus, processing, stats
 from bench.common import CouldNotMeasure, Outcome, Row, Settings, verdict
 from core.broker import EmbeddedBroker
 from core.events import Codec, MediaFailed, MediaProcessed, MediaUploaded
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.ports import rendition_dir
 from core.probe import Limits
+from core.tasks import stop
 from processors.header import read_header
 from processors.imaging import PROCESSING_VERSION, configure_vips
 from processors.worker import Processor, lane_settings
@@ -88,8 +89,7 @@ class Lab:
         return task
 
     async def stop(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
-        await servers.until_done(task)
+        await stop(task)
         self.workers.remove(task)
 
     async def store(self, path: Path) -> MediaUploaded:

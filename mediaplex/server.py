@@ -23,6 +23,7 @@ from core.jetstream import JetStreamLog, patiently
 from core.kinds import LANES
 from core.metrics import Metrics
 from core.probe import Limits
+from core.tasks import stop as stop_task
 from gateways import health
 from gateways.app import Handler, create_app
 from gateways.kit.descriptor import Gateway
@@ -252,9 +253,7 @@ class Server:
         )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(stop_task(task) for task in self._tasks))
         self._tasks.clear()
         await self._stack.aclose()
 

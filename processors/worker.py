@@ -44,6 +44,7 @@ from core.log import Conflict
 from core.metrics import REQUEST_HEADER, Metrics, request_id
 from core.ports import BlobStore, rendition_dir
 from core.probe import Limits, MediaRejected
+from core.tasks import stop
 from core.watchdog import Stall
 from processors.encoding import Stopped
 from processors.imaging import PROCESSING_VERSION
@@ -175,12 +176,16 @@ class Processor:
         """Work until cancelled, with `concurrency` fetch loops sharing the durable consumer."""
         await self.ensure_consumer()
         binding = _Binding()
+        loops = [asyncio.create_task(self._loop(binding)) for _ in range(self._settings.concurrency)]
+        loops.append(asyncio.create_task(self._watch(binding)))
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self._settings.concurrency):
-                    group.create_task(self._loop(binding))
-                group.create_task(self._watch(binding))
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
+            for loop in done:
+                loop.result()
         finally:
+            # Each loop is cancelled until it has ended: a cancel can be lost inside the NATS client's
+            # requests (see core.tasks.stop), and a task group cancels its tasks only once.
+            await asyncio.gather(*(stop(loop) for loop in loops))
             self._stopping.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
 

@@ -281,3 +281,29 @@ async def test_each_lane_processes_its_own_kinds_and_acks_the_others(jetstream_l
     assert all(len(outcome) == 1 for outcome in found.values())
     durables = {c.name for c in await jetstream_log.jetstream.consumers_info(jetstream_log.stream)}
     assert {"processors", "processors-video", "processors-audio"} <= durables
+
+
+class Stubborn(Processor):
+    """A processor whose first fetch loop lets one cancel go, as a cancel lost inside the NATS client does."""
+
+    swallowed = 0
+
+    async def _loop(self, binding: object) -> None:  # type: ignore[override]
+        if self.swallowed == 0:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.swallowed += 1
+        await super()._loop(binding)  # type: ignore[arg-type]
+
+
+async def test_a_processor_stops_even_when_a_loop_lets_a_cancel_go(jetstream_log: JetStreamLog,
+                                                                  tmp_path: Path) -> None:
+    worker = Stubborn(jetstream_log, FileBlobStore(tmp_path / "blobs"), tmp_path / "renditions", Limits(),
+                      ProcessorSettings(concurrency=1))
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    assert task in done, "the processor is still running after its cancel"
+    assert worker.swallowed == 1 and task.cancelled()
