@@ -24,21 +24,37 @@ class TooLarge(Exception):
 
 
 class BlobStore(Protocol):
+    """Bytes kept under their sha256: staged on this host, then made durable and visible by commit.
+
+    Every method that may cross the network is async, so a store on another host fits the same port.
+    """
+
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
         """Stream into a temp file, hashing as it goes; TooLarge (temp file gone) past `limit` bytes."""
         ...
 
     async def commit(self, staged: Staged) -> bool:
-        """Make the staged bytes visible under their hash; False when they were there already."""
+        """Make the staged bytes durable and visible under their hash, before the caller appends the event
+        naming them; False when they were there already (the staged file is gone either way)."""
         ...
 
     def discard(self, staged: Staged) -> None: ...
 
-    def path(self, sha256: str) -> Path: ...
+    async def has(self, sha256: str) -> bool: ...
 
-    def exists(self, sha256: str) -> bool: ...
+    async def local(self, sha256: str) -> Path:
+        """A file on this host holding the blob, for libvips and FFmpeg to read; FileNotFoundError if none."""
+        ...
 
-    def remove(self, sha256: str) -> None: ...
+    async def remove(self, sha256: str) -> None: ...
+
+    async def stored(self) -> list[tuple[str, float]]:
+        """Every committed blob with the time it was last committed (a repeated upload counts)."""
+        ...
+
+    def leftovers(self) -> list[Path]:
+        """Temp files of uploads on this host: streaming now, or never finished (a crash mid-stream)."""
+        ...
 
 
 def rendition_dir(root: Path, blob: str, version: int) -> Path:

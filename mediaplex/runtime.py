@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 from core.broker import EmbeddedBroker
 from core.config import Config
 from core.jetstream import JetStreamLog, StreamSettings, connect, patiently
-from core.ports import rendition_dir
+from core.ports import BlobStore, rendition_dir
 from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, configure_vips
 from processors.render import render
 from processors.rendered import Rendered
 from store import generations
-from store.blobs import FileBlobStore
 from store.feed import Feed
 from store.projection import Projection
 
@@ -105,7 +104,7 @@ class Renderer:
     Requests that find the same renditions missing at once share one render.
     """
 
-    def __init__(self, blobs: FileBlobStore, renditions: Path, limits: Limits) -> None:
+    def __init__(self, blobs: BlobStore, renditions: Path, limits: Limits) -> None:
         self._blobs = blobs
         self._renditions = renditions
         self._limits = limits
@@ -121,12 +120,15 @@ class Renderer:
         running = self._running.get(blob)
         if running is None:
             out = rendition_dir(self._renditions, blob, PROCESSING_VERSION)
-            started = asyncio.create_task(asyncio.to_thread(
-                render, self._blobs.path(blob), out, kind, self._limits, RENDER_SECONDS))
+            started = asyncio.create_task(self._render(blob, out, kind))
             self._running[blob] = running = started
             started.add_done_callback(lambda done: self._finished(blob, done))
         # Shielded: a client that hangs up must not cancel the render others wait for.
         return await asyncio.shield(running)
+
+    async def _render(self, blob: str, out: Path, kind: str) -> Rendered:
+        source = await self._blobs.local(blob)
+        return await asyncio.to_thread(render, source, out, kind, self._limits, RENDER_SECONDS)
 
     def _finished(self, blob: str, done: asyncio.Task[Rendered]) -> None:
         self._running.pop(blob, None)

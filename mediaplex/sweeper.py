@@ -15,8 +15,8 @@ import msgspec
 
 from core.events import MediaDeleted, aggregate_filter
 from core.log import Conflict, EventLog
+from core.ports import BlobStore
 from processors.imaging import rendition_leftovers
-from store.blobs import FileBlobStore
 from store.reader import ProjectionReader
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Sweeper:
         self,
         events: EventLog,
         projection: ProjectionReader,
-        blobs: FileBlobStore,
+        blobs: BlobStore,
         renditions: Path,
         settings: SweepSettings,
         clock: Callable[[], float] = time.time,
@@ -137,10 +137,10 @@ class Sweeper:
         ))
         old_enough = now - self._settings.blob_grace
         removed = 0
-        for sha, modified in await asyncio.to_thread(lambda: list(self._blobs.stored())):
+        for sha, modified in await self._blobs.stored():
             if sha in referenced or modified > old_enough:
                 continue
-            self._blobs.remove(sha)
+            await self._blobs.remove(sha)
             await asyncio.to_thread(shutil.rmtree, self._renditions / sha[:2] / sha, True)
             if self._variants is not None:
                 await asyncio.to_thread(shutil.rmtree, self._variants / sha[:2] / sha, True)

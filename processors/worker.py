@@ -330,8 +330,9 @@ class Processor:
         loop = asyncio.get_running_loop()
         out_dir = rendition_dir(self._renditions, job.blob, PROCESSING_VERSION)
         try:
+            source = await self._blobs.local(job.blob)
             processed = await loop.run_in_executor(
-                self._pool, render, self._blobs.path(job.blob), out_dir, job.kind, self._limits,
+                self._pool, render, source, out_dir, job.kind, self._limits,
                 self._settings.job_seconds, self._stopping,
             )
         except MediaRejected as exc:

@@ -43,6 +43,15 @@ class FileBlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
+    async def has(self, sha256: str) -> bool:
+        return self.exists(sha256)
+
+    async def local(self, sha256: str) -> Path:
+        path = self.path(sha256)
+        if not path.exists():
+            raise FileNotFoundError(path)
+        return path
+
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
         temp = self._tmp / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
@@ -116,11 +125,13 @@ class FileBlobStore:
     def discard(self, staged: Staged) -> None:
         staged.path.unlink(missing_ok=True)
 
-    def remove(self, sha256: str) -> None:
+    async def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
-    def stored(self) -> Iterator[tuple[str, float]]:
-        """Every committed blob with its last-modified time."""
+    async def stored(self) -> list[tuple[str, float]]:
+        return await asyncio.to_thread(lambda: list(self._stored()))
+
+    def _stored(self) -> Iterator[tuple[str, float]]:
         for path in self._root.glob("??/??/*"):
             if SHA256.fullmatch(path.name):
                 yield path.name, path.stat().st_mtime

@@ -34,7 +34,7 @@ async def test_bytes_become_visible_under_their_hash_only_on_commit(tmp_path: Pa
     assert await blobs.commit(staged) is True
     assert blobs.path(sha).read_bytes() == data
     assert blobs.leftovers() == []
-    assert [name for name, _ in blobs.stored()] == [sha]
+    assert [name for name, _ in await blobs.stored()] == [sha]
 
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
@@ -42,7 +42,7 @@ async def test_past_the_limit_nothing_is_left(tmp_path: Path, size: int) -> None
     blobs = FileBlobStore(tmp_path)
     with pytest.raises(TooLarge):
         await blobs.receive(chunked(b"x" * size), limit=size - 1)
-    assert blobs.leftovers() == [] and list(blobs.stored()) == []
+    assert blobs.leftovers() == [] and await blobs.stored() == []
 
 
 async def test_a_body_that_breaks_off_leaves_nothing(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ class Untouched:
 
     async def check(self) -> None:
         assert await self.server.events.last_seq() == self.seq
-        assert list(self.server.server.blobs.stored()) == []
+        assert await self.server.server.blobs.stored() == []
         assert self.server.server.blobs.leftovers() == []
 
 
@@ -243,12 +243,12 @@ async def test_a_used_url_is_refused(server: Running, http: aiohttp.ClientSessio
     # Processed first, so that the only event that could still come is a second upload.
     await until_settled(http, server, token, granted["media"]["id"])
     untouched = await Untouched.now(server)
-    blobs = list(server.server.blobs.stored())
+    blobs = await server.server.blobs.stored()
     for data in (png_bytes(tmp_path), png_bytes(tmp_path, seed=3)):
         code, body = await put(http, granted, data)
         assert (code, body["code"]) == (409, "already_used")
     assert await server.events.last_seq() == untouched.seq
-    assert list(server.server.blobs.stored()) == blobs
+    assert await server.server.blobs.stored() == blobs
     assert server.server.blobs.leftovers() == []
 
 
@@ -263,7 +263,7 @@ async def test_two_concurrent_uploads_exactly_one_lands(server: Running, http: a
     assert all(body["code"] == "already_used" for code, body in results if code == 409)
     uploads = [e for e in await events_of(server) if isinstance(e, MediaUploaded)]
     assert len(uploads) == 1
-    assert [sha for sha, _ in server.server.blobs.stored()] == [uploads[0].blob]
+    assert [sha for sha, _ in await server.server.blobs.stored()] == [uploads[0].blob]
     assert server.server.blobs.leftovers() == []
 
 

@@ -83,7 +83,7 @@ async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, tmp
     left = {row[0] for row in await projection.read(lambda c: c.execute("SELECT media_id FROM media").fetchall())}
     assert left == {"mastodon-shared", "old-posted", "recent-unposted"}
     assert (report.expired, report.blobs_removed) == (2, 2)
-    assert {sha for sha, _ in blobs.stored()} == {shared, posted, fresh, young_orphan}
+    assert {sha for sha, _ in await blobs.stored()} == {shared, posted, fresh, young_orphan}
     assert not (renditions / lonely[:2] / lonely).exists()
     assert not (variants / lonely[:2] / lonely).exists()
     assert (variants / shared[:2] / shared / "variant.webp").exists()

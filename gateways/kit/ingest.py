@@ -129,7 +129,7 @@ async def record(
     except BaseException:
         # No event will name these bytes; take them back unless they were there before.
         if created:
-            blobs.remove(staged.sha256)
+            await blobs.remove(staged.sha256)
         raise
     await projection.wait_for(seq, timeout=10.0)
     return media_id

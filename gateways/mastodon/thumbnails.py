@@ -97,7 +97,7 @@ async def set_thumbnail(request: web.Request, media_id: str, checked: Checked) -
         rendered: Rendered = await services.renderer.render(checked.staged.sha256, "image")
     except MediaRejected:
         if created:
-            services.blobs.remove(checked.staged.sha256)
+            await services.blobs.remove(checked.staged.sha256)
         raise Refusal(422, errors.INVALID_THUMBNAIL) from None
     event = MediaThumbnailSet(
         at=time.time(), media_id=media_id, blob=checked.staged.sha256, version=PROCESSING_VERSION,

@@ -92,7 +92,7 @@ async def shown(app: web.Application, blob: str) -> Shown | None:
     served, but only a ready media's renditions are rendered again.
     """
     found = await _shown(app, blob)
-    if found is None and app[SERVICES].blobs.exists(blob) and await _caught_up(app):
+    if found is None and await app[SERVICES].blobs.has(blob) and await _caught_up(app):
         # The bytes are here, so the URL may come from another replica that has folded an outcome
         # this one has not yet. Unknown digests never get here, so they cost no trip to the broker.
         found = await _shown(app, blob)
@@ -155,7 +155,7 @@ async def ensure_rendition(app: web.Application, blob: str, version: int, name: 
     # Renditions are derived data: after a wipe they come back from the blob on first use. Only
     # the ones a ready media lists, so no URL makes a blob be processed for a file it never had.
     services = app[SERVICES]
-    if (version, name) not in public.listed or not services.blobs.exists(blob):
+    if (version, name) not in public.listed or not await services.blobs.has(blob):
         return None
     try:
         if not await services.renderer(blob, version, public.kind):
