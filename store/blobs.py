@@ -8,27 +8,22 @@ that arrive together share those syncs (store/groupcommit.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
-import uuid
 from collections.abc import AsyncIterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
-from core.ports import Staged, TooLarge
+from core.ports import Staged
 from store.groupcommit import FileSync, GroupCommit
+from store.staging import Staging
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
-# Uploads up to this size are gathered in memory and written in one go, not a thread hop a chunk.
-SPOOL_BYTES = 1024 * 1024
 
 
 class FileBlobStore:
     def __init__(self, root: Path, sync: FileSync | None = None) -> None:
         self._root = root
-        self._tmp = root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._staging = Staging(root / "tmp")
         self._sync = sync or FileSync(root)
         # Two stages, so one batch's names are linked and synced while the next batch's bytes sync.
         self._synced = GroupCommit[Path, None](self._sync_batch)
@@ -53,35 +48,8 @@ class FileBlobStore:
         return path
 
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
-        temp = self._tmp / f"{uuid.uuid4().hex}.part"
-        digest = hashlib.sha256()
-        size = 0
-        spooled: list[bytes] = []
-        handle: BinaryIO | None = None
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(limit)
-                digest.update(chunk)
-                if handle is not None:
-                    await asyncio.to_thread(handle.write, chunk)
-                    continue
-                spooled.append(chunk)
-                if size > SPOOL_BYTES:
-                    handle = await asyncio.to_thread(_open_with, temp, spooled)
-                    spooled = []
-            if handle is None:
-                await asyncio.to_thread(_write_all, temp, spooled)
-            else:
-                await asyncio.to_thread(handle.close)
-        except BaseException:
-            if handle is not None:
-                handle.close()
-            temp.unlink(missing_ok=True)
-            raise
         # Not synced yet: that is commit's, where uploads committing together share one sync.
-        return Staged(path=temp, sha256=digest.hexdigest(), size=size)
+        return await self._staging.receive(chunks, limit)
 
     async def commit(self, staged: Staged) -> bool:
         await self._synced.submit(staged.path)
@@ -123,7 +91,7 @@ class FileBlobStore:
         return True
 
     def discard(self, staged: Staged) -> None:
-        staged.path.unlink(missing_ok=True)
+        self._staging.discard(staged)
 
     async def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
@@ -137,20 +105,4 @@ class FileBlobStore:
                 yield path.name, path.stat().st_mtime
 
     def leftovers(self) -> list[Path]:
-        """Temp files of uploads: streaming now, or never finished (a crash mid-stream)."""
-        return sorted(path for path in self._tmp.iterdir() if path.is_file())
-
-
-def _write_all(path: Path, chunks: list[bytes]) -> None:
-    with path.open("wb") as handle:
-        handle.writelines(chunks)
-
-
-def _open_with(path: Path, chunks: list[bytes]) -> BinaryIO:
-    handle = path.open("wb")
-    try:
-        handle.writelines(chunks)
-    except BaseException:
-        handle.close()
-        raise
-    return handle
+        return self._staging.leftovers()

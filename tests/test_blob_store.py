@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.ports import TooLarge
-from store.blobs import SPOOL_BYTES, FileBlobStore
+from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
+from store.staging import SPOOL_BYTES
 
 
 async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

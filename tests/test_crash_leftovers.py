@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from store.blobs import SPOOL_BYTES
+from store.staging import SPOOL_BYTES
 from tests import images
 from tests.cluster import wait_until
 from tests.servers import make_config, start

@@ -1,0 +1,77 @@
+"""Uploads received into private temp files on this host, hashed and capped as they stream in.
+
+Every blob store stages the same way: libvips and FFmpeg read an upload's header from a local file
+before anything about it is stored, and a refused upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import BinaryIO
+
+from core.ports import Staged, TooLarge
+
+# Uploads up to this size are gathered in memory and written in one go, not a thread hop a chunk.
+SPOOL_BYTES = 1024 * 1024
+
+
+class Staging:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
+        """The bytes in a temp file, not synced; TooLarge (temp file gone) past `limit` bytes."""
+        temp = self._directory / f"{uuid.uuid4().hex}.part"
+        digest = hashlib.sha256()
+        size = 0
+        spooled: list[bytes] = []
+        handle: BinaryIO | None = None
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(limit)
+                digest.update(chunk)
+                if handle is not None:
+                    await asyncio.to_thread(handle.write, chunk)
+                    continue
+                spooled.append(chunk)
+                if size > SPOOL_BYTES:
+                    handle = await asyncio.to_thread(_open_with, temp, spooled)
+                    spooled = []
+            if handle is None:
+                await asyncio.to_thread(_write_all, temp, spooled)
+            else:
+                await asyncio.to_thread(handle.close)
+        except BaseException:
+            if handle is not None:
+                handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+        return Staged(path=temp, sha256=digest.hexdigest(), size=size)
+
+    def discard(self, staged: Staged) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    def leftovers(self) -> list[Path]:
+        return sorted(path for path in self._directory.iterdir() if path.is_file())
+
+
+def _write_all(path: Path, chunks: list[bytes]) -> None:
+    with path.open("wb") as handle:
+        handle.writelines(chunks)
+
+
+def _open_with(path: Path, chunks: list[bytes]) -> BinaryIO:
+    handle = path.open("wb")
+    try:
+        handle.writelines(chunks)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
