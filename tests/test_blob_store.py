@@ -1,17 +1,23 @@
-"""The filesystem blob store: content addressing, caps while streaming, durable before it is named."""
+"""Blob stores, each held to one contract: content addressing, caps while streaming, exactly one creator,
+durable before the caller appends; and what each store does on its own (the filesystem's syncs, the
+object store's layout and local copies)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from core.ports import TooLarge
+from core.jetstream import connect
+from core.ports import BlobStore, TooLarge
 from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
+from store.objectblobs import CHUNK_BYTES, BucketSettings, ObjectBlobStore
 from store.staging import SPOOL_BYTES
 
 
@@ -23,32 +29,53 @@ async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
 SIZES = {"spooled": 95_000, "streamed": SPOOL_BYTES + 300_000}
 
 
+@pytest.fixture(params=["file", "nats"])
+async def blobs(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> AsyncIterator[BlobStore]:
+    """Every blob store, each held to the same contract."""
+    if request.param == "file":
+        yield FileBlobStore(tmp_path / "blobs")
+        return
+    client = await connect([nats_url], name="blob-tests")
+    store = ObjectBlobStore(client.jetstream(), tmp_path / "local",
+                            BucketSettings(bucket=f"blobs-{uuid.uuid4().hex[:12]}"))
+    await store.open()
+    yield store
+    await client.close()
+
+
+def again(blobs: BlobStore, tmp_path: Path) -> BlobStore:
+    """The same store as another host sees it: nothing of the first one's local files."""
+    if isinstance(blobs, FileBlobStore):
+        return blobs
+    assert isinstance(blobs, ObjectBlobStore)
+    return ObjectBlobStore(blobs.jetstream, tmp_path / f"elsewhere-{uuid.uuid4().hex[:6]}", blobs.settings)
+
+
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
-async def test_bytes_become_visible_under_their_hash_only_on_commit(tmp_path: Path, size: int) -> None:
-    blobs = FileBlobStore(tmp_path)
+async def test_bytes_become_visible_under_their_hash_only_on_commit(blobs: BlobStore, tmp_path: Path,
+                                                                   size: int) -> None:
     data = bytes(range(256)) * (size // 256) + b"end"
     sha = hashlib.sha256(data).hexdigest()
     staged = await blobs.receive(chunked(data), limit=len(data))
     assert (staged.sha256, staged.size) == (sha, len(data))
     assert staged.path.read_bytes() == data
-    assert not blobs.exists(sha)
+    assert not await blobs.has(sha)
     assert await blobs.commit(staged) is True
-    assert blobs.path(sha).read_bytes() == data
+    assert await blobs.has(sha)
+    assert (await blobs.local(sha)).read_bytes() == data
+    assert (await again(blobs, tmp_path).local(sha)).read_bytes() == data
     assert blobs.leftovers() == []
     assert [name for name, _ in await blobs.stored()] == [sha]
 
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
-async def test_past_the_limit_nothing_is_left(tmp_path: Path, size: int) -> None:
-    blobs = FileBlobStore(tmp_path)
+async def test_past_the_limit_nothing_is_left(blobs: BlobStore, size: int) -> None:
     with pytest.raises(TooLarge):
         await blobs.receive(chunked(b"x" * size), limit=size - 1)
     assert blobs.leftovers() == [] and await blobs.stored() == []
 
 
-async def test_a_body_that_breaks_off_leaves_nothing(tmp_path: Path) -> None:
-    blobs = FileBlobStore(tmp_path)
-
+async def test_a_body_that_breaks_off_leaves_nothing(blobs: BlobStore) -> None:
     async def broken() -> AsyncIterator[bytes]:
         for _ in range(30):
             yield b"y" * 64 * 1024
@@ -56,16 +83,112 @@ async def test_a_body_that_breaks_off_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(ConnectionResetError):
         await blobs.receive(broken(), limit=10**9)
-    assert blobs.leftovers() == []
+    assert blobs.leftovers() == [] and await blobs.stored() == []
 
 
-async def test_of_the_same_bytes_committed_at_once_one_creates_the_blob(tmp_path: Path) -> None:
-    blobs = FileBlobStore(tmp_path)
-    staged = [await blobs.receive(chunked(b"same bytes"), limit=100) for _ in range(6)]
+async def test_a_discarded_upload_leaves_nothing(blobs: BlobStore) -> None:
+    staged = await blobs.receive(chunked(b"refused later"), limit=100)
+    blobs.discard(staged)
+    assert blobs.leftovers() == [] and not await blobs.has(staged.sha256)
+
+
+async def test_of_the_same_bytes_committed_at_once_one_creates_the_blob(blobs: BlobStore) -> None:
+    data = b"same bytes" * 30_000
+    staged = [await blobs.receive(chunked(data), limit=len(data)) for _ in range(6)]
     created = await asyncio.gather(*(blobs.commit(one) for one in staged))
     assert sorted(created) == [False] * 5 + [True]
-    assert blobs.path(staged[0].sha256).read_bytes() == b"same bytes"
+    assert (await blobs.local(staged[0].sha256)).read_bytes() == data
     assert blobs.leftovers() == []
+
+
+async def test_a_removed_blob_is_gone_and_may_come_back(blobs: BlobStore, tmp_path: Path) -> None:
+    staged = await blobs.receive(chunked(b"short-lived"), limit=100)
+    sha = staged.sha256
+    assert await blobs.commit(staged)
+    await blobs.remove(sha)
+    assert not await blobs.has(sha)
+    with pytest.raises(FileNotFoundError):
+        await again(blobs, tmp_path).local(sha)
+    assert await blobs.stored() == []
+    await blobs.remove(sha)
+    back = await blobs.receive(chunked(b"short-lived"), limit=100)
+    assert await blobs.commit(back) is True
+    assert (await again(blobs, tmp_path).local(sha)).read_bytes() == b"short-lived"
+
+
+async def test_bytes_uploaded_again_are_fresh_again(blobs: BlobStore) -> None:
+    first = await blobs.receive(chunked(b"twice"), limit=100)
+    assert await blobs.commit(first)
+    ((_, committed),) = await blobs.stored()
+    await asyncio.sleep(0.05)
+    second = await blobs.receive(chunked(b"twice"), limit=100)
+    assert await blobs.commit(second) is False
+    ((_, refreshed),) = await blobs.stored()
+    assert refreshed > committed
+    assert blobs.leftovers() == []
+
+
+async def test_unknown_and_malformed_names(blobs: BlobStore) -> None:
+    unknown = hashlib.sha256(b"never stored").hexdigest()
+    assert not await blobs.has(unknown)
+    with pytest.raises(FileNotFoundError):
+        await blobs.local(unknown)
+    await blobs.remove(unknown)
+    for name in ("../../etc/passwd", unknown.upper(), unknown[:-1]):
+        with pytest.raises(ValueError):
+            await blobs.has(name)
+        with pytest.raises(ValueError):
+            await blobs.local(name)
+
+
+async def object_store(nats_url: str, tmp_path: Path, **settings: int) -> AsyncIterator[ObjectBlobStore]:
+    client = await connect([nats_url], name="blob-tests")
+    store = ObjectBlobStore(client.jetstream(), tmp_path / "local",
+                            BucketSettings(bucket=f"blobs-{uuid.uuid4().hex[:12]}", **settings))
+    await store.open()
+    try:
+        yield store
+    finally:
+        await client.close()
+
+
+async def test_the_object_store_s_own_clients_read_what_is_committed(nats_url: str, tmp_path: Path) -> None:
+    async for store in object_store(nats_url, tmp_path):
+        data = os.urandom(3 * CHUNK_BYTES + 17)
+        staged = await store.receive(chunked(data), limit=len(data))
+        assert await store.commit(staged)
+        bucket = await store.jetstream.object_store(store.settings.bucket)
+        # nats-py checks the digest as it reads.
+        assert (await bucket.get(staged.sha256)).data == data
+
+
+async def test_the_object_store_keeps_one_copy_of_racing_commits(nats_url: str, tmp_path: Path) -> None:
+    async for store in object_store(nats_url, tmp_path):
+        data = os.urandom(2 * CHUNK_BYTES + 5)
+        staged = [await store.receive(chunked(data), limit=len(data)) for _ in range(4)]
+        assert sorted(await asyncio.gather(*(store.commit(one) for one in staged))) == [False] * 3 + [True]
+        info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
+        # The winner's three chunks and its meta: the others' chunks were purged.
+        assert info.state.messages == 4
+        await store.remove(staged[0].sha256)
+        info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
+        assert info.state.messages == 1
+
+
+async def test_the_local_copies_stay_within_their_bound(nats_url: str, tmp_path: Path) -> None:
+    async for store in object_store(nats_url, tmp_path, cache_bytes=250_000):
+        shas = []
+        for seed in range(4):
+            data = bytes([seed]) * 100_000
+            staged = await store.receive(chunked(data), limit=len(data))
+            assert await store.commit(staged)
+            shas.append(staged.sha256)
+        cached = sorted(path.name for path in (tmp_path / "local" / "cache").glob("??/*"))
+        assert cached == sorted(shas[2:])
+        # An evicted blob is fetched again, and the oldest other one makes room.
+        assert (await store.local(shas[0])).read_bytes() == bytes([0]) * 100_000
+        cached = sorted(path.name for path in (tmp_path / "local" / "cache").glob("??/*"))
+        assert cached == sorted([shas[0], shas[3]])
 
 
 class Recording(FileSync):

@@ -1,0 +1,279 @@
+"""Content-addressed blobs in a NATS JetStream object store bucket, replicated like the log.
+
+Objects are laid out as the object store lays them out (chunks on `$O.<bucket>.C.<nuid>`, one meta
+message on `$O.<bucket>.M.<name>`), so `nats object` and nats-py read them; they are written and read
+here directly because the client's own put is not conditional and its get holds a consumer per call
+with no timeout.
+
+- A commit writes the chunks, then publishes the meta only if no live meta is there (the expected last
+  subject sequence): of uploads of the same bytes committing at once, exactly one is told it created the
+  blob, and the others' chunks are purged. The meta's ack, from the cluster's quorum, is the durability
+  point before the caller appends the event naming the blob.
+- Reads go chunk by chunk into a bounded local cache (store/blobcache.py), checked against the name.
+- A removal is a tombstone conditional on the meta it saw, then a purge of the chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import hashlib
+import re
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import BinaryIO
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js import errors as js_errors
+from nats.nuid import NUID
+
+from core.ports import Staged
+from store.blobcache import BlobCache
+from store.staging import Staging
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# The object store's own chunk size, so its other clients read these objects the way they read theirs.
+CHUNK_BYTES = 128 * 1024
+# Chunks in flight at once while writing: enough to fill the pipe, little enough to bound memory.
+WINDOW = 32
+WRONG_LAST_SEQUENCE = 10071
+
+
+class MetaOptions(msgspec.Struct, omit_defaults=True):
+    max_chunk_size: int = CHUNK_BYTES
+
+
+class Meta(msgspec.Struct, omit_defaults=True):
+    """The object store's meta message, as its clients write and read it."""
+
+    name: str
+    bucket: str
+    nuid: str
+    size: int = 0
+    mtime: str = ""
+    chunks: int = 0
+    digest: str = ""
+    deleted: bool = False
+    options: MetaOptions = msgspec.field(default_factory=MetaOptions)
+
+
+class _Found(msgspec.Struct, frozen=True):
+    meta: Meta
+    seq: int
+
+
+class BucketSettings(msgspec.Struct, frozen=True):
+    bucket: str = "mediaplex-blobs"
+    replicas: int = 1
+    # Bytes of blobs kept on this host for libvips and FFmpeg to read.
+    cache_bytes: int = 2 * 1024**3
+
+
+class ObjectBlobStore:
+    def __init__(self, js: JetStreamContext, local: Path, settings: BucketSettings) -> None:
+        self.jetstream = js
+        self.settings = settings
+        self._js = js
+        self._bucket = settings.bucket
+        self._replicas = settings.replicas
+        self._stream = f"OBJ_{settings.bucket}"
+        self._staging = Staging(local / "tmp")
+        self._cache = BlobCache(local / "cache", settings.cache_bytes)
+        self._fetching: dict[str, asyncio.Task[Path]] = {}
+        self._nuid = NUID()
+
+    async def open(self) -> None:
+        """Create the bucket unless it is there."""
+        try:
+            await self._js.stream_info(self._stream)
+        except js_errors.NotFoundError:
+            await self._js.create_object_store(self._bucket, config=js_api.ObjectStoreConfig(
+                description="Mediaplex blobs by sha256", replicas=self._replicas,
+                storage=js_api.StorageType.FILE))
+
+    async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
+        return await self._staging.receive(chunks, limit)
+
+    def discard(self, staged: Staged) -> None:
+        self._staging.discard(staged)
+
+    def leftovers(self) -> list[Path]:
+        return [*self._staging.leftovers(), *self._cache.leftovers()]
+
+    async def commit(self, staged: Staged) -> bool:
+        _check(staged.sha256)
+        try:
+            found = await self._meta(staged.sha256)
+            if found is not None and not found.meta.deleted:
+                return await self._refresh(staged.sha256, found)
+            created = await self._put(staged, expected=found.seq if found is not None else 0)
+            if not created:
+                return False
+            # This host has the bytes already: the processor or gateway that reads them next may be here.
+            await asyncio.to_thread(self._cache.adopt, staged.sha256, staged.path)
+            return True
+        finally:
+            self._staging.discard(staged)
+
+    async def has(self, sha256: str) -> bool:
+        _check(sha256)
+        found = await self._meta(sha256)
+        return found is not None and not found.meta.deleted
+
+    async def local(self, sha256: str) -> Path:
+        _check(sha256)
+        cached = self._cache.get(sha256)
+        if cached is not None:
+            return cached
+        running = self._fetching.get(sha256)
+        if running is None:
+            running = asyncio.create_task(self._fetch(sha256))
+            self._fetching[sha256] = running
+            running.add_done_callback(lambda _done: self._fetching.pop(sha256, None))
+        # Shielded: one reader giving up must not cancel the download others wait for.
+        return await asyncio.shield(running)
+
+    async def remove(self, sha256: str) -> None:
+        _check(sha256)
+        found = await self._meta(sha256)
+        if found is None or found.meta.deleted:
+            return
+        tombstone = Meta(name=sha256, bucket=self._bucket, nuid=found.meta.nuid, deleted=True)
+        try:
+            await self._js.publish(self._meta_subject(sha256), msgspec.json.encode(tombstone), stream=self._stream,
+                                   headers={"Nats-Rollup": "sub",
+                                            "Nats-Expected-Last-Subject-Sequence": str(found.seq)})
+        except js_errors.BadRequestError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                # Committed again since it was looked at: whoever did that names it now.
+                return
+            raise
+        await self._js.purge_stream(self._stream, subject=self._chunk_subject(found.meta.nuid))
+        await asyncio.to_thread(self._cache.drop, sha256)
+
+    async def stored(self) -> list[tuple[str, float]]:
+        store = await self._js.object_store(self._bucket)
+        try:
+            infos = await store.list(ignore_deletes=True)
+        except js_errors.NotFoundError:
+            return []
+        return [(info.name, _seconds(info.mtime or "")) for info in infos if SHA256.fullmatch(info.name)]
+
+    async def _meta(self, sha256: str) -> _Found | None:
+        try:
+            # From the stream's leader, never a replica that may lag.
+            message = await self._js.get_last_msg(self._stream, self._meta_subject(sha256))
+        except js_errors.NotFoundError:
+            return None
+        assert message.data is not None and message.seq is not None
+        return _Found(msgspec.json.decode(message.data, type=Meta), message.seq)
+
+    async def _refresh(self, sha256: str, found: _Found) -> bool:
+        """Mark bytes uploaded again as fresh, so the sweeper's grace period starts over for them."""
+        meta = msgspec.structs.replace(found.meta, mtime=_now())
+        try:
+            await self._js.publish(self._meta_subject(sha256), msgspec.json.encode(meta), stream=self._stream,
+                                   headers={"Nats-Rollup": "sub",
+                                            "Nats-Expected-Last-Subject-Sequence": str(found.seq)})
+        except js_errors.BadRequestError as exc:
+            if exc.err_code != WRONG_LAST_SEQUENCE:
+                raise
+            # Someone else committed or refreshed it meanwhile, which is as fresh; or removed it: store again.
+            again = await self._meta(sha256)
+            if again is None or again.meta.deleted:
+                raise
+        return False
+
+    async def _put(self, staged: Staged, *, expected: int) -> bool:
+        nuid = self._nuid.next().decode()
+        subject = self._chunk_subject(nuid)
+        try:
+            chunks = await self._write_chunks(staged.path, subject)
+            meta = Meta(name=staged.sha256, bucket=self._bucket, nuid=nuid, size=staged.size, mtime=_now(),
+                        chunks=chunks, digest=_digest(staged.sha256))
+            await self._js.publish(self._meta_subject(staged.sha256), msgspec.json.encode(meta), stream=self._stream,
+                                   headers={"Nats-Rollup": "sub",
+                                            "Nats-Expected-Last-Subject-Sequence": str(expected)})
+        except js_errors.BadRequestError as exc:
+            await self._js.purge_stream(self._stream, subject=subject)
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                # Another commit of the same bytes landed first.
+                return False
+            raise
+        except BaseException:
+            await asyncio.shield(self._js.purge_stream(self._stream, subject=subject))
+            raise
+        return True
+
+    async def _write_chunks(self, path: Path, subject: str) -> int:
+        count = 0
+        pending: list[asyncio.Future[js_api.PubAck]] = []
+        handle: BinaryIO = await asyncio.to_thread(path.open, "rb")
+        try:
+            while True:
+                chunk = await asyncio.to_thread(handle.read, CHUNK_BYTES)
+                if not chunk:
+                    break
+                pending.append(await self._js.publish_async(subject, chunk, stream=self._stream))
+                count += 1
+                if len(pending) >= WINDOW:
+                    await asyncio.gather(*pending)
+                    pending = []
+            await asyncio.gather(*pending)
+        finally:
+            handle.close()
+        return count
+
+    async def _fetch(self, sha256: str) -> Path:
+        found = await self._meta(sha256)
+        if found is None or found.meta.deleted:
+            raise FileNotFoundError(f"no blob {sha256}")
+        subject = self._chunk_subject(found.meta.nuid)
+        temp, handle = await asyncio.to_thread(self._cache.begin, sha256)
+        try:
+            digest = hashlib.sha256()
+            seq = 0
+            for _ in range(found.meta.chunks):
+                message = await self._js.get_msg(self._stream, seq=seq + 1, subject=subject, next=True)
+                assert message.seq is not None
+                seq = message.seq
+                data = message.data or b""
+                digest.update(data)
+                await asyncio.to_thread(handle.write, data)
+            await asyncio.to_thread(handle.close)
+            if digest.hexdigest() != sha256:
+                raise OSError(f"blob {sha256} read back as other bytes")
+            return await asyncio.to_thread(self._cache.finish, sha256, temp)
+        except BaseException:
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+
+    def _meta_subject(self, sha256: str) -> str:
+        return f"$O.{self._bucket}.M.{base64.urlsafe_b64encode(sha256.encode()).decode()}"
+
+    def _chunk_subject(self, nuid: str) -> str:
+        return f"$O.{self._bucket}.C.{nuid}"
+
+
+def _check(sha256: str) -> None:
+    if not SHA256.fullmatch(sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+
+
+def _digest(sha256: str) -> str:
+    return "SHA-256=" + base64.urlsafe_b64encode(bytes.fromhex(sha256)).decode()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+def _seconds(mtime: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(mtime).timestamp()
+    except ValueError:
+        return 0.0
