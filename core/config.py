@@ -19,6 +19,11 @@ class Config(msgspec.Struct, frozen=True):
     # The URL clients see; every URL in a response is built from it.
     public_url: str = ""
     blobs_dir: Path | None = None
+    # "file": blobs under `blobs`, one filesystem every role shares; "nats": in a JetStream object store
+    # bucket on the cluster the log runs on, so roles on other hosts share nothing else.
+    blob_store: str = "file"
+    # Bytes of an object store's blobs each host keeps for libvips and FFmpeg to read.
+    blob_cache_bytes: int = 2 * 1024**3
     stream: str = "MEDIAPLEX"
     subject_prefix: str = "mx"
     stream_replicas: int = 1
@@ -50,6 +55,15 @@ class Config(msgspec.Struct, frozen=True):
     @property
     def blobs(self) -> Path:
         return self.blobs_dir if self.blobs_dir is not None else self.data_dir / "blobs"
+
+    @property
+    def blob_cache(self) -> Path:
+        """Local copies of an object store's blobs, and uploads being staged before they go there."""
+        return self.data_dir / "blobcache"
+
+    @property
+    def blob_bucket(self) -> str:
+        return f"{self.stream}_blobs"
 
     @property
     def renditions(self) -> Path:

@@ -42,6 +42,8 @@ EMBEDDED = "empty starts an embedded broker, or uses the one of a server running
 REQUIRED = "required: this role only ever joins a cluster"
 # The commands that keep running: `serve` runs both parts, the others one each.
 ROLES = ("serve", "gateway", "processor")
+# The value of --blobs that keeps uploaded files in the object store of the NATS cluster.
+NATS_BLOBS = "nats://"
 
 
 def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: str = EMBEDDED,
@@ -55,9 +57,10 @@ def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: st
         help=f"comma-separated NATS server URLs, e.g. nats://a:4222,nats://b:4222; {nats} (env MEDIAPLEX_NATS)",
     )
     parser.add_argument(
-        "--blobs", type=Path, default=_env(env, "BLOBS"),
-        help="directory of uploaded files, shared by every role on one host or volume "
-             "(env MEDIAPLEX_BLOBS; default DATA/blobs)",
+        "--blobs", default=_env(env, "BLOBS"),
+        help="where uploaded files are kept: a directory, shared by every role on one host or volume, or "
+             f"{NATS_BLOBS} for a JetStream object store bucket on the NATS cluster the log runs on, replicated "
+             "like the stream (env MEDIAPLEX_BLOBS; default DATA/blobs)",
     )
     if stream:
         # Any command that connects may be the first and create the stream (and its buckets).
@@ -254,7 +257,11 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace) -> Config:
     urls = tuple(u.strip() for u in (args.nats or "").split(",") if u.strip())
-    fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls, "blobs_dir": args.blobs}
+    fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
+    if args.blobs == NATS_BLOBS:
+        fields["blob_store"] = "nats"
+    elif args.blobs:
+        fields["blobs_dir"] = Path(args.blobs)
     if getattr(args, "stream_replicas", None) is not None:
         fields["stream_replicas"] = args.stream_replicas
     if getattr(args, "host", None) is not None:

@@ -18,7 +18,9 @@ from processors.imaging import PROCESSING_VERSION, configure_vips
 from processors.render import render
 from processors.rendered import Rendered
 from store import generations
+from store.blobs import FileBlobStore
 from store.feed import Feed
+from store.objectblobs import BucketSettings, ObjectBlobStore
 from store.projection import Projection
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,16 @@ async def event_log(config: Config, *, name: str, reuse_running: bool) -> AsyncI
     finally:
         if broker is not None:
             await broker.stop()
+
+
+async def open_blobs(config: Config, events: JetStreamLog) -> BlobStore:
+    """The configured blob store; an object store's bucket is created here unless it is there."""
+    if config.blob_store == "nats":
+        store = ObjectBlobStore(events.jetstream, config.blob_cache, BucketSettings(
+            bucket=config.blob_bucket, replicas=config.stream_replicas, cache_bytes=config.blob_cache_bytes))
+        await patiently(store.open, "creating the blob bucket")
+        return store
+    return FileBlobStore(config.blobs)
 
 
 @contextlib.asynccontextmanager

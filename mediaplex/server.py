@@ -22,6 +22,7 @@ from core.config import Config
 from core.jetstream import JetStreamLog, patiently
 from core.kinds import LANES
 from core.metrics import Metrics
+from core.ports import BlobStore
 from core.probe import Limits
 from core.tasks import stop as stop_task
 from gateways import health
@@ -33,12 +34,11 @@ from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
 from gateways.transform.settings import TransformSettings
 from mediaplex.admin import add_user, create_token
-from mediaplex.runtime import Renderer, event_log, prepare_vips, running_broker
+from mediaplex.runtime import Renderer, event_log, open_blobs, prepare_vips, running_broker
 from mediaplex.swap import Generations
 from mediaplex.sweeper import Sweeper, SweepSettings, remove_stale
 from processors.imaging import rendition_leftovers
 from processors.worker import Processor, lane_settings
-from store.blobs import FileBlobStore
 from store.live import LiveProjection
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Server:
         self.generations: Generations | None = None
         self.variants: VariantCache | None = None
         self.services: Services | None = None
-        self.blobs = FileBlobStore(config.blobs)
+        self._blobs: BlobStore | None = None
         self.limits = Limits()
         self.metrics = Metrics()
         self._reconnects = 0
@@ -85,6 +85,11 @@ class Server:
         self._head_at_start = 0
         # The running processor of each lane, by its durable consumer.
         self._processing: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def blobs(self) -> BlobStore:
+        assert self._blobs is not None, "the server has not started"
+        return self._blobs
 
     async def start(self) -> None:
         try:
@@ -105,6 +110,7 @@ class Server:
         events.metrics = self.metrics
         self.metrics.on_scrape(self._refresh_metrics)
         self._head_at_start = await patiently(events.last_seq, "reading the head of the log")
+        self._blobs = await open_blobs(config, events)
         # Each gateway refuses at its own edge; processing must not fail what any of them let in.
         processing = processing_limits(self.gateways)
         if parts.gateways:

@@ -98,6 +98,34 @@ async def test_an_upload_through_the_gateway_is_processed_by_the_processor(
         assert response.status == 200 and response.content_type == "image/jpeg"
 
 
+async def test_roles_that_share_only_nats_keep_the_blobs_in_its_object_store(
+    make_server: Servers, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    gateway_config = make_server.config(data_dir=tmp_path / "gateway", blob_store="nats")
+    processor_config = msgspec.structs.replace(gateway_config, data_dir=tmp_path / "processor")
+    gateway = await make_server.start(gateway_config, processor=False)
+    processor = await make_server.start(processor_config, gateways=False)
+    token = await gateway.token("alice")
+    jpeg = images.jpeg(tmp_path / "in.jpg", 640, 480).read_bytes()
+    body = aiohttp.FormData()
+    body.add_field("file", io.BytesIO(jpeg), filename="in.jpg", content_type="image/jpeg")
+    async with http.post(f"{gateway.url}/api/v1/media", data=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 200
+        media = await response.json()
+    assert media["meta"]["small"]["size"] == "554x416"
+    # No blob directory anywhere: the processor fetched the bytes from the bucket.
+    for running in (gateway, processor):
+        assert not (running.config.data_dir / "blobs").exists()
+    bucket = await gateway.events.jetstream.object_store(gateway_config.blob_bucket)
+    (stored,) = await bucket.list()
+    assert (await bucket.get(stored.name)).data == jpeg
+    assert [p.read_bytes() for p in processor.config.blob_cache.rglob("*") if p.is_file()] == [jpeg]
+    # The gateway renders its own renditions from the bucket too.
+    async with http.get(media["preview_url"]) as response:
+        assert response.status == 200 and response.content_type == "image/jpeg"
+
+
 async def test_readyz_names_what_is_not_ready(roles: Roles, http: aiohttp.ClientSession) -> None:
     processor = roles.processor
     lanes = processor.server._processing
@@ -145,6 +173,10 @@ def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Pa
         env = {"MEDIAPLEX_NATS": urls, "MEDIAPLEX_BLOBS": str(tmp_path / "e"), "MEDIAPLEX_DATA": str(tmp_path)}
         from_env = config_from(parser(env).parse_args(argv))
         assert from_env.nats_urls == config.nats_urls and from_env.blobs == tmp_path / "e"
+        assert config.blob_store == from_env.blob_store == "file"
+        in_nats = config_from(parser({"MEDIAPLEX_BLOBS": "nats://"}).parse_args(argv))
+        assert in_nats.blob_store == config_from(parser({}).parse_args([*argv, "--blobs", "nats://"])).blob_store
+        assert in_nats.blob_store == "nats"
         assert config_from(parser({}).parse_args([*argv, "--data", str(tmp_path)])).blobs == tmp_path / "blobs"
     assert config_from(parser({}).parse_args(["processor"])).port == 8081
     assert config_from(parser({}).parse_args(["processor"])).stream_replicas == 1
