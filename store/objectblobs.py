@@ -20,7 +20,8 @@ import base64
 import datetime
 import hashlib
 import re
-from collections.abc import AsyncIterable
+import time
+from collections.abc import AsyncIterable, Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,8 +74,11 @@ class BucketSettings(msgspec.Struct, frozen=True):
 
 
 class ObjectBlobStore:
-    def __init__(self, js: JetStreamContext, local: Path, settings: BucketSettings) -> None:
+    def __init__(self, js: JetStreamContext, local: Path, settings: BucketSettings,
+                 clock: Callable[[], float] = time.time) -> None:
         self.jetstream = js
+        # When a commit happened, as the sweeper's grace period reads it.
+        self.clock = clock
         self.settings = settings
         self._js = js
         self._bucket = settings.bucket
@@ -173,7 +177,7 @@ class ObjectBlobStore:
 
     async def _refresh(self, sha256: str, found: _Found) -> bool:
         """Mark bytes uploaded again as fresh, so the sweeper's grace period starts over for them."""
-        meta = msgspec.structs.replace(found.meta, mtime=_now())
+        meta = msgspec.structs.replace(found.meta, mtime=self._now())
         try:
             await self._js.publish(self._meta_subject(sha256), msgspec.json.encode(meta), stream=self._stream,
                                    headers={"Nats-Rollup": "sub",
@@ -192,7 +196,7 @@ class ObjectBlobStore:
         subject = self._chunk_subject(nuid)
         try:
             chunks = await self._write_chunks(staged.path, subject)
-            meta = Meta(name=staged.sha256, bucket=self._bucket, nuid=nuid, size=staged.size, mtime=_now(),
+            meta = Meta(name=staged.sha256, bucket=self._bucket, nuid=nuid, size=staged.size, mtime=self._now(),
                         chunks=chunks, digest=_digest(staged.sha256))
             await self._js.publish(self._meta_subject(staged.sha256), msgspec.json.encode(meta), stream=self._stream,
                                    headers={"Nats-Rollup": "sub",
@@ -252,6 +256,9 @@ class ObjectBlobStore:
             temp.unlink(missing_ok=True)
             raise
 
+    def _now(self) -> str:
+        return datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat()
+
     def _meta_subject(self, sha256: str) -> str:
         return f"$O.{self._bucket}.M.{base64.urlsafe_b64encode(sha256.encode()).decode()}"
 
@@ -266,10 +273,6 @@ def _check(sha256: str) -> None:
 
 def _digest(sha256: str) -> str:
     return "SHA-256=" + base64.urlsafe_b64encode(bytes.fromhex(sha256)).decode()
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat()
 
 
 def _seconds(mtime: str) -> float:

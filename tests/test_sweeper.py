@@ -11,23 +11,39 @@ import pytest
 
 from core.events import ActivityPosted, MediaDeleted, MediaUploaded
 from core.jetstream import JetStreamLog
+from core.ports import BlobStore
 from mediaplex.sweeper import Sweeper, SweepSettings
 from store.blobs import FileBlobStore
 from store.feed import Feed
+from store.objectblobs import BucketSettings, ObjectBlobStore
 from store.projection import Projection
 
 DAY = 24 * 3600.0
 NOW = 1_800_000_000.0
 
 
-async def stored(blobs: FileBlobStore, data: bytes, age: float) -> str:
+async def stored(blobs: BlobStore, data: bytes, age: float) -> str:
     async def one() -> AsyncIterator[bytes]:
         yield data
 
     staged = await blobs.receive(one(), limit=1000)
+    if isinstance(blobs, ObjectBlobStore):
+        blobs.clock = lambda: NOW - age
     await blobs.commit(staged)
-    os.utime(blobs.path(staged.sha256), (NOW - age, NOW - age))
+    if isinstance(blobs, FileBlobStore):
+        os.utime(blobs.path(staged.sha256), (NOW - age, NOW - age))
     return staged.sha256
+
+
+@pytest.fixture(params=["file", "nats"])
+async def blobs(request: pytest.FixtureRequest, jetstream_log: JetStreamLog, tmp_path: Path) -> BlobStore:
+    """Each blob store: the sweeper removes what nothing names from either."""
+    if request.param == "file":
+        return FileBlobStore(tmp_path / "blobs")
+    store = ObjectBlobStore(jetstream_log.jetstream, tmp_path / "blobcache",
+                            BucketSettings(bucket=f"{jetstream_log.stream}_blobs"))
+    await store.open()
+    return store
 
 
 def upload(media_id: str, blob: str, via: str, age: float) -> MediaUploaded:
@@ -43,8 +59,8 @@ async def projection(tmp_path: Path) -> AsyncIterator[Projection]:
     await opened.close()
 
 
-async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, tmp_path: Path) -> None:
-    blobs = FileBlobStore(tmp_path / "blobs")
+async def test_sweeping(jetstream_log: JetStreamLog, projection: Projection, blobs: BlobStore,
+                        tmp_path: Path) -> None:
     lonely = await stored(blobs, b"lonely", 2 * DAY)
     shared = await stored(blobs, b"shared", 2 * DAY)
     posted = await stored(blobs, b"posted", 2 * DAY)
