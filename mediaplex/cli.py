@@ -22,7 +22,8 @@ from gateways.registry import GATEWAYS
 from gateways.transform import signing
 from mediaplex.admin import AdminError, add_user, create_token, make_admin, reprocess_failed
 from mediaplex.admin import reprocess as reprocess_one
-from mediaplex.runtime import event_log, projection_at
+from mediaplex.blobcopy import copy_blobs
+from mediaplex.runtime import event_log, open_blobs, projection_at
 from store import generations
 from store.fold import fold
 
@@ -252,6 +253,17 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     which = again.add_mutually_exclusive_group(required=True)
     which.add_argument("media_id", nargs="?", metavar="MEDIA_ID", help="the media to process again")
     which.add_argument("--failed", action="store_true", help="every media whose processing failed")
+
+    blobs = commands.add_parser("blobs", help="manage the blob store").add_subparsers(dest="action", required=True)
+    copy = blobs.add_parser(
+        "copy", help="copy every blob of one store into another, e.g. a directory into the object store",
+        description="Copy every blob of --from into --to, each a directory or nats:// (the object store of the "
+                    "NATS cluster of --nats). Blobs --to has already are skipped, so an interrupted copy is "
+                    "finished by running it again; each blob's bytes must hash to its name.",
+    )
+    _common(copy, env)
+    copy.add_argument("--from", dest="source", required=True, metavar="DIR|nats://", help="the store to copy")
+    copy.add_argument("--to", dest="target", required=True, metavar="DIR|nats://", help="the store to fill")
     return top
 
 
@@ -281,16 +293,17 @@ def config_from(args: argparse.Namespace) -> Config:
 class Progress:
     """A one-line progress bar on a terminal; silent otherwise."""
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    def __init__(self, total: int, stream: TextIO, unit: str = "events") -> None:
         self._total = max(total, 1)
         self._stream = stream
         self._shown = stream.isatty()
+        self._unit = unit
 
     def __call__(self, done: int) -> None:
         if self._shown:
             width = 30
             filled = width * min(done, self._total) // self._total
-            self._stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self._total} events")
+            self._stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self._total} {self._unit}")
             self._stream.flush()
 
     def close(self) -> None:
@@ -349,6 +362,36 @@ async def show_digest(config: Config, out: TextIO) -> int:
     return 0
 
 
+def _store_config(config: Config, where: str) -> Config:
+    if where == NATS_BLOBS:
+        return msgspec.structs.replace(config, blob_store="nats")
+    return msgspec.structs.replace(config, blob_store="file", blobs_dir=Path(where))
+
+
+async def copy_store(config: Config, source: str, target: str, out: TextIO, err: TextIO) -> int:
+    if source == target:
+        print("mediaplex: --from and --to name the same store", file=err)
+        return 2
+    async with event_log(config, name="mediaplex-blobs", reuse_running=True) as events:
+        progress: Progress | None = None
+
+        def shown(done: int, total: int) -> None:
+            nonlocal progress
+            progress = progress or Progress(total, err, unit="blobs")
+            progress(done)
+
+        started = time.monotonic()
+        copied = await copy_blobs(await open_blobs(_store_config(config, source), events),
+                                  await open_blobs(_store_config(config, target), events), shown)
+        if progress is not None:
+            progress.close()
+    for name in copied.mismatched:
+        print(f"mediaplex: left out {name}: its bytes do not hash to its name", file=err)
+    print(f"copied {copied.copied} blobs, {copied.present} there already, {len(copied.mismatched)} left out "
+          f"in {time.monotonic() - started:.1f} s", file=out)
+    return 1 if copied.mismatched else 0
+
+
 async def reprocess(config: Config, media_id: str | None, out: TextIO, err: TextIO) -> int:
     async with event_log(config, name="mediaplex-reprocess", reuse_running=True) as events:
         try:
@@ -383,6 +426,8 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return await show_digest(config, out)
     if args.command == "reprocess":
         return await reprocess(config, args.media_id, out, err)
+    if args.command == "blobs":
+        return await copy_store(config, args.source, args.target, out, err)
     async with event_log(config, name=f"mediaplex-{args.command}", reuse_running=True) as events:
         if args.command == "user" and args.action == "admin":
             await make_admin(events, args.name)

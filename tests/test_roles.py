@@ -42,6 +42,7 @@ FLAGS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("reprocess",): CREATES,
     ("digest",): SHARED,
     ("sign-url",): ("--transform-key",),
+    ("blobs", "copy"): (*CREATES, "--from", "--to"),
 }
 
 
