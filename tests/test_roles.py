@@ -282,21 +282,22 @@ def test_compose_runs_a_three_node_cluster_with_the_stream_at_three_replicas() -
         assert config.stream_replicas == 3, name
 
 
-def test_compose_runs_two_balanced_gateways_and_three_processors_on_one_blob_volume() -> None:
+def test_compose_runs_two_balanced_gateways_and_three_processors_sharing_only_nats() -> None:
     compose = compose_file()
     gateways, processors = compose.roles("gateway"), compose.roles("processor")
     assert sum(s.replicas for s in gateways.values()) == 2
     assert sum(s.replicas for s in processors.values()) == 3
-    blobs = set()
     for name, service in (*gateways.items(), *processors.items()):
-        env = service.environment or {}
-        shared = [volume for volume, target in service.mounts().items() if target == env.get("MEDIAPLEX_BLOBS")]
-        assert len(shared) == 1 and shared[0] in compose.volumes, f"{name} mounts no blob volume"
-        blobs.add(shared[0])
-    assert len(blobs) == 1
+        assert isinstance(service.command, list)
+        config = config_from(parser(service.environment or {}).parse_args(service.command[1:]))
+        assert config.blob_store == "nats", f"{name} keeps blobs on a volume"
+        # At most its own data directory: nothing mounted is shared with another role.
+        assert set(service.mounts().values()) <= {"/data"}, name
     # Each gateway folds a projection of its own: no data volume is shared between gateways.
     data = [volume for s in gateways.values() for volume, target in s.mounts().items() if target == "/data"]
     assert all(s.replicas == 1 for s in gateways.values()) and len(set(data)) == len(data) == 2
+    # Replicas of one service would share a named volume: the processors keep theirs in the container.
+    assert all(not s.mounts() for s in processors.values())
 
     balancers = {name: s for name, s in compose.services.items() if (s.image or "").startswith("haproxy:")}
     assert len(balancers) == 1
