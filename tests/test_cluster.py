@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 import pytest
 import requests
+from nats.js.errors import NotFoundError
 
 from core.events import MediaDeleted, MediaFailed, MediaProcessed, MediaUploaded, TokenIssued
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.log import Record
+from mediaplex.cli import NATS_BLOBS
 from store import generations
 from tests import images
 from tests.cluster import Cluster, Role, mediaplex, wait_until
@@ -43,6 +47,8 @@ class Deployment(msgspec.Struct):
     gateways: list[Role]
     processors: list[Role]
     token: str
+    # --blobs of every role: a directory they share, or nats:// for the cluster's object store.
+    blobs_at: str
 
     @property
     def blobs(self) -> Path:
@@ -52,8 +58,8 @@ class Deployment(msgspec.Struct):
         return [*argv, "--nats", self.cluster.urls, "--stream-replicas", "3"]
 
 
-def role(root: Path, cluster: Cluster, kind: str, name: str) -> Role:
-    argv = [kind, "--data", str(root / name), "--nats", cluster.urls, "--blobs", str(root / "blobs"),
+def role(root: Path, cluster: Cluster, kind: str, name: str, blobs: str) -> Role:
+    argv = [kind, "--data", str(root / name), "--nats", cluster.urls, "--blobs", blobs,
             "--port", "0", "--stream-replicas", "3"]
     if kind == "gateway":
         # The uploads come with the operator's token, which the operator exempts from Mastodon's rate limits.
@@ -64,9 +70,22 @@ def role(root: Path, cluster: Cluster, kind: str, name: str) -> Role:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("cluster")
+    with deployed(root, str(root / "blobs")) as running:
+        yield running
+
+
+@pytest.fixture
+def object_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The same layout with every blob in the cluster's object store: the roles share only NATS."""
+    with deployed(tmp_path_factory.mktemp("cluster-objects"), NATS_BLOBS) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def deployed(root: Path, blobs: str) -> Iterator[Deployment]:
     cluster = Cluster(root / "nats")
-    gateways = [role(root, cluster, "gateway", f"gateway-{i}") for i in (1, 2)]
-    processors = [role(root, cluster, "processor", f"processor-{i}") for i in (1, 2, 3)]
+    gateways = [role(root, cluster, "gateway", f"gateway-{i}", blobs) for i in (1, 2)]
+    processors = [role(root, cluster, "processor", f"processor-{i}", blobs) for i in (1, 2, 3)]
     try:
         cluster.start()
         admin = ["--data", str(root / "admin"), "--nats", cluster.urls, "--stream-replicas", "3"]
@@ -77,7 +96,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             running.start()
         for running in (*gateways, *processors):
             wait_until(running.ready, f"{running.argv[0]} to be ready")
-        yield Deployment(root, cluster, gateways, processors, token)
+        yield Deployment(root, cluster, gateways, processors, token, blobs)
     finally:
         with contextlib.ExitStack() as stopping:
             # Run last to first: the nodes stop after every role, and one failing stop skips none.
@@ -97,17 +116,50 @@ def read_log(urls: str) -> list[Record]:
     return asyncio.run(read())
 
 
-def stream_leader(urls: str) -> str:
+def stream_leader(urls: str, stream: str = "MEDIAPLEX") -> str:
     async def leader() -> str:
         client = await connect(urls.split(","), name="cluster-test")
         try:
-            info = await JetStreamLog(client, StreamSettings()).jetstream.stream_info("MEDIAPLEX")
+            info = await client.jetstream().stream_info(stream)
         finally:
             await client.close()
         assert info.config.num_replicas == 3 and info.cluster is not None and info.cluster.leader
         return info.cluster.leader
 
     return asyncio.run(leader())
+
+
+def lead_together(urls: str, stream: str, with_stream: str, tries: int = 12) -> str:
+    """Have one node lead both streams, by asking `stream`'s leader to step down until it is so."""
+    async def step_down() -> None:
+        client = await connect(urls.split(","), name="cluster-test")
+        try:
+            await client.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", b"", timeout=10)
+        finally:
+            await client.close()
+
+    target = stream_leader(urls, with_stream)
+    for _ in range(tries):
+        if stream_leader(urls, stream) == target:
+            break
+        asyncio.run(step_down())
+        wait_until(lambda: bool(stream_leader(urls, stream)), f"{stream} to elect a leader", 30)
+    return target
+
+
+def bucket_names(urls: str, bucket: str) -> list[str]:
+    async def names() -> list[str]:
+        client = await connect(urls.split(","), name="cluster-test")
+        try:
+            store = await client.jetstream().object_store(bucket)
+            try:
+                return [info.name for info in await store.list(ignore_deletes=True)]
+            except NotFoundError:
+                return []
+        finally:
+            await client.close()
+
+    return asyncio.run(names())
 
 
 def append_tokens(urls: str, first: int, count: int, *, timeout: float = 30.0) -> int:
@@ -245,15 +297,29 @@ class Uploads:
 def test_killing_a_processor_and_a_nats_node_mid_run_loses_and_duplicates_nothing(
     deployment: Deployment, tmp_path: Path
 ) -> None:
+    final, _ = faulted_run(deployment, tmp_path)
+    files = [p for p in Path(deployment.blobs_at).rglob("*") if p.is_file()]
+    assert {p.name for p in files} <= final.live_blobs, "blobs no media names"
+    assert len(files) == len(final.live_blobs)
+
+
+def faulted_run(deployment: Deployment, tmp_path: Path, *, leader_of: tuple[str, ...] = ()) -> tuple[Outcomes,
+                                                                                                   list[str]]:
+    """UPLOADS uploads through both gateways while a processor and the node leading the stream (and the
+    streams in `leader_of`) are killed and started again; checks every upload came out once, and both
+    gateways' projections equal a rebuild. The final outcomes and the accepted media ids."""
     sources = [images.jpeg(tmp_path / f"in-{i}.jpg", 96, 64, seed=i) for i in range(UPLOADS)]
     uploads = Uploads(deployment, sources)
     cluster = deployment.cluster
     victim_processor = deployment.processors[0]
+    for stream in leader_of:
+        lead_together(cluster.urls, stream, "MEDIAPLEX")
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = pool.map(uploads.one, range(UPLOADS))
         wait_until(lambda: uploads.done() >= UPLOADS // 4, "a quarter of the uploads", SETTLE)
         # The stream's leader, so that the cluster has to elect another one while uploads go on.
         victim_node = cluster.node(stream_leader(cluster.urls))
+        assert all(stream_leader(cluster.urls, stream) == victim_node.name for stream in leader_of)
         victim_processor.kill()
         victim_node.kill()
         killed_at = uploads.done()
@@ -281,12 +347,9 @@ def test_killing_a_processor_and_a_nats_node_mid_run_loses_and_duplicates_nothin
     (seq_1, digest_1), (seq_2, digest_2) = settled_digests(deployment, final.head)
     assert seq_1 == seq_2 and digest_1 == digest_2
     assert rebuilt_digest(deployment, "rebuild-1") == digest_1
-
-    files = [p for p in deployment.blobs.rglob("*") if p.is_file()]
-    assert {p.name for p in files} <= final.live_blobs, "blobs no media names"
-    assert len(files) == len(final.live_blobs)
     for running in (*deployment.gateways, *deployment.processors):
         assert running.ready(), f"{running.argv[0]} {running.argv[2]} is not ready"
+    return final, accepted
 
 
 def test_a_gateway_killed_while_folding_resumes_from_its_checkpoint(deployment: Deployment) -> None:
@@ -327,3 +390,24 @@ def test_an_append_waits_for_the_cluster_to_elect_a_new_stream_leader(deployment
     landed = [r.seq for r in read_log(cluster.urls)
               if isinstance(r.event, TokenIssued) and r.event.token_id == f"backlog{BACKLOG}"]
     assert landed == [seq]
+
+
+def test_the_same_faults_with_every_blob_in_the_object_store(object_deployment: Deployment, tmp_path: Path) -> None:
+    deployment = object_deployment
+    bucket = "MEDIAPLEX_blobs"
+    final, accepted = faulted_run(deployment, tmp_path, leader_of=(f"OBJ_{bucket}",))
+    names = bucket_names(deployment.cluster.urls, bucket)
+    assert set(names) <= final.live_blobs, "objects no media names"
+    assert len(names) == len(final.live_blobs)
+    # No role keeps blobs in a directory of its own making, and every gateway serves every media's
+    # renditions, read from the bucket by whichever role made them.
+    assert not (deployment.root / "blobs").exists()
+    headers = {"Authorization": f"Bearer {deployment.token}"}
+    for media_id in accepted[:: UPLOADS // 20]:
+        answers = []
+        for gateway in deployment.gateways:
+            media = requests.get(f"{gateway.url}/api/v1/media/{media_id}", headers=headers, timeout=60).json()
+            preview = requests.get(gateway.url + urlsplit(media["preview_url"]).path, timeout=60)
+            assert preview.status_code == 200 and preview.headers["Content-Type"] == "image/jpeg", media_id
+            answers.append(hashlib.sha256(preview.content).hexdigest())
+        assert answers[0] == answers[1], media_id
