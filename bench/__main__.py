@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import (
+    blobstores,
     blurhash,
     eventlog,
     feedpage,
@@ -59,6 +60,7 @@ def measurements() -> tuple[Measurement, ...]:
         Measurement("replicas", "9", "Processing throughput by processor replicas", replicas.run),
         Measurement("av", "10", "Video and audio", video.run),
         Measurement("blurhash", "11", "BlurHash", blurhash.run),
+        Measurement("blobs", "12", "Blob stores", blobstores.run),
     )
 
 

@@ -47,7 +47,13 @@ class BlobCache:
         temp = final.with_name(f".{sha256}.{uuid.uuid4().hex}.tmp")
         return temp, temp.open("wb")
 
-    def finish(self, sha256: str, temp: Path) -> Path:
+    def store(self, sha256: str, temp: Path | None, handle: BinaryIO | None, rest: list[bytes]) -> Path:
+        """The blob's place once `rest` is written after what `handle` (from `begin`) holds; without a
+        handle, `rest` is the whole blob."""
+        if handle is None or temp is None:
+            temp, handle = self.begin(sha256)
+        with handle:
+            handle.writelines(rest)
         return self.adopt(sha256, temp)
 
     def adopt(self, sha256: str, path: Path) -> Path:

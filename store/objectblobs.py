@@ -110,17 +110,24 @@ class ObjectBlobStore:
     async def commit(self, staged: Staged) -> bool:
         _check(staged.sha256)
         try:
+            # Most commits are of new bytes: put first, and only look at what is there if that is refused.
+            if await self._put(staged, expected=0):
+                await self._adopt(staged)
+                return True
             found = await self._meta(staged.sha256)
             if found is not None and not found.meta.deleted:
                 return await self._refresh(staged.sha256, found)
-            created = await self._put(staged, expected=found.seq if found is not None else 0)
-            if not created:
-                return False
-            # This host has the bytes already: the processor or gateway that reads them next may be here.
-            await asyncio.to_thread(self._cache.adopt, staged.sha256, staged.path)
-            return True
+            # A tombstone of bytes removed earlier, or a removal racing this commit: put after it.
+            if await self._put(staged, expected=found.seq if found is not None else 0):
+                await self._adopt(staged)
+                return True
+            return False
         finally:
             self._staging.discard(staged)
+
+    async def _adopt(self, staged: Staged) -> None:
+        # This host has the bytes already: the processor or gateway that reads them next may be here.
+        await asyncio.to_thread(self._cache.adopt, staged.sha256, staged.path)
 
     async def has(self, sha256: str) -> bool:
         _check(sha256)
@@ -214,19 +221,16 @@ class ObjectBlobStore:
 
     async def _write_chunks(self, path: Path, subject: str) -> int:
         count = 0
-        pending: list[asyncio.Future[js_api.PubAck]] = []
         handle: BinaryIO = await asyncio.to_thread(path.open, "rb")
         try:
             while True:
-                chunk = await asyncio.to_thread(handle.read, CHUNK_BYTES)
-                if not chunk:
+                # A window's chunks a thread hop: a small upload is read in one.
+                chunks = await asyncio.to_thread(_read_chunks, handle, WINDOW)
+                if not chunks:
                     break
-                pending.append(await self._js.publish_async(subject, chunk, stream=self._stream))
-                count += 1
-                if len(pending) >= WINDOW:
-                    await asyncio.gather(*pending)
-                    pending = []
-            await asyncio.gather(*pending)
+                acks = [await self._js.publish_async(subject, chunk, stream=self._stream) for chunk in chunks]
+                await asyncio.gather(*acks)
+                count += len(chunks)
         finally:
             handle.close()
         return count
@@ -236,25 +240,42 @@ class ObjectBlobStore:
         if found is None or found.meta.deleted:
             raise FileNotFoundError(f"no blob {sha256}")
         subject = self._chunk_subject(found.meta.nuid)
-        temp, handle = await asyncio.to_thread(self._cache.begin, sha256)
+        digest = hashlib.sha256()
+        held: list[bytes] = []
+        temp: Path | None = None
+        handle: BinaryIO | None = None
         try:
-            digest = hashlib.sha256()
             seq = 0
             for _ in range(found.meta.chunks):
-                message = await self._js.get_msg(self._stream, seq=seq + 1, subject=subject, next=True)
-                assert message.seq is not None
-                seq = message.seq
-                data = message.data or b""
+                seq, data = await self._chunk_after(subject, seq)
                 digest.update(data)
-                await asyncio.to_thread(handle.write, data)
-            await asyncio.to_thread(handle.close)
+                held.append(data)
+                # Up to a window in memory, then written out in one thread hop: a small blob is written once.
+                if len(held) >= WINDOW:
+                    if handle is None:
+                        temp, handle = await asyncio.to_thread(self._cache.begin, sha256)
+                    await asyncio.to_thread(_write, handle, held)
+                    held = []
             if digest.hexdigest() != sha256:
                 raise OSError(f"blob {sha256} read back as other bytes")
-            return await asyncio.to_thread(self._cache.finish, sha256, temp)
+            return await asyncio.to_thread(self._cache.store, sha256, temp, handle, held)
         except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
+            if handle is not None:
+                handle.close()
+            if temp is not None:
+                temp.unlink(missing_ok=True)
             raise
+
+    async def _chunk_after(self, subject: str, seq: int) -> tuple[int, bytes]:
+        """The sequence and bytes of the first chunk on `subject` after `seq`."""
+        try:
+            # Any replica may answer a direct get, and sends the bytes as they are.
+            message = await self._js.get_msg(self._stream, seq=seq + 1, subject=subject, next=True, direct=True)
+        except js_errors.NotFoundError:
+            # A replica behind the leader: ask the leader.
+            message = await self._js.get_msg(self._stream, seq=seq + 1, subject=subject, next=True)
+        assert message.seq is not None
+        return message.seq, message.data or b""
 
     def _now(self) -> str:
         return datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat()
@@ -280,3 +301,15 @@ def _seconds(mtime: str) -> float:
         return datetime.datetime.fromisoformat(mtime).timestamp()
     except ValueError:
         return 0.0
+
+
+def _read_chunks(handle: BinaryIO, most: int) -> list[bytes]:
+    chunks: list[bytes] = []
+    while len(chunks) < most and (chunk := handle.read(CHUNK_BYTES)):
+        chunks.append(chunk)
+    return chunks
+
+
+def _write(handle: BinaryIO | None, chunks: list[bytes]) -> None:
+    assert handle is not None
+    handle.writelines(chunks)

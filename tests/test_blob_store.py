@@ -17,7 +17,7 @@ from core.jetstream import connect
 from core.ports import BlobStore, TooLarge
 from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
-from store.objectblobs import CHUNK_BYTES, BucketSettings, ObjectBlobStore
+from store.objectblobs import CHUNK_BYTES, WINDOW, BucketSettings, ObjectBlobStore
 from store.staging import SPOOL_BYTES
 
 
@@ -306,3 +306,12 @@ def test_file_sync_syncs_existing_paths_and_refuses_missing_ones(tmp_path: Path,
         # Alone, each path is synced on its own, so a path that is gone is an error.
         with pytest.raises(FileNotFoundError):
             FileSync(tmp_path).paths([tmp_path / "gone"])
+
+
+async def test_a_blob_of_more_chunks_than_a_window_reads_back_whole(nats_url: str, tmp_path: Path) -> None:
+    async for store in object_store(nats_url, tmp_path):
+        data = os.urandom(WINDOW * CHUNK_BYTES + 1000)
+        staged = await store.receive(chunked(data, 256 * 1024), limit=len(data))
+        assert await store.commit(staged)
+        fresh = ObjectBlobStore(store.jetstream, tmp_path / "fresh", store.settings)
+        assert (await fresh.local(staged.sha256)).read_bytes() == data

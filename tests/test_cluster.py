@@ -117,14 +117,21 @@ def read_log(urls: str) -> list[Record]:
 
 
 def stream_leader(urls: str, stream: str = "MEDIAPLEX") -> str:
+    leader = current_leader(urls, stream)
+    assert leader, f"{stream} has no leader"
+    return leader
+
+
+def current_leader(urls: str, stream: str) -> str:
+    """The node leading `stream`, or "" while it elects one."""
     async def leader() -> str:
         client = await connect(urls.split(","), name="cluster-test")
         try:
             info = await client.jetstream().stream_info(stream)
         finally:
             await client.close()
-        assert info.config.num_replicas == 3 and info.cluster is not None and info.cluster.leader
-        return info.cluster.leader
+        assert info.config.num_replicas == 3 and info.cluster is not None
+        return info.cluster.leader or ""
 
     return asyncio.run(leader())
 
@@ -140,10 +147,10 @@ def lead_together(urls: str, stream: str, with_stream: str, tries: int = 12) -> 
 
     target = stream_leader(urls, with_stream)
     for _ in range(tries):
-        if stream_leader(urls, stream) == target:
+        wait_until(lambda: bool(current_leader(urls, stream)), f"{stream} to elect a leader", 30)
+        if current_leader(urls, stream) == target:
             break
         asyncio.run(step_down())
-        wait_until(lambda: bool(stream_leader(urls, stream)), f"{stream} to elect a leader", 30)
     return target
 
 
