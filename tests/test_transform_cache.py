@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, VariantCache
+from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, Read, VariantCache
 from gateways.transform.params import normalize, parse
 from tests import images
 
@@ -151,3 +151,20 @@ def test_answers_forget_by_blob_and_keep_nothing_read_before_a_forget() -> None:
     assert answers.get(("/c", "")) is None
     answers.keep(("/c", ""), answer(other, 10), since=answers.forgotten)
     assert answers.get(("/c", "")) is not None
+
+
+def test_rows_read_before_a_forget_are_not_kept_and_a_forget_drops_them() -> None:
+    answers = Answers(1 << 20)
+    rows: Read[str] = Read(answers, limit=2)
+    since = rows.since
+    answers.forget(frozenset({"other"}))
+    rows.keep(BLOB, "read before the change", since=since)
+    assert rows.get(BLOB) is None
+    rows.keep(BLOB, "read after it", since=rows.since)
+    assert rows.get(BLOB) == "read after it"
+    rows.forget(frozenset({BLOB}))
+    assert rows.get(BLOB) is None
+    # Bounded: the least recently used blob goes first.
+    for blob in ("a", "b", "c"):
+        rows.keep(blob, blob, since=rows.since)
+    assert rows.get("a") is None and rows.get("b") == "b" and rows.get("c") == "c"
