@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, Read, VariantCache
+from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, Read, VariantCache, heavy
 from gateways.transform.params import normalize, parse
 from tests import images
 
@@ -168,3 +168,14 @@ def test_rows_read_before_a_forget_are_not_kept_and_a_forget_drops_them() -> Non
     for blob in ("a", "b", "c"):
         rows.keep(blob, blob, since=rows.since)
     assert rows.get("a") is None and rows.get("b") == "b" and rows.get("c") == "c"
+
+
+def test_large_avif_and_smart_cropped_renders_are_heavy_and_small_boxes_are_not() -> None:
+    assert not heavy(key("w=800&h=800&fit=clip&fm=jpg").variant)
+    assert not heavy(key("w=1400&h=1400&fm=webp").variant)
+    assert heavy(key("w=1500&h=1500&fm=webp").variant)
+    assert heavy(key("w=100&h=100&fm=avif").variant)
+    assert heavy(key("w=100&h=100&fit=crop&crop=entropy").variant)
+    # One side alone: the other follows the source's aspect, which may be far from square.
+    assert heavy(key("w=800").variant) and not heavy(key("w=200").variant)
+    assert heavy(key("fm=png").variant)

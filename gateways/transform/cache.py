@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -23,11 +24,28 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from core.metrics import Metrics
-from gateways.transform.params import Variant
+from gateways.transform.params import MAX_SIDE, Variant
 from gateways.transform.render import RENDER_VERSION, Sizes, render
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# Render threads per slot (per core by default); see VariantCache.
+THREADS_PER_SLOT = 4
+# Outputs above this many pixels (or of unknown size) are heavy: they hold more memory while rendered.
+HEAVY_PIXELS = 2_000_000
+
+
+def heavy(variant: Variant) -> bool:
+    """Whether a render may take much memory or time: AVIF, large or unknown sizes, a smart crop."""
+    if variant.format == "avif" or variant.crop in ("entropy", "edges"):
+        return True
+    if variant.width is None or variant.height is None:
+        # The other side follows the source's aspect, so it can be as large as MAX_SIDE.
+        side = variant.width or variant.height
+        return side is None or side * MAX_SIDE > HEAVY_PIXELS
+    return variant.width * variant.height > HEAVY_PIXELS
 
 
 class Key(msgspec.Struct, frozen=True):
@@ -179,9 +197,14 @@ class VariantCache:
         # Renders queue in a pool of their own rather than in the shared one, where they could starve
         # every other off-loop job of the process. A thread that finishes a render takes the next one
         # queued at once, with no trip through the event loop, so no core waits while the loop is busy
-        # (or waiting for the GIL) between two renders. One thread per core: a render is mostly one
-        # single-threaded decode, and libvips adds its own threads for the rest.
-        self._pool = ThreadPoolExecutor(concurrency or (os.cpu_count() or 1), thread_name_prefix="variant")
+        # (or waiting for the GIL) between two renders. Several threads per core: a small variant's
+        # render is short, partly Python and partly a single-threaded decode, and with one thread per
+        # core the cores idle in between, and lose their share to any other process on the machine.
+        # Heavy renders (large outputs, AVIF) take one of `concurrency` slots as well, one per core by
+        # default, so that several of them at once cannot take the memory of many.
+        cores = concurrency or (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(cores * THREADS_PER_SLOT, thread_name_prefix="variant")
+        self._heavy = threading.BoundedSemaphore(cores)
         # A render's future, from its start until its file is written: later requests join it.
         self._running: dict[str, asyncio.Future[bytes]] = {}
         self._sizes = Sizes()
@@ -239,10 +262,16 @@ class VariantCache:
     def _start(self, key: Key, source: Path, smaller: tuple[Path, ...], path: Path,
                digest: str) -> asyncio.Future[bytes]:
         rendering = asyncio.get_running_loop().run_in_executor(
-            self._pool, partial(render, source, key.variant, smaller=smaller, sizes=self._sizes))
+            self._pool, partial(self._render, source, key.variant, smaller))
         self._running[digest] = rendering
         rendering.add_done_callback(lambda done: self._rendered(digest, path, done))
         return rendering
+
+    def _render(self, source: Path, variant: Variant, smaller: tuple[Path, ...]) -> bytes:
+        if not heavy(variant):
+            return render(source, variant, smaller=smaller, sizes=self._sizes)
+        with self._heavy:
+            return render(source, variant, smaller=smaller, sizes=self._sizes)
 
     def _rendered(self, digest: str, path: Path, rendered: asyncio.Future[bytes]) -> None:
         # Marks a failure as seen even when every waiter has gone; waiters still get it raised.
