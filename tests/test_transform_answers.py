@@ -114,6 +114,24 @@ async def test_a_deleted_media_is_gone_at_once_after_hits(server: Running, http:
         assert not kept(server, url)
 
 
+async def test_a_new_variant_of_a_deleted_media_is_refused_after_its_rows_were_kept(
+    server: Running, http: aiohttp.ClientSession
+) -> None:
+    photo = await upload(http, server, gradient(420, 300))
+    assert (await fetch(http, f"{photo.url}?w=50"))[0] == 200
+    assert server.server.variants is not None
+    kept_rows = server.server.variants.shown
+    assert kept_rows.get(photo.blob) is not None
+    async with http.delete(f"{server.url}/api/v1/media/{photo.media_id}",
+                           headers={"Authorization": f"Bearer {photo.token}"}) as response:
+        assert response.status == 200
+    # A URL never asked for before, so no kept answer is involved: what was kept of the rows is gone too.
+    assert kept_rows.get(photo.blob) is None
+    for url in (f"{photo.url}?w=51", f"{photo.canonical}?w=52"):
+        status, _, body = await fetch(http, url)
+        assert status == 404, body
+
+
 async def test_an_event_folded_after_the_projection_was_read_is_not_answered_from_before_it(
     server: Running, http: aiohttp.ClientSession
 ) -> None:

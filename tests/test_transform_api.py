@@ -271,6 +271,9 @@ async def test_cache_hits_serve_the_same_bytes_without_rendering(server: Running
     before = renders(server)
     status, first_headers, first = await fetch(http, f"{photo.url}?w=80&h=56&fit=scale")
     assert status == 200 and renders(server) == before + 1
+    # The file is written once the answer has gone.
+    assert server.server.variants is not None
+    await server.server.variants.written()
     files = sorted(variants.iterdir())
     # Other spellings of the same variant: order, defaults spelled out, dpr folded, ignored names.
     for query in ("w=80&h=56&fit=scale", "fit=scale&h=56&w=80", "w=80&h=56&fit=scale&q=75&utm_source=x",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, VariantCache
+from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, Read, VariantCache, heavy
 from gateways.transform.params import normalize, parse
 from tests import images
 
@@ -31,6 +31,7 @@ async def test_concurrent_gets_render_once_and_later_ones_read_the_file(tmp_path
     wanted = key("w=900&fm=webp")
     got = await asyncio.gather(*(cache.get(wanted, source) for _ in range(8)))
     assert cache.renders == 1 and len(set(got)) == 1
+    await cache.written()
     assert leftovers(tmp_path / "variants") == [cache.path(wanted)]
     assert cache.path(wanted).read_bytes() == got[0]
     assert pyvips.Image.new_from_buffer(got[0], "").width == 900
@@ -50,6 +51,7 @@ async def test_a_failed_render_leaves_no_file_and_can_be_tried_again(tmp_path: P
     images.jpeg(source, 640, 480)
     data = await cache.get(wanted, source)
     assert pyvips.Image.new_from_buffer(data, "").width == 100
+    await cache.written()
     assert leftovers(tmp_path / "variants") == [cache.path(wanted)]
     await cache.close()
 
@@ -65,6 +67,21 @@ async def test_a_render_a_waiter_gave_up_on_still_completes(tmp_path: Path) -> N
         await first
     data = await cache.get(wanted, source)
     assert cache.renders == 1 and pyvips.Image.new_from_buffer(data, "").width == 1200
+    await cache.close()
+
+
+async def test_a_variant_that_cannot_be_written_is_still_answered_and_rendered_again(tmp_path: Path) -> None:
+    source = images.jpeg(tmp_path / "original.jpg", 640, 480)
+    # A file where the variants' directory should be: no variant file can be made under it.
+    root = tmp_path / "variants"
+    root.write_bytes(b"")
+    cache = VariantCache(root, memory=0)
+    wanted = key("w=120&fm=jpg")
+    first = await cache.get(wanted, source)
+    await cache.written()
+    assert pyvips.Image.new_from_buffer(first, "").width == 120 and not cache.path(wanted).exists()
+    # Nothing kept it, in memory or on disk: the next request renders it again, to the same bytes.
+    assert await cache.get(wanted, source) == first and cache.renders == 2
     await cache.close()
 
 
@@ -86,6 +103,7 @@ async def test_recent_variants_are_kept_in_memory_within_a_bound(tmp_path: Path)
     wanted = [key(f"w={64 + i}&fm=png") for i in range(3)]
     for one in wanted:
         await cache.get(one, source)
+    await cache.written()
     for path in leftovers(tmp_path / "variants"):
         path.unlink()
     # With the files gone, what memory still holds is served without rendering; the rest renders again.
@@ -133,3 +151,31 @@ def test_answers_forget_by_blob_and_keep_nothing_read_before_a_forget() -> None:
     assert answers.get(("/c", "")) is None
     answers.keep(("/c", ""), answer(other, 10), since=answers.forgotten)
     assert answers.get(("/c", "")) is not None
+
+
+def test_rows_read_before_a_forget_are_not_kept_and_a_forget_drops_them() -> None:
+    answers = Answers(1 << 20)
+    rows: Read[str] = Read(answers, limit=2)
+    since = rows.since
+    answers.forget(frozenset({"other"}))
+    rows.keep(BLOB, "read before the change", since=since)
+    assert rows.get(BLOB) is None
+    rows.keep(BLOB, "read after it", since=rows.since)
+    assert rows.get(BLOB) == "read after it"
+    rows.forget(frozenset({BLOB}))
+    assert rows.get(BLOB) is None
+    # Bounded: the least recently used blob goes first.
+    for blob in ("a", "b", "c"):
+        rows.keep(blob, blob, since=rows.since)
+    assert rows.get("a") is None and rows.get("b") == "b" and rows.get("c") == "c"
+
+
+def test_large_avif_and_smart_cropped_renders_are_heavy_and_small_boxes_are_not() -> None:
+    assert not heavy(key("w=800&h=800&fit=clip&fm=jpg").variant)
+    assert not heavy(key("w=1400&h=1400&fm=webp").variant)
+    assert heavy(key("w=1500&h=1500&fm=webp").variant)
+    assert heavy(key("w=100&h=100&fm=avif").variant)
+    assert heavy(key("w=100&h=100&fit=crop&crop=entropy").variant)
+    # One side alone: the other follows the source's aspect, which may be far from square.
+    assert heavy(key("w=800").variant) and not heavy(key("w=200").variant)
+    assert heavy(key("fm=png").variant)

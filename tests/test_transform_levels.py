@@ -7,7 +7,7 @@ from pathlib import Path
 import pyvips
 
 from gateways.transform.params import Variant
-from gateways.transform.render import render
+from gateways.transform.render import Sizes, render
 from gateways.transform.source import Source
 
 RED, BLUE, GREEN = [220, 30, 30], [30, 30, 220], [30, 200, 30]
@@ -31,9 +31,10 @@ def variant(width: int | None, height: int | None = None, fit: str = "clip") -> 
                    format="png", quality=None, compress=False)
 
 
-def colour_and_size(source: Source, wanted: Variant, smaller: tuple[Path, ...] | None = None) -> tuple[str, int, int]:
+def colour_and_size(source: Source, wanted: Variant, smaller: tuple[Path, ...] | None = None,
+                    sizes: Sizes | None = None) -> tuple[str, int, int]:
     image = pyvips.Image.new_from_buffer(render(source.path, wanted, smaller=(
-        source.smaller() if smaller is None else smaller)), "")
+        source.smaller() if smaller is None else smaller), sizes=sizes), "")
     pixel = [round(v) for v in image.getpoint(image.width // 2, image.height // 2)[:3]]
     name = {tuple(RED): "original", tuple(BLUE): "small", tuple(GREEN): "thumb"}
     nearest = min(name, key=lambda c: sum(abs(a - b) for a, b in zip(c, pixel, strict=True)))
@@ -66,3 +67,20 @@ def test_only_originals_have_levels_and_gifs_have_none(tmp_path: Path) -> None:
         tmp_path / "thumb.jpg",)
     assert Source(blob="a" * 64, version=3, name="thumb.png", path=tmp_path / "thumb.png").smaller() == ()
     assert Source(blob="a" * 64, version=3, name="original.gif", path=tmp_path / "original.gif").smaller() == ()
+
+
+def test_sizes_read_once_follow_a_level_made_again_or_gone(tmp_path: Path) -> None:
+    source = levels(tmp_path)
+    sizes = Sizes()
+
+    def read_from(width: int) -> str:
+        return colour_and_size(source, variant(width), sizes=sizes)[0]
+
+    assert read_from(500) == "small"
+    # Made again smaller than the variant: its new size is read, and the original covers it.
+    (tmp_path / "small.jpg").unlink()
+    solid(tmp_path / "small.jpg", 400, 300, BLUE)
+    assert read_from(500) == "original"
+    assert read_from(380) == "small"
+    (tmp_path / "small.jpg").unlink()
+    assert read_from(380) == "original"

@@ -12,16 +12,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
-import tempfile
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from core.metrics import Metrics
-from gateways.transform.params import Variant
-from gateways.transform.render import RENDER_VERSION, render
+from gateways.transform.params import MAX_SIDE, Variant
+from gateways.transform.render import RENDER_VERSION, Sizes, render
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+# Render threads per slot (per core by default); see VariantCache.
+THREADS_PER_SLOT = 4
+# Outputs above this many pixels (or of unknown size) are heavy: they hold more memory while rendered.
+HEAVY_PIXELS = 2_000_000
+
+
+def heavy(variant: Variant) -> bool:
+    """Whether a render may take much memory or time: AVIF, large or unknown sizes, a smart crop."""
+    if variant.format == "avif" or variant.crop in ("entropy", "edges"):
+        return True
+    if variant.width is None or variant.height is None:
+        # The other side follows the source's aspect, so it can be as large as MAX_SIDE.
+        side = variant.width or variant.height
+        return side is None or side * MAX_SIDE > HEAVY_PIXELS
+    return variant.width * variant.height > HEAVY_PIXELS
 
 
 class Key(msgspec.Struct, frozen=True):
@@ -112,6 +136,43 @@ class Answers:
             del self._by_blob[answer.blob]
 
 
+class Read(Generic[T]):
+    """What was read of each blob's media rows, kept until the projection says those rows changed.
+
+    The same guarantee as Answers: `forget` is told of every blob whose media rows a batch changes
+    before anyone waits on that batch, and a read that began before a `forget` is not kept, as it may
+    have seen the rows from before it.
+    """
+
+    def __init__(self, answers: Answers, limit: int = 4096) -> None:
+        self._answers = answers
+        self._limit = limit
+        self._kept: OrderedDict[str, T] = OrderedDict()
+
+    def get(self, blob: str) -> T | None:
+        found = self._kept.get(blob)
+        if found is not None:
+            self._kept.move_to_end(blob)
+        return found
+
+    @property
+    def since(self) -> int:
+        """To take before reading the rows, and hand to `keep` with what was read."""
+        return self._answers.forgotten
+
+    def keep(self, blob: str, value: T, *, since: int) -> None:
+        if since != self._answers.forgotten:
+            return
+        self._kept[blob] = value
+        self._kept.move_to_end(blob)
+        while len(self._kept) > self._limit:
+            self._kept.popitem(last=False)
+
+    def forget(self, blobs: frozenset[str]) -> None:
+        for blob in blobs:
+            self._kept.pop(blob, None)
+
+
 class VariantCache:
     def __init__(
         self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20,
@@ -123,6 +184,9 @@ class VariantCache:
         # Answers by request, in front of the variants by digest below; both mostly hold the same
         # bytes objects, so together they take little more than the larger budget.
         self.answers = Answers(answers, largest)
+        # What the projection says of each blob served lately (gateways.transform.source.Shown): a
+        # request for a variant of it needs no trip to a reader thread and SQLite.
+        self.shown: Read[Any] = Read(self.answers)
         # The most recently served variants also stay in memory, up to `memory` bytes: a hit then
         # costs no trip to a thread for the file, which is most of the cost of a cached answer.
         # Variants over `largest` bytes are not kept, so that a few big ones cannot push out many.
@@ -130,17 +194,28 @@ class VariantCache:
         self._largest = largest
         self._hot: OrderedDict[str, bytes] = OrderedDict()
         self._hot_bytes = 0
-        # Renders queue here rather than in the shared thread pool, where they could starve
-        # every other off-loop job of the process. One per core: a render is mostly one
-        # single-threaded decode, so fewer slots leave cores idle under load.
-        self._slots = asyncio.Semaphore(concurrency or (os.cpu_count() or 1))
-        self._running: dict[str, asyncio.Task[bytes]] = {}
+        # Renders queue in a pool of their own rather than in the shared one, where they could starve
+        # every other off-loop job of the process. A thread that finishes a render takes the next one
+        # queued at once, with no trip through the event loop, so no core waits while the loop is busy
+        # (or waiting for the GIL) between two renders. Several threads per core: a small variant's
+        # render is short, partly Python and partly a single-threaded decode, and with one thread per
+        # core the cores idle in between, and lose their share to any other process on the machine.
+        # Heavy renders (large outputs, AVIF) take one of `concurrency` slots as well, one per core by
+        # default, so that several of them at once cannot take the memory of many.
+        cores = concurrency or (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(cores * THREADS_PER_SLOT, thread_name_prefix="variant")
+        self._heavy = threading.BoundedSemaphore(cores)
+        # A render's future, from its start until its file is written: later requests join it.
+        self._running: dict[str, asyncio.Future[bytes]] = {}
+        self._sizes = Sizes()
+        self._writes: set[asyncio.Future[None]] = set()
         # How many variants this process has rendered: a cache hit leaves it unchanged.
         self.renders = 0
 
     def forget(self, blobs: frozenset[str]) -> None:
-        """Drops the answers made for these blobs: their media rows changed."""
+        """Drops the answers made for these blobs and what was read of them: their media rows changed."""
         self.answers.forget(blobs)
+        self.shown.forget(blobs)
 
     def count(self, result: str) -> None:
         """Counts a lookup: "hit" or "miss"."""
@@ -168,28 +243,59 @@ class VariantCache:
             self._hot.move_to_end(digest)
             self.hit()
             return hot
-        path = self._path(key, digest)
-        cached = await asyncio.to_thread(_read, path)
-        if cached is not None:
-            self._remember(digest, cached)
-            self.hit()
-            return cached
-        self.count("miss")
         rendering = self._running.get(digest)
         if rendering is None:
-            rendering = asyncio.create_task(self._render(key, source, smaller, path))
-            self._running[digest] = rendering
-            rendering.add_done_callback(lambda done: self._finished(digest, done))
+            path = self._path(key, digest)
+            # A stat costs microseconds on the loop, where a read that finds nothing costs a trip to a
+            # thread and back: an uncached request goes straight to its render.
+            if path.exists():
+                cached = await asyncio.to_thread(_read, path)
+                if cached is not None:
+                    self._remember(digest, cached)
+                    self.hit()
+                    return cached
+            rendering = self._running.get(digest) or self._start(key, source, smaller, path, digest)
+        self.count("miss")
         # Shielded: a client that hangs up must not cancel the render others are waiting for.
         return await asyncio.shield(rendering)
 
-    def _finished(self, digest: str, rendered: asyncio.Future[bytes]) -> None:
-        self._running.pop(digest, None)
-        if rendered.cancelled():
-            return
+    def _start(self, key: Key, source: Path, smaller: tuple[Path, ...], path: Path,
+               digest: str) -> asyncio.Future[bytes]:
+        rendering = asyncio.get_running_loop().run_in_executor(
+            self._pool, partial(self._render, source, key.variant, smaller))
+        self._running[digest] = rendering
+        rendering.add_done_callback(lambda done: self._rendered(digest, path, done))
+        return rendering
+
+    def _render(self, source: Path, variant: Variant, smaller: tuple[Path, ...]) -> bytes:
+        if not heavy(variant):
+            return render(source, variant, smaller=smaller, sizes=self._sizes)
+        with self._heavy:
+            return render(source, variant, smaller=smaller, sizes=self._sizes)
+
+    def _rendered(self, digest: str, path: Path, rendered: asyncio.Future[bytes]) -> None:
         # Marks a failure as seen even when every waiter has gone; waiters still get it raised.
-        if rendered.exception() is None:
-            self._remember(digest, rendered.result())
+        if rendered.cancelled() or rendered.exception() is not None:
+            self._running.pop(digest, None)
+            return
+        data = rendered.result()
+        self.renders += 1
+        self._remember(digest, data)
+        # The requests waiting have their bytes now; the file is written after, on the shared pool, so
+        # that neither they nor the next render wait on the disk. Until the file is in place, requests
+        # for the same variant join this render rather than render it again.
+        writing = asyncio.get_running_loop().run_in_executor(None, _write, path, data)
+        self._writes.add(writing)
+        writing.add_done_callback(lambda done: self._written(digest, path, rendered, done))
+
+    def _written(self, digest: str, path: Path, rendered: asyncio.Future[bytes],
+                 writing: asyncio.Future[None]) -> None:
+        self._writes.discard(writing)
+        if self._running.get(digest) is rendered:
+            del self._running[digest]
+        if not writing.cancelled() and (error := writing.exception()) is not None:
+            # Only the copy on disk is lost: the bytes were answered, and a later miss renders them again.
+            log.warning("variant %s could not be written: %s", path, error)
 
     def _remember(self, digest: str, data: bytes) -> None:
         if len(data) > self._largest or digest in self._hot:
@@ -200,17 +306,16 @@ class VariantCache:
             _, dropped = self._hot.popitem(last=False)
             self._hot_bytes -= len(dropped)
 
-    async def _render(self, key: Key, source: Path, smaller: tuple[Path, ...], path: Path) -> bytes:
-        async with self._slots:
-            data = await asyncio.to_thread(render, source, key.variant, smaller=smaller)
-        # Written once the slot is free: waiting on the disk is no reason to keep the next render from a core.
-        await asyncio.to_thread(_write, path, data)
-        self.renders += 1
-        return data
+    async def written(self) -> None:
+        """Waits until the file of every variant rendered so far is in place, synced to the disk."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def close(self) -> None:
-        """Waits for renders under way: their threads cannot be stopped, only waited for."""
+        """Waits for renders under way and their files: their threads cannot be stopped, only waited for."""
         await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self.written()
+        self._pool.shutdown(wait=False)
 
 
 def _read(path: Path) -> bytes | None:
@@ -220,14 +325,29 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
+# As tempfile.mkstemp opens its files: a name nobody else has, readable by this user alone until renamed.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp")
+    """Writes `data` to a temporary name beside `path`, syncs it, and renames it into place.
+
+    Plain system calls rather than tempfile and a file object: this runs once per variant rendered,
+    and the Python around the calls cost about as much CPU as the calls themselves."""
+    name = f"{path.parent}/.{path.stem[:16]}.{os.urandom(6).hex()}.tmp"
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        descriptor = os.open(name, _CREATE, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(name, _CREATE, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -8,6 +8,7 @@ that a box of w x h always gives exactly the sizes the fit mode promises.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,14 +24,15 @@ AVIF_EFFORT = 2
 WEBP_EFFORT = 4
 
 
-def render(source: Path, variant: Variant, *, smaller: Sequence[Path] = ()) -> bytes:
+def render(source: Path, variant: Variant, *, smaller: Sequence[Path] = (), sizes: Sizes | None = None) -> bytes:
     """The encoded bytes of `variant` of the image at `source`.
 
     `smaller` are renditions of the same picture with the same aspect, largest first. Sizes are
     always worked out from `source`, but pixels come from the smallest of them that still covers
     the size wanted: a 400-pixel variant costs a 640-pixel decode instead of an 8-megapixel one.
+    `sizes`: the dimensions of files read before, shared between renders.
     """
-    image = _sized(_Levels(source, tuple(smaller)), variant)
+    image = _sized(_Levels(source, tuple(smaller), sizes or Sizes()), variant)
     keep = "icc"
     if variant.compress:
         # Stripping a profile is only harmless once the pixels are in sRGB, which is what a
@@ -46,20 +48,62 @@ def _load(source: Path) -> pyvips.Image:
     return pyvips.Image.new_from_source(pyvips.Source.new_from_file(str(source)), "", access="sequential")
 
 
+FileKey = tuple[str, int, int, int]
+
+
+class Sizes:
+    """The width and height of files read lately, by path and identity (inode, size, modification
+    time), so that a render opens only the file its pixels come from. Renditions are written once
+    under their name; one made again gets a new inode, and is read again.
+
+    Shared by the render threads: each step is a single dictionary operation.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._kept: dict[FileKey, tuple[int, int]] = {}
+
+    def of(self, path: Path) -> tuple[int, int] | None:
+        """None when the file is missing or libvips cannot read its header."""
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        found = self._kept.get(key)
+        if found is None:
+            try:
+                header = _load(path)
+            except pyvips.Error:
+                return None
+            found = header.width, header.height
+            if len(self._kept) >= self._limit:
+                self._kept.clear()
+            self._kept[key] = found
+        return found
+
+
 class _Levels:
-    def __init__(self, source: Path, smaller: tuple[Path, ...]) -> None:
+    def __init__(self, source: Path, smaller: tuple[Path, ...], sizes: Sizes) -> None:
         self.source = source
         self.smaller = smaller
+        self._sizes = sizes
+
+    def size(self) -> tuple[int, int]:
+        """The source's width and height; pyvips.Error if it cannot be read."""
+        found = self._sizes.of(self.source)
+        if found is None:
+            # Raises what libvips says of the file.
+            header = _load(self.source)
+            return header.width, header.height
+        return found
 
     def covering(self, width: int, height: int) -> Path:
         best = self.source
         for path in self.smaller:
-            try:
-                level = _load(path)
-            except pyvips.Error:
-                # A level that went missing or is unreadable only costs speed: use the larger one.
-                break
-            if level.width < width or level.height < height:
+            level = self._sizes.of(path)
+            # A level that went missing or is unreadable only costs speed: use the larger one.
+            if level is None or level[0] < width or level[1] < height:
                 break
             best = path
         return best
@@ -76,8 +120,7 @@ def _sized(levels: _Levels, variant: Variant) -> pyvips.Image:
     source = levels.source
     if variant.width is None and variant.height is None:
         return _load(source)
-    header = _load(source)
-    sw, sh = header.width, header.height
+    sw, sh = levels.size()
     match variant.fit:
         case "scale":
             return _thumbnail(levels, variant.width or sw, variant.height or sh)
@@ -93,7 +136,7 @@ def _sized(levels: _Levels, variant: Variant) -> pyvips.Image:
     # asked for h=2000 would otherwise be hundreds of thousands of pixels wide.
     scale = min(scale, MAX_SIDE / sw, MAX_SIDE / sh)
     if scale == 1.0:
-        return header
+        return _load(source)
     return _thumbnail(levels, _side(sw, scale, variant.width), _side(sh, scale, variant.height))
 
 

@@ -91,11 +91,20 @@ async def shown(app: web.Application, blob: str) -> Shown | None:
     A media being processed again keeps its earlier renditions until its new outcome, so they stay
     served, but only a ready media's renditions are rendered again.
     """
+    kept = app[SERVICES].variants.shown
+    found: Shown | None = kept.get(blob)
+    if found is not None:
+        return found
+    since = kept.since
     found = await _shown(app, blob)
     if found is None and await app[SERVICES].blobs.has(blob) and await _caught_up(app):
         # The bytes are here, so the URL may come from another replica that has folded an outcome
         # this one has not yet. Unknown digests never get here, so they cost no trip to the broker.
+        since = kept.since
         found = await _shown(app, blob)
+    if found is not None:
+        # Only what a media names: a blob nothing names yet must be looked up again.
+        kept.keep(blob, found, since=since)
     return found
 
 
