@@ -1,6 +1,6 @@
-"""Blob stores, each held to one contract: content addressing, caps while streaming, exactly one creator,
-durable before the caller appends; and what each store does on its own (the filesystem's syncs, the
-object store's layout and local copies)."""
+"""Blob stores beyond the port's contract (tests/contracts/test_blob_store.py): large uploads, reads on
+another host, removal and re-upload, freshness for the sweeper; and what each store does on its own
+(the filesystem's grouped syncs, the object store's layout, races and local copies)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.jetstream import connect
-from core.ports import BlobStore, TooLarge
+from core.ports import BlobStore
 from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
 from store.objectblobs import CHUNK_BYTES, WINDOW, BucketSettings, ObjectBlobStore
@@ -66,39 +66,6 @@ async def test_bytes_become_visible_under_their_hash_only_on_commit(blobs: BlobS
     assert (await again(blobs, tmp_path).local(sha)).read_bytes() == data
     assert blobs.leftovers() == []
     assert [name for name, _ in await blobs.stored()] == [sha]
-
-
-@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
-async def test_past_the_limit_nothing_is_left(blobs: BlobStore, size: int) -> None:
-    with pytest.raises(TooLarge):
-        await blobs.receive(chunked(b"x" * size), limit=size - 1)
-    assert blobs.leftovers() == [] and await blobs.stored() == []
-
-
-async def test_a_body_that_breaks_off_leaves_nothing(blobs: BlobStore) -> None:
-    async def broken() -> AsyncIterator[bytes]:
-        for _ in range(30):
-            yield b"y" * 64 * 1024
-        raise ConnectionResetError("client went away")
-
-    with pytest.raises(ConnectionResetError):
-        await blobs.receive(broken(), limit=10**9)
-    assert blobs.leftovers() == [] and await blobs.stored() == []
-
-
-async def test_a_discarded_upload_leaves_nothing(blobs: BlobStore) -> None:
-    staged = await blobs.receive(chunked(b"refused later"), limit=100)
-    blobs.discard(staged)
-    assert blobs.leftovers() == [] and not await blobs.has(staged.sha256)
-
-
-async def test_of_the_same_bytes_committed_at_once_one_creates_the_blob(blobs: BlobStore) -> None:
-    data = b"same bytes" * 30_000
-    staged = [await blobs.receive(chunked(data), limit=len(data)) for _ in range(6)]
-    created = await asyncio.gather(*(blobs.commit(one) for one in staged))
-    assert sorted(created) == [False] * 5 + [True]
-    assert (await blobs.local(staged[0].sha256)).read_bytes() == data
-    assert blobs.leftovers() == []
 
 
 async def test_a_removed_blob_is_gone_and_may_come_back(blobs: BlobStore, tmp_path: Path) -> None:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import msgspec
 import pytest
+from nats.aio.client import Client
 
+from core.jetstream import connect
 from core.ports import BlobStore, TooLarge
 from store.blobs import FileBlobStore
+from store.objectblobs import BucketSettings, ObjectBlobStore
 
 
 class Subject(msgspec.Struct):
@@ -23,16 +27,26 @@ class Subject(msgspec.Struct):
     staging: Callable[[], list[Path]]
 
 
-def file_store(root: Path) -> Subject:
+async def file_store(root: Path, _client: Client) -> Subject:
     return Subject(store=FileBlobStore(root), staging=lambda: sorted((root / "tmp").iterdir()))
 
 
-STORES: dict[str, Callable[[Path], Subject]] = {"file": file_store}
+async def object_store(root: Path, client: Client) -> Subject:
+    store = ObjectBlobStore(client.jetstream(), root, BucketSettings(bucket=f"contract-{uuid.uuid4().hex[:12]}"))
+    await store.open()
+    return Subject(store=store, staging=store.leftovers)
+
+
+STORES: dict[str, Callable[[Path, Client], Awaitable[Subject]]] = {"file": file_store, "nats": object_store}
 
 
 @pytest.fixture(params=sorted(STORES))
-def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
-    return STORES[request.param](tmp_path / "blobs")
+async def subject(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> AsyncIterator[Subject]:
+    client = await connect([nats_url], name="blob-contract")
+    try:
+        yield await STORES[request.param](tmp_path / "blobs", client)
+    finally:
+        await client.close()
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -48,11 +62,11 @@ async def test_received_bytes_are_named_by_their_hash_and_visible_only_once_comm
     store = subject.store
     staged = await store.receive(chunks(b"hello ", b"world"), limit=100)
     assert (staged.sha256, staged.size) == (sha(b"hello world"), 11)
-    assert not store.exists(staged.sha256)
+    assert not await store.has(staged.sha256)
     assert len(subject.staging()) == 1
     assert await store.commit(staged) is True
-    assert store.exists(staged.sha256)
-    assert store.path(staged.sha256).read_bytes() == b"hello world"
+    assert await store.has(staged.sha256)
+    assert (await store.local(staged.sha256)).read_bytes() == b"hello world"
     assert subject.staging() == []
 
 
@@ -63,7 +77,7 @@ async def test_the_same_bytes_twice_are_one_blob(subject: Subject) -> None:
     again = await store.receive(chunks(b"sa", b"me"), limit=100)
     assert again.sha256 == first.sha256
     assert await store.commit(again) is False
-    assert store.path(first.sha256).read_bytes() == b"same"
+    assert (await store.local(first.sha256)).read_bytes() == b"same"
     assert subject.staging() == []
 
 
@@ -72,15 +86,14 @@ async def test_different_bytes_are_different_blobs(subject: Subject) -> None:
     one, two = await store.receive(chunks(b"one"), 100), await store.receive(chunks(b"two"), 100)
     assert one.sha256 != two.sha256
     assert await store.commit(one) and await store.commit(two)
-    assert store.path(one.sha256) != store.path(two.sha256)
-    assert store.path(two.sha256).read_bytes() == b"two"
+    assert (await store.local(two.sha256)).read_bytes() == b"two"
 
 
 async def test_an_empty_body_is_a_blob_too(subject: Subject) -> None:
     staged = await subject.store.receive(chunks(), limit=0)
     assert (staged.sha256, staged.size) == (sha(b""), 0)
     assert await subject.store.commit(staged) is True
-    assert subject.store.path(staged.sha256).read_bytes() == b""
+    assert (await subject.store.local(staged.sha256)).read_bytes() == b""
 
 
 async def test_discard_leaves_nothing_and_adds_no_blob(subject: Subject) -> None:
@@ -88,7 +101,7 @@ async def test_discard_leaves_nothing_and_adds_no_blob(subject: Subject) -> None
     staged = await store.receive(chunks(b"unwanted"), limit=100)
     store.discard(staged)
     assert subject.staging() == []
-    assert not store.exists(staged.sha256)
+    assert not await store.has(staged.sha256)
     # Discarding twice, e.g. once by a handler and once by its cleanup, is harmless.
     store.discard(staged)
 
@@ -97,10 +110,10 @@ async def test_remove_takes_a_blob_away_and_is_idempotent(subject: Subject) -> N
     store = subject.store
     staged = await store.receive(chunks(b"gone soon"), limit=100)
     await store.commit(staged)
-    store.remove(staged.sha256)
-    assert not store.exists(staged.sha256)
-    store.remove(staged.sha256)
-    store.remove(sha(b"never stored"))
+    await store.remove(staged.sha256)
+    assert not await store.has(staged.sha256)
+    await store.remove(staged.sha256)
+    await store.remove(sha(b"never stored"))
 
 
 async def test_past_the_cap_the_stream_stops_and_nothing_is_left(subject: Subject) -> None:
@@ -117,7 +130,7 @@ async def test_past_the_cap_the_stream_stops_and_nothing_is_left(subject: Subjec
     # Stopped at the first chunk past the cap, not after reading the whole body.
     assert len(read) == 11
     assert subject.staging() == []
-    assert not subject.store.exists(sha(b"x" * 11 * 1024))
+    assert not await subject.store.has(sha(b"x" * 11 * 1024))
 
 
 async def test_exactly_the_cap_is_accepted_and_one_more_byte_is_not(subject: Subject) -> None:
@@ -164,7 +177,7 @@ async def test_concurrent_commits_of_one_blob_store_it_once(subject: Subject) ->
     assert len({s.path for s in staged}) == 8, "each upload stages on its own"
     won = await asyncio.gather(*(store.commit(s) for s in staged))
     assert sorted(won) == [False] * 7 + [True]
-    assert store.path(sha(data)).read_bytes() == data
+    assert (await store.local(sha(data))).read_bytes() == data
     assert subject.staging() == []
 
 
@@ -175,18 +188,18 @@ async def test_concurrent_receives_of_different_bytes_do_not_mix(subject: Subjec
     for body, one in zip(bodies, staged, strict=True):
         assert (one.sha256, one.size) == (sha(body), len(body))
         assert await store.commit(one) is True
-        assert store.path(one.sha256).read_bytes() == body
+        assert (await store.local(one.sha256)).read_bytes() == body
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "A" * 64, "ab", "0" * 63 + "/", "", "g" * 64,
                                   "0" * 65, "../" + "0" * 61, "0" * 64 + "\n"])
-def test_names_that_are_not_hashes_are_refused(subject: Subject, name: str) -> None:
+async def test_names_that_are_not_hashes_are_refused(subject: Subject, name: str) -> None:
     with pytest.raises(ValueError):
-        subject.store.path(name)
+        await subject.store.local(name)
     with pytest.raises(ValueError):
-        subject.store.exists(name)
+        await subject.store.has(name)
     with pytest.raises(ValueError):
-        subject.store.remove(name)
+        await subject.store.remove(name)
 
 
 async def test_the_file_store_names_unfinished_uploads_as_leftovers(tmp_path: Path) -> None:
