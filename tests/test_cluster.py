@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import msgspec
+import nats.errors
 import pytest
 import requests
 from nats.js.errors import NotFoundError
@@ -128,6 +129,9 @@ def current_leader(urls: str, stream: str) -> str:
         client = await connect(urls.split(","), name="cluster-test")
         try:
             info = await client.jetstream().stream_info(stream)
+        except nats.errors.TimeoutError:
+            # No leader to answer yet.
+            return ""
         finally:
             await client.close()
         assert info.config.num_replicas == 3 and info.cluster is not None
