@@ -9,7 +9,9 @@ applying it, one after the other on one thread, costs less than the overlap save
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 
 from core.log import EventLog
 from store.projection import Projection
@@ -28,10 +30,25 @@ async def fold(events: EventLog, projection: Projection, *, on_batch: Callable[[
     """
     lists = events.read_batches(projection.applied + 1, follow=False, size=batch)
     try:
-        async for records in lists:
-            applied = projection.apply_here(records)
-            if on_batch is not None:
-                on_batch(applied)
+        with _no_collections():
+            async for records in lists:
+                applied = projection.apply_here(records)
+                if on_batch is not None:
+                    on_batch(applied)
     finally:
         await lists.aclose()
     return projection.applied
+
+
+@contextlib.contextmanager
+def _no_collections() -> Iterator[None]:
+    """The cyclic collector paused, and put back as it was after: a fold makes a few dicts and lists
+    per change and no cycles, and the collections their numbers set off cost a fifth of its time
+    while finding nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
