@@ -397,7 +397,8 @@ class Statements:
                     # a Sweep of its table, a Deliver reading it in `follows`.
                     if put is not None:
                         into, values = put
-                        if (swept.get(table, -1) < into.index and (table != "follows" or delivered < into.index)
+                        if ((not swept or swept.get(table, -1) < into.index)
+                                and (table != "follows" or delivered < into.index)
                                 and into.positions.keys() >= fields.keys()):
                             where = into.positions
                             for name, value in fields.items():
@@ -436,28 +437,29 @@ class Statements:
                     group.params.append([value])
                     swept[table] = group.index
                     continue
-                floor = swept.get(table, -1) + 1
+                floor = swept.get(table, -1) + 1 if swept else 0
                 if table == "follows":
                     floor = max(floor, delivered + 1)
                 shape = (kind, table, columns)
                 target = (table, key)
                 group = newest.get(shape)
-                if group is None or group.index < max(touched.get(target, -1), floor):
+                if group is None or group.index < floor or group.index < touched.get(target, -1):
                     group = _Group(kind, table, columns, [], [], len(groups))
                     if kind is Put:
                         group.positions = {c: i for i, c in enumerate(columns)}
                     groups.append(group)
                     newest[shape] = group
+                    # A change only ever joins a group older than the newest of its table, so the
+                    # newest group made for a table is the last to have changed it.
+                    changed[table] = group.index
                 group.keys.append(key)
                 group.params.append(params)
                 index = group.index
                 if kind is Put:
                     written[target] = (group, params)
-                else:
+                elif written:
                     written.pop(target, None)
                 touched[target] = index
-                if changed.get(table, -1) < index:
-                    changed[table] = index
                 if table == "follows" and follows < index:
                     follows = index
         return groups

@@ -338,13 +338,18 @@ def _uploaded(event: MediaUploaded) -> list[Change]:
 
 
 def _processed(event: MediaProcessed) -> list[Change]:
-    styles = event.by_style()
+    # As `by_style` names them, the last of a style winning, without the dict.
+    original = small = thumb = None
+    for info in event.renditions:
+        if info.style == "original":
+            original = _json(info)
+        elif info.style == "small":
+            small = _json(info)
+        elif info.style == "thumb":
+            thumb = _json(info)
     return [
         Patch("media", event.media_id, {
-            "status": READY, "version": event.version,
-            "original": rendition_json(styles.get("original")),
-            "small": rendition_json(styles.get("small")),
-            "thumb": rendition_json(styles.get("thumb")),
+            "status": READY, "version": event.version, "original": original, "small": small, "thumb": thumb,
             "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
             "meta": msgspec.json.encode(event.meta).decode() if event.meta is not None else None,
         }),
