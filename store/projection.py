@@ -116,6 +116,28 @@ class Projection:
             self.applied = self._write(fresh, frozenset())[0]
         return self.applied
 
+    @property
+    def apart(self) -> bool:
+        """Whether another connection may write this file while it folds: it is being built, so
+        nothing reads it yet and nobody waits for its rows or blobs."""
+        return self._building and self._on_blobs is None and self._write_conn is not None
+
+    def plan(self, records: Sequence[Record], after: int) -> tuple[int, list[Statement]]:
+        """(the checkpoint they reach, the statements) that fold the records past `after`, for a
+        connection of another process to run in one transaction (store/fold.py)."""
+        fresh = [r for r in records if r.seq > after]
+        if not fresh:
+            return after, []
+        return fresh[-1].seq, self._statements.plan([changes(r.event, r.seq) for r in fresh])
+
+    def reload(self) -> int:
+        """The checkpoint as the file has it now, after another connection wrote it."""
+        conn = self._write_conn
+        assert conn is not None
+        (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
+        self.applied = int(seq)
+        return self.applied
+
     async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
