@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,10 @@ CHECKPOINT = "checkpoint"
 # Parameters per statement where the connection does not say: under SQLite's default limit (32,766
 # since 3.32). Builds with a higher limit get fewer, bigger statements, each one GIL round trip less.
 MAX_PARAMS = 32_000
+# Rows per multi-row statement at most: past a few hundred, a longer statement saves nothing more.
+ROWS = 512
+# Statements the writer's connection keeps compiled: every shape of change in a few lengths each.
+CACHED_STATEMENTS = 512
 # Page cache of a projection being built, in KiB: its indexes stay in memory while rows pour in.
 BUILD_CACHE_KIB = 128 * 1024
 
@@ -43,7 +48,8 @@ def schema_fingerprint() -> str:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                           cached_statements=CACHED_STATEMENTS)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
@@ -108,6 +114,28 @@ class Projection:
         fresh = [r for r in records if r.seq > self.applied]
         if fresh:
             self.applied = self._write(fresh, frozenset())[0]
+        return self.applied
+
+    @property
+    def apart(self) -> bool:
+        """Whether another connection may write this file while it folds: it is being built, so
+        nothing reads it yet and nobody waits for its rows or blobs."""
+        return self._building and self._on_blobs is None and self._write_conn is not None
+
+    def plan(self, records: Sequence[Record], after: int) -> tuple[int, list[Statement]]:
+        """(the checkpoint they reach, the statements) that fold the records past `after`, for a
+        connection of another process to run in one transaction (store/fold.py)."""
+        fresh = [r for r in records if r.seq > after]
+        if not fresh:
+            return after, []
+        return fresh[-1].seq, self._statements.plan([changes(r.event, r.seq) for r in fresh])
+
+    def reload(self) -> int:
+        """The checkpoint as the file has it now, after another connection wrote it."""
+        conn = self._write_conn
+        assert conn is not None
+        (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
+        self.applied = int(seq)
         return self.applied
 
     async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
@@ -330,7 +358,11 @@ class _Group(msgspec.Struct):
     table: str
     columns: tuple[str, ...]
     keys: list[Any]
-    params: list[tuple[Any, ...]]
+    params: list[list[Any]]
+    # Where the group stands in the plan.
+    index: int
+    # A Put group's column positions, for merging patches into its rows.
+    positions: dict[str, int] = {}
 
 
 class Statements:
@@ -361,94 +393,97 @@ class Statements:
         sweeps of `inbox`, and commutes with the rest (an entry someone already has stays as it is).
         """
         groups: list[_Group] = []
-        newest: dict[tuple[Any, ...], int] = {}
+        newest: dict[tuple[Any, ...], _Group] = {}
         touched: dict[RowId, int] = {}
         swept: dict[str, int] = {}
         changed: dict[str, int] = {}
         delivered = follows = -1
-        # The Put that last wrote a row, (group, position), as long as nothing else has touched the row.
-        written: dict[RowId, tuple[int, int]] = {}
-        positions: dict[int, dict[str, int]] = {}
+        # The row a Put last wrote, as its group and parameters, as long as nothing else has touched it.
+        written: dict[RowId, tuple[_Group, list[Any]]] = {}
         pks = self._pks
         for batch in batches:
             for change in batch:
+                kind = type(change)
                 table = change.table
-                floor = swept.get(table, -1) + 1
-                if isinstance(change, Deliver):
-                    kind: type[Change] = Deliver
-                    columns: tuple[str, ...] = ()
-                    params: tuple[Any, ...] = (change.suffix, change.seq, change.activity_id, change.major,
-                                               change.actor)
-                    index = newest.get((kind, table, columns))
-                    if index is None or index <= max(follows, swept.get("inbox", -1)):
-                        index = len(groups)
-                        groups.append(_Group(kind, table, columns, [], []))
-                        newest[(kind, table, columns)] = index
-                    groups[index].keys.append(None)
-                    groups[index].params.append(params)
-                    delivered = max(delivered, index)
-                    continue
-                if isinstance(change, Sweep):
-                    # Sweeps of one column join while nothing else has changed their table since.
-                    shape: tuple[Any, ...] = (Sweep, table, (change.column,))
-                    index = newest.get(shape)
-                    latest = delivered if table == "inbox" else -1
-                    if index is None or index < max(changed.get(table, -1), latest):
-                        index = len(groups)
-                        groups.append(_Group(Sweep, table, (change.column,), [], []))
-                        newest[shape] = index
-                    groups[index].keys.append(change.value)
-                    groups[index].params.append((change.value,))
-                    swept[table] = index
-                    continue
-                if table == "follows":
-                    floor = max(floor, delivered + 1)
-                if isinstance(change, Put):
-                    row = change.row
-                    kind = Put
-                    columns = tuple(row)
+                if kind is Put:
+                    row = change.row  # type: ignore[union-attr]
+                    columns: tuple[str, ...] = tuple(row)
                     key = row[pks[table]]
-                    params = tuple(row.values())
-                elif isinstance(change, Patch):
-                    fields = change.fields
-                    key = change.key
+                    params: list[Any] = [*row.values()]
+                elif kind is Patch:
+                    fields = change.fields  # type: ignore[union-attr]
+                    key = change.key  # type: ignore[union-attr]
                     put = written.get((table, key))
                     # A Patch of a row this plan Puts goes into the Put (one row written instead of a row
                     # written and then updated), unless something in between may have looked at the row:
                     # a Sweep of its table, a Deliver reading it in `follows`.
-                    if put is not None and swept.get(table, -1) < put[0] and (table != "follows" or delivered < put[0]):
-                        where = positions.get(put[0])
-                        if where is None:
-                            where = positions[put[0]] = {c: i for i, c in enumerate(groups[put[0]].columns)}
-                        if all(name in where for name in fields):
-                            merged = list(groups[put[0]].params[put[1]])
+                    if put is not None:
+                        into, values = put
+                        if ((not swept or swept.get(table, -1) < into.index)
+                                and (table != "follows" or delivered < into.index)
+                                and into.positions.keys() >= fields.keys()):
+                            where = into.positions
                             for name, value in fields.items():
-                                merged[where[name]] = value
-                            groups[put[0]].params[put[1]] = tuple(merged)
+                                values[where[name]] = value
                             continue
-                    kind, columns = Patch, tuple(fields)
-                    params = (key, *fields.values())
+                    columns = tuple(fields)
+                    params = [key, *fields.values()]
+                elif kind is Remove:
+                    key = change.key  # type: ignore[union-attr]
+                    columns = ()
+                    params = [key]
+                elif kind is Deliver:
+                    shape: tuple[Any, ...] = (Deliver, table, ())
+                    group = newest.get(shape)
+                    if group is None or group.index <= max(follows, swept.get("inbox", -1)):
+                        group = _Group(Deliver, table, (), [], [], len(groups))
+                        groups.append(group)
+                        newest[shape] = group
+                    group.keys.append(None)
+                    group.params.append([change.suffix, change.seq, change.activity_id,  # type: ignore[union-attr]
+                                         change.major, change.actor])  # type: ignore[union-attr]
+                    delivered = max(delivered, group.index)
+                    continue
                 else:
-                    kind, columns, key = Remove, (), change.key
-                    params = (key,)
+                    # Sweeps of one column join while nothing else has changed their table since.
+                    column = change.column  # type: ignore[union-attr]
+                    value = change.value  # type: ignore[union-attr]
+                    shape = (Sweep, table, (column,))
+                    group = newest.get(shape)
+                    latest = delivered if table == "inbox" else -1
+                    if group is None or group.index < max(changed.get(table, -1), latest):
+                        group = _Group(Sweep, table, (column,), [], [], len(groups))
+                        groups.append(group)
+                        newest[shape] = group
+                    group.keys.append(value)
+                    group.params.append([value])
+                    swept[table] = group.index
+                    continue
+                floor = swept.get(table, -1) + 1 if swept else 0
+                if table == "follows":
+                    floor = max(floor, delivered + 1)
                 shape = (kind, table, columns)
                 target = (table, key)
-                index = newest.get(shape)
-                if index is None or index < max(touched.get(target, -1), floor):
-                    index = len(groups)
-                    groups.append(_Group(kind, table, columns, [], []))
-                    newest[shape] = index
-                group = groups[index]
+                group = newest.get(shape)
+                if group is None or group.index < floor or group.index < touched.get(target, -1):
+                    group = _Group(kind, table, columns, [], [], len(groups))
+                    if kind is Put:
+                        group.positions = {c: i for i, c in enumerate(columns)}
+                    groups.append(group)
+                    newest[shape] = group
+                    # A change only ever joins a group older than the newest of its table, so the
+                    # newest group made for a table is the last to have changed it.
+                    changed[table] = group.index
                 group.keys.append(key)
                 group.params.append(params)
+                index = group.index
                 if kind is Put:
-                    written[target] = (index, len(group.params) - 1)
-                else:
+                    written[target] = (group, params)
+                elif written:
                     written.pop(target, None)
                 touched[target] = index
-                changed[table] = max(changed.get(table, -1), index)
-                if table == "follows":
-                    follows = max(follows, index)
+                if table == "follows" and follows < index:
+                    follows = index
         return groups
 
     def _statements(self, group: _Group) -> Iterator[Statement]:
@@ -467,7 +502,7 @@ class Statements:
         if group.kind is Put:
             head = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES "
             for chunk in _chunks(group.params, per):
-                yield head + ", ".join([row] * len(chunk)), [v for params in chunk for v in params]
+                yield head + ", ".join([row] * len(chunk)), [*chain.from_iterable(chunk)]
             return
         # One UPDATE ... FROM may not name a row twice (which of the two would win is unspecified),
         # so a key seen again starts the next statement.
@@ -475,21 +510,32 @@ class Statements:
         head = f"UPDATE {table} SET {assigns} FROM (VALUES "
         tail = f") AS v WHERE {table}.{pk} = v.column1"
         for chunk in _unique_chunks(group.keys, group.params, per):
-            yield head + ", ".join([row] * len(chunk)) + tail, [v for params in chunk for v in params]
+            yield head + ", ".join([row] * len(chunk)) + tail, [*chain.from_iterable(chunk)]
 
 
-def _deliveries(params: list[tuple[Any, ...]], max_params: int) -> Iterator[Statement]:
+def _deliveries(params: list[list[Any]], max_params: int) -> Iterator[Statement]:
     """One INSERT ... SELECT per chunk: each (suffix, seq, activity, major, actor) reaches the actor's followers."""
     head = ("INSERT OR IGNORE INTO inbox (entry, user_id, seq, activity_id, major, direct)"
             " SELECT f.follower || ':' || v.column1, f.follower, v.column2, v.column3, v.column4, 0 FROM (VALUES ")
     tail = ") AS v JOIN follows AS f ON f.followee = v.column5"
     for chunk in _chunks(params, max(1, max_params // 5)):
-        yield head + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)) + tail, [v for p in chunk for v in p]
+        yield head + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)) + tail, [*chain.from_iterable(chunk)]
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+    """Runs of `items` whose lengths are powers of two, the longest at most `size`.
+
+    Few lengths mean few distinct statements, each compiled once and then found in the connection's
+    cache: a statement of thousands of rows costs milliseconds to compile, and a list of any other
+    length would compile one of its own.
+    """
+    most = 1 << (max(1, min(size, ROWS)).bit_length() - 1)
+    start, end = 0, len(items)
+    while start < end:
+        while most > end - start:
+            most >>= 1
+        yield items[start:start + most]
+        start += most
 
 
 def _unique_chunks(keys: list[Any], params: list[T], size: int) -> Iterator[list[T]]:
@@ -497,12 +543,12 @@ def _unique_chunks(keys: list[Any], params: list[T], size: int) -> Iterator[list
     seen: set[Any] = set()
     for key, item in zip(keys, params, strict=True):
         if key in seen or len(chunk) >= size:
-            yield chunk
+            yield from _chunks(chunk, size)
             chunk, seen = [], set()
         chunk.append(item)
         seen.add(key)
     if chunk:
-        yield chunk
+        yield from _chunks(chunk, size)
 
 
 def _resolve(future: asyncio.Future[None]) -> int:

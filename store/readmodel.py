@@ -203,6 +203,11 @@ def _json(value: object) -> str:
 
 def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
     """What `event`, appended at stream sequence `seq`, does to the read model."""
+    # Uploads and their outcomes are most of any log: found before the match tries a case each.
+    if isinstance(event, MediaUploaded):
+        return _uploaded(event)
+    if isinstance(event, MediaProcessed):
+        return _processed(event)
     match event:
         case UserAdded():
             return [
@@ -227,25 +232,6 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
                 "website": event.website, "redirect_uris": "\n".join(event.redirect_uris),
                 "scopes": " ".join(event.scopes), "created_at": event.at,
             })]
-        case MediaUploaded():
-            focus = event.focus
-            return [
-                Put("media", {
-                    "media_id": event.media_id, "owner_id": event.owner_id, "blob": event.blob,
-                    "size": event.size, "content_type": event.content_type, "width": event.width,
-                    "height": event.height, "frames": event.frames, "filename": event.filename,
-                    "description": event.description, "description_html": 0,
-                    "focus_x": focus.x if focus else None, "focus_y": focus.y if focus else None,
-                    "via": event.via, "status": PROCESSING, "version": None, "original": None,
-                    "small": None, "blurhash": None, "failure": None,
-                    "created_at": event.at, "updated_at": event.at,
-                    "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
-                    "attached_at": None, "post_id": None, "kind": event.kind, "meta": None,
-                    "preview_blob": None, "preview_version": None, "preview_small": None, "preview_thumb": None,
-                    "preview_blurhash": None, "location": None,
-                }),
-                Remove("requests", event.media_id),
-            ]
         case MediaRequested():
             return [
                 Put("requests", {
@@ -258,18 +244,6 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
             return [
                 Patch("users", event.user_id, {"avatar": event.media_id}),
                 Patch("media", event.media_id, {"attached_at": event.at}),
-            ]
-        case MediaProcessed():
-            styles = event.by_style()
-            return [
-                Patch("media", event.media_id, {
-                    "status": READY, "version": event.version,
-                    "original": rendition_json(styles.get("original")),
-                    "small": rendition_json(styles.get("small")),
-                    "thumb": rendition_json(styles.get("thumb")),
-                    "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
-                    "meta": msgspec.json.encode(event.meta).decode() if event.meta is not None else None,
-                }),
             ]
         case MediaThumbnailSet():
             previews = {info.style: info for info in event.renditions}
@@ -340,6 +314,46 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
     if social is not None:
         return social
     raise TypeError(f"no projection for {type(event).__name__}")
+
+
+def _uploaded(event: MediaUploaded) -> list[Change]:
+    focus = event.focus
+    return [
+        Put("media", {
+            "media_id": event.media_id, "owner_id": event.owner_id, "blob": event.blob,
+            "size": event.size, "content_type": event.content_type, "width": event.width,
+            "height": event.height, "frames": event.frames, "filename": event.filename,
+            "description": event.description, "description_html": 0,
+            "focus_x": focus.x if focus else None, "focus_y": focus.y if focus else None,
+            "via": event.via, "status": PROCESSING, "version": None, "original": None,
+            "small": None, "blurhash": None, "failure": None,
+            "created_at": event.at, "updated_at": event.at,
+            "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
+            "attached_at": None, "post_id": None, "kind": event.kind, "meta": None,
+            "preview_blob": None, "preview_version": None, "preview_small": None, "preview_thumb": None,
+            "preview_blurhash": None, "location": None,
+        }),
+        Remove("requests", event.media_id),
+    ]
+
+
+def _processed(event: MediaProcessed) -> list[Change]:
+    # As `by_style` names them, the last of a style winning, without the dict.
+    original = small = thumb = None
+    for info in event.renditions:
+        if info.style == "original":
+            original = _json(info)
+        elif info.style == "small":
+            small = _json(info)
+        elif info.style == "thumb":
+            thumb = _json(info)
+    return [
+        Patch("media", event.media_id, {
+            "status": READY, "version": event.version, "original": original, "small": small, "thumb": thumb,
+            "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
+            "meta": msgspec.json.encode(event.meta).decode() if event.meta is not None else None,
+        }),
+    ]
 
 
 def _safe_activity(event: ActivityPosted) -> ActivityPosted:

@@ -1,4 +1,5 @@
-"""A rebuild's fold on one thread, and the planner writing a row once instead of twice."""
+"""A rebuild's fold on one thread or applied apart in a second process, and the planner writing a row once
+instead of twice."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.jetstream import WIRE_READ_MIN, JetStreamLog
 from core.log import Record
 from mediaplex.runtime import projection_at
 from store.changes import Change, Deliver, Sweep
-from store.fold import fold
+from store.fold import ApplyFailed, fold
 from store.projection import Projection, Statements, _digest
 from store.readmodel import Patch, Put, changes
 from tests.test_projection import processed, tangled_events, uploaded
@@ -90,6 +91,66 @@ async def test_an_interrupted_fold_resumes_from_its_checkpoint_to_the_same_diges
         await fold(jetstream_log, projection, batch=500)
         folded = await projection.digest()
     assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
+
+
+async def test_a_fold_applied_apart_gives_the_digest_of_records_applied_one_by_one(
+    jetstream_log: JetStreamLog, tmp_path: Path
+) -> None:
+    events = mixed_log()
+    await append(jetstream_log, events)
+    path = tmp_path / "projection-1.db"
+    path.with_name(path.name + ".building").touch()
+    seen: list[int] = []
+    async with projection_at(path) as projection:
+        assert projection.apart
+        assert await fold(jetstream_log, projection, on_batch=seen.append, batch=97, apart=0) == len(events)
+        assert checkpoint(path) == len(events)
+        folded = await projection.digest()
+    assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
+    # Each list acknowledged once the second process committed it, in order, the last at the head.
+    assert len(seen) > 1 and seen == sorted(set(seen)) and seen[-1] == len(events)
+
+
+async def test_a_fold_applied_apart_and_interrupted_resumes_from_what_the_file_holds(
+    jetstream_log: JetStreamLog, tmp_path: Path
+) -> None:
+    events = mixed_log()
+    await append(jetstream_log, events)
+    path = tmp_path / "projection-1.db"
+    path.with_name(path.name + ".building").touch()
+
+    def stop_after_the_second(applied: int) -> None:
+        if applied > 2 * 500:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        async with projection_at(path) as projection:
+            try:
+                await fold(jetstream_log, projection, on_batch=stop_after_the_second, batch=500, apart=0)
+            finally:
+                # The second process may have committed lists past the one acknowledged last.
+                assert projection.applied == checkpoint(path) > 2 * 500
+    async with projection_at(path) as projection:
+        await fold(jetstream_log, projection, batch=500, apart=0)
+        folded = await projection.digest()
+    assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
+
+
+async def test_a_fold_applied_apart_refuses_a_file_another_writer_moved_on(
+    jetstream_log: JetStreamLog, tmp_path: Path
+) -> None:
+    await append(jetstream_log, mixed_log()[:300])
+    path = tmp_path / "projection-1.db"
+    path.with_name(path.name + ".building").touch()
+    async with projection_at(path) as projection:
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute("UPDATE checkpoint SET seq = 7 WHERE id = 1")
+        conn.close()
+        with pytest.raises(ApplyFailed, match="planned from sequence 0, but the file is at 7"):
+            await fold(jetstream_log, projection, apart=0)
+        # Nothing of the list went in, and the projection knows where the file is.
+        assert projection.applied == checkpoint(path) == 7
 
 
 def run(path: Path, plans: list[list[Change]]) -> tuple[int, str]:
