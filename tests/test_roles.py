@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -66,6 +67,20 @@ async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str
         return response.status, await response.json()
 
 
+async def upload_photo(http: aiohttp.ClientSession, gateway: Running, tmp_path: Path) -> tuple[bytes, dict[str, Any]]:
+    """A 640x480 JPEG through the gateway's Mastodon API, processed before the answer: its bytes and media."""
+    token = await gateway.token("alice")
+    jpeg = images.jpeg(tmp_path / "in.jpg", 640, 480).read_bytes()
+    body = aiohttp.FormData()
+    body.add_field("file", io.BytesIO(jpeg), filename="in.jpg", content_type="image/jpeg")
+    async with http.post(f"{gateway.url}/api/v1/media", data=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 200
+        media: dict[str, Any] = await response.json()
+    assert media["meta"]["small"]["size"] == "554x416"
+    return jpeg, media
+
+
 async def test_an_upload_through_the_gateway_is_processed_by_the_processor(
     roles: Roles, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
@@ -77,15 +92,7 @@ async def test_an_upload_through_the_gateway_is_processed_by_the_processor(
     async with http.get(f"{processor.url}/api/v1/instance") as response:
         assert response.status == 404
 
-    token = await gateway.token("alice")
-    jpeg = images.jpeg(tmp_path / "in.jpg", 640, 480).read_bytes()
-    body = aiohttp.FormData()
-    body.add_field("file", io.BytesIO(jpeg), filename="in.jpg", content_type="image/jpeg")
-    async with http.post(f"{gateway.url}/api/v1/media", data=body,
-                         headers={"Authorization": f"Bearer {token}"}) as response:
-        assert response.status == 200
-        media = await response.json()
-    assert media["meta"]["small"]["size"] == "554x416"
+    jpeg, media = await upload_photo(http, gateway, tmp_path)
 
     # Only the processor role processes, and the blob it read is in the shared directory.
     shared = gateway.config.blobs
@@ -106,15 +113,7 @@ async def test_roles_that_share_only_nats_keep_the_blobs_in_its_object_store(
     processor_config = msgspec.structs.replace(gateway_config, data_dir=tmp_path / "processor")
     gateway = await make_server.start(gateway_config, processor=False)
     processor = await make_server.start(processor_config, gateways=False)
-    token = await gateway.token("alice")
-    jpeg = images.jpeg(tmp_path / "in.jpg", 640, 480).read_bytes()
-    body = aiohttp.FormData()
-    body.add_field("file", io.BytesIO(jpeg), filename="in.jpg", content_type="image/jpeg")
-    async with http.post(f"{gateway.url}/api/v1/media", data=body,
-                         headers={"Authorization": f"Bearer {token}"}) as response:
-        assert response.status == 200
-        media = await response.json()
-    assert media["meta"]["small"]["size"] == "554x416"
+    jpeg, media = await upload_photo(http, gateway, tmp_path)
     # No blob directory anywhere: the processor fetched the bytes from the bucket.
     for running in (gateway, processor):
         assert not (running.config.data_dir / "blobs").exists()
