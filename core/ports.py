@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Protocol
 
 import msgspec
+
+# A blob's name: the sha256 of its bytes, in lowercase hex.
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Staged(msgspec.Struct, frozen=True):
@@ -55,6 +59,13 @@ class BlobStore(Protocol):
     def leftovers(self) -> list[Path]:
         """Temp files of uploads on this host: streaming now, or never finished (a crash mid-stream)."""
         ...
+
+
+def checked_name(sha256: str) -> str:
+    """`sha256`, checked, not trusted: a blob's name must never walk out of where blobs are kept."""
+    if not SHA256.fullmatch(sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+    return sha256
 
 
 def rendition_dir(root: Path, blob: str, version: int) -> Path:

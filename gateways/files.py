@@ -8,13 +8,13 @@ import re
 from aiohttp import web
 
 from core.events import RenditionInfo
+from core.ports import SHA256
 from gateways.kit import numbers
 from gateways.transform import routes as transform
 from gateways.transform.owners import may_fetch
 from gateways.transform.source import EXTENSIONS, Source, ensure_rendition, shown
 
 RENDITION = re.compile(r"(original|small|thumb)\.(jpg|png|gif|webp|mp4|mp3)")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 # Processing versions count reprocessings of one media; a longer number would not even make a file name.
 MAX_VERSION = 10**9
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections.abc import AsyncIterable, Iterator, Sequence
 from pathlib import Path
 
-from core.ports import Staged
+from core.ports import SHA256, Staged, checked_name
 from store.groupcommit import FileSync, GroupCommit
 from store.staging import Staging
-
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class FileBlobStore:
@@ -30,9 +27,7 @@ class FileBlobStore:
         self._named = GroupCommit[Staged, bool](self._name_batch)
 
     def path(self, sha256: str) -> Path:
-        # The name is checked, not trusted: it must never walk out of the store.
-        if not SHA256.fullmatch(sha256):
-            raise ValueError(f"not a sha256: {sha256!r}")
+        checked_name(sha256)
         return self._root / sha256[:2] / sha256[2:4] / sha256
 
     def exists(self, sha256: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiMapping
 
+from core.ports import SHA256
 from gateways.kit.ranges import UNIT, ranged
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
@@ -21,7 +22,6 @@ from gateways.transform.owners import may_fetch
 from gateways.transform.settings import TransformSettings
 from gateways.transform.source import (
     OUTPUT_FORMATS,
-    SHA256,
     TYPES,
     Source,
     ensure_rendition,

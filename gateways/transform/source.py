@@ -10,7 +10,6 @@ only (gateways/transform/owners.py).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import msgspec
@@ -25,7 +24,6 @@ from gateways.transform.params import Format, focus_point
 from store.queries.media import focus_of_blob, rendered_media_of_blob
 from store.readmodel import READY
 
-SHA256 = re.compile(r"[0-9a-f]{64}")
 # How long a request for the files of bytes no folded media names waits for the projection to reach
 # the head of the log, and for the head to be read.
 CATCH_UP = 2.0
