@@ -18,9 +18,12 @@ class BlobCache:
         self._lock = threading.Lock()
         # sha256 -> size, oldest use first; files kept from before a restart count from their mtime.
         self._sizes: OrderedDict[str, int] = OrderedDict()
-        kept = sorted((path.stat().st_mtime, path.name, path.stat().st_size)
-                      for path in directory.glob("??/*") if not path.name.startswith("."))
-        for _, name, size in kept:
+        kept: list[tuple[float, str, int]] = []
+        for path in directory.glob("??/*"):
+            if not path.name.startswith("."):
+                stat = path.stat()
+                kept.append((stat.st_mtime, path.name, stat.st_size))
+        for _, name, size in sorted(kept):
             self._sizes[name] = size
         self._total = sum(self._sizes.values())
 
@@ -40,21 +43,9 @@ class BlobCache:
             return None
         return path
 
-    def begin(self, sha256: str) -> tuple[Path, BinaryIO]:
-        """A temp file beside the blob's place, to fill and then `finish`."""
-        final = self.path(sha256)
-        final.parent.mkdir(exist_ok=True)
-        temp = final.with_name(f".{sha256}.{uuid.uuid4().hex}.tmp")
-        return temp, temp.open("wb")
-
-    def store(self, sha256: str, temp: Path | None, handle: BinaryIO | None, rest: list[bytes]) -> Path:
-        """The blob's place once `rest` is written after what `handle` (from `begin`) holds; without a
-        handle, `rest` is the whole blob."""
-        if handle is None or temp is None:
-            temp, handle = self.begin(sha256)
-        with handle:
-            handle.writelines(rest)
-        return self.adopt(sha256, temp)
+    def download(self, sha256: str) -> Download:
+        """A file to fill with the blob's bytes and then move into the cache."""
+        return Download(self, sha256)
 
     def adopt(self, sha256: str, path: Path) -> Path:
         """Move a file holding the blob's bytes into the cache."""
@@ -90,3 +81,35 @@ class BlobCache:
             self._total -= size
             evicted.append(name)
         return evicted
+
+
+class Download:
+    """A blob being written into the cache: a temp file beside its place, opened on the first write."""
+
+    def __init__(self, cache: BlobCache, sha256: str) -> None:
+        self._cache = cache
+        self._sha256 = sha256
+        self._temp: Path | None = None
+        self._handle: BinaryIO | None = None
+
+    def write(self, chunks: list[bytes]) -> None:
+        if self._handle is None:
+            final = self._cache.path(self._sha256)
+            final.parent.mkdir(exist_ok=True)
+            self._temp = final.with_name(f".{self._sha256}.{uuid.uuid4().hex}.tmp")
+            self._handle = self._temp.open("wb")
+        self._handle.writelines(chunks)
+
+    def finish(self, chunks: list[bytes]) -> Path:
+        """The blob's place in the cache, once `chunks`, the last of its bytes, are written."""
+        self.write(chunks)
+        assert self._handle is not None and self._temp is not None
+        self._handle.close()
+        return self._cache.adopt(self._sha256, self._temp)
+
+    def abort(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+

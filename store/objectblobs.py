@@ -19,7 +19,6 @@ import asyncio
 import base64
 import datetime
 import hashlib
-import re
 import time
 from collections.abc import AsyncIterable, Callable
 from pathlib import Path
@@ -31,11 +30,10 @@ from nats.js import api as js_api
 from nats.js import errors as js_errors
 from nats.nuid import NUID
 
-from core.ports import Staged
+from core.ports import SHA256, Staged, checked_name
 from store.blobcache import BlobCache
 from store.staging import Staging
 
-SHA256 = re.compile(r"[0-9a-f]{64}")
 # The object store's own chunk size, so its other clients read these objects the way they read theirs.
 CHUNK_BYTES = 128 * 1024
 # Chunks in flight at once while writing: enough to fill the pipe, little enough to bound memory.
@@ -80,9 +78,6 @@ class ObjectBlobStore:
         # When a commit happened, as the sweeper's grace period reads it.
         self.clock = clock
         self.settings = settings
-        self._js = js
-        self._bucket = settings.bucket
-        self._replicas = settings.replicas
         self._stream = f"OBJ_{settings.bucket}"
         self._staging = Staging(local / "tmp")
         self._cache = BlobCache(local / "cache", settings.cache_bytes)
@@ -92,10 +87,10 @@ class ObjectBlobStore:
     async def open(self) -> None:
         """Create the bucket unless it is there."""
         try:
-            await self._js.stream_info(self._stream)
+            await self.jetstream.stream_info(self._stream)
         except js_errors.NotFoundError:
-            await self._js.create_object_store(self._bucket, config=js_api.ObjectStoreConfig(
-                description="Mediaplex blobs by sha256", replicas=self._replicas,
+            await self.jetstream.create_object_store(self.settings.bucket, config=js_api.ObjectStoreConfig(
+                description="Mediaplex blobs by sha256", replicas=self.settings.replicas,
                 storage=js_api.StorageType.FILE))
 
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
@@ -108,7 +103,7 @@ class ObjectBlobStore:
         return [*self._staging.leftovers(), *self._cache.leftovers()]
 
     async def commit(self, staged: Staged) -> bool:
-        _check(staged.sha256)
+        checked_name(staged.sha256)
         try:
             # Most commits are of new bytes: put first, and only look at what is there if that is refused.
             if await self._put(staged, expected=0):
@@ -130,12 +125,12 @@ class ObjectBlobStore:
         await asyncio.to_thread(self._cache.adopt, staged.sha256, staged.path)
 
     async def has(self, sha256: str) -> bool:
-        _check(sha256)
+        checked_name(sha256)
         found = await self._meta(sha256)
         return found is not None and not found.meta.deleted
 
     async def local(self, sha256: str) -> Path:
-        _check(sha256)
+        checked_name(sha256)
         cached = self._cache.get(sha256)
         if cached is not None:
             return cached
@@ -148,25 +143,23 @@ class ObjectBlobStore:
         return await asyncio.shield(running)
 
     async def remove(self, sha256: str) -> None:
-        _check(sha256)
+        checked_name(sha256)
         found = await self._meta(sha256)
         if found is None or found.meta.deleted:
             return
-        tombstone = Meta(name=sha256, bucket=self._bucket, nuid=found.meta.nuid, deleted=True)
+        tombstone = Meta(name=sha256, bucket=self.settings.bucket, nuid=found.meta.nuid, deleted=True)
         try:
-            await self._js.publish(self._meta_subject(sha256), msgspec.json.encode(tombstone), stream=self._stream,
-                                   headers={"Nats-Rollup": "sub",
-                                            "Nats-Expected-Last-Subject-Sequence": str(found.seq)})
+            await self._publish_meta(tombstone, after=found.seq)
         except js_errors.BadRequestError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 # Committed again since it was looked at: whoever did that names it now.
                 return
             raise
-        await self._js.purge_stream(self._stream, subject=self._chunk_subject(found.meta.nuid))
+        await self.jetstream.purge_stream(self._stream, subject=self._chunk_subject(found.meta.nuid))
         await asyncio.to_thread(self._cache.drop, sha256)
 
     async def stored(self) -> list[tuple[str, float]]:
-        store = await self._js.object_store(self._bucket)
+        store = await self.jetstream.object_store(self.settings.bucket)
         try:
             infos = await store.list(ignore_deletes=True)
         except js_errors.NotFoundError:
@@ -176,7 +169,7 @@ class ObjectBlobStore:
     async def _meta(self, sha256: str) -> _Found | None:
         try:
             # From the stream's leader, never a replica that may lag.
-            message = await self._js.get_last_msg(self._stream, self._meta_subject(sha256))
+            message = await self.jetstream.get_last_msg(self._stream, self._meta_subject(sha256))
         except js_errors.NotFoundError:
             return None
         assert message.data is not None and message.seq is not None
@@ -184,11 +177,8 @@ class ObjectBlobStore:
 
     async def _refresh(self, sha256: str, found: _Found) -> bool:
         """Mark bytes uploaded again as fresh, so the sweeper's grace period starts over for them."""
-        meta = msgspec.structs.replace(found.meta, mtime=self._now())
         try:
-            await self._js.publish(self._meta_subject(sha256), msgspec.json.encode(meta), stream=self._stream,
-                                   headers={"Nats-Rollup": "sub",
-                                            "Nats-Expected-Last-Subject-Sequence": str(found.seq)})
+            await self._publish_meta(msgspec.structs.replace(found.meta, mtime=self._now()), after=found.seq)
         except js_errors.BadRequestError as exc:
             if exc.err_code != WRONG_LAST_SEQUENCE:
                 raise
@@ -203,21 +193,25 @@ class ObjectBlobStore:
         subject = self._chunk_subject(nuid)
         try:
             chunks = await self._write_chunks(staged.path, subject)
-            meta = Meta(name=staged.sha256, bucket=self._bucket, nuid=nuid, size=staged.size, mtime=self._now(),
+            meta = Meta(name=staged.sha256, bucket=self.settings.bucket, nuid=nuid, size=staged.size, mtime=self._now(),
                         chunks=chunks, digest=_digest(staged.sha256))
-            await self._js.publish(self._meta_subject(staged.sha256), msgspec.json.encode(meta), stream=self._stream,
-                                   headers={"Nats-Rollup": "sub",
-                                            "Nats-Expected-Last-Subject-Sequence": str(expected)})
+            await self._publish_meta(meta, after=expected)
         except js_errors.BadRequestError as exc:
-            await self._js.purge_stream(self._stream, subject=subject)
+            await self.jetstream.purge_stream(self._stream, subject=subject)
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 # Another commit of the same bytes landed first.
                 return False
             raise
         except BaseException:
-            await asyncio.shield(self._js.purge_stream(self._stream, subject=subject))
+            await asyncio.shield(self.jetstream.purge_stream(self._stream, subject=subject))
             raise
         return True
+
+    async def _publish_meta(self, meta: Meta, *, after: int) -> None:
+        """Replace the meta of `meta.name`, only if its last one is at `after` (0: none yet); else
+        BadRequestError with WRONG_LAST_SEQUENCE."""
+        await self.jetstream.publish(self._meta_subject(meta.name), msgspec.json.encode(meta), stream=self._stream,
+                                     headers={"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": str(after)})
 
     async def _write_chunks(self, path: Path, subject: str) -> int:
         count = 0
@@ -228,7 +222,7 @@ class ObjectBlobStore:
                 chunks = await asyncio.to_thread(_read_chunks, handle, WINDOW)
                 if not chunks:
                     break
-                acks = [await self._js.publish_async(subject, chunk, stream=self._stream) for chunk in chunks]
+                acks = [await self.jetstream.publish_async(subject, chunk, stream=self._stream) for chunk in chunks]
                 await asyncio.gather(*acks)
                 count += len(chunks)
         finally:
@@ -242,8 +236,7 @@ class ObjectBlobStore:
         subject = self._chunk_subject(found.meta.nuid)
         digest = hashlib.sha256()
         held: list[bytes] = []
-        temp: Path | None = None
-        handle: BinaryIO | None = None
+        download = self._cache.download(sha256)
         try:
             seq = 0
             for _ in range(found.meta.chunks):
@@ -252,28 +245,23 @@ class ObjectBlobStore:
                 held.append(data)
                 # Up to a window in memory, then written out in one thread hop: a small blob is written once.
                 if len(held) >= WINDOW:
-                    if handle is None:
-                        temp, handle = await asyncio.to_thread(self._cache.begin, sha256)
-                    await asyncio.to_thread(_write, handle, held)
+                    await asyncio.to_thread(download.write, held)
                     held = []
             if digest.hexdigest() != sha256:
                 raise OSError(f"blob {sha256} read back as other bytes")
-            return await asyncio.to_thread(self._cache.store, sha256, temp, handle, held)
+            return await asyncio.to_thread(download.finish, held)
         except BaseException:
-            if handle is not None:
-                handle.close()
-            if temp is not None:
-                temp.unlink(missing_ok=True)
+            download.abort()
             raise
 
     async def _chunk_after(self, subject: str, seq: int) -> tuple[int, bytes]:
         """The sequence and bytes of the first chunk on `subject` after `seq`."""
         try:
             # Any replica may answer a direct get, and sends the bytes as they are.
-            message = await self._js.get_msg(self._stream, seq=seq + 1, subject=subject, next=True, direct=True)
+            message = await self.jetstream.get_msg(self._stream, seq=seq + 1, subject=subject, next=True, direct=True)
         except js_errors.NotFoundError:
             # A replica behind the leader: ask the leader.
-            message = await self._js.get_msg(self._stream, seq=seq + 1, subject=subject, next=True)
+            message = await self.jetstream.get_msg(self._stream, seq=seq + 1, subject=subject, next=True)
         assert message.seq is not None
         return message.seq, message.data or b""
 
@@ -281,15 +269,10 @@ class ObjectBlobStore:
         return datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat()
 
     def _meta_subject(self, sha256: str) -> str:
-        return f"$O.{self._bucket}.M.{base64.urlsafe_b64encode(sha256.encode()).decode()}"
+        return f"$O.{self.settings.bucket}.M.{base64.urlsafe_b64encode(sha256.encode()).decode()}"
 
     def _chunk_subject(self, nuid: str) -> str:
-        return f"$O.{self._bucket}.C.{nuid}"
-
-
-def _check(sha256: str) -> None:
-    if not SHA256.fullmatch(sha256):
-        raise ValueError(f"not a sha256: {sha256!r}")
+        return f"$O.{self.settings.bucket}.C.{nuid}"
 
 
 def _digest(sha256: str) -> str:
@@ -308,8 +291,3 @@ def _read_chunks(handle: BinaryIO, most: int) -> list[bytes]:
     while len(chunks) < most and (chunk := handle.read(CHUNK_BYTES)):
         chunks.append(chunk)
     return chunks
-
-
-def _write(handle: BinaryIO | None, chunks: list[bytes]) -> None:
-    assert handle is not None
-    handle.writelines(chunks)
