@@ -270,10 +270,8 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> Config:
     urls = tuple(u.strip() for u in (args.nats or "").split(",") if u.strip())
     fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
-    if args.blobs == NATS_BLOBS:
-        fields["blob_store"] = "nats"
-    elif args.blobs:
-        fields["blobs_dir"] = Path(args.blobs)
+    if args.blobs:
+        fields.update(_blob_store(args.blobs))
     if getattr(args, "stream_replicas", None) is not None:
         fields["stream_replicas"] = args.stream_replicas
     if getattr(args, "host", None) is not None:
@@ -362,10 +360,11 @@ async def show_digest(config: Config, out: TextIO) -> int:
     return 0
 
 
-def _store_config(config: Config, where: str) -> Config:
+def _blob_store(where: str) -> dict[str, object]:
+    """The Config fields of `--blobs WHERE`: the cluster's object store, or a directory."""
     if where == NATS_BLOBS:
-        return msgspec.structs.replace(config, blob_store="nats")
-    return msgspec.structs.replace(config, blob_store="file", blobs_dir=Path(where))
+        return {"blob_store": "nats"}
+    return {"blob_store": "file", "blobs_dir": Path(where)}
 
 
 async def copy_store(config: Config, source: str, target: str, out: TextIO, err: TextIO) -> int:
@@ -381,8 +380,10 @@ async def copy_store(config: Config, source: str, target: str, out: TextIO, err:
             progress(done)
 
         started = time.monotonic()
-        copied = await copy_blobs(await open_blobs(_store_config(config, source), events),
-                                  await open_blobs(_store_config(config, target), events), shown)
+        def at(where: str) -> Config:
+            return msgspec.structs.replace(config, **_blob_store(where))
+
+        copied = await copy_blobs(await open_blobs(at(source), events), await open_blobs(at(target), events), shown)
         if progress is not None:
             progress.close()
     for name in copied.mismatched:
