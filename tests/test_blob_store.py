@@ -31,16 +31,12 @@ SIZES = {"spooled": 95_000, "streamed": SPOOL_BYTES + 300_000}
 
 @pytest.fixture(params=["file", "nats"])
 async def blobs(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> AsyncIterator[BlobStore]:
-    """Every blob store, each held to the same contract."""
+    """Every blob store, each held to the same expectations."""
     if request.param == "file":
         yield FileBlobStore(tmp_path / "blobs")
         return
-    client = await connect([nats_url], name="blob-tests")
-    store = ObjectBlobStore(client.jetstream(), tmp_path / "local",
-                            BucketSettings(bucket=f"blobs-{uuid.uuid4().hex[:12]}"))
-    await store.open()
-    yield store
-    await client.close()
+    async for store in object_store(nats_url, tmp_path):
+        yield store
 
 
 def again(blobs: BlobStore, tmp_path: Path) -> BlobStore:

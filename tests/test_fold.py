@@ -14,7 +14,7 @@ from core.jetstream import WIRE_READ_MIN, JetStreamLog
 from core.log import Record
 from mediaplex.runtime import projection_at
 from store.changes import Change, Deliver, Sweep
-from store.fold import ApplyFailed, fold
+from store.fold import APART, ApplyFailed, fold
 from store.projection import Projection, Statements, _digest
 from store.readmodel import Patch, Put, changes
 from tests.test_projection import processed, tangled_events, uploaded
@@ -53,48 +53,14 @@ async def one_batch_at_a_time(events: list[AnyEvent], path: Path) -> tuple[int, 
     return folded
 
 
+# How a fold applies: on this process's thread (the default below APART records), or apart in a second
+# process however short the log.
+HOW = pytest.mark.parametrize("apart", [APART, 0], ids=["one-thread", "apart"])
+
+
+@HOW
 async def test_a_fold_gives_the_digest_of_records_applied_one_by_one(
-    jetstream_log: JetStreamLog, tmp_path: Path
-) -> None:
-    events = mixed_log()
-    await append(jetstream_log, events)
-    path = tmp_path / "projection-1.db"
-    path.with_name(path.name + ".building").touch()
-    seen: list[int] = []
-    async with projection_at(path) as projection:
-        assert await fold(jetstream_log, projection, on_batch=seen.append, batch=97) == len(events)
-        folded = await projection.digest()
-    assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
-    # An answer per list (at least `batch` records each, as the socket reads fall), the last at the head.
-    assert len(seen) > 1 and seen == sorted(set(seen)) and seen[-1] == len(events)
-
-
-async def test_an_interrupted_fold_resumes_from_its_checkpoint_to_the_same_digest(
-    jetstream_log: JetStreamLog, tmp_path: Path
-) -> None:
-    events = mixed_log()
-    await append(jetstream_log, events)
-    path = tmp_path / "projection-1.db"
-    path.with_name(path.name + ".building").touch()
-
-    def stop_after_the_second(applied: int) -> None:
-        if applied > 2 * 500:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        async with projection_at(path) as projection:
-            await fold(jetstream_log, projection, on_batch=stop_after_the_second, batch=500)
-    part = checkpoint(path)
-    assert 0 < part < len(events)
-    async with projection_at(path) as projection:
-        assert projection.applied == part
-        await fold(jetstream_log, projection, batch=500)
-        folded = await projection.digest()
-    assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
-
-
-async def test_a_fold_applied_apart_gives_the_digest_of_records_applied_one_by_one(
-    jetstream_log: JetStreamLog, tmp_path: Path
+    jetstream_log: JetStreamLog, tmp_path: Path, apart: int
 ) -> None:
     events = mixed_log()
     await append(jetstream_log, events)
@@ -103,16 +69,18 @@ async def test_a_fold_applied_apart_gives_the_digest_of_records_applied_one_by_o
     seen: list[int] = []
     async with projection_at(path) as projection:
         assert projection.apart
-        assert await fold(jetstream_log, projection, on_batch=seen.append, batch=97, apart=0) == len(events)
+        assert await fold(jetstream_log, projection, on_batch=seen.append, batch=97, apart=apart) == len(events)
         assert checkpoint(path) == len(events)
         folded = await projection.digest()
     assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
-    # Each list acknowledged once the second process committed it, in order, the last at the head.
+    # An answer per list (at least `batch` records each, as the socket reads fall), in order, the last at
+    # the head; applied apart, once the second process committed it.
     assert len(seen) > 1 and seen == sorted(set(seen)) and seen[-1] == len(events)
 
 
-async def test_a_fold_applied_apart_and_interrupted_resumes_from_what_the_file_holds(
-    jetstream_log: JetStreamLog, tmp_path: Path
+@HOW
+async def test_an_interrupted_fold_resumes_from_its_checkpoint_to_the_same_digest(
+    jetstream_log: JetStreamLog, tmp_path: Path, apart: int
 ) -> None:
     events = mixed_log()
     await append(jetstream_log, events)
@@ -126,12 +94,17 @@ async def test_a_fold_applied_apart_and_interrupted_resumes_from_what_the_file_h
     with pytest.raises(KeyboardInterrupt):
         async with projection_at(path) as projection:
             try:
-                await fold(jetstream_log, projection, on_batch=stop_after_the_second, batch=500, apart=0)
+                await fold(jetstream_log, projection, on_batch=stop_after_the_second, batch=500, apart=apart)
             finally:
-                # The second process may have committed lists past the one acknowledged last.
+                # Applied apart, the second process may have committed lists past the one acknowledged last.
                 assert projection.applied == checkpoint(path) > 2 * 500
+    part = checkpoint(path)
+    if apart == APART:
+        # On one thread nothing is committed past the list whose acknowledgement stopped the fold.
+        assert part < len(events)
     async with projection_at(path) as projection:
-        await fold(jetstream_log, projection, batch=500, apart=0)
+        assert projection.applied == part
+        await fold(jetstream_log, projection, batch=500, apart=apart)
         folded = await projection.digest()
     assert folded == await one_batch_at_a_time(events, tmp_path / "reference.db")
 
