@@ -64,6 +64,34 @@ RESUBSCRIBE_DELAY = 0.5
 UNSUBSCRIBE_TIMEOUT = 2.0
 
 
+async def publish_through_elections(js: JetStreamContext, subject: str, payload: bytes, *, stream: str,
+                                    headers: dict[str, str], within: float,
+                                    connected: Callable[[], bool] = lambda: True) -> js_api.PubAck:
+    """Publish to `stream`, tried again for up to `within` seconds while it has no leader to answer; raises
+    LogUnavailable after that, and passes the stream's refusals (BadRequestError) through. A retry must be
+    harmless should the unanswered try have landed: a Nats-Msg-Id in `headers` makes it return that try's
+    ack, but an expected sequence is checked first, so that refusal the caller must look into."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        remaining = deadline - loop.time()
+        if not connected():
+            # While reconnecting, nats-py would buffer the message and send it once the connection is
+            # back: a publish its caller was told had failed would land after all. So wait for the
+            # connection (a cluster client fails over within a second) instead of publishing.
+            if remaining <= APPEND_PAUSE:
+                raise LogUnavailable("not connected")
+            await asyncio.sleep(APPEND_PAUSE)
+            continue
+        try:
+            each = min(remaining, max(within / APPEND_TRIES, APPEND_PAUSE))
+            return await js.publish(subject, payload, timeout=each, stream=stream, headers=headers)
+        except LEADERLESS as exc:
+            # While a clustered stream elects a new leader nobody answers for a few seconds.
+            if deadline - loop.time() <= APPEND_PAUSE:
+                raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+            await asyncio.sleep(APPEND_PAUSE)
+
 
 class StreamSettings(msgspec.Struct, frozen=True):
     name: str = "MEDIAPLEX"
@@ -190,36 +218,14 @@ class JetStreamLog:
         payload = self._codec.encode(event)
         loop = asyncio.get_running_loop()
         began = loop.time()
-        deadline = began + self._timeout
-        while True:
-            remaining = deadline - loop.time()
-            if not self._client.is_connected:
-                # While reconnecting, nats-py would buffer the message and send it once the connection is
-                # back: an append its caller was told had failed would land after all. So wait for the
-                # connection (a cluster client fails over within a second) instead of publishing.
-                if remaining <= APPEND_PAUSE:
-                    raise LogUnavailable("not connected")
-                await asyncio.sleep(APPEND_PAUSE)
-                continue
-            try:
-                ack = await self.jetstream.publish(
-                    subject,
-                    payload,
-                    timeout=min(remaining, max(self._timeout / APPEND_TRIES, APPEND_PAUSE)),
-                    stream=self._settings.name,
-                    headers=headers,
-                )
-                break
-            except js_errors.BadRequestError as exc:
-                if exc.err_code == WRONG_LAST_SEQUENCE:
-                    raise Conflict(exc.description or "wrong last sequence") from exc
-                raise
-            except LEADERLESS as exc:
-                # While a clustered stream elects a new leader nobody answers for a few seconds. The
-                # same Nats-Msg-Id makes a retry of an append that did land return its sequence.
-                if deadline - loop.time() <= APPEND_PAUSE:
-                    raise LogUnavailable(str(exc) or type(exc).__name__) from exc
-                await asyncio.sleep(APPEND_PAUSE)
+        try:
+            ack = await publish_through_elections(self.jetstream, subject, payload, stream=self._settings.name,
+                                                  headers=headers, within=self._timeout,
+                                                  connected=lambda: self._client.is_connected)
+        except js_errors.BadRequestError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise Conflict(exc.description or "wrong last sequence") from exc
+            raise
         if self.metrics is not None:
             self.metrics.appended(event, loop.time() - began)
         log.info("append request_id=%s event=%s media=%s seq=%d", current or "-", type(event).__name__,

@@ -30,6 +30,8 @@ from nats.js import api as js_api
 from nats.js import errors as js_errors
 from nats.nuid import NUID
 
+from core.jetstream import LEADERLESS, publish_through_elections
+from core.log import LogUnavailable
 from core.ports import SHA256, Staged, checked_name
 from store.blobcache import BlobCache
 from store.staging import Staging
@@ -69,6 +71,8 @@ class BucketSettings(msgspec.Struct, frozen=True):
     replicas: int = 1
     # Bytes of blobs kept on this host for libvips and FFmpeg to read.
     cache_bytes: int = 2 * 1024**3
+    # Seconds a meta's publish waits out an election of the bucket's leader before it gives up.
+    patience: float = 10.0
 
 
 class ObjectBlobStore:
@@ -193,25 +197,43 @@ class ObjectBlobStore:
         subject = self._chunk_subject(nuid)
         try:
             chunks = await self._write_chunks(staged.path, subject)
-            meta = Meta(name=staged.sha256, bucket=self.settings.bucket, nuid=nuid, size=staged.size, mtime=self._now(),
-                        chunks=chunks, digest=_digest(staged.sha256))
-            await self._publish_meta(meta, after=expected)
-        except js_errors.BadRequestError as exc:
-            await self.jetstream.purge_stream(self._stream, subject=subject)
-            if exc.err_code == WRONG_LAST_SEQUENCE:
-                # Another commit of the same bytes landed first.
-                return False
-            raise
         except BaseException:
             await asyncio.shield(self.jetstream.purge_stream(self._stream, subject=subject))
             raise
+        meta = Meta(name=staged.sha256, bucket=self.settings.bucket, nuid=nuid, size=staged.size, mtime=self._now(),
+                    chunks=chunks, digest=_digest(staged.sha256))
+        try:
+            await self._publish_meta(meta, after=expected)
+        except (js_errors.BadRequestError, LogUnavailable, *LEADERLESS) as exc:
+            # An unanswered publish may have landed, and its retry is then refused as out of sequence (the
+            # server checks the sequence before any message id): the chunks stay if the live meta names them.
+            landed = await self._names_chunks(staged.sha256, nuid)
+            if landed:
+                return True
+            if landed is None:
+                # Nobody answers even that: the chunks stay for the sweep of chunks no meta names.
+                raise LogUnavailable(f"no answer on whether blob {staged.sha256} was stored") from exc
+            await self.jetstream.purge_stream(self._stream, subject=subject)
+            if isinstance(exc, js_errors.BadRequestError) and exc.err_code == WRONG_LAST_SEQUENCE:
+                # Another commit of the same bytes landed first.
+                return False
+            raise
         return True
+
+    async def _names_chunks(self, sha256: str, nuid: str) -> bool | None:
+        """Whether the live meta of `sha256` names the chunks `nuid`; None when the bucket does not say."""
+        try:
+            found = await self._meta(sha256)
+        except (LogUnavailable, *LEADERLESS):
+            return None
+        return found is not None and not found.meta.deleted and found.meta.nuid == nuid
 
     async def _publish_meta(self, meta: Meta, *, after: int) -> None:
         """Replace the meta of `meta.name`, only if its last one is at `after` (0: none yet); else
-        BadRequestError with WRONG_LAST_SEQUENCE."""
-        await self.jetstream.publish(self._meta_subject(meta.name), msgspec.json.encode(meta), stream=self._stream,
-                                     headers={"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": str(after)})
+        BadRequestError with WRONG_LAST_SEQUENCE. Waits out an election; LogUnavailable if none ends in time."""
+        headers = {"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": str(after)}
+        await publish_through_elections(self.jetstream, self._meta_subject(meta.name), msgspec.json.encode(meta),
+                                        stream=self._stream, headers=headers, within=self.settings.patience)
 
     async def _write_chunks(self, path: Path, subject: str) -> int:
         count = 0

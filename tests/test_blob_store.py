@@ -10,10 +10,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import nats.errors
 import pytest
 
 from core.jetstream import connect
+from core.log import LogUnavailable
 from core.ports import BlobStore
 from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
@@ -104,7 +107,7 @@ async def test_unknown_and_malformed_names(blobs: BlobStore) -> None:
             await blobs.local(name)
 
 
-async def object_store(nats_url: str, tmp_path: Path, **settings: int) -> AsyncIterator[ObjectBlobStore]:
+async def object_store(nats_url: str, tmp_path: Path, **settings: Any) -> AsyncIterator[ObjectBlobStore]:
     client = await connect([nats_url], name="blob-tests")
     store = ObjectBlobStore(client.jetstream(), tmp_path / "local",
                             BucketSettings(bucket=f"blobs-{uuid.uuid4().hex[:12]}", **settings))
@@ -136,6 +139,49 @@ async def test_the_object_store_keeps_one_copy_of_racing_commits(nats_url: str, 
         await store.remove(staged[0].sha256)
         info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
         assert info.state.messages == 1
+
+
+class LostAnswers:
+    """A JetStream context whose meta publishes go unanswered: `landing` of them reach the server first."""
+
+    def __init__(self, store: ObjectBlobStore, *, landing: bool, times: int) -> None:
+        self._publish = store.jetstream.publish
+        self._landing = landing
+        self.left = times
+
+    async def publish(self, subject: str, payload: bytes = b"", **options: Any) -> Any:
+        if ".M." not in subject or self.left == 0:
+            return await self._publish(subject, payload, **options)
+        self.left -= 1
+        if self._landing:
+            await self._publish(subject, payload, **options)
+        raise nats.errors.TimeoutError
+
+
+async def test_a_commit_whose_answer_was_lost_keeps_the_blob_it_stored(nats_url: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    async for store in object_store(nats_url, tmp_path):
+        lost = LostAnswers(store, landing=True, times=1)
+        monkeypatch.setattr(store.jetstream, "publish", lost.publish)
+        data = os.urandom(2 * CHUNK_BYTES + 5)
+        staged = await store.receive(chunked(data), limit=len(data))
+        # Its retry is refused as out of sequence, by the meta the first try wrote.
+        assert await store.commit(staged) is True
+        assert lost.left == 0
+        assert (await again(store, tmp_path).local(staged.sha256)).read_bytes() == data
+
+
+async def test_a_commit_nobody_answers_leaves_nothing(nats_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    async for store in object_store(nats_url, tmp_path, patience=1.0):
+        monkeypatch.setattr(store.jetstream, "publish", LostAnswers(store, landing=False, times=-1).publish)
+        staged = await store.receive(chunked(b"never named"), limit=100)
+        with pytest.raises(LogUnavailable):
+            await store.commit(staged)
+        assert not await store.has(staged.sha256)
+        info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
+        assert info.state.messages == 0, "chunks left that no meta names"
+        assert store.leftovers() == []
 
 
 async def test_the_local_copies_stay_within_their_bound(nats_url: str, tmp_path: Path) -> None:
