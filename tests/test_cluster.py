@@ -40,6 +40,9 @@ UPLOADS = 200
 BACKLOG = 40_000
 # Every wait for the pipeline to settle after the faults, in seconds.
 SETTLE = 150.0
+# How long a client retries a refused upload, in seconds: as long as a node's loss and the elections it
+# causes may take on a loaded machine, as a real client would ride them out.
+RETRY_FOR = 60.0
 
 
 class Deployment(msgspec.Struct):
@@ -252,7 +255,7 @@ def rebuilt_digest(deployment: Deployment, name: str) -> str:
 
 
 class Uploads:
-    """Clients uploading through both gateways at once, each retrying a refused upload a few times."""
+    """Clients uploading through both gateways at once, each retrying a refused upload for RETRY_FOR seconds."""
 
     def __init__(self, deployment: Deployment, sources: list[Path]) -> None:
         self._deployment = deployment
@@ -260,49 +263,66 @@ class Uploads:
         self._lock = threading.Lock()
         self.accepted: list[str] = []
         self.refused = 0
+        # Why each attempt of an upload that never succeeded was refused, for the failure's message.
+        self.refusals: dict[int, list[str]] = collections.defaultdict(list)
         self._bearer = {"Authorization": f"Bearer {deployment.token}"}
 
     def one(self, index: int) -> str | None:
-        for attempt in range(8):
+        give_up = time.monotonic() + RETRY_FOR
+        attempt = 0
+        while time.monotonic() < give_up:
             # Like a load balancer would: a retry goes to the other gateway.
             gateway, other = self._deployment.gateways[(index + attempt) % 2], self._deployment.gateways[
                 (index + attempt + 1) % 2]
             try:
                 # One in four through presigned URLs: single use is a claim in a replicated bucket.
-                media_id = self._presigned(index, gateway, other) if index % 4 == 0 else self._mastodon(index, gateway)
-            except requests.RequestException:
-                media_id = None
+                media_id, why = (self._presigned(index, gateway, other) if index % 4 == 0
+                                 else self._mastodon(index, gateway))
+            except requests.RequestException as error:
+                media_id, why = None, f"{time.monotonic():.1f} {type(error).__name__}"
             if media_id is not None:
                 with self._lock:
                     self.accepted.append(media_id)
+                    self.refusals.pop(index, None)
                 return media_id
             with self._lock:
                 self.refused += 1
+                self.refusals[index].append(why)
+            attempt += 1
             time.sleep(0.5)
         return None
 
-    def _mastodon(self, index: int, gateway: Role) -> str | None:
+    def _mastodon(self, index: int, gateway: Role) -> tuple[str | None, str]:
         with self._sources[index].open("rb") as image:
             answer = requests.post(f"{gateway.url}/api/v2/media", files={"file": image}, headers=self._bearer,
                                    timeout=60)
-        return str(answer.json()["id"]) if answer.status_code in (200, 202) else None
+        if answer.status_code in (200, 202):
+            return str(answer.json()["id"]), ""
+        return None, refusal(answer)
 
-    def _presigned(self, index: int, gateway: Role, other: Role) -> str | None:
+    def _presigned(self, index: int, gateway: Role, other: Role) -> tuple[str | None, str]:
         """Granted by one gateway, the bytes PUT to the other."""
         granted = requests.post(f"{gateway.url}/media", json={"filename": f"in-{index}.jpg",
                                                               "contentType": "image/jpeg"},
                                 headers=self._bearer, timeout=60)
         if granted.status_code != 200:
-            return None
+            return None, refusal(granted)
         grant = granted.json()
         url = grant["uploadUrl"].replace(gateway.url, other.url, 1)
         headers = {"Content-Type": "image/jpeg", "Content-Disposition": grant["contentDispositionHeader"]}
         answer = requests.put(url, data=self._sources[index].read_bytes(), headers=headers, timeout=60)
-        return str(grant["media"]["id"]) if answer.status_code == 200 else None
+        if answer.status_code == 200:
+            return str(grant["media"]["id"]), ""
+        return None, refusal(answer)
 
     def done(self) -> int:
         with self._lock:
             return len(self.accepted)
+
+
+def refusal(answer: requests.Response) -> str:
+    where = f"{answer.request.method} {urlsplit(answer.url).netloc}"
+    return f"{time.monotonic():.1f} {where} {answer.status_code} {answer.text[:200]}"
 
 
 def test_killing_a_processor_and_a_nats_node_mid_run_loses_and_duplicates_nothing(
@@ -333,20 +353,28 @@ def faulted_run(deployment: Deployment, tmp_path: Path, *, leader_of: tuple[str,
         assert all(stream_leader(cluster.urls, stream) == victim_node.name for stream in leader_of)
         victim_processor.kill()
         victim_node.kill()
+        killed = f"{time.monotonic():.1f} killed {victim_node.name}"
         killed_at = uploads.done()
         wait_until(lambda: uploads.done() >= killed_at + UPLOADS // 4, "uploads while a node is down", SETTLE)
         victim_node.start()
         victim_processor.start()
         accepted = [media_id for media_id in results if media_id is not None]
     cluster.wait_healthy()
-    assert len(accepted) == UPLOADS, f"{UPLOADS - len(accepted)} uploads never succeeded"
+    assert len(accepted) == UPLOADS, f"{UPLOADS - len(accepted)} never succeeded ({killed}): {uploads.refusals}"
     assert stream_leader(cluster.urls)
 
     def all_processed() -> bool:
         seen = outcomes(read_log(cluster.urls))
         return all(seen.processed[m] + seen.failed[m] for m in accepted)
 
-    wait_until(all_processed, "every accepted upload to have an outcome", SETTLE, 1.0)
+    try:
+        wait_until(all_processed, "every accepted upload to have an outcome", SETTLE, 1.0)
+    except AssertionError as timed_out:
+        seen = outcomes(read_log(cluster.urls))
+        waiting = [m for m in accepted if not seen.processed[m] + seen.failed[m]]
+        said = [line for p in deployment.processors for line in p.log.read_text(errors="replace").splitlines()
+                if any(m in line for m in waiting)]
+        raise AssertionError(f"{timed_out}: {waiting} have none; the processors said: {said[-20:]}") from None
     final = outcomes(read_log(cluster.urls))
     assert {m: final.processed[m] for m in accepted} == dict.fromkeys(accepted, 1)
     assert not any(final.failed[m] for m in accepted)
