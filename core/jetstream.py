@@ -68,11 +68,14 @@ async def publish_through_elections(js: JetStreamContext, subject: str, payload:
                                     headers: dict[str, str], within: float,
                                     connected: Callable[[], bool] = lambda: True) -> js_api.PubAck:
     """Publish to `stream`, tried again for up to `within` seconds while it has no leader to answer; raises
-    LogUnavailable after that, and passes the stream's refusals (BadRequestError) through. A retry must be
-    harmless should the unanswered try have landed: a Nats-Msg-Id in `headers` makes it return that try's
-    ack, but an expected sequence is checked first, so that refusal the caller must look into."""
+    LogUnavailable after that, and passes the stream's refusals (BadRequestError) through.
+
+    A Nats-Msg-Id in `headers` makes the retry of a try that landed unanswered return that try's ack. An
+    expected sequence is checked before the id, though, so such a retry is refused as out of sequence:
+    then the subject's last message is looked at, and is the landed try if it carries the same id."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
+    retried = False
     while True:
         remaining = deadline - loop.time()
         if not connected():
@@ -86,11 +89,31 @@ async def publish_through_elections(js: JetStreamContext, subject: str, payload:
         try:
             each = min(remaining, max(within / APPEND_TRIES, APPEND_PAUSE))
             return await js.publish(subject, payload, timeout=each, stream=stream, headers=headers)
+        except js_errors.BadRequestError as exc:
+            if retried and exc.err_code == WRONG_LAST_SEQUENCE:
+                landed = await _landed(js, stream, subject, headers.get("Nats-Msg-Id"))
+                if landed is not None:
+                    return landed
+            raise
         except LEADERLESS as exc:
             # While a clustered stream elects a new leader nobody answers for a few seconds.
             if deadline - loop.time() <= APPEND_PAUSE:
                 raise LogUnavailable(str(exc) or type(exc).__name__) from exc
+            retried = True
             await asyncio.sleep(APPEND_PAUSE)
+
+
+async def _landed(js: JetStreamContext, stream: str, subject: str, msg_id: str | None) -> js_api.PubAck | None:
+    """The ack of the message `msg_id` if it is the last on `subject`."""
+    if msg_id is None:
+        return None
+    try:
+        last = await js.get_last_msg(stream, subject)
+    except js_errors.NotFoundError:
+        return None
+    if (last.headers or {}).get("Nats-Msg-Id") != msg_id:
+        return None
+    return js_api.PubAck(stream=stream, seq=last.seq or 0, duplicate=True)
 
 
 class StreamSettings(msgspec.Struct, frozen=True):

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import nats.errors
 import pytest
 
 from core.jetstream import connect
@@ -22,6 +21,7 @@ from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
 from store.objectblobs import CHUNK_BYTES, WINDOW, BucketSettings, ObjectBlobStore
 from store.staging import SPOOL_BYTES
+from tests.lostanswers import LostAnswers
 
 
 async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
@@ -141,27 +141,10 @@ async def test_the_object_store_keeps_one_copy_of_racing_commits(nats_url: str, 
         assert info.state.messages == 1
 
 
-class LostAnswers:
-    """A JetStream context whose meta publishes go unanswered: `landing` of them reach the server first."""
-
-    def __init__(self, store: ObjectBlobStore, *, landing: bool, times: int) -> None:
-        self._publish = store.jetstream.publish
-        self._landing = landing
-        self.left = times
-
-    async def publish(self, subject: str, payload: bytes = b"", **options: Any) -> Any:
-        if ".M." not in subject or self.left == 0:
-            return await self._publish(subject, payload, **options)
-        self.left -= 1
-        if self._landing:
-            await self._publish(subject, payload, **options)
-        raise nats.errors.TimeoutError
-
-
 async def test_a_commit_whose_answer_was_lost_keeps_the_blob_it_stored(nats_url: str, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     async for store in object_store(nats_url, tmp_path):
-        lost = LostAnswers(store, landing=True, times=1)
+        lost = LostAnswers(store.jetstream, ".M.", landing=True, times=1)
         monkeypatch.setattr(store.jetstream, "publish", lost.publish)
         data = os.urandom(2 * CHUNK_BYTES + 5)
         staged = await store.receive(chunked(data), limit=len(data))
@@ -174,7 +157,8 @@ async def test_a_commit_whose_answer_was_lost_keeps_the_blob_it_stored(nats_url:
 async def test_a_commit_nobody_answers_leaves_nothing(nats_url: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     async for store in object_store(nats_url, tmp_path, patience=1.0):
-        monkeypatch.setattr(store.jetstream, "publish", LostAnswers(store, landing=False, times=-1).publish)
+        unanswered = LostAnswers(store.jetstream, ".M.", landing=False, times=-1)
+        monkeypatch.setattr(store.jetstream, "publish", unanswered.publish)
         staged = await store.receive(chunked(b"never named"), limit=100)
         with pytest.raises(LogUnavailable):
             await store.commit(staged)
