@@ -60,6 +60,11 @@ class BlobStore(Protocol):
         """Temp files of uploads on this host: streaming now, or never finished (a crash mid-stream)."""
         ...
 
+    async def unfinished(self, older_than: float) -> int:
+        """Remove the partial writes that writers which died left inside the store itself, written before
+        `older_than` (epoch seconds); how many. What one left on its own host is among `leftovers`."""
+        ...
+
 
 def checked_name(sha256: str) -> str:
     """`sha256`, checked, not trusted: a blob's name must never walk out of where blobs are kept."""

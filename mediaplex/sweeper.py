@@ -43,7 +43,8 @@ class SweepReport(msgspec.Struct, frozen=True):
     blobs_removed: int
     # Presigned uploads granted whose URL expired with no bytes sent.
     requests_expired: int = 0
-    # Temp files of uploads, renditions and variants whose writer died.
+    # Temp files of uploads, renditions and variants whose writer died, and their partial writes in the
+    # blob store (an object store's chunks that no meta names).
     temporaries_removed: int = 0
 
 
@@ -105,7 +106,8 @@ class Sweeper:
         requests_expired = await self._expire_requests(now)
         return SweepReport(expired=len(swept), blobs_removed=await self._collect(now),
                            requests_expired=requests_expired,
-                           temporaries_removed=await asyncio.to_thread(self._remove_temporaries, now))
+                           temporaries_removed=await asyncio.to_thread(self._remove_temporaries, now)
+                           + await self._blobs.unfinished(now - self._settings.temp_grace))
 
     async def _expire_requests(self, now: float) -> int:
         cutoff = now - self._settings.request_grace

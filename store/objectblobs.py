@@ -170,6 +170,28 @@ class ObjectBlobStore:
             return []
         return [(info.name, _seconds(info.mtime or "")) for info in infos if SHA256.fullmatch(info.name)]
 
+    async def unfinished(self, older_than: float) -> int:
+        """Chunks no live meta names: of a commit whose writer died before its meta, or whose meta's
+        answer never came; of a removal whose purge failed."""
+        info = await self.jetstream.stream_info(self._stream, subjects_filter=self._chunk_subject(">"))
+        chunked = info.state.subjects or {}
+        if not chunked:
+            return 0
+        store = await self.jetstream.object_store(self.settings.bucket)
+        try:
+            named = {self._chunk_subject(info.nuid) for info in await store.list(ignore_deletes=True) if info.nuid}
+        except js_errors.NotFoundError:
+            named = set()
+        removed = 0
+        for subject in chunked.keys() - named:
+            first = await self.jetstream.get_msg(self._stream, seq=1, subject=subject, next=True)
+            # A commit under way writes its chunks before its meta: only old ones are a dead writer's.
+            if first.time is None or first.time.timestamp() >= older_than:
+                continue
+            await self.jetstream.purge_stream(self._stream, subject=subject)
+            removed += 1
+        return removed
+
     async def _meta(self, sha256: str) -> _Found | None:
         try:
             # From the stream's leader, never a replica that may lag.

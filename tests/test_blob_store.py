@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -166,6 +167,23 @@ async def test_a_commit_nobody_answers_leaves_nothing(nats_url: str, tmp_path: P
         info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
         assert info.state.messages == 0, "chunks left that no meta names"
         assert store.leftovers() == []
+
+
+async def test_chunks_no_meta_names_go_once_they_are_old(nats_url: str, tmp_path: Path) -> None:
+    async for store in object_store(nats_url, tmp_path):
+        data = os.urandom(2 * CHUNK_BYTES + 9)
+        staged = await store.receive(chunked(data), limit=len(data))
+        assert await store.commit(staged)
+        stream = f"OBJ_{store.settings.bucket}"
+        # What a writer that died before its meta leaves: chunks under a nuid no meta names.
+        for _ in range(3):
+            await store.jetstream.publish(f"$O.{store.settings.bucket}.C.deadwriter", b"x" * 100, stream=stream)
+        assert await store.unfinished(time.time() - 3600) == 0, "a commit under way may be writing these"
+        assert await store.unfinished(time.time() + 1) == 1
+        info = await store.jetstream.stream_info(stream, subjects_filter=f"$O.{store.settings.bucket}.C.>")
+        assert sum((info.state.subjects or {}).values()) == 3, "the live blob's chunks are all kept"
+        assert (await again(store, tmp_path).local(staged.sha256)).read_bytes() == data
+        assert await store.unfinished(time.time() + 1) == 0
 
 
 async def test_the_local_copies_stay_within_their_bound(nats_url: str, tmp_path: Path) -> None:

@@ -140,3 +140,25 @@ async def test_crash_leftovers_go_after_the_grace(jetstream_log: JetStreamLog, p
     assert [path.exists() for path in old] == [False] * 3
     assert [path.exists() for path in young + kept] == [True] * 5
     assert (await sweeper.sweep_once()).temporaries_removed == 0
+
+
+async def test_chunks_a_dead_writer_left_in_the_object_store_go_after_the_grace(
+    jetstream_log: JetStreamLog, projection: Projection, tmp_path: Path
+) -> None:
+    store = ObjectBlobStore(jetstream_log.jetstream, tmp_path / "blobcache",
+                            BucketSettings(bucket=f"{jetstream_log.stream}_blobs"))
+    await store.open()
+    kept = await stored(store, b"named by a media", 2 * DAY)
+    await jetstream_log.append(upload("m1", kept, "mastodon", 2 * DAY), msg_id="m1")
+    bucket = store.settings.bucket
+    await store.jetstream.publish(f"$O.{bucket}.C.deadwriter", b"half", stream=f"OBJ_{bucket}")
+    following = asyncio.create_task(Feed(jetstream_log, projection).run_forever())
+    assert await projection.wait_for(await jetstream_log.last_seq(), timeout=10)
+    # Written now, which the sweeper's clock puts more than the grace in the past.
+    sweeper = Sweeper(jetstream_log, projection, store, tmp_path / "renditions", SweepSettings(), clock=lambda: NOW)
+    report = await sweeper.sweep_once()
+    following.cancel()
+    await asyncio.gather(following, return_exceptions=True)
+    assert (report.temporaries_removed, report.blobs_removed) == (1, 0)
+    elsewhere = ObjectBlobStore(store.jetstream, tmp_path / "elsewhere", store.settings)
+    assert (await elsewhere.local(kept)).read_bytes() == b"named by a media"

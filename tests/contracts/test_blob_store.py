@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -209,3 +210,16 @@ async def test_the_file_store_names_unfinished_uploads_as_leftovers(tmp_path: Pa
     assert store.leftovers() == [staged.path]
     await store.commit(staged)
     assert store.leftovers() == []
+
+
+async def test_sweeping_unfinished_writes_leaves_every_committed_blob(subject: Subject) -> None:
+    store = subject.store
+    names = []
+    for data in (b"kept", b"kept too" * 50_000):
+        staged = await store.receive(chunks(data), limit=len(data))
+        assert await store.commit(staged)
+        names.append(staged.sha256)
+    # However late the sweep looks, a committed blob is no partial write.
+    assert await store.unfinished(time.time() + 3600) == 0
+    assert sorted(name for name, _ in await store.stored()) == sorted(names)
+    assert (await store.local(names[1])).read_bytes() == b"kept too" * 50_000
