@@ -63,6 +63,14 @@ def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: st
              f"{NATS_BLOBS} for a JetStream object store bucket on the NATS cluster the log runs on, replicated "
              "like the stream (env MEDIAPLEX_BLOBS; default DATA/blobs)",
     )
+    cache = Config().blob_cache_bytes
+    parser.add_argument(
+        "--blob-cache-bytes", type=_size, metavar="BYTES",
+        # A string default goes through `type` too, so a bad variable is a usage error.
+        default=_env(env, "BLOB_CACHE_BYTES", "") or str(cache),
+        help=f"with {NATS_BLOBS}: bytes of blobs this host keeps for libvips and FFmpeg to read, least recently "
+             f"used first out; a number, or with K, M or G (env MEDIAPLEX_BLOB_CACHE_BYTES; default {cache // 2**30}G)",
+    )
     if stream:
         # Any command that connects may be the first and create the stream (and its buckets).
         parser.add_argument(
@@ -171,6 +179,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _size(text: str) -> int:
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units else (text, 1)
+    try:
+        value = int(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of bytes, optionally with K, M or G, not {text}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more bytes, not {text}")
+    return value
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value >= 0 or value == float("inf"):
@@ -272,6 +292,8 @@ def config_from(args: argparse.Namespace) -> Config:
     fields: dict[str, object] = {"data_dir": args.data, "nats_urls": urls}
     if args.blobs:
         fields.update(_blob_store(args.blobs))
+    if getattr(args, "blob_cache_bytes", None) is not None:
+        fields["blob_cache_bytes"] = args.blob_cache_bytes
     if getattr(args, "stream_replicas", None) is not None:
         fields["stream_replicas"] = args.stream_replicas
     if getattr(args, "host", None) is not None:

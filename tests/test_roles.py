@@ -26,7 +26,7 @@ from tests.cluster import MEDIAPLEX, Role
 from tests.servers import Running, Servers, make_config
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ("--data", "--nats", "--blobs")
+SHARED = ("--data", "--nats", "--blobs", "--blob-cache-bytes", "MEDIAPLEX_BLOB_CACHE_BYTES")
 # Every command that may be the first to connect, and so create the stream.
 CREATES = (*SHARED, "--stream-replicas", "MEDIAPLEX_STREAM_REPLICAS")
 GATEWAY = (*CREATES, "--host", "--port", "--public-url", "--unposted-ttl", "--upload-secret", "--transform-key",
@@ -199,6 +199,17 @@ def test_nats_and_blobs_reach_the_config_from_flags_and_environment(tmp_path: Pa
             parser({}).parse_args(bad)
     with pytest.raises(SystemExit):
         parser({"MEDIAPLEX_MEDIA": "everything"}).parse_args(["processor"])
+
+
+def test_the_blob_cache_bound_reaches_the_config_from_a_flag_or_the_environment() -> None:
+    assert config_from(parser({}).parse_args(["gateway"])).blob_cache_bytes == Config().blob_cache_bytes
+    for given, size in (("500M", 500 * 2**20), ("3g", 3 * 2**30), ("123456", 123456)):
+        assert config_from(parser({}).parse_args(["processor", "--blob-cache-bytes", given])).blob_cache_bytes == size
+    from_env = parser({"MEDIAPLEX_BLOB_CACHE_BYTES": "64K"}).parse_args(["serve"])
+    assert config_from(from_env).blob_cache_bytes == 64 * 1024
+    for bad in ("0", "-5M", "lots", "2T", ""):
+        with pytest.raises(SystemExit):
+            parser({}).parse_args(["gateway", "--blob-cache-bytes", bad])
 
 
 @pytest.mark.parametrize("command", list(FLAGS), ids=" ".join)
