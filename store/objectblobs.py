@@ -71,7 +71,8 @@ class BucketSettings(msgspec.Struct, frozen=True):
     replicas: int = 1
     # Bytes of blobs kept on this host for libvips and FFmpeg to read.
     cache_bytes: int = 2 * 1024**3
-    # Seconds a meta's publish waits out an election of the bucket's leader before it gives up.
+    # Seconds a meta's publish waits out an election of the bucket's leader before it gives up, and a
+    # window of chunks waits for its acks.
     patience: float = 10.0
 
 
@@ -267,7 +268,11 @@ class ObjectBlobStore:
                 if not chunks:
                     break
                 acks = [await self.jetstream.publish_async(subject, chunk, stream=self._stream) for chunk in chunks]
-                await asyncio.gather(*acks)
+                try:
+                    # nats-py's ack futures have no timeout: one whose answer died with a node never comes.
+                    await asyncio.wait_for(asyncio.gather(*acks), self.settings.patience)
+                except TimeoutError:
+                    raise LogUnavailable(f"chunks not acknowledged within {self.settings.patience:g} s") from None
                 count += len(chunks)
         finally:
             handle.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import nats.errors
@@ -25,3 +26,20 @@ class LostAnswers:
         if self._landing:
             await self._publish(subject, payload, **options)
         raise nats.errors.TimeoutError
+
+
+class LostAcks:
+    """Async publishes to subjects containing `marked` whose acks never come, as when the node that was to
+    answer died: the message reaches the server, the future is never resolved."""
+
+    def __init__(self, js: JetStreamContext, marked: str) -> None:
+        self._publish_async = js.publish_async
+        self._marked = marked
+        self.lost = 0
+
+    async def publish_async(self, subject: str, payload: bytes = b"", **options: Any) -> Any:
+        answered = await self._publish_async(subject, payload, **options)
+        if self._marked not in subject:
+            return answered
+        self.lost += 1
+        return asyncio.get_running_loop().create_future()

@@ -22,7 +22,7 @@ from store.blobs import FileBlobStore
 from store.groupcommit import FileSync, GroupCommit
 from store.objectblobs import CHUNK_BYTES, WINDOW, BucketSettings, ObjectBlobStore
 from store.staging import SPOOL_BYTES
-from tests.lostanswers import LostAnswers
+from tests.lostanswers import LostAcks, LostAnswers
 
 
 async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
@@ -166,6 +166,22 @@ async def test_a_commit_nobody_answers_leaves_nothing(nats_url: str, tmp_path: P
         assert not await store.has(staged.sha256)
         info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
         assert info.state.messages == 0, "chunks left that no meta names"
+        assert store.leftovers() == []
+
+
+async def test_a_commit_whose_chunks_are_never_acknowledged_fails_in_time(nats_url: str, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    async for store in object_store(nats_url, tmp_path, patience=1.0):
+        lost = LostAcks(store.jetstream, ".C.")
+        monkeypatch.setattr(store.jetstream, "publish_async", lost.publish_async)
+        staged = await store.receive(chunked(os.urandom(CHUNK_BYTES + 1)), limit=CHUNK_BYTES + 1)
+        with pytest.raises(LogUnavailable):
+            # Bounded here only so that a hang fails the test rather than stalling the suite.
+            await asyncio.wait_for(store.commit(staged), 10)
+        assert lost.lost == 2
+        assert not await store.has(staged.sha256)
+        info = await store.jetstream.stream_info(f"OBJ_{store.settings.bucket}")
+        assert info.state.messages == 0, "the chunks that did land are purged"
         assert store.leftovers() == []
 
 
