@@ -42,7 +42,10 @@ BACKLOG = 40_000
 SETTLE = 150.0
 # How long a client retries a refused upload, in seconds: as long as a node's loss and the elections it
 # causes may take on a loaded machine, as a real client would ride them out.
-RETRY_FOR = 60.0
+RETRY_FOR = 120.0
+# Each request's own bound: a server that holds one past it has hung on the fault (it gives up on the
+# cluster within tens of seconds and answers 503).
+REQUEST_TIMEOUT = 60.0
 
 
 class Deployment(msgspec.Struct):
@@ -265,6 +268,8 @@ class Uploads:
         self.refused = 0
         # Why each attempt of an upload that never succeeded was refused, for the failure's message.
         self.refusals: dict[int, list[str]] = collections.defaultdict(list)
+        # Requests the server never answered.
+        self.hung: list[str] = []
         self._bearer = {"Authorization": f"Bearer {deployment.token}"}
 
     def one(self, index: int) -> str | None:
@@ -280,6 +285,9 @@ class Uploads:
                                  else self._mastodon(index, gateway))
             except requests.RequestException as error:
                 media_id, why = None, f"{time.monotonic():.1f} {type(error).__name__}"
+                if isinstance(error, requests.Timeout):
+                    with self._lock:
+                        self.hung.append(f"upload {index}: {why}")
             if media_id is not None:
                 with self._lock:
                     self.accepted.append(media_id)
@@ -295,7 +303,7 @@ class Uploads:
     def _mastodon(self, index: int, gateway: Role) -> tuple[str | None, str]:
         with self._sources[index].open("rb") as image:
             answer = requests.post(f"{gateway.url}/api/v2/media", files={"file": image}, headers=self._bearer,
-                                   timeout=60)
+                                   timeout=REQUEST_TIMEOUT)
         if answer.status_code in (200, 202):
             return str(answer.json()["id"]), ""
         return None, refusal(answer)
@@ -304,13 +312,13 @@ class Uploads:
         """Granted by one gateway, the bytes PUT to the other."""
         granted = requests.post(f"{gateway.url}/media", json={"filename": f"in-{index}.jpg",
                                                               "contentType": "image/jpeg"},
-                                headers=self._bearer, timeout=60)
+                                headers=self._bearer, timeout=REQUEST_TIMEOUT)
         if granted.status_code != 200:
             return None, refusal(granted)
         grant = granted.json()
         url = grant["uploadUrl"].replace(gateway.url, other.url, 1)
         headers = {"Content-Type": "image/jpeg", "Content-Disposition": grant["contentDispositionHeader"]}
-        answer = requests.put(url, data=self._sources[index].read_bytes(), headers=headers, timeout=60)
+        answer = requests.put(url, data=self._sources[index].read_bytes(), headers=headers, timeout=REQUEST_TIMEOUT)
         if answer.status_code == 200:
             return str(grant["media"]["id"]), ""
         return None, refusal(answer)
@@ -360,6 +368,7 @@ def faulted_run(deployment: Deployment, tmp_path: Path, *, leader_of: tuple[str,
         victim_processor.start()
         accepted = [media_id for media_id in results if media_id is not None]
     cluster.wait_healthy()
+    assert uploads.hung == [], f"requests never answered ({killed})"
     assert len(accepted) == UPLOADS, f"{UPLOADS - len(accepted)} never succeeded ({killed}): {uploads.refusals}"
     assert stream_leader(cluster.urls)
 
