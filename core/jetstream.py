@@ -91,7 +91,10 @@ async def publish_through_elections(js: JetStreamContext, subject: str, payload:
             return await js.publish(subject, payload, timeout=each, stream=stream, headers=headers)
         except js_errors.BadRequestError as exc:
             if retried and exc.err_code == WRONG_LAST_SEQUENCE:
-                landed = await _landed(js, stream, subject, headers.get("Nats-Msg-Id"))
+                try:
+                    landed = await _landed(js, stream, subject, headers.get("Nats-Msg-Id"))
+                except LEADERLESS as again:
+                    raise LogUnavailable(f"no answer on whether a retried publish landed: {again}") from exc
                 if landed is not None:
                     return landed
             raise

@@ -30,7 +30,7 @@ from nats.js import api as js_api
 from nats.js import errors as js_errors
 from nats.nuid import NUID
 
-from core.jetstream import LEADERLESS, publish_through_elections
+from core.jetstream import LEADERLESS, WRONG_LAST_SEQUENCE, publish_through_elections
 from core.log import LogUnavailable
 from core.ports import SHA256, Staged, checked_name
 from store.blobcache import BlobCache
@@ -40,7 +40,6 @@ from store.staging import Staging
 CHUNK_BYTES = 128 * 1024
 # Chunks in flight at once while writing: enough to fill the pipe, little enough to bound memory.
 WINDOW = 32
-WRONG_LAST_SEQUENCE = 10071
 
 
 class MetaOptions(msgspec.Struct, omit_defaults=True):
@@ -164,12 +163,15 @@ class ObjectBlobStore:
         await asyncio.to_thread(self._cache.drop, sha256)
 
     async def stored(self) -> list[tuple[str, float]]:
+        return [(info.name, _seconds(info.mtime or "")) for info in await self._live() if SHA256.fullmatch(info.name)]
+
+    async def _live(self) -> list[js_api.ObjectInfo]:
+        """The live metas of the bucket, as the object store's own client lists them."""
         store = await self.jetstream.object_store(self.settings.bucket)
         try:
-            infos = await store.list(ignore_deletes=True)
+            return await store.list(ignore_deletes=True)
         except js_errors.NotFoundError:
             return []
-        return [(info.name, _seconds(info.mtime or "")) for info in infos if SHA256.fullmatch(info.name)]
 
     async def unfinished(self, older_than: float) -> int:
         """Chunks no live meta names: of a commit whose writer died before its meta, or whose meta's
@@ -178,11 +180,7 @@ class ObjectBlobStore:
         chunked = info.state.subjects or {}
         if not chunked:
             return 0
-        store = await self.jetstream.object_store(self.settings.bucket)
-        try:
-            named = {self._chunk_subject(info.nuid) for info in await store.list(ignore_deletes=True) if info.nuid}
-        except js_errors.NotFoundError:
-            named = set()
+        named = {self._chunk_subject(live.nuid) for live in await self._live() if live.nuid}
         removed = 0
         for subject in chunked.keys() - named:
             first = await self.jetstream.get_msg(self._stream, seq=1, subject=subject, next=True)
@@ -227,9 +225,14 @@ class ObjectBlobStore:
                     chunks=chunks, digest=_digest(staged.sha256))
         try:
             await self._publish_meta(meta, after=expected)
-        except (js_errors.BadRequestError, LogUnavailable, *LEADERLESS) as exc:
-            # An unanswered publish may have landed, and its retry is then refused as out of sequence (the
-            # server checks the sequence before any message id): the chunks stay if the live meta names them.
+        except js_errors.BadRequestError as exc:
+            await self.jetstream.purge_stream(self._stream, subject=subject)
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                # Another commit of the same bytes landed first.
+                return False
+            raise
+        except LogUnavailable as exc:
+            # Never answered: the meta may have landed all the same, and its chunks must then stay.
             landed = await self._names_chunks(staged.sha256, nuid)
             if landed:
                 return True
@@ -237,9 +240,6 @@ class ObjectBlobStore:
                 # Nobody answers even that: the chunks stay for the sweep of chunks no meta names.
                 raise LogUnavailable(f"no answer on whether blob {staged.sha256} was stored") from exc
             await self.jetstream.purge_stream(self._stream, subject=subject)
-            if isinstance(exc, js_errors.BadRequestError) and exc.err_code == WRONG_LAST_SEQUENCE:
-                # Another commit of the same bytes landed first.
-                return False
             raise
         return True
 
@@ -253,8 +253,10 @@ class ObjectBlobStore:
 
     async def _publish_meta(self, meta: Meta, *, after: int) -> None:
         """Replace the meta of `meta.name`, only if its last one is at `after` (0: none yet); else
-        BadRequestError with WRONG_LAST_SEQUENCE. Waits out an election; LogUnavailable if none ends in time."""
-        headers = {"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": str(after)}
+        BadRequestError with WRONG_LAST_SEQUENCE. Waits out an election; LogUnavailable if none ends in time.
+        Its own id makes a retry of a try that landed unanswered a success, not a refusal."""
+        headers = {"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": str(after),
+                   "Nats-Msg-Id": self._nuid.next().decode()}
         await publish_through_elections(self.jetstream, self._meta_subject(meta.name), msgspec.json.encode(meta),
                                         stream=self._stream, headers=headers, within=self.settings.patience)
 

@@ -265,7 +265,6 @@ class Uploads:
         self._sources = sources
         self._lock = threading.Lock()
         self.accepted: list[str] = []
-        self.refused = 0
         # Why each attempt of an upload that never succeeded was refused, for the failure's message.
         self.refusals: dict[int, list[str]] = collections.defaultdict(list)
         # Requests the server never answered.
@@ -294,7 +293,6 @@ class Uploads:
                     self.refusals.pop(index, None)
                 return media_id
             with self._lock:
-                self.refused += 1
                 self.refusals[index].append(why)
             attempt += 1
             time.sleep(0.5)
