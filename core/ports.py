@@ -11,6 +11,10 @@ import msgspec
 
 # A blob's name: the sha256 of its bytes, in lowercase hex.
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# The names of files made from a blob, as a shared store keeps them: BLOB/vVERSION/STYLE.EXT for a
+# rendition, BLOB/DIGEST.EXT for a transformation (DIGEST: of what its bytes are a function of).
+RENDITION_NAMES = r"[0-9a-f]{64}/v[0-9]{1,10}/(original|small|thumb)\.(jpg|png|gif|webp|mp4|mp3)"
+VARIANT_NAMES = r"[0-9a-f]{64}/[0-9a-f]{64}\.(jpg|png|gif|webp|avif)"
 
 
 class Staged(msgspec.Struct, frozen=True):
@@ -66,6 +70,44 @@ class BlobStore(Protocol):
         ...
 
 
+class DerivedFiles(Protocol):
+    """Files made from blobs (renditions, transformations), kept where every host of a deployment reads
+    them, so that each is made once. A name starts with its blob's, then a slash.
+
+    Laid out on this host as the renditions and variants directories are, so a file fetched is where a
+    file made here would be."""
+
+    async def fetch(self, name: str) -> Path | None:
+        """A file on this host with the bytes kept under `name`, fetched if need be; None if none are kept."""
+        ...
+
+    async def keep(self, name: str, path: Path) -> bool:
+        """Keep a copy of the file at `path` under `name`, unless bytes are kept there already; whether
+        these were. The file stays on this host."""
+        ...
+
+    async def keep_bytes(self, name: str, data: bytes) -> bool: ...
+
+    async def stored(self) -> list[tuple[str, float]]:
+        """Every name kept with the time it was kept."""
+        ...
+
+    async def remove(self, name: str) -> None: ...
+
+    def leftovers(self) -> list[Path]:
+        """Temp files of copies kept or fetched on this host, under way or never finished."""
+        ...
+
+    async def unfinished(self, older_than: float) -> int:
+        """As `BlobStore.unfinished`."""
+        ...
+
+
+def blob_of(name: str) -> str:
+    """The blob a derived file was made from."""
+    return name.partition("/")[0]
+
+
 def checked_name(sha256: str) -> str:
     """`sha256`, checked, not trusted: a blob's name must never walk out of where blobs are kept."""
     if not SHA256.fullmatch(sha256):
@@ -76,3 +118,9 @@ def checked_name(sha256: str) -> str:
 def rendition_dir(root: Path, blob: str, version: int) -> Path:
     """Renditions are a function of (blob, processing version), so they live under both."""
     return root / blob[:2] / blob / f"v{version}"
+
+
+def rendition_name(blob: str, version: int, file: str) -> str:
+    """A rendition's name among derived files; `file` is e.g. small.jpg. Its path relative to the
+    renditions directory is NN/NAME, as `rendition_dir` lays it out."""
+    return f"{blob}/v{version}/{file}"

@@ -1,4 +1,9 @@
-"""Blobs of a remote store kept on this host, least recently used first out past a size bound."""
+"""Objects of a remote store kept on this host, least recently used first out past a size bound.
+
+An object named `NAME` is kept at `NN/NAME` (NN: its name's first two characters). A name may hold
+slashes: a rendition's cache is laid out as the renditions directory is, so its files are where
+everything that reads renditions looks for them.
+"""
 
 from __future__ import annotations
 
@@ -16,59 +21,60 @@ class BlobCache:
         self._max_bytes = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # sha256 -> size, oldest use first; files kept from before a restart count from their mtime.
+        # name -> size, oldest use first; files kept from before a restart count from their mtime.
         self._sizes: OrderedDict[str, int] = OrderedDict()
         kept: list[tuple[float, str, int]] = []
-        for path in directory.glob("??/*"):
-            if not path.name.startswith("."):
+        for path in directory.glob("??/**/*"):
+            if not path.name.startswith(".") and path.is_file():
                 stat = path.stat()
-                kept.append((stat.st_mtime, path.name, stat.st_size))
+                name = path.relative_to(directory).as_posix().partition("/")[2]
+                kept.append((stat.st_mtime, name, stat.st_size))
         for _, name, size in sorted(kept):
             self._sizes[name] = size
         self._total = sum(self._sizes.values())
 
-    def path(self, sha256: str) -> Path:
-        return self._directory / sha256[:2] / sha256
+    def path(self, name: str) -> Path:
+        return self._directory / name[:2] / name
 
-    def get(self, sha256: str) -> Path | None:
+    def get(self, name: str) -> Path | None:
         with self._lock:
-            if sha256 not in self._sizes:
+            if name not in self._sizes:
                 return None
-            self._sizes.move_to_end(sha256)
-        path = self.path(sha256)
+            self._sizes.move_to_end(name)
+        path = self.path(name)
         try:
             os.utime(path)
         except FileNotFoundError:
-            self.drop(sha256)
+            self.drop(name)
             return None
         return path
 
-    def download(self, sha256: str) -> Download:
-        """A file to fill with the blob's bytes and then move into the cache."""
-        return Download(self, sha256)
+    def download(self, name: str) -> Download:
+        """A file to fill with the object's bytes and then move into the cache."""
+        return Download(self, name)
 
-    def adopt(self, sha256: str, path: Path) -> Path:
-        """Move a file holding the blob's bytes into the cache."""
-        final = self.path(sha256)
-        final.parent.mkdir(exist_ok=True)
+    def adopt(self, name: str, path: Path) -> Path:
+        """Move a file holding the object's bytes into the cache."""
+        final = self.path(name)
+        final.parent.mkdir(parents=True, exist_ok=True)
         size = path.stat().st_size
         os.replace(path, final)
         with self._lock:
-            self._total += size - self._sizes.pop(sha256, 0)
-            self._sizes[sha256] = size
-            evicted = self._evict(keep=sha256)
-        for name in evicted:
-            self.path(name).unlink(missing_ok=True)
+            self._total += size - self._sizes.pop(name, 0)
+            self._sizes[name] = size
+            evicted = self._evict(keep=name)
+        for gone in evicted:
+            self.path(gone).unlink(missing_ok=True)
         return final
 
-    def drop(self, sha256: str) -> None:
+    def drop(self, name: str) -> None:
         with self._lock:
-            self._total -= self._sizes.pop(sha256, 0)
-        self.path(sha256).unlink(missing_ok=True)
+            self._total -= self._sizes.pop(name, 0)
+        self.path(name).unlink(missing_ok=True)
 
     def leftovers(self) -> list[Path]:
         """Downloads that never finished (a crash mid-way)."""
-        return sorted(self._directory.glob("??/.*.tmp"))
+        return sorted(self._directory.glob("??/**/.*.tmp"))
 
     def _evict(self, keep: str) -> list[str]:
         evicted: list[str] = []
@@ -84,28 +90,28 @@ class BlobCache:
 
 
 class Download:
-    """A blob being written into the cache: a temp file beside its place, opened on the first write."""
+    """An object being written into the cache: a temp file beside its place, opened on the first write."""
 
-    def __init__(self, cache: BlobCache, sha256: str) -> None:
+    def __init__(self, cache: BlobCache, name: str) -> None:
         self._cache = cache
-        self._sha256 = sha256
+        self._name = name
         self._temp: Path | None = None
         self._handle: BinaryIO | None = None
 
     def write(self, chunks: list[bytes]) -> None:
         if self._handle is None:
-            final = self._cache.path(self._sha256)
-            final.parent.mkdir(exist_ok=True)
-            self._temp = final.with_name(f".{self._sha256}.{uuid.uuid4().hex}.tmp")
+            final = self._cache.path(self._name)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
             self._handle = self._temp.open("wb")
         self._handle.writelines(chunks)
 
     def finish(self, chunks: list[bytes]) -> Path:
-        """The blob's place in the cache, once `chunks`, the last of its bytes, are written."""
+        """The object's place in the cache, once `chunks`, the last of its bytes, are written."""
         self.write(chunks)
         assert self._handle is not None and self._temp is not None
         self._handle.close()
-        return self._cache.adopt(self._sha256, self._temp)
+        return self._cache.adopt(self._name, self._temp)
 
     def abort(self) -> None:
         if self._handle is not None:

@@ -1,4 +1,5 @@
-"""Content-addressed blobs in a NATS JetStream object store bucket, replicated like the log.
+"""Blobs in a NATS JetStream object store bucket, replicated like the log: content addressed, or
+(renditions, variants) under names of their own, each checked against its meta's digest.
 
 Objects are laid out as the object store lays them out (chunks on `$O.<bucket>.C.<nuid>`, one meta
 message on `$O.<bucket>.M.<name>`), so `nats object` and nats-py read them; they are written and read
@@ -19,6 +20,7 @@ import asyncio
 import base64
 import datetime
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterable, Callable
 from pathlib import Path
@@ -73,18 +75,24 @@ class BucketSettings(msgspec.Struct, frozen=True):
     # Seconds a meta's publish waits out an election of the bucket's leader before it gives up, and a
     # window of chunks waits for its acks.
     patience: float = 10.0
+    # A regular expression of the names kept, for files kept under names of their own; empty: content
+    # addressed, every object named by the sha256 of its bytes.
+    names: str = ""
+    description: str = "Mediaplex blobs by sha256"
 
 
 class ObjectBlobStore:
     def __init__(self, js: JetStreamContext, local: Path, settings: BucketSettings,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *, cache: Path | None = None) -> None:
+        """`local`: where uploads are staged, and objects read are kept unless `cache` says elsewhere."""
         self.jetstream = js
         # When a commit happened, as the sweeper's grace period reads it.
         self.clock = clock
         self.settings = settings
         self._stream = f"OBJ_{settings.bucket}"
         self._staging = Staging(local / "tmp")
-        self._cache = BlobCache(local / "cache", settings.cache_bytes)
+        self._cache = BlobCache(cache or local / "cache", settings.cache_bytes)
+        self._names = re.compile(settings.names) if settings.names else None
         self._fetching: dict[str, asyncio.Task[Path]] = {}
         self._nuid = NUID()
 
@@ -94,7 +102,7 @@ class ObjectBlobStore:
             await self.jetstream.stream_info(self._stream)
         except js_errors.NotFoundError:
             await self.jetstream.create_object_store(self.settings.bucket, config=js_api.ObjectStoreConfig(
-                description="Mediaplex blobs by sha256", replicas=self.settings.replicas,
+                description=self.settings.description, replicas=self.settings.replicas,
                 storage=js_api.StorageType.FILE))
 
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
@@ -107,34 +115,45 @@ class ObjectBlobStore:
         return [*self._staging.leftovers(), *self._cache.leftovers()]
 
     async def commit(self, staged: Staged) -> bool:
-        checked_name(staged.sha256)
+        return await self.commit_as(staged.sha256, staged)
+
+    async def commit_as(self, name: str, staged: Staged) -> bool:
+        """Keep the staged bytes under `name`, as `commit` keeps them under their hash."""
+        self._checked(name)
         try:
             # Most commits are of new bytes: put first, and only look at what is there if that is refused.
-            if await self._put(staged, expected=0):
-                await self._adopt(staged)
+            if await self._put(staged, name, expected=0):
+                await self._adopt(name, staged)
                 return True
-            found = await self._meta(staged.sha256)
+            found = await self._meta(name)
             if found is not None and not found.meta.deleted:
-                return await self._refresh(staged.sha256, found)
+                return await self._refresh(name, found)
             # A tombstone of bytes removed earlier, or a removal racing this commit: put after it.
-            if await self._put(staged, expected=found.seq if found is not None else 0):
-                await self._adopt(staged)
+            if await self._put(staged, name, expected=found.seq if found is not None else 0):
+                await self._adopt(name, staged)
                 return True
             return False
         finally:
             self._staging.discard(staged)
 
-    async def _adopt(self, staged: Staged) -> None:
+    def _checked(self, name: str) -> str:
+        if self._names is None:
+            return checked_name(name)
+        if not self._names.fullmatch(name):
+            raise ValueError(f"not a name bucket {self.settings.bucket} keeps: {name!r}")
+        return name
+
+    async def _adopt(self, name: str, staged: Staged) -> None:
         # This host has the bytes already: the processor or gateway that reads them next may be here.
-        await asyncio.to_thread(self._cache.adopt, staged.sha256, staged.path)
+        await asyncio.to_thread(self._cache.adopt, name, staged.path)
 
     async def has(self, sha256: str) -> bool:
-        checked_name(sha256)
+        self._checked(sha256)
         found = await self._meta(sha256)
         return found is not None and not found.meta.deleted
 
     async def local(self, sha256: str) -> Path:
-        checked_name(sha256)
+        self._checked(sha256)
         cached = self._cache.get(sha256)
         if cached is not None:
             return cached
@@ -147,7 +166,7 @@ class ObjectBlobStore:
         return await asyncio.shield(running)
 
     async def remove(self, sha256: str) -> None:
-        checked_name(sha256)
+        self._checked(sha256)
         found = await self._meta(sha256)
         if found is None or found.meta.deleted:
             return
@@ -163,7 +182,8 @@ class ObjectBlobStore:
         await asyncio.to_thread(self._cache.drop, sha256)
 
     async def stored(self) -> list[tuple[str, float]]:
-        return [(info.name, _seconds(info.mtime or "")) for info in await self._live() if SHA256.fullmatch(info.name)]
+        kept = self._names or SHA256
+        return [(info.name, _seconds(info.mtime or "")) for info in await self._live() if kept.fullmatch(info.name)]
 
     async def _live(self) -> list[js_api.ObjectInfo]:
         """The live metas of the bucket, as the object store's own client lists them."""
@@ -213,7 +233,7 @@ class ObjectBlobStore:
                 raise
         return False
 
-    async def _put(self, staged: Staged, *, expected: int) -> bool:
+    async def _put(self, staged: Staged, name: str, *, expected: int) -> bool:
         nuid = self._nuid.next().decode()
         subject = self._chunk_subject(nuid)
         try:
@@ -221,7 +241,7 @@ class ObjectBlobStore:
         except BaseException:
             await asyncio.shield(self.jetstream.purge_stream(self._stream, subject=subject))
             raise
-        meta = Meta(name=staged.sha256, bucket=self.settings.bucket, nuid=nuid, size=staged.size, mtime=self._now(),
+        meta = Meta(name=name, bucket=self.settings.bucket, nuid=nuid, size=staged.size, mtime=self._now(),
                     chunks=chunks, digest=_digest(staged.sha256))
         try:
             await self._publish_meta(meta, after=expected)
@@ -233,12 +253,12 @@ class ObjectBlobStore:
             raise
         except LogUnavailable as exc:
             # Never answered: the meta may have landed all the same, and its chunks must then stay.
-            landed = await self._names_chunks(staged.sha256, nuid)
+            landed = await self._names_chunks(name, nuid)
             if landed:
                 return True
             if landed is None:
                 # Nobody answers even that: the chunks stay for the sweep of chunks no meta names.
-                raise LogUnavailable(f"no answer on whether blob {staged.sha256} was stored") from exc
+                raise LogUnavailable(f"no answer on whether {name} was stored") from exc
             await self.jetstream.purge_stream(self._stream, subject=subject)
             raise
         return True
@@ -298,8 +318,10 @@ class ObjectBlobStore:
                 if len(held) >= WINDOW:
                     await asyncio.to_thread(download.write, held)
                     held = []
-            if digest.hexdigest() != sha256:
-                raise OSError(f"blob {sha256} read back as other bytes")
+            # What the meta says the bytes hash to, and for content-addressed bytes their name too.
+            read = digest.hexdigest()
+            if _digest(read) != found.meta.digest or (self._names is None and read != sha256):
+                raise OSError(f"{sha256} read back as other bytes")
             return await asyncio.to_thread(download.finish, held)
         except BaseException:
             download.abort()
