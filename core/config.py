@@ -22,7 +22,8 @@ class Config(msgspec.Struct, frozen=True):
     # "file": blobs under `blobs`, one filesystem every role shares; "nats": in a JetStream object store
     # bucket on the cluster the log runs on, so roles on other hosts share nothing else.
     blob_store: str = "file"
-    # Bytes of an object store's blobs each host keeps for libvips and FFmpeg to read.
+    # Bytes of an object store's blobs each host keeps for libvips and FFmpeg to read, and of each of its
+    # renditions and variants.
     blob_cache_bytes: int = 2 * 1024**3
     stream: str = "MEDIAPLEX"
     subject_prefix: str = "mx"
@@ -64,6 +65,10 @@ class Config(msgspec.Struct, frozen=True):
     @property
     def blob_bucket(self) -> str:
         return f"{self.stream}_blobs"
+
+    def derived_bucket(self, what: str) -> str:
+        """The bucket of an object store's renditions or variants (`what`)."""
+        return f"{self.stream}_{what}"
 
     @property
     def renditions(self) -> Path:

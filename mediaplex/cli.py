@@ -68,8 +68,9 @@ def _common(parser: argparse.ArgumentParser, env: Mapping[str, str], *, nats: st
         "--blob-cache-bytes", type=_size, metavar="BYTES",
         # A string default goes through `type` too, so a bad variable is a usage error.
         default=_env(env, "BLOB_CACHE_BYTES", "") or str(cache),
-        help=f"with {NATS_BLOBS}: bytes of blobs this host keeps for libvips and FFmpeg to read, least recently "
-             f"used first out; a number, or with K, M or G (env MEDIAPLEX_BLOB_CACHE_BYTES; default {cache // 2**30}G)",
+        help=f"with {NATS_BLOBS}: bytes of blobs this host keeps for libvips and FFmpeg to read, and of each of its "
+             f"renditions and variants, least recently used first out; a number, or with K, M or G "
+             f"(env MEDIAPLEX_BLOB_CACHE_BYTES; default {cache // 2**30}G)",
     )
     if stream:
         # Any command that connects may be the first and create the stream (and its buckets).

@@ -9,16 +9,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import msgspec
+
 from core.broker import EmbeddedBroker
 from core.config import Config
 from core.jetstream import JetStreamLog, StreamSettings, connect, patiently
-from core.ports import BlobStore, rendition_dir
+from core.ports import RENDITION_NAMES, VARIANT_NAMES, BlobStore, DerivedFiles, rendition_dir
 from core.probe import Limits
 from processors.imaging import PROCESSING_VERSION, configure_vips
 from processors.render import render
-from processors.rendered import Rendered
+from processors.rendered import Rendered, share_renditions
 from store import generations
 from store.blobs import FileBlobStore
+from store.derivedfiles import ObjectDerivedFiles
 from store.feed import Feed
 from store.objectblobs import BucketSettings, ObjectBlobStore
 from store.projection import Projection
@@ -88,6 +91,34 @@ async def open_blobs(config: Config, events: JetStreamLog) -> BlobStore:
     return FileBlobStore(config.blobs)
 
 
+class Derived(msgspec.Struct, frozen=True):
+    """Where renditions and variants are shared between hosts; None: each host keeps its own."""
+
+    renditions: DerivedFiles | None = None
+    variants: DerivedFiles | None = None
+
+    def every(self) -> tuple[DerivedFiles, ...]:
+        return tuple(found for found in (self.renditions, self.variants) if found is not None)
+
+
+async def open_derived(config: Config, events: JetStreamLog) -> Derived:
+    """An object store's buckets of renditions and variants, created here unless they are there; none
+    with the filesystem store, where they are files of each host."""
+    if config.blob_store != "nats":
+        return Derived()
+    opened = []
+    for what, names, cache in (("renditions", RENDITION_NAMES, config.renditions),
+                               ("variants", VARIANT_NAMES, config.variants)):
+        store = ObjectDerivedFiles(ObjectBlobStore(
+            events.jetstream, config.blob_cache / what, BucketSettings(
+                bucket=config.derived_bucket(what), replicas=config.stream_replicas,
+                cache_bytes=config.blob_cache_bytes, names=names, description=f"Mediaplex {what}"),
+            cache=cache))
+        await patiently(store.open, f"creating the {what} bucket")
+        opened.append(store)
+    return Derived(renditions=opened[0], variants=opened[1])
+
+
 @contextlib.asynccontextmanager
 async def projection_at(path: Path) -> AsyncIterator[Projection]:
     projection = Projection(path, building=generations.building(path))
@@ -116,11 +147,15 @@ class Renderer:
     Requests that find the same renditions missing at once share one render.
     """
 
-    def __init__(self, blobs: BlobStore, renditions: Path, limits: Limits) -> None:
+    def __init__(self, blobs: BlobStore, renditions: Path, limits: Limits,
+                 shared: DerivedFiles | None = None) -> None:
         self._blobs = blobs
         self._renditions = renditions
         self._limits = limits
+        self._shared = shared
         self._running: dict[str, asyncio.Task[Rendered]] = {}
+        # How many renders this process has run: a rendition fetched or found leaves it unchanged.
+        self.renders = 0
 
     async def __call__(self, blob: str, version: int, kind: str) -> bool:
         if version != PROCESSING_VERSION:
@@ -140,7 +175,16 @@ class Renderer:
 
     async def _render(self, blob: str, out: Path, kind: str) -> Rendered:
         source = await self._blobs.local(blob)
-        return await asyncio.to_thread(render, source, out, kind, self._limits, RENDER_SECONDS)
+        self.renders += 1
+        rendered = await asyncio.to_thread(render, source, out, kind, self._limits, RENDER_SECONDS)
+        if self._shared is not None:
+            # Other hosts read these rather than render them again: a custom preview's, or files the
+            # shared store had lost. What is kept there already stays.
+            try:
+                await share_renditions(self._shared, blob, PROCESSING_VERSION, out, rendered)
+            except Exception as exc:  # noqa: BLE001 - the files are here and answer; other hosts render their own
+                log.warning("renditions of %s not shared: %s", blob, exc)
+        return rendered
 
     def _finished(self, blob: str, done: asyncio.Task[Rendered]) -> None:
         self._running.pop(blob, None)

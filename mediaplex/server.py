@@ -34,7 +34,7 @@ from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
 from gateways.transform.settings import TransformSettings
 from mediaplex.admin import add_user, create_token
-from mediaplex.runtime import Renderer, event_log, open_blobs, prepare_vips, running_broker
+from mediaplex.runtime import Derived, Renderer, event_log, open_blobs, open_derived, prepare_vips, running_broker
 from mediaplex.swap import Generations
 from mediaplex.sweeper import Sweeper, SweepSettings, remove_stale
 from processors.imaging import rendition_leftovers
@@ -78,6 +78,7 @@ class Server:
         self.variants: VariantCache | None = None
         self.services: Services | None = None
         self._blobs: BlobStore | None = None
+        self.derived = Derived()
         self.limits = Limits()
         self.metrics = Metrics()
         self._reconnects = 0
@@ -111,6 +112,7 @@ class Server:
         self.metrics.on_scrape(self._refresh_metrics)
         self._head_at_start = await patiently(events.last_seq, "reading the head of the log")
         self._blobs = await open_blobs(config, events)
+        self.derived = await open_derived(config, events)
         # Each gateway refuses at its own edge; processing must not fail what any of them let in.
         processing = processing_limits(self.gateways)
         if parts.gateways:
@@ -125,7 +127,8 @@ class Server:
                     continue
                 concurrency = config.processor_concurrency if lane == "image" else config.av_concurrency
                 settings = lane_settings(lane, concurrency)
-                processor = Processor(events, self.blobs, config.renditions, processing, settings, metrics=self.metrics)
+                processor = Processor(events, self.blobs, config.renditions, processing, settings, metrics=self.metrics,
+                                      shared=self.derived.renditions)
                 # Created before readiness is asked, so a ready processor is one whose consumer exists.
                 await patiently(processor.ensure_consumer, f"creating the {lane} consumer")
                 self._processing[settings.durable] = self._spawn(processor.run())
@@ -154,7 +157,7 @@ class Server:
         config = self.config
         # Made before the projection, which tells it of every blob whose media rows change.
         variants = VariantCache(config.variants, answers=config.settings(TransformSettings).variant_memory,
-                                metrics=self.metrics)
+                                metrics=self.metrics, shared=self.derived.variants)
         # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
         self._stack.push_async_callback(variants.close)
         self.variants = variants
@@ -168,7 +171,7 @@ class Server:
                               via=swept_vias(self.gateways), blob_grace=config.sweep_grace,
                               temp_grace=config.sweep_grace)
         self._spawn(Sweeper(events, self.projection, self.blobs, config.renditions, sweep,
-                            variants=config.variants).run())
+                            variants=config.variants, derived=self.derived.every()).run())
 
     async def _gateway_app(self, events: JetStreamLog, processing: Limits) -> web.Application:
         config = self.config
@@ -181,8 +184,10 @@ class Server:
         assert variants is not None
         buckets = JetStreamBuckets(events.client, events.stream, replicas=config.stream_replicas)
         self.services = Services(config=config, events=events, projection=self.projection, blobs=blobs,
-                                 limits=self.limits, renderer=Renderer(blobs, config.renditions, processing),
-                                 variants=variants, buckets=buckets, metrics=self.metrics)
+                                 limits=self.limits,
+                                 renderer=Renderer(blobs, config.renditions, processing, self.derived.renditions),
+                                 variants=variants, buckets=buckets, metrics=self.metrics,
+                                 renditions=self.derived.renditions)
         app[SERVICES] = self.services
         for gateway in self.gateways:
             if gateway.start is not None:

@@ -15,7 +15,7 @@ import msgspec
 
 from core.events import MediaDeleted, aggregate_filter
 from core.log import Conflict, EventLog
-from core.ports import BlobStore
+from core.ports import BlobStore, DerivedFiles, blob_of
 from processors.imaging import rendition_leftovers
 from store.reader import ProjectionReader
 
@@ -46,6 +46,8 @@ class SweepReport(msgspec.Struct, frozen=True):
     # Temp files of uploads, renditions and variants whose writer died, and their partial writes in the
     # blob store (an object store's chunks that no meta names).
     temporaries_removed: int = 0
+    # Shared renditions and variants of blobs no media names.
+    derived_removed: int = 0
 
 
 class Sweeper:
@@ -58,7 +60,10 @@ class Sweeper:
         settings: SweepSettings,
         clock: Callable[[], float] = time.time,
         variants: Path | None = None,
+        derived: tuple[DerivedFiles, ...] = (),
     ) -> None:
+        """`derived`: the stores where renditions and variants are shared between hosts, if they are."""
+        self._derived = derived
         self._events = events
         self._projection = projection
         self._blobs = blobs
@@ -75,10 +80,10 @@ class Sweeper:
             except Exception:
                 log.exception("sweep failed; trying again next round")
             else:
-                if report.expired or report.blobs_removed or report.requests_expired or report.temporaries_removed:
-                    log.info("swept %d unposted uploads, %d expired upload requests, %d blobs and %d temp files",
-                             report.expired, report.requests_expired, report.blobs_removed,
-                             report.temporaries_removed)
+                if any(msgspec.structs.astuple(report)):
+                    log.info("swept %d unposted uploads, %d expired upload requests, %d blobs, %d of their shared"
+                             " files and %d temp files", report.expired, report.requests_expired,
+                             report.blobs_removed, report.derived_removed, report.temporaries_removed)
             await asyncio.sleep(self._settings.interval)
 
     async def sweep_once(self) -> SweepReport:
@@ -104,10 +109,14 @@ class Sweeper:
         if last:
             await self._projection.wait_for(last, timeout=30.0)
         requests_expired = await self._expire_requests(now)
-        return SweepReport(expired=len(swept), blobs_removed=await self._collect(now),
+        referenced = await self._referenced()
+        unfinished = await self._blobs.unfinished(now - self._settings.temp_grace)
+        for store in self._derived:
+            unfinished += await store.unfinished(now - self._settings.temp_grace)
+        return SweepReport(expired=len(swept), blobs_removed=await self._collect(now, referenced),
                            requests_expired=requests_expired,
-                           temporaries_removed=await asyncio.to_thread(self._remove_temporaries, now)
-                           + await self._blobs.unfinished(now - self._settings.temp_grace))
+                           temporaries_removed=await asyncio.to_thread(self._remove_temporaries, now) + unfinished,
+                           derived_removed=await self._collect_derived(now, referenced))
 
     async def _expire_requests(self, now: float) -> int:
         cutoff = now - self._settings.request_grace
@@ -131,12 +140,14 @@ class Sweeper:
             await self._projection.wait_for(last, timeout=30.0)
         return expired
 
-    async def _collect(self, now: float) -> int:
-        referenced = set(await self._projection.read(
+    async def _referenced(self) -> set[str]:
+        return set(await self._projection.read(
             # A custom preview's bytes are as much the media's as the file's are.
             lambda conn: [row[0] for row in conn.execute(
                 "SELECT blob FROM media UNION SELECT preview_blob FROM media WHERE preview_blob IS NOT NULL")]
         ))
+
+    async def _collect(self, now: float, referenced: set[str]) -> int:
         old_enough = now - self._settings.blob_grace
         removed = 0
         for sha, modified in await self._blobs.stored():
@@ -149,11 +160,26 @@ class Sweeper:
             removed += 1
         return removed
 
+    async def _collect_derived(self, now: float, referenced: set[str]) -> int:
+        """Shared files of blobs no media names: the same rule and grace as for the blobs, whose
+        removal leaves them behind (and a processor may keep one after its media was deleted)."""
+        old_enough = now - self._settings.blob_grace
+        removed = 0
+        for store in self._derived:
+            for name, modified in await store.stored():
+                if blob_of(name) in referenced or modified > old_enough:
+                    continue
+                await store.remove(name)
+                removed += 1
+        return removed
+
     def _remove_temporaries(self, now: float) -> int:
         return remove_stale(self._temporaries(), now - self._settings.temp_grace)
 
     def _temporaries(self) -> Iterator[Path]:
         yield from self._blobs.leftovers()
+        for store in self._derived:
+            yield from store.leftovers()
         yield from rendition_leftovers(self._renditions)
         if self._variants is not None:
             # The variant cache writes `.<digest>.<random>.tmp` beside the variant, then renames it.

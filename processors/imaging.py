@@ -38,6 +38,11 @@ class Rendition(msgspec.Struct, frozen=True):
     content_type: str
     size: int
 
+    @property
+    def file(self) -> str:
+        """Its file's name in the renditions directory."""
+        return f"{self.style}.{extension(self.content_type)}"
+
 
 class Processed(msgspec.Struct, frozen=True):
     original: Rendition

@@ -3,9 +3,12 @@ what the original is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 
 from core.events import MediaMeta, RenditionInfo
+from core.ports import DerivedFiles, rendition_name
 from processors.imaging import Rendition
 
 
@@ -25,3 +28,10 @@ class Rendered(msgspec.Struct, frozen=True):
 def to_info(rendition: Rendition) -> RenditionInfo:
     return RenditionInfo(style=rendition.style, width=rendition.width, height=rendition.height,
                          content_type=rendition.content_type, size=rendition.size)
+
+
+async def share_renditions(shared: DerivedFiles, blob: str, version: int, out: Path, rendered: Rendered) -> None:
+    """Keep the renditions just written into `out` where every host reads them; those kept there
+    already stay as they are."""
+    for rendition in rendered.renditions:
+        await shared.keep(rendition_name(blob, version, rendition.file), out / rendition.file)

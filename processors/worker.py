@@ -42,13 +42,14 @@ from core.jetstream import JetStreamLog
 from core.kinds import Lane, lane_of
 from core.log import Conflict
 from core.metrics import REQUEST_HEADER, Metrics, request_id
-from core.ports import BlobStore, rendition_dir
+from core.ports import BlobStore, DerivedFiles, rendition_dir
 from core.probe import Limits, MediaRejected
 from core.tasks import stop
 from core.watchdog import Stall
 from processors.encoding import Stopped
 from processors.imaging import PROCESSING_VERSION
 from processors.render import render
+from processors.rendered import share_renditions
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,11 @@ class Processor:
         settings: ProcessorSettings,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        shared: DerivedFiles | None = None,
     ) -> None:
+        """`shared`: where renditions are kept for every host to read; None: each host renders its own."""
         self._events = events
+        self._shared = shared
         self._blobs = blobs
         self._renditions = renditions
         self._limits = limits
@@ -335,6 +339,9 @@ class Processor:
                 self._pool, render, source, out_dir, job.kind, self._limits,
                 self._settings.job_seconds, self._stopping,
             )
+            if self._shared is not None:
+                # Before the outcome is appended: a gateway that reads it finds the files.
+                await share_renditions(self._shared, job.blob, PROCESSING_VERSION, out_dir, processed)
         except MediaRejected as exc:
             # The same bytes fail the same way every time: no point retrying.
             return MediaFailed(at=self._clock(), media_id=job.media_id, reason=str(exc)), False

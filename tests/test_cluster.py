@@ -28,6 +28,7 @@ from nats.js.errors import NotFoundError
 from core.events import MediaDeleted, MediaFailed, MediaProcessed, MediaUploaded, TokenIssued
 from core.jetstream import JetStreamLog, StreamSettings, connect
 from core.log import Record
+from core.ports import blob_of
 from mediaplex.cli import NATS_BLOBS
 from store import generations
 from tests import images
@@ -440,11 +441,14 @@ def test_an_append_waits_for_the_cluster_to_elect_a_new_stream_leader(deployment
 
 def test_the_same_faults_with_every_blob_in_the_object_store(object_deployment: Deployment, tmp_path: Path) -> None:
     deployment = object_deployment
-    bucket = "MEDIAPLEX_blobs"
-    final, accepted = faulted_run(deployment, tmp_path, leader_of=(f"OBJ_{bucket}",))
+    bucket, renditions = "MEDIAPLEX_blobs", "MEDIAPLEX_renditions"
+    final, accepted = faulted_run(deployment, tmp_path, leader_of=(f"OBJ_{bucket}", f"OBJ_{renditions}"))
     names = bucket_names(deployment.cluster.urls, bucket)
     assert set(names) <= final.live_blobs, "objects no media names"
     assert len(names) == len(final.live_blobs)
+    # Each processed blob's three renditions, kept once by the processor that made them.
+    kept = collections.Counter(blob_of(name) for name in bucket_names(deployment.cluster.urls, renditions))
+    assert kept == dict.fromkeys(final.live_blobs, 3)
     # No role keeps blobs in a directory of its own making, and every gateway serves every media's
     # renditions, read from the bucket by whichever role made them.
     assert not (deployment.root / "blobs").exists()

@@ -120,10 +120,54 @@ async def test_roles_that_share_only_nats_keep_the_blobs_in_its_object_store(
     bucket = await gateway.events.jetstream.object_store(gateway_config.blob_bucket)
     (stored,) = await bucket.list()
     assert (await bucket.get(stored.name)).data == jpeg
-    assert [p.read_bytes() for p in processor.config.blob_cache.rglob("*") if p.is_file()] == [jpeg]
-    # The gateway renders its own renditions from the bucket too.
+    assert [p.read_bytes() for p in processor.config.blob_cache.glob("cache/**/*") if p.is_file()] == [jpeg]
     async with http.get(media["preview_url"]) as response:
         assert response.status == 200 and response.content_type == "image/jpeg"
+
+
+async def test_renditions_and_variants_are_made_once_and_read_by_every_gateway(
+    make_server: Servers, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    first_config = make_server.config(data_dir=tmp_path / "first", blob_store="nats")
+    first = await make_server.start(first_config, processor=False)
+    second = await make_server.start(msgspec.structs.replace(first_config, data_dir=tmp_path / "second", port=0),
+                                     processor=False)
+    processor = await make_server.start(msgspec.structs.replace(first_config, data_dir=tmp_path / "processor"),
+                                        gateways=False)
+    _, media = await upload_photo(http, first, tmp_path)
+    # .../media/files/BLOB/vVERSION/original.jpg
+    blob, version, _ = media["url"].split("/files/")[1].split("/")
+    # The processor kept what it rendered in the renditions bucket before its outcome was appended.
+    bucket = await first.events.jetstream.object_store(first_config.derived_bucket("renditions"))
+    kept = sorted(info.name for info in await bucket.list())
+    assert kept == [f"{blob}/{version}/{name}" for name in ("original.jpg", "small.jpg", "thumb.jpg")]
+    made = {name: (processor.config.renditions / blob[:2] / name).read_bytes() for name in kept}
+
+    original = media["url"].removeprefix(first.url)
+    for gateway in (first, second):
+        for path in (original, media["preview_url"].removeprefix(first.url)):
+            async with http.get(gateway.url + path) as response:
+                assert response.status == 200
+                served = await response.read()
+            assert served == made[path.split("/files/")[1]]
+        # Fetched from the bucket into a bounded cache, and served with ranges from there.
+        async with http.get(gateway.url + original, headers={"Range": "bytes=10-19"}) as response:
+            assert response.status == 206
+            assert await response.read() == made[original.split("/files/")[1]][10:20]
+        assert gateway.server.services is not None
+        assert gateway.server.services.renderer.renders == 0  # type: ignore[attr-defined]
+
+    # A transformation rendered by one gateway is read by the other, not rendered again.
+    async with http.get(f"{first.url}{original}?w=120&fm=webp") as response:
+        assert response.status == 200
+        variant = await response.read()
+    await first.server.variants.written()  # type: ignore[union-attr]
+    async with http.get(f"{second.url}{original}?w=120&fm=webp") as response:
+        assert response.status == 200 and await response.read() == variant
+    assert (first.server.variants.renders, second.server.variants.renders) == (1, 0)  # type: ignore[union-attr]
+    variants = await first.events.jetstream.object_store(first_config.derived_bucket("variants"))
+    (stored,) = await variants.list()
+    assert stored.name.startswith(f"{blob}/") and (await variants.get(stored.name)).data == variant
 
 
 async def test_readyz_names_what_is_not_ready(roles: Roles, http: aiohttp.ClientSession) -> None:
@@ -358,3 +402,28 @@ def test_the_roles_as_processes_share_the_work(nats_url: str, tmp_path: Path) ->
             assert processor.stop() == 0
     finally:
         assert gateway.stop() == 0
+
+
+async def test_a_rendition_the_bucket_lacks_is_rendered_once_and_kept_for_every_gateway(
+    make_server: Servers, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    first_config = make_server.config(data_dir=tmp_path / "first", blob_store="nats")
+    first = await make_server.start(first_config)
+    second = await make_server.start(msgspec.structs.replace(first_config, data_dir=tmp_path / "second", port=0),
+                                     processor=False)
+    _, media = await upload_photo(http, first, tmp_path)
+    shared = first.server.derived.renditions
+    assert shared is not None
+    # As after a wipe of the bucket and of the first host's copies: media processed before it was shared.
+    for name, _ in await shared.stored():
+        await shared.remove(name)
+    assert not any(p.is_file() for p in first.config.renditions.rglob("*"))
+    path = media["preview_url"].removeprefix(first.url)
+    async with http.get(first.url + path) as response:
+        assert response.status == 200
+        rendered = await response.read()
+    assert first.server.services is not None and first.server.services.renderer.renders == 1  # type: ignore[attr-defined]
+    assert len(await shared.stored()) == 3
+    async with http.get(second.url + path) as response:
+        assert response.status == 200 and await response.read() == rendered
+    assert second.server.services is not None and second.server.services.renderer.renders == 0  # type: ignore[attr-defined]

@@ -11,9 +11,10 @@ import pytest
 
 from core.events import ActivityPosted, MediaDeleted, MediaUploaded
 from core.jetstream import JetStreamLog
-from core.ports import BlobStore
+from core.ports import RENDITION_NAMES, VARIANT_NAMES, BlobStore, rendition_name
 from mediaplex.sweeper import Sweeper, SweepSettings
 from store.blobs import FileBlobStore
+from store.derivedfiles import ObjectDerivedFiles
 from store.feed import Feed
 from store.objectblobs import BucketSettings, ObjectBlobStore
 from store.projection import Projection
@@ -162,3 +163,37 @@ async def test_chunks_a_dead_writer_left_in_the_object_store_go_after_the_grace(
     assert (report.temporaries_removed, report.blobs_removed) == (1, 0)
     elsewhere = ObjectBlobStore(store.jetstream, tmp_path / "elsewhere", store.settings)
     assert (await elsewhere.local(kept)).read_bytes() == b"named by a media"
+
+
+async def test_shared_renditions_and_variants_of_blobs_no_media_names_go_after_the_grace(
+    jetstream_log: JetStreamLog, projection: Projection, tmp_path: Path
+) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    named = await stored(blobs, b"named by a media", 2 * DAY)
+    await jetstream_log.append(upload("m1", named, "mastodon", 2 * DAY), msg_id="m1")
+    gone, young = "ab" * 32, "cd" * 32
+    shared = []
+    for what, names in (("renditions", RENDITION_NAMES), ("variants", VARIANT_NAMES)):
+        store = ObjectBlobStore(jetstream_log.jetstream, tmp_path / what, BucketSettings(
+            bucket=f"{jetstream_log.stream}_{what}", names=names), cache=tmp_path / f"{what}-here")
+        shared.append(ObjectDerivedFiles(store))
+        await shared[-1].open()
+    renditions, variants = shared
+    for blob, age in ((named, 2 * DAY), (gone, 2 * DAY), (young, 60)):
+        for keeping in (renditions, variants):
+            keeping.store.clock = lambda age=age: NOW - age
+        await renditions.keep_bytes(rendition_name(blob, 1, "small.jpg"), blob.encode())
+        await variants.keep_bytes(f"{blob}/{'ef' * 32}.webp", blob.encode())
+    following = asyncio.create_task(Feed(jetstream_log, projection).run_forever())
+    assert await projection.wait_for(await jetstream_log.last_seq(), timeout=10)
+    sweeper = Sweeper(jetstream_log, projection, blobs, tmp_path / "renditions", SweepSettings(),
+                      clock=lambda: NOW, derived=(renditions, variants))
+    report = await sweeper.sweep_once()
+    following.cancel()
+    await asyncio.gather(following, return_exceptions=True)
+    assert report.derived_removed == 2
+    # A blob's shared files stay while a media names it, and while they are younger than the grace.
+    assert sorted(n for n, _ in await renditions.stored()) == sorted(
+        rendition_name(blob, 1, "small.jpg") for blob in (named, young))
+    assert sorted(n.partition("/")[0] for n, _ in await variants.stored()) == sorted((named, young))
+    assert (await sweeper.sweep_once()).derived_removed == 0

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
 import pyvips
 
+from core.jetstream import connect
+from core.log import LogUnavailable
+from core.ports import VARIANT_NAMES
 from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, Read, VariantCache, heavy
 from gateways.transform.params import normalize, parse
+from store.derivedfiles import ObjectDerivedFiles
+from store.objectblobs import BucketSettings, ObjectBlobStore
 from tests import images
 
 BLOB = "0f" * 32
@@ -179,3 +185,48 @@ def test_large_avif_and_smart_cropped_renders_are_heavy_and_small_boxes_are_not(
     # One side alone: the other follows the source's aspect, which may be far from square.
     assert heavy(key("w=800").variant) and not heavy(key("w=200").variant)
     assert heavy(key("fm=png").variant)
+
+
+async def test_a_variant_rendered_on_one_host_is_read_on_another(nats_url: str, tmp_path: Path) -> None:
+    source = images.jpeg(tmp_path / "original.jpg", 1600, 1200)
+    client = await connect([nats_url], name="variant-tests")
+    settings = BucketSettings(bucket=f"variants-{uuid.uuid4().hex[:10]}", names=VARIANT_NAMES)
+    caches = []
+    for host in ("here", "there"):
+        shared = ObjectDerivedFiles(ObjectBlobStore(client.jetstream(), tmp_path / host / "local", settings,
+                                                    cache=tmp_path / host / "variants"))
+        await shared.open()
+        caches.append(VariantCache(tmp_path / host / "variants", shared=shared))
+    here, there = caches
+    wanted = key("w=300&fm=webp")
+    made = await here.get(wanted, source)
+    await here.written()
+    # Kept where the variant cache keeps it on disk, and in the bucket.
+    assert here.path(wanted).read_bytes() == made
+    assert await there.get(wanted, source) == made
+    assert (here.renders, there.renders) == (1, 0)
+    assert there.path(wanted).read_bytes() == made
+    for cache in caches:
+        await cache.close()
+    await client.close()
+
+
+class Away:
+    """Shared variants whose broker is away: every call fails as the log being unavailable."""
+
+    async def fetch(self, name: str) -> Path | None:
+        raise LogUnavailable("away")
+
+    async def keep_bytes(self, name: str, data: bytes) -> bool:
+        raise LogUnavailable("away")
+
+
+async def test_with_the_broker_away_a_variant_is_rendered_here_and_answered(tmp_path: Path) -> None:
+    source = images.jpeg(tmp_path / "original.jpg", 800, 600)
+    cache = VariantCache(tmp_path / "variants", shared=Away())  # type: ignore[arg-type]
+    wanted = key("w=100&fm=png")
+    data = await cache.get(wanted, source)
+    assert pyvips.Image.new_from_buffer(data, "").width == 100 and cache.renders == 1
+    # Its keeping failed and is only logged; the next miss renders again.
+    await cache.written()
+    await cache.close()

@@ -13,7 +13,7 @@ from aiohttp import web
 from core.config import Config
 from core.log import EventLog
 from core.metrics import Metrics
-from core.ports import BlobStore
+from core.ports import BlobStore, DerivedFiles
 from core.probe import Limits
 from gateways.kit.keyvalue import Buckets
 from gateways.transform.cache import VariantCache
@@ -48,6 +48,8 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     buckets: Buckets
     # The process's metrics, for what a gateway counts beyond the requests themselves.
     metrics: Metrics = msgspec.field(default_factory=Metrics)
+    # Renditions every host reads, made once by whichever processor rendered them; None: this host's own.
+    renditions: DerivedFiles | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -23,7 +23,10 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from core.jetstream import LEADERLESS
+from core.log import LogUnavailable
 from core.metrics import Metrics
+from core.ports import DerivedFiles
 from gateways.transform.params import MAX_SIDE, Variant
 from gateways.transform.render import RENDER_VERSION, Sizes, render
 
@@ -176,9 +179,12 @@ class Read(Generic[T]):
 class VariantCache:
     def __init__(
         self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20,
-        answers: int = 64 << 20, metrics: Metrics | None = None,
+        answers: int = 64 << 20, metrics: Metrics | None = None, shared: DerivedFiles | None = None,
     ) -> None:
+        """`shared`: where variants are kept for every host to read, laid out as `root` is; None: on this
+        host alone, under `root`."""
         self._root = root
+        self._shared = shared
         self._metrics = metrics
         self._hits = metrics.variants.labels("hit") if metrics is not None else None
         # Answers by request, in front of the variants by digest below; both mostly hold the same
@@ -208,7 +214,7 @@ class VariantCache:
         # A render's future, from its start until its file is written: later requests join it.
         self._running: dict[str, asyncio.Future[bytes]] = {}
         self._sizes = Sizes()
-        self._writes: set[asyncio.Future[None]] = set()
+        self._writes: set[asyncio.Future[object]] = set()
         # How many variants this process has rendered: a cache hit leaves it unchanged.
         self.renders = 0
 
@@ -231,7 +237,7 @@ class VariantCache:
         return self._path(key, key.digest)
 
     def _path(self, key: Key, digest: str) -> Path:
-        return self._root / key.blob[:2] / key.blob / f"{digest}.{key.variant.format}"
+        return self._root / key.blob[:2] / _name(key, digest)
 
     async def get(self, key: Key, source: Path, *, smaller: tuple[Path, ...] = (), digest: str = "") -> bytes:
         """The variant's bytes, rendered from `source` (or one of `smaller`) if no file holds them yet.
@@ -248,8 +254,9 @@ class VariantCache:
             path = self._path(key, digest)
             # A stat costs microseconds on the loop, where a read that finds nothing costs a trip to a
             # thread and back: an uncached request goes straight to its render.
-            if path.exists():
-                cached = await asyncio.to_thread(_read, path)
+            found = path if self._shared is None else await self._fetch(_name(key, digest))
+            if found is not None and found.exists():
+                cached = await asyncio.to_thread(_read, found)
                 if cached is not None:
                     self._remember(digest, cached)
                     self.hit()
@@ -258,6 +265,14 @@ class VariantCache:
         self.count("miss")
         # Shielded: a client that hangs up must not cancel the render others are waiting for.
         return await asyncio.shield(rendering)
+
+    async def _fetch(self, name: str) -> Path | None:
+        assert self._shared is not None
+        try:
+            return await self._shared.fetch(name)
+        except (LogUnavailable, *LEADERLESS):
+            # The source is on this host: rendering it here answers while the broker is away.
+            return None
 
     def _start(self, key: Key, source: Path, smaller: tuple[Path, ...], path: Path,
                digest: str) -> asyncio.Future[bytes]:
@@ -284,12 +299,17 @@ class VariantCache:
         # The requests waiting have their bytes now; the file is written after, on the shared pool, so
         # that neither they nor the next render wait on the disk. Until the file is in place, requests
         # for the same variant join this render rather than render it again.
-        writing = asyncio.get_running_loop().run_in_executor(None, _write, path, data)
+        writing: asyncio.Future[object]
+        if self._shared is None:
+            writing = asyncio.get_running_loop().run_in_executor(None, _write, path, data)
+        else:
+            # Kept for every host, and in this host's copies, at `path`.
+            writing = asyncio.ensure_future(self._shared.keep_bytes(_name_of(path), data))
         self._writes.add(writing)
         writing.add_done_callback(lambda done: self._written(digest, path, rendered, done))
 
     def _written(self, digest: str, path: Path, rendered: asyncio.Future[bytes],
-                 writing: asyncio.Future[None]) -> None:
+                 writing: asyncio.Future[object]) -> None:
         self._writes.discard(writing)
         if self._running.get(digest) is rendered:
             del self._running[digest]
@@ -316,6 +336,15 @@ class VariantCache:
         await asyncio.gather(*self._running.values(), return_exceptions=True)
         await self.written()
         self._pool.shutdown(wait=False)
+
+
+def _name(key: Key, digest: str) -> str:
+    """The variant's name among derived files, and its path under the variants directory after NN/."""
+    return f"{key.blob}/{digest}.{key.variant.format}"
+
+
+def _name_of(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def _read(path: Path) -> bytes | None:

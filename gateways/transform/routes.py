@@ -25,6 +25,7 @@ from gateways.transform.source import (
     TYPES,
     Source,
     ensure_rendition,
+    levels,
     media_focus,
     shown,
 )
@@ -105,7 +106,7 @@ async def respond(request: web.Request, source: Source, *, read_since: int) -> w
     if _not_modified(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
     variants = app[SERVICES].variants
-    body = await variants.get(key, source.path, smaller=source.smaller(), digest=digest)
+    body = await variants.get(key, source.path, smaller=await levels(app, source), digest=digest)
     full = {**headers, "Content-Type": TYPES[variant.format]}
     if not source.private:
         answer = Answer(blob=source.blob, body=body, unchanged=headers, headers=full,

@@ -16,7 +16,7 @@ import msgspec
 from aiohttp import web
 
 from core.events import RenditionInfo
-from core.ports import rendition_dir
+from core.ports import rendition_dir, rendition_name
 from core.probe import MediaRejected
 from gateways.kit.principal import caught_up
 from gateways.kit.services import SERVICES
@@ -156,12 +156,17 @@ async def ensure_rendition(app: web.Application, blob: str, version: int, name: 
         public = await shown(app, blob)
     if public is None:
         return None
-    path = rendition_dir(app[SERVICES].config.renditions, blob, version) / name
+    services = app[SERVICES]
+    path = rendition_dir(services.config.renditions, blob, version) / name
     if path.exists():
         return path
+    if services.renditions is not None:
+        # Kept by the processor that made it: fetched into its place here, which is where it is looked for.
+        fetched = await services.renditions.fetch(rendition_name(blob, version, name))
+        if fetched is not None:
+            return fetched
     # Renditions are derived data: after a wipe they come back from the blob on first use. Only
     # the ones a ready media lists, so no URL makes a blob be processed for a file it never had.
-    services = app[SERVICES]
     if (version, name) not in public.listed or not await services.blobs.has(blob):
         return None
     try:
@@ -171,6 +176,17 @@ async def ensure_rendition(app: web.Application, blob: str, version: int, name: 
         # Processing refuses these bytes now (other limits than when they were processed).
         return None
     return path if path.exists() else None
+
+
+async def levels(app: web.Application, source: Source) -> tuple[Path, ...]:
+    """The smaller renditions a transformation of `source` may start from. Where renditions are shared,
+    those not on this host are fetched first, so a variant is the same bytes whichever host renders it."""
+    smaller = source.smaller()
+    if app[SERVICES].renditions is not None:
+        for path in smaller:
+            if not path.exists():
+                await ensure_rendition(app, source.blob, source.version, path.name)
+    return smaller
 
 
 async def media_focus(app: web.Application, blob: str) -> tuple[float, float] | None:
