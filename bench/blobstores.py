@@ -1,5 +1,6 @@
 """12. Blob stores: committing and reading blobs in the object store, beside the filesystem store and
-beside bare nats-py object puts and gets of the same bytes on the same broker, in the same run.
+beside bare nats-py object puts and gets of the same bytes on the same broker, in the same run; and
+reading renditions of the same sizes from the renditions bucket, as a gateway without a copy does.
 
 Committing goes through the port as an upload does (staged in a temp file, then committed); reading
 is `local()` on a host that has no copy yet, as a processor or gateway elsewhere reads a blob. The
@@ -23,8 +24,9 @@ from bench import stats
 from bench.common import Outcome, Row, Settings, verdict
 from core.broker import EmbeddedBroker
 from core.jetstream import connect
-from core.ports import BlobStore
+from core.ports import RENDITION_NAMES, BlobStore, rendition_name
 from store.blobs import FileBlobStore
+from store.derivedfiles import ObjectDerivedFiles
 from store.objectblobs import BucketSettings, ObjectBlobStore
 
 GOAL = 0.8
@@ -65,6 +67,8 @@ class Run(msgspec.Struct):
     files: float
     reads: float
     bare_reads: float
+    # Renditions fetched by name from a bucket of derived files, into a fresh renditions directory.
+    fetches: float
 
 
 async def one_run(js: JetStreamContext, work: Path, size: int, count: int, first_ours: bool) -> Run:
@@ -106,9 +110,23 @@ async def one_run(js: JetStreamContext, work: Path, size: int, count: int, first
         reads, bare_reads = await _timed(count, read), await _timed(count, bare_get)
     else:
         bare_reads, reads = await _timed(count, bare_get), await _timed(count, read)
-    await js.delete_stream(f"OBJ_{bucket}")
-    await js.delete_stream(f"OBJ_bare-{bucket}")
-    return Run(ours, bare, files, reads, bare_reads)
+
+    derived = BucketSettings(bucket=f"{bucket}-renditions", names=RENDITION_NAMES)
+    keeping = ObjectDerivedFiles(ObjectBlobStore(js, work / f"keep-{bucket}", derived, cache=work / f"made-{bucket}"))
+    await keeping.open()
+    renditions = [rendition_name(sha, 1, "small.jpg") for sha in shas]
+    for name, data in zip(renditions, datas, strict=True):
+        await keeping.keep_bytes(name, data)
+    gateway = ObjectDerivedFiles(ObjectBlobStore(js, work / f"gateway-{bucket}", derived,
+                                                 cache=work / f"renditions-{bucket}"))
+
+    async def fetch(index: int) -> None:
+        await gateway.fetch(renditions[index])
+
+    fetches = await _timed(count, fetch)
+    for stream in (bucket, f"bare-{bucket}", derived.bucket):
+        await js.delete_stream(f"OBJ_{stream}")
+    return Run(ours, bare, files, reads, bare_reads, fetches)
 
 
 async def measure(settings: Settings) -> Outcome:
@@ -116,7 +134,9 @@ async def measure(settings: Settings) -> Outcome:
     url = await broker.start()
     client = await connect([url], name="bench-blobs")
     rows: list[Row] = []
+    fetched: list[Row] = []
     key = iter("abcdefgh")
+    fetch_key = iter("ef")
     try:
         for label, size in SIZES.items():
             small = size < 1_000_000
@@ -142,6 +162,15 @@ async def measure(settings: Settings) -> Outcome:
                 result=rate([r.reads for r in runs]),
                 reference=f"bare nats-py ObjectStore.get into a file: {rate([r.bare_reads for r in runs])}",
                 ratio=stats.ratio(get_ratio), goal=f"≥ {GOAL}x bare", verdict=verdict(get_ratio >= GOAL)))
+            fetch_ratio = stats.median([r.fetches / r.bare_reads for r in runs])
+            fetched.append(Row(
+                key=f"12{next(fetch_key)}",
+                what=f"Rendition read from the renditions bucket into a gateway without a copy, {label} files, "
+                     "by name, digest checked",
+                result=rate([r.fetches for r in runs]),
+                reference=f"bare nats-py ObjectStore.get into a file: {rate([r.bare_reads for r in runs])}",
+                ratio=stats.ratio(fetch_ratio), goal=f"≥ {GOAL}x bare", verdict=verdict(fetch_ratio >= GOAL)))
+        rows += fetched
     finally:
         await client.close()
         await broker.stop()
@@ -149,7 +178,9 @@ async def measure(settings: Settings) -> Outcome:
         "Blob stores (12a to 12d): one embedded nats-server (R1, file storage) on loopback; each run uses fresh "
         "buckets, and the sides take turns going first. The object store commits through the same port as "
         "an upload (a temp file, then a conditional meta after the chunks); the bare put is unconditional. "
-        "Reads fetch into a fresh local cache and check the digest; nats-py's get checks it too."])
+        "Reads fetch into a fresh local cache and check the digest; nats-py's get checks it too. Rendition "
+        "reads (12e, 12f) fetch files a processor kept by name (`<sha256>/v1/small.jpg`) into a fresh renditions "
+        "directory, against the same run's bare gets."])
 
 
 def run(settings: Settings) -> Outcome:
