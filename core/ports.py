@@ -23,6 +23,9 @@ class Staged(msgspec.Struct, frozen=True):
     path: Path
     sha256: str
     size: int
+    # The same bytes, when they were few enough to be gathered in memory on the way: a store that
+    # sends them elsewhere need not read the file back.
+    held: tuple[bytes, ...] = ()
 
 
 class TooLarge(Exception):

@@ -237,7 +237,7 @@ class ObjectBlobStore:
         nuid = self._nuid.next().decode()
         subject = self._chunk_subject(nuid)
         try:
-            chunks = await self._write_chunks(staged.path, subject)
+            chunks = await self._write_chunks(staged, subject)
         except BaseException:
             await asyncio.shield(self.jetstream.purge_stream(self._stream, subject=subject))
             raise
@@ -280,25 +280,28 @@ class ObjectBlobStore:
         await publish_through_elections(self.jetstream, self._meta_subject(meta.name), msgspec.json.encode(meta),
                                         stream=self._stream, headers=headers, within=self.settings.patience)
 
-    async def _write_chunks(self, path: Path, subject: str) -> int:
+    async def _write_chunks(self, staged: Staged, subject: str) -> int:
+        if staged.held:
+            # Gathered in memory as it arrived: no trip to a thread to read the file back.
+            return await self._send_window(subject, _split(staged.held))
         count = 0
-        handle: BinaryIO = await asyncio.to_thread(path.open, "rb")
+        handle: BinaryIO = await asyncio.to_thread(staged.path.open, "rb")
         try:
-            while True:
-                # A window's chunks a thread hop: a small upload is read in one.
-                chunks = await asyncio.to_thread(_read_chunks, handle, WINDOW)
-                if not chunks:
-                    break
-                acks = [await self.jetstream.publish_async(subject, chunk, stream=self._stream) for chunk in chunks]
-                try:
-                    # nats-py's ack futures have no timeout: one whose answer died with a node never comes.
-                    await asyncio.wait_for(asyncio.gather(*acks), self.settings.patience)
-                except TimeoutError:
-                    raise LogUnavailable(f"chunks not acknowledged within {self.settings.patience:g} s") from None
-                count += len(chunks)
+            # A window's chunks a thread hop.
+            while chunks := await asyncio.to_thread(_read_chunks, handle, WINDOW):
+                count += await self._send_window(subject, chunks)
         finally:
             handle.close()
         return count
+
+    async def _send_window(self, subject: str, chunks: list[bytes]) -> int:
+        acks = [await self.jetstream.publish_async(subject, chunk, stream=self._stream) for chunk in chunks]
+        try:
+            # nats-py's ack futures have no timeout: one whose answer died with a node never comes.
+            await asyncio.wait_for(asyncio.gather(*acks), self.settings.patience)
+        except TimeoutError:
+            raise LogUnavailable(f"chunks not acknowledged within {self.settings.patience:g} s") from None
+        return len(chunks)
 
     async def _fetch(self, sha256: str) -> Path:
         found = await self._meta(sha256)
@@ -357,6 +360,15 @@ def _seconds(mtime: str) -> float:
         return datetime.datetime.fromisoformat(mtime).timestamp()
     except ValueError:
         return 0.0
+
+
+def _split(held: tuple[bytes, ...]) -> list[bytes]:
+    """Bytes held in memory as the object store's chunks (at most `SPOOL_BYTES`, so a window or so)."""
+    data = held[0] if len(held) == 1 else b"".join(held)
+    if len(data) <= CHUNK_BYTES:
+        return [data]
+    view = memoryview(data)
+    return [bytes(view[at:at + CHUNK_BYTES]) for at in range(0, len(data), CHUNK_BYTES)]
 
 
 def _read_chunks(handle: BinaryIO, most: int) -> list[bytes]:

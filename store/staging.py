@@ -53,7 +53,7 @@ class Staging:
                 handle.close()
             temp.unlink(missing_ok=True)
             raise
-        return Staged(path=temp, sha256=digest.hexdigest(), size=size)
+        return Staged(path=temp, sha256=digest.hexdigest(), size=size, held=tuple(spooled))
 
     def discard(self, staged: Staged) -> None:
         staged.path.unlink(missing_ok=True)
