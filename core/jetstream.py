@@ -119,6 +119,22 @@ async def _landed(js: JetStreamContext, stream: str, subject: str, msg_id: str |
     return js_api.PubAck(stream=stream, seq=last.seq or 0, duplicate=True)
 
 
+async def stream_subjects(js: JetStreamContext, stream: str, matching: str) -> dict[str, int]:
+    """Every subject of `stream` that `matching` matches, with how many messages it holds.
+
+    The server answers at most 100,000 subjects a reply (sorted, with the total), so this asks page after
+    page: nats-py's stream_info asks for the first page only.
+    """
+    subjects: dict[str, int] = {}
+    while True:
+        request = msgspec.json.encode({"subjects_filter": matching, "offset": len(subjects)})
+        reply = await js._api_request(f"{js._prefix}.STREAM.INFO.{stream}", request, timeout=js._timeout)
+        page = (reply.get("state") or {}).get("subjects") or {}
+        subjects.update(page)
+        if not page or len(subjects) >= int(reply.get("total") or 0):
+            return subjects
+
+
 class StreamSettings(msgspec.Struct, frozen=True):
     name: str = "MEDIAPLEX"
     # Events name subjects under "mx"; another prefix lets several logs share one NATS account.

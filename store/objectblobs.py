@@ -32,7 +32,7 @@ from nats.js import api as js_api
 from nats.js import errors as js_errors
 from nats.nuid import NUID
 
-from core.jetstream import LEADERLESS, WRONG_LAST_SEQUENCE, publish_through_elections
+from core.jetstream import LEADERLESS, WRONG_LAST_SEQUENCE, publish_through_elections, stream_subjects
 from core.log import LogUnavailable
 from core.ports import SHA256, Staged, checked_name
 from store.blobcache import BlobCache
@@ -196,8 +196,7 @@ class ObjectBlobStore:
     async def unfinished(self, older_than: float) -> int:
         """Chunks no live meta names: of a commit whose writer died before its meta, or whose meta's
         answer never came; of a removal whose purge failed."""
-        info = await self.jetstream.stream_info(self._stream, subjects_filter=self._chunk_subject(">"))
-        chunked = info.state.subjects or {}
+        chunked = await stream_subjects(self.jetstream, self._stream, self._chunk_subject(">"))
         if not chunked:
             return 0
         named = {self._chunk_subject(live.nuid) for live in await self._live() if live.nuid}
