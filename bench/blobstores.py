@@ -146,8 +146,8 @@ async def measure(settings: Settings) -> Outcome:
             put_ratio = stats.median([r.ours / r.bare for r in runs])
             get_ratio = stats.median([r.reads / r.bare_reads for r in runs])
 
-            def rate(values: list[float]) -> str:
-                return stats.rate(stats.median(values), "blobs/s")
+            def rate(values: list[float], unit: str = "blobs/s") -> str:
+                return stats.rate(stats.median(values), unit)
 
             rows.append(Row(
                 key=f"12{next(key)}",
@@ -167,7 +167,7 @@ async def measure(settings: Settings) -> Outcome:
                 key=f"12{next(fetch_key)}",
                 what=f"Rendition read from the renditions bucket into a gateway without a copy, {label} files, "
                      "by name, digest checked",
-                result=rate([r.fetches for r in runs]),
+                result=rate([r.fetches for r in runs], "files/s"),
                 reference=f"bare nats-py ObjectStore.get into a file: {rate([r.bare_reads for r in runs])}",
                 ratio=stats.ratio(fetch_ratio), goal=f"≥ {GOAL}x bare", verdict=verdict(fetch_ratio >= GOAL)))
         rows += fetched
