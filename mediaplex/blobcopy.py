@@ -6,15 +6,12 @@ are hashed on the way and must match their name; ones that do not are reported a
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import msgspec
 
 from core.ports import BlobStore
-
-CHUNK = 1024 * 1024
+from store.staging import file_chunks
 
 
 class Copied(msgspec.Struct):
@@ -33,7 +30,7 @@ async def copy_blobs(source: BlobStore, target: BlobStore, progress: Callable[[i
             result.present += 1
         else:
             path = await source.local(name)
-            staged = await target.receive(_read(path), limit=path.stat().st_size)
+            staged = await target.receive(file_chunks(path), limit=path.stat().st_size)
             if staged.sha256 != name:
                 target.discard(staged)
                 result.mismatched.append(name)
@@ -43,11 +40,3 @@ async def copy_blobs(source: BlobStore, target: BlobStore, progress: Callable[[i
         progress(done, len(names))
     return result
 
-
-async def _read(path: Path) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(path.open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(handle.read, CHUNK):
-            yield chunk
-    finally:
-        handle.close()

@@ -106,17 +106,18 @@ async def open_derived(config: Config, events: JetStreamLog) -> Derived:
     with the filesystem store, where they are files of each host."""
     if config.blob_store != "nats":
         return Derived()
-    opened = []
-    for what, names, cache in (("renditions", RENDITION_NAMES, config.renditions),
-                               ("variants", VARIANT_NAMES, config.variants)):
-        store = ObjectDerivedFiles(ObjectBlobStore(
-            events.jetstream, config.blob_cache / what, BucketSettings(
-                bucket=config.derived_bucket(what), replicas=config.stream_replicas,
-                cache_bytes=config.blob_cache_bytes, names=names, description=f"Mediaplex {what}"),
-            cache=cache))
-        await patiently(store.open, f"creating the {what} bucket")
-        opened.append(store)
-    return Derived(renditions=opened[0], variants=opened[1])
+    return Derived(renditions=await _derived_bucket(config, events, "renditions", RENDITION_NAMES, config.renditions),
+                   variants=await _derived_bucket(config, events, "variants", VARIANT_NAMES, config.variants))
+
+
+async def _derived_bucket(config: Config, events: JetStreamLog, what: str, names: str, cache: Path) -> DerivedFiles:
+    store = ObjectDerivedFiles(ObjectBlobStore(
+        events.jetstream, config.blob_cache / what, BucketSettings(
+            bucket=config.derived_bucket(what), replicas=config.stream_replicas,
+            cache_bytes=config.blob_cache_bytes, names=names, description=f"Mediaplex {what}"),
+        cache=cache))
+    await patiently(store.open, f"creating the {what} bucket")
+    return store
 
 
 @contextlib.asynccontextmanager

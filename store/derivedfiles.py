@@ -7,16 +7,12 @@ local cache is the renditions or variants directory itself, bounded like the blo
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from store.objectblobs import ObjectBlobStore
-
-# What a copy of a file is read in: a thread hop each.
-READ_BYTES = 1024 * 1024
+from store.staging import file_chunks
 
 
 class ObjectDerivedFiles:
@@ -33,7 +29,7 @@ class ObjectDerivedFiles:
             return None
 
     async def keep(self, name: str, path: Path) -> bool:
-        staged = await self.store.receive(_read(path), sys.maxsize)
+        staged = await self.store.receive(file_chunks(path), sys.maxsize)
         return await self.store.commit_as(name, staged)
 
     async def keep_bytes(self, name: str, data: bytes) -> bool:
@@ -51,15 +47,6 @@ class ObjectDerivedFiles:
 
     async def unfinished(self, older_than: float) -> int:
         return await self.store.unfinished(older_than)
-
-
-async def _read(path: Path) -> AsyncIterator[bytes]:
-    handle: BinaryIO = await asyncio.to_thread(path.open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(handle.read, READ_BYTES):
-            yield chunk
-    finally:
-        handle.close()
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

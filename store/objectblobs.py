@@ -280,10 +280,13 @@ class ObjectBlobStore:
                                         stream=self._stream, headers=headers, within=self.settings.patience)
 
     async def _write_chunks(self, staged: Staged, subject: str) -> int:
+        count = 0
         if staged.held:
             # Gathered in memory as it arrived: no trip to a thread to read the file back.
-            return await self._send_window(subject, _split(staged.held))
-        count = 0
+            held = _split(staged.held)
+            for at in range(0, len(held), WINDOW):
+                count += await self._send_window(subject, held[at:at + WINDOW])
+            return count
         handle: BinaryIO = await asyncio.to_thread(staged.path.open, "rb")
         try:
             # A window's chunks a thread hop.
@@ -362,7 +365,7 @@ def _seconds(mtime: str) -> float:
 
 
 def _split(held: tuple[bytes, ...]) -> list[bytes]:
-    """Bytes held in memory as the object store's chunks (at most `SPOOL_BYTES`, so a window or so)."""
+    """Bytes held in memory as the object store's chunks."""
     data = held[0] if len(held) == 1 else b"".join(held)
     if len(data) <= CHUNK_BYTES:
         return [data]

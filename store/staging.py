@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,6 +17,8 @@ from core.ports import Staged, TooLarge
 
 # Uploads up to this size are gathered in memory and written in one go, not a thread hop a chunk.
 SPOOL_BYTES = 1024 * 1024
+# What a file on this host is read in when it is staged again (copied into a store): a thread hop each.
+READ_BYTES = 1024 * 1024
 
 
 class Staging:
@@ -60,6 +62,16 @@ class Staging:
 
     def leftovers(self) -> list[Path]:
         return sorted(path for path in self._directory.iterdir() if path.is_file())
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    """The bytes of a file on this host, as `receive` takes them."""
+    handle: BinaryIO = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, READ_BYTES):
+            yield chunk
+    finally:
+        handle.close()
 
 
 def _write_all(path: Path, chunks: list[bytes]) -> None:

@@ -279,7 +279,7 @@ class VariantCache:
         rendering = asyncio.get_running_loop().run_in_executor(
             self._pool, partial(self._render, source, key.variant, smaller))
         self._running[digest] = rendering
-        rendering.add_done_callback(lambda done: self._rendered(digest, path, done))
+        rendering.add_done_callback(lambda done: self._rendered(digest, path, done, name=_name(key, digest)))
         return rendering
 
     def _render(self, source: Path, variant: Variant, smaller: tuple[Path, ...]) -> bytes:
@@ -288,7 +288,7 @@ class VariantCache:
         with self._heavy:
             return render(source, variant, smaller=smaller, sizes=self._sizes)
 
-    def _rendered(self, digest: str, path: Path, rendered: asyncio.Future[bytes]) -> None:
+    def _rendered(self, digest: str, path: Path, rendered: asyncio.Future[bytes], *, name: str) -> None:
         # Marks a failure as seen even when every waiter has gone; waiters still get it raised.
         if rendered.cancelled() or rendered.exception() is not None:
             self._running.pop(digest, None)
@@ -304,7 +304,7 @@ class VariantCache:
             writing = asyncio.get_running_loop().run_in_executor(None, _write, path, data)
         else:
             # Kept for every host, and in this host's copies, at `path`.
-            writing = asyncio.ensure_future(self._shared.keep_bytes(_name_of(path), data))
+            writing = asyncio.ensure_future(self._shared.keep_bytes(name, data))
         self._writes.add(writing)
         writing.add_done_callback(lambda done: self._written(digest, path, rendered, done))
 
@@ -341,10 +341,6 @@ class VariantCache:
 def _name(key: Key, digest: str) -> str:
     """The variant's name among derived files, and its path under the variants directory after NN/."""
     return f"{key.blob}/{digest}.{key.variant.format}"
-
-
-def _name_of(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"
 
 
 def _read(path: Path) -> bytes | None:
