@@ -2,7 +2,8 @@
 beside bare nats-py object puts and gets of the same bytes on the same broker, in the same run; and
 reading renditions of the same sizes from the renditions bucket, as a gateway without a copy does.
 
-Committing goes through the port as an upload does (staged in a temp file, then committed); reading
+Committing goes through the port as an upload does (staged, held in memory up to 1 MiB and past that
+in a temp file, then committed); reading
 is `local()` on a host that has no copy yet, as a processor or gateway elsewhere reads a blob. The
 bare side is nats-py's own `ObjectStore.put` of the same bytes and `get` into a file.
 """
@@ -111,7 +112,7 @@ async def one_run(js: JetStreamContext, work: Path, size: int, count: int, first
     else:
         bare_reads, reads = await _timed(count, bare_get), await _timed(count, read)
 
-    derived = BucketSettings(bucket=f"{bucket}-renditions", names=RENDITION_NAMES)
+    derived = BucketSettings(bucket=f"{bucket}-renditions", names=RENDITION_NAMES, keep_held=True)
     keeping = ObjectDerivedFiles(ObjectBlobStore(js, work / f"keep-{bucket}", derived, cache=work / f"made-{bucket}"))
     await keeping.open()
     renditions = [rendition_name(sha, 1, "small.jpg") for sha in shas]
@@ -177,7 +178,8 @@ async def measure(settings: Settings) -> Outcome:
     return Outcome(rows=rows, notes=[
         "Blob stores (12a to 12d): one embedded nats-server (R1, file storage) on loopback; each run uses fresh "
         "buckets, and the sides take turns going first. The object store commits through the same port as "
-        "an upload (a temp file, then a conditional meta after the chunks); the bare put is unconditional. "
+        "an upload (staged: 95 KB held in memory and not written on the committing host, 8 MB spooled to a temp "
+        "file; then a conditional meta after the chunks); the bare put is unconditional. "
         "Reads fetch into a fresh local cache and check the digest; nats-py's get checks it too. Rendition "
         "reads (12e, 12f) fetch files a processor kept by name (`<sha256>/v1/small.jpg`) into a fresh renditions "
         "directory, against the same run's bare gets."])

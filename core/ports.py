@@ -18,14 +18,18 @@ VARIANT_NAMES = r"[0-9a-f]{64}/[0-9a-f]{64}\.(jpg|png|gif|webp|avif)"
 
 
 class Staged(msgspec.Struct, frozen=True):
-    """Bytes received into a private temp file, not yet visible under their hash."""
+    """Bytes received, not yet visible under their hash: held in memory when they were few, else in a
+    private temp file at `path`. Held bytes have no file: a store writes them where they are kept."""
 
     path: Path
     sha256: str
     size: int
-    # The same bytes, when they were few enough to be gathered in memory on the way: a store that
-    # sends them elsewhere need not read the file back.
-    held: tuple[bytes, ...] = ()
+    held: bytes | None = None
+
+    @property
+    def source(self) -> Path | bytes:
+        """What a reader of the bytes opens: the bytes themselves when held, else the temp file."""
+        return self.path if self.held is None else self.held
 
 
 class TooLarge(Exception):

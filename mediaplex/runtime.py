@@ -114,7 +114,7 @@ async def _derived_bucket(config: Config, events: JetStreamLog, what: str, names
     store = ObjectDerivedFiles(ObjectBlobStore(
         events.jetstream, config.blob_cache / what, BucketSettings(
             bucket=config.derived_bucket(what), replicas=config.stream_replicas,
-            cache_bytes=config.blob_cache_bytes, names=names, description=f"Mediaplex {what}"),
+            cache_bytes=config.blob_cache_bytes, names=names, description=f"Mediaplex {what}", keep_held=True),
         cache=cache))
     await patiently(store.open, f"creating the {what} bucket")
     return store

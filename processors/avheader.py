@@ -4,6 +4,7 @@ The demuxer is chosen from our own sniff, never guessed by FFmpeg, and probing i
 whose parameters are not in the container headers is given up on rather than decoded at length.
 """
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,10 +42,11 @@ def demuxer(content_type: str) -> str:
     raise ValueError(f"no demuxer for {content_type}")
 
 
-def open_input(path: Path, content_type: str) -> av.container.InputContainer:
-    """`path` opened with the demuxer for `content_type`; FFmpeg errors are left to the caller."""
+def open_input(source: Path | bytes, content_type: str) -> av.container.InputContainer:
+    """A file, or bytes held in memory, opened with the demuxer for `content_type`; FFmpeg errors are
+    left to the caller."""
     return av.open(
-        str(path),
+        io.BytesIO(source) if isinstance(source, bytes) else str(source),
         "r",
         format=demuxer(content_type),
         container_options={"probesize": str(PROBE_SIZE), "analyzeduration": str(ANALYZE_DURATION)},
@@ -66,10 +68,10 @@ def picture_stream(container: av.container.InputContainer, content_type: str) ->
     return next((stream for stream in container.streams.video if not is_cover(stream)), None)
 
 
-def read_av_header(path: Path, content_type: str) -> Header:
+def read_av_header(source: Path | bytes, content_type: str) -> Header:
     """The header of a sniffed video or audio container; MediaRejected("corrupt") when FFmpeg cannot read it."""
     try:
-        with open_input(path, content_type) as container:
+        with open_input(source, content_type) as container:
             return _header(container, content_type)
     except MediaRejected:
         raise

@@ -21,26 +21,32 @@ SUPPORTED_TYPES: frozenset[str] = SUPPORTED_IMAGE_TYPES | AV_CONTAINERS
 FAIL_ON = "truncated"
 
 
-def read_header(path: Path) -> Header:
-    """Identify ``path`` and read its dimensions without decoding any pixels.
+def read_header(source: Path | bytes) -> Header:
+    """Identify a file, or bytes held in memory, and read its dimensions without decoding any pixels.
 
     An animated GIF is of kind "gifv"; a video or audio container's kind is read from its streams.
     """
-    with path.open("rb") as file:
-        head = file.read(SNIFF_BYTES)
+    if isinstance(source, bytes):
+        head = source[:SNIFF_BYTES]
+    else:
+        with source.open("rb") as file:
+            head = file.read(SNIFF_BYTES)
     content_type = sniff(head)
     if content_type is None:
         raise MediaRejected("unidentified")
     if content_type in AV_CONTAINERS:
-        return read_av_header(path, content_type)
+        return read_av_header(source, content_type)
     if content_type not in SUPPORTED_IMAGE_TYPES:
         raise MediaRejected("unsupported", f"{content_type} is not a supported image type")
     try:
         # The loader is chosen from our own sniff, so libvips never gets to guess a different
-        # format from the same bytes.
-        image = pyvips.Operation.call(
-            loader(content_type), str(path), access="sequential", fail_on=FAIL_ON
-        )
+        # format from the same bytes; the buffer loader of each reads as its file loader does.
+        if isinstance(source, bytes):
+            image = pyvips.Operation.call(
+                f"{loader(content_type)}_buffer", source, access="sequential", fail_on=FAIL_ON
+            )
+        else:
+            image = pyvips.Operation.call(loader(content_type), str(source), access="sequential", fail_on=FAIL_ON)
         width: int = image.width
         height: int = image.height
         frames: int = image.get("n-pages") if image.get_typeof("n-pages") else 1

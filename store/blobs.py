@@ -1,8 +1,8 @@
 """Content-addressed files on a filesystem: sha256 names, temp file, sync, link, sync.
 
-An upload is written to a private temp file; committing it syncs the file's bytes, links it under its
-hash and syncs that directory entry, all before the caller appends the event that names it. Commits
-that arrive together share those syncs (store/groupcommit.py).
+An upload is in a private temp file, or held in memory and written to one on commit; committing syncs
+the file's bytes, links it under its hash and syncs that directory entry, all before the caller appends
+the event that names it. Commits that arrive together share those writes and syncs (store/groupcommit.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class FileBlobStore:
         self._staging = Staging(root / "tmp")
         self._sync = sync or FileSync(root)
         # Two stages, so one batch's names are linked and synced while the next batch's bytes sync.
-        self._synced = GroupCommit[Path, None](self._sync_batch)
+        self._synced = GroupCommit[Staged, None](self._sync_batch)
         self._named = GroupCommit[Staged, bool](self._name_batch)
 
     def path(self, sha256: str) -> Path:
@@ -47,12 +47,23 @@ class FileBlobStore:
         return await self._staging.receive(chunks, limit)
 
     async def commit(self, staged: Staged) -> bool:
-        await self._synced.submit(staged.path)
+        await self._synced.submit(staged)
         return await self._named.submit(staged)
 
-    def _sync_batch(self, batch: Sequence[Path]) -> list[BaseException | None]:
-        self._sync.paths(batch)
-        return [None] * len(batch)
+    def _sync_batch(self, batch: Sequence[Staged]) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = [None] * len(batch)
+        written: list[Path] = []
+        for index, staged in enumerate(batch):
+            if staged.held is not None:
+                try:
+                    staged.path.write_bytes(staged.held)
+                except OSError as exc:
+                    staged.path.unlink(missing_ok=True)
+                    outcomes[index] = exc
+                    continue
+            written.append(staged.path)
+        self._sync.paths(written)
+        return outcomes
 
     def _name_batch(self, batch: Sequence[Staged]) -> list[bool | BaseException]:
         outcomes: list[bool | BaseException] = []

@@ -79,6 +79,9 @@ class BucketSettings(msgspec.Struct, frozen=True):
     # addressed, every object named by the sha256 of its bytes.
     names: str = ""
     description: str = "Mediaplex blobs by sha256"
+    # Whether bytes committed from memory are also written to this host's cache: files this host serves
+    # next (renditions, variants), not uploads, which a processor on any host reads next.
+    keep_held: bool = False
 
 
 class ObjectBlobStore:
@@ -118,23 +121,44 @@ class ObjectBlobStore:
         return await self.commit_as(staged.sha256, staged)
 
     async def commit_as(self, name: str, staged: Staged) -> bool:
-        """Keep the staged bytes under `name`, as `commit` keeps them under their hash."""
+        """Keep the staged bytes under `name`, as `commit` keeps them under their hash.
+
+        Bytes staged in a file stay on this host in the cache, where the processor or gateway that
+        reads them next may be. Bytes held in memory are written here only when the settings say so:
+        writing a file costs more than the commit, and the host that reads them next fetches them once.
+        """
         self._checked(name)
         try:
-            # Most commits are of new bytes: put first, and only look at what is there if that is refused.
-            if await self._put(staged, name, expected=0):
+            created = await self._store(name, staged)
+            if created:
                 await self._adopt(name, staged)
-                return True
-            found = await self._meta(name)
-            if found is not None and not found.meta.deleted:
-                return await self._refresh(name, found)
-            # A tombstone of bytes removed earlier, or a removal racing this commit: put after it.
-            if await self._put(staged, name, expected=found.seq if found is not None else 0):
-                await self._adopt(name, staged)
-                return True
-            return False
+            return created
         finally:
             self._staging.discard(staged)
+
+    async def _adopt(self, name: str, staged: Staged) -> None:
+        if staged.held is None:
+            await asyncio.to_thread(self._cache.adopt, name, staged.path)
+            return
+        if not self.settings.keep_held:
+            return
+        download = self._cache.download(name)
+        try:
+            await asyncio.to_thread(download.finish, [staged.held])
+        except BaseException:
+            download.abort()
+            raise
+
+    async def _store(self, name: str, staged: Staged) -> bool:
+        """Whether the bucket now keeps the bytes under `name` because of this commit."""
+        # Most commits are of new bytes: put first, and only look at what is there if that is refused.
+        if await self._put(staged, name, expected=0):
+            return True
+        found = await self._meta(name)
+        if found is not None and not found.meta.deleted:
+            return await self._refresh(name, found)
+        # A tombstone of bytes removed earlier, or a removal racing this commit: put after it.
+        return await self._put(staged, name, expected=found.seq if found is not None else 0)
 
     def _checked(self, name: str) -> str:
         if self._names is None:
@@ -142,10 +166,6 @@ class ObjectBlobStore:
         if not self._names.fullmatch(name):
             raise ValueError(f"not a name bucket {self.settings.bucket} keeps: {name!r}")
         return name
-
-    async def _adopt(self, name: str, staged: Staged) -> None:
-        # This host has the bytes already: the processor or gateway that reads them next may be here.
-        await asyncio.to_thread(self._cache.adopt, name, staged.path)
 
     async def has(self, sha256: str) -> bool:
         self._checked(sha256)
@@ -281,8 +301,8 @@ class ObjectBlobStore:
 
     async def _write_chunks(self, staged: Staged, subject: str) -> int:
         count = 0
-        if staged.held:
-            # Gathered in memory as it arrived: no trip to a thread to read the file back.
+        if staged.held is not None:
+            # Held in memory as it arrived: there is no file to read.
             held = _split(staged.held)
             for at in range(0, len(held), WINDOW):
                 count += await self._send_window(subject, held[at:at + WINDOW])
@@ -364,11 +384,10 @@ def _seconds(mtime: str) -> float:
         return 0.0
 
 
-def _split(held: tuple[bytes, ...]) -> list[bytes]:
-    """Bytes held in memory as the object store's chunks."""
-    data = held[0] if len(held) == 1 else b"".join(held)
+def _split(data: bytes) -> list[bytes]:
+    """Bytes held in memory as the object store's chunks: none for no bytes, as its clients write them."""
     if len(data) <= CHUNK_BYTES:
-        return [data]
+        return [data] if data else []
     view = memoryview(data)
     return [bytes(view[at:at + CHUNK_BYTES]) for at in range(0, len(data), CHUNK_BYTES)]
 

@@ -1,7 +1,7 @@
 """Uploads received into private temp files on this host, hashed and capped as they stream in.
 
-Every blob store stages the same way: libvips and FFmpeg read an upload's header from a local file
-before anything about it is stored, and a refused upload leaves nothing behind.
+Every blob store stages the same way: libvips and FFmpeg read an upload's header from memory or a
+local file before anything about it is stored, and a refused upload leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import BinaryIO
 
 from core.ports import Staged, TooLarge
 
-# Uploads up to this size are gathered in memory and written in one go, not a thread hop a chunk.
+# Uploads up to this size are held in memory and never staged in a file: the store writes them once,
+# where it keeps them. Larger ones spool to a temp file past this size.
 SPOOL_BYTES = 1024 * 1024
 # What a file on this host is read in when it is staged again (copied into a store): a thread hop each.
 READ_BYTES = 1024 * 1024
@@ -27,7 +28,7 @@ class Staging:
         directory.mkdir(parents=True, exist_ok=True)
 
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Staged:
-        """The bytes in a temp file, not synced; TooLarge (temp file gone) past `limit` bytes."""
+        """The bytes held, or in a temp file, not synced; TooLarge (temp file gone) past `limit` bytes."""
         temp = self._directory / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
         size = 0
@@ -46,19 +47,19 @@ class Staging:
                 if size > SPOOL_BYTES:
                     handle = await asyncio.to_thread(_open_with, temp, spooled)
                     spooled = []
-            if handle is None:
-                await asyncio.to_thread(_write_all, temp, spooled)
-            else:
+            if handle is not None:
                 await asyncio.to_thread(handle.close)
         except BaseException:
             if handle is not None:
                 handle.close()
             temp.unlink(missing_ok=True)
             raise
-        return Staged(path=temp, sha256=digest.hexdigest(), size=size, held=tuple(spooled))
+        held = None if handle is not None else spooled[0] if len(spooled) == 1 else b"".join(spooled)
+        return Staged(path=temp, sha256=digest.hexdigest(), size=size, held=held)
 
     def discard(self, staged: Staged) -> None:
-        staged.path.unlink(missing_ok=True)
+        if staged.held is None:
+            staged.path.unlink(missing_ok=True)
 
     def leftovers(self) -> list[Path]:
         return sorted(path for path in self._directory.iterdir() if path.is_file())
@@ -72,11 +73,6 @@ async def file_chunks(path: Path) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         handle.close()
-
-
-def _write_all(path: Path, chunks: list[bytes]) -> None:
-    with path.open("wb") as handle:
-        handle.writelines(chunks)
 
 
 def _open_with(path: Path, chunks: list[bytes]) -> BinaryIO:

@@ -58,7 +58,7 @@ async def test_bytes_become_visible_under_their_hash_only_on_commit(blobs: BlobS
     sha = hashlib.sha256(data).hexdigest()
     staged = await blobs.receive(chunked(data), limit=len(data))
     assert (staged.sha256, staged.size) == (sha, len(data))
-    assert staged.path.read_bytes() == data
+    assert (staged.held if size <= SPOOL_BYTES else staged.path.read_bytes()) == data
     assert not await blobs.has(sha)
     assert await blobs.commit(staged) is True
     assert await blobs.has(sha)
@@ -202,6 +202,10 @@ async def test_chunks_no_meta_names_go_once_they_are_old(nats_url: str, tmp_path
         assert await store.unfinished(time.time() + 1) == 0
 
 
+def _cached(tmp_path: Path) -> list[str]:
+    return sorted(path.name for path in (tmp_path / "local" / "cache").glob("??/*"))
+
+
 async def test_the_local_copies_stay_within_their_bound(nats_url: str, tmp_path: Path) -> None:
     async for store in object_store(nats_url, tmp_path, cache_bytes=250_000):
         shas = []
@@ -210,12 +214,39 @@ async def test_the_local_copies_stay_within_their_bound(nats_url: str, tmp_path:
             staged = await store.receive(chunked(data), limit=len(data))
             assert await store.commit(staged)
             shas.append(staged.sha256)
-        cached = sorted(path.name for path in (tmp_path / "local" / "cache").glob("??/*"))
-        assert cached == sorted(shas[2:])
+        for sha in shas:
+            await store.local(sha)
+        assert _cached(tmp_path) == sorted(shas[2:])
         # An evicted blob is fetched again, and the oldest other one makes room.
         assert (await store.local(shas[0])).read_bytes() == bytes([0]) * 100_000
-        cached = sorted(path.name for path in (tmp_path / "local" / "cache").glob("??/*"))
-        assert cached == sorted([shas[0], shas[3]])
+        assert _cached(tmp_path) == sorted([shas[0], shas[3]])
+
+
+@pytest.mark.parametrize("keep_held", [False, True])
+async def test_the_committing_host_keeps_a_copy_of_a_file_and_of_held_bytes_only_if_told(
+        nats_url: str, tmp_path: Path, keep_held: bool) -> None:
+    async for store in object_store(nats_url, tmp_path, keep_held=keep_held):
+        held = await store.receive(chunked(b"few bytes"), limit=100)
+        spooled = await store.receive(chunked(os.urandom(SPOOL_BYTES + 1)), limit=SPOOL_BYTES + 1)
+        assert held.held is not None and spooled.held is None
+        assert await store.commit(held) and await store.commit(spooled)
+        # A spooled upload's file is moved into the cache as it is; held bytes are written only if told.
+        assert _cached(tmp_path) == sorted([spooled.sha256, *([held.sha256] if keep_held else [])])
+        assert (await store.local(held.sha256)).read_bytes() == b"few bytes"
+        assert held.sha256 in _cached(tmp_path)
+
+
+async def test_held_bytes_the_file_store_cannot_write_are_refused_and_name_nothing(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    staged = await store.receive(chunked(b"never written"), limit=100)
+    # The staging directory is gone by the time the held bytes are written (a disk taken away).
+    (tmp_path / "blobs" / "tmp").rmdir()
+    with pytest.raises(OSError):
+        await store.commit(staged)
+    assert not await store.has(staged.sha256)
+    (tmp_path / "blobs" / "tmp").mkdir()
+    assert await store.commit(await store.receive(chunked(b"written"), limit=100))
+    assert await store.stored() != [] and store.leftovers() == []
 
 
 class Recording(FileSync):

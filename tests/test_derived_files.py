@@ -29,7 +29,8 @@ class Hosts:
 
 async def hosts_of(nats_url: str, tmp_path: Path, names: str, cache_bytes: int = 1 << 30) -> AsyncIterator[Hosts]:
     client = await connect([nats_url], name="derived-tests")
-    settings = BucketSettings(bucket=f"derived-{uuid.uuid4().hex[:12]}", names=names, cache_bytes=cache_bytes)
+    settings = BucketSettings(bucket=f"derived-{uuid.uuid4().hex[:12]}", names=names, cache_bytes=cache_bytes,
+                              keep_held=True)
     stores, roots = [], []
     for host in ("here", "there"):
         root = tmp_path / host / "renditions"

@@ -175,7 +175,7 @@ async def test_shared_renditions_and_variants_of_blobs_no_media_names_go_after_t
     shared = []
     for what, names in (("renditions", RENDITION_NAMES), ("variants", VARIANT_NAMES)):
         store = ObjectBlobStore(jetstream_log.jetstream, tmp_path / what, BucketSettings(
-            bucket=f"{jetstream_log.stream}_{what}", names=names), cache=tmp_path / f"{what}-here")
+            bucket=f"{jetstream_log.stream}_{what}", names=names, keep_held=True), cache=tmp_path / f"{what}-here")
         shared.append(ObjectDerivedFiles(store))
         await shared[-1].open()
     renditions, variants = shared

@@ -190,7 +190,7 @@ def test_large_avif_and_smart_cropped_renders_are_heavy_and_small_boxes_are_not(
 async def test_a_variant_rendered_on_one_host_is_read_on_another(nats_url: str, tmp_path: Path) -> None:
     source = images.jpeg(tmp_path / "original.jpg", 1600, 1200)
     client = await connect([nats_url], name="variant-tests")
-    settings = BucketSettings(bucket=f"variants-{uuid.uuid4().hex[:10]}", names=VARIANT_NAMES)
+    settings = BucketSettings(bucket=f"variants-{uuid.uuid4().hex[:10]}", names=VARIANT_NAMES, keep_held=True)
     caches = []
     for host in ("here", "there"):
         shared = ObjectDerivedFiles(ObjectBlobStore(client.jetstream(), tmp_path / host / "local", settings,

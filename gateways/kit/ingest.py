@@ -49,14 +49,14 @@ async def stage(
     larger = max(max_bytes, max_av_bytes or 0)
     staged = await blobs.receive(_capped(chunks, max_bytes, max_av_bytes), larger)
     try:
-        header = await asyncio.to_thread(read_header, staged.path)
+        header = await asyncio.to_thread(read_header, staged.source)
         if expect is not None and header.content_type != expect:
             raise MediaRejected("unsupported", f"the bytes are {header.content_type}, not {expect}")
         if is_played(header.kind) and max_av_bytes is None:
             raise MediaRejected("unsupported", f"{header.content_type} is not taken here", media=header.kind)
         check_limits(header, limits)
         if whole:
-            await asyncio.to_thread(check_complete, staged.path, header.content_type)
+            await asyncio.to_thread(check_complete, staged.source, header.content_type)
     except BaseException:
         blobs.discard(staged)
         raise

@@ -20,6 +20,7 @@ from core.jetstream import connect
 from core.ports import BlobStore, TooLarge
 from store.blobs import FileBlobStore
 from store.objectblobs import BucketSettings, ObjectBlobStore
+from store.staging import SPOOL_BYTES
 
 
 class Subject(msgspec.Struct):
@@ -59,15 +60,21 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def test_received_bytes_are_named_by_their_hash_and_visible_only_once_committed(subject: Subject) -> None:
+@pytest.mark.parametrize("size", [11, SPOOL_BYTES + 1], ids=["held", "spooled"])
+async def test_received_bytes_are_named_by_their_hash_and_visible_only_once_committed(subject: Subject,
+                                                                                     size: int) -> None:
     store = subject.store
-    staged = await store.receive(chunks(b"hello ", b"world"), limit=100)
-    assert (staged.sha256, staged.size) == (sha(b"hello world"), 11)
+    data = (b"hello world" * (size // 11 + 1))[:size]
+    staged = await store.receive(chunks(data[:6], data[6:]), limit=size)
+    assert (staged.sha256, staged.size) == (sha(data), size)
     assert not await store.has(staged.sha256)
-    assert len(subject.staging()) == 1
+    # Few bytes are held in memory and never written until they are kept; more spool to a temp file.
+    held = size <= SPOOL_BYTES
+    assert staged.held == (data if held else None)
+    assert len(subject.staging()) == (0 if held else 1)
     assert await store.commit(staged) is True
     assert await store.has(staged.sha256)
-    assert (await store.local(staged.sha256)).read_bytes() == b"hello world"
+    assert (await store.local(staged.sha256)).read_bytes() == data
     assert subject.staging() == []
 
 
@@ -206,7 +213,7 @@ async def test_names_that_are_not_hashes_are_refused(subject: Subject, name: str
 async def test_the_file_store_names_unfinished_uploads_as_leftovers(tmp_path: Path) -> None:
     # Not part of the port: what the sweeper of a filesystem store uses to collect crash leftovers.
     store = FileBlobStore(tmp_path)
-    staged = await store.receive(chunks(b"half"), limit=100)
+    staged = await store.receive(chunks(bytes(SPOOL_BYTES + 1)), limit=SPOOL_BYTES + 1)
     assert store.leftovers() == [staged.path]
     await store.commit(staged)
     assert store.leftovers() == []
