@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -22,8 +23,8 @@ from gateways.registry import GATEWAYS
 from gateways.transform import signing
 from mediaplex.admin import AdminError, add_user, create_token, make_admin, reprocess_failed
 from mediaplex.admin import reprocess as reprocess_one
-from mediaplex.blobcopy import copy_blobs
-from mediaplex.runtime import event_log, open_blobs, projection_at
+from mediaplex.blobcopy import copy_blobs, copy_renditions
+from mediaplex.runtime import event_log, open_blobs, open_derived, projection_at
 from store import generations
 from store.fold import fold
 
@@ -280,7 +281,8 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "copy", help="copy every blob of one store into another, e.g. a directory into the object store",
         description="Copy every blob of --from into --to, each a directory or nats:// (the object store of the "
                     "NATS cluster of --nats). Blobs --to has already are skipped, so an interrupted copy is "
-                    "finished by running it again; each blob's bytes must hash to its name.",
+                    "finished by running it again; each blob's bytes must hash to its name. Into nats://, the "
+                    "renditions under DATA/renditions are copied into its renditions bucket too.",
     )
     _common(copy, env)
     copy.add_argument("--from", dest="source", required=True, metavar="DIR|nats://", help="the store to copy")
@@ -394,26 +396,43 @@ async def copy_store(config: Config, source: str, target: str, out: TextIO, err:
     if source == target:
         print("mediaplex: --from and --to name the same store", file=err)
         return 2
+    def at(where: str) -> Config:
+        return msgspec.structs.replace(config, **_blob_store(where))
+
     async with event_log(config, name="mediaplex-blobs", reuse_running=True) as events:
-        progress: Progress | None = None
-
-        def shown(done: int, total: int) -> None:
-            nonlocal progress
-            progress = progress or Progress(total, err, unit="blobs")
-            progress(done)
-
         started = time.monotonic()
-        def at(where: str) -> Config:
-            return msgspec.structs.replace(config, **_blob_store(where))
+        with _progress(err, "blobs") as shown:
+            copied = await copy_blobs(await open_blobs(at(source), events), await open_blobs(at(target), events),
+                                      shown)
+        for name in copied.mismatched:
+            print(f"mediaplex: left out {name}: its bytes do not hash to its name", file=err)
+        print(f"copied {copied.copied} blobs, {copied.present} there already, {len(copied.mismatched)} left out "
+              f"in {time.monotonic() - started:.1f} s", file=out)
+        shared = (await open_derived(at(target), events)).renditions
+        if shared is not None:
+            started = time.monotonic()
+            with _progress(err, "renditions") as shown:
+                renditions = await copy_renditions(config.renditions, shared, shown)
+            print(f"copied {renditions.copied} renditions, {renditions.present} there already "
+                  f"in {time.monotonic() - started:.1f} s", file=out)
+    return 1 if copied.mismatched else 0
 
-        copied = await copy_blobs(await open_blobs(at(source), events), await open_blobs(at(target), events), shown)
+
+@contextlib.contextmanager
+def _progress(err: TextIO, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of `unit`, shown from the first report on and closed after."""
+    progress: Progress | None = None
+
+    def shown(done: int, total: int) -> None:
+        nonlocal progress
+        progress = progress or Progress(total, err, unit=unit)
+        progress(done)
+
+    try:
+        yield shown
+    finally:
         if progress is not None:
             progress.close()
-    for name in copied.mismatched:
-        print(f"mediaplex: left out {name}: its bytes do not hash to its name", file=err)
-    print(f"copied {copied.copied} blobs, {copied.present} there already, {len(copied.mismatched)} left out "
-          f"in {time.monotonic() - started:.1f} s", file=out)
-    return 1 if copied.mismatched else 0
 
 
 async def reprocess(config: Config, media_id: str | None, out: TextIO, err: TextIO) -> int:
