@@ -1,8 +1,9 @@
 """Content-addressed files on a filesystem: sha256 names, temp file, sync, link, sync.
 
 An upload is in a private temp file, or held in memory and written to one on commit; committing syncs
-the file's bytes, links it under its hash and syncs that directory entry, all before the caller appends
-the event that names it. Commits that arrive together share those writes and syncs (store/groupcommit.py).
+the file's bytes, links it under its hash and syncs that directory entry (and those of the fan-out
+directories made for it), all before the caller appends the event that names it. Commits that arrive
+together share those writes and syncs (store/groupcommit.py).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class FileBlobStore:
         named: list[Path] = []
         for staged in batch:
             try:
-                outcomes.append(self._link(staged))
+                outcomes.append(self._link(staged, named))
             except OSError as exc:
                 outcomes.append(exc)
                 continue
@@ -80,13 +81,20 @@ class FileBlobStore:
         self._sync.paths(named)
         return outcomes
 
-    def _link(self, staged: Staged) -> bool:
+    def _link(self, staged: Staged, named: list[Path]) -> bool:
+        """Whether the link was made; the directories made for it go into `named`, whose new entries
+        must be synced as the link's is."""
         final = self.path(staged.sha256)
-        final.parent.mkdir(parents=True, exist_ok=True)
         try:
             # A link is created only where no file is: of uploads of the same bytes committing at
             # once, exactly one is told it created the blob (and may take it back if its event fails).
-            os.link(staged.path, final)
+            try:
+                os.link(staged.path, final)
+            except FileNotFoundError:
+                if not staged.path.exists():
+                    raise
+                self._make_parents(final, named)
+                os.link(staged.path, final)
         except FileExistsError:
             staged.path.unlink(missing_ok=True)
             # Fresh again: the sweeper leaves blobs touched within its grace period alone, so
@@ -95,6 +103,16 @@ class FileBlobStore:
             return False
         staged.path.unlink()
         return True
+
+    def _make_parents(self, final: Path, named: list[Path]) -> None:
+        """The fan-out directories of `final`, made where missing; each one made puts the directory
+        holding its new entry into `named`."""
+        for directory in (final.parent.parent, final.parent):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            named.append(directory.parent)
 
     def discard(self, staged: Staged) -> None:
         self._staging.discard(staged)

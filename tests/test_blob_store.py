@@ -277,6 +277,25 @@ async def test_bytes_are_synced_before_they_are_named_and_the_names_before_commi
     assert len(sync.calls) < 2 * len(staged)
 
 
+async def test_the_entries_of_new_fan_out_directories_are_synced_before_commit_returns(tmp_path: Path) -> None:
+    sync = Recording(tmp_path)
+    blobs = FileBlobStore(tmp_path, sync=sync)
+    staged = await blobs.receive(chunked(b"first of its directories"), limit=100)
+    final = blobs.path(staged.sha256)
+    assert await blobs.commit(staged)
+    synced = {path for paths, _ in sync.calls for path in paths}
+    # The link's own directory, and the directories holding the two new ones: the root and `ab`.
+    assert {final.parent, final.parent.parent, tmp_path} <= synced
+    # Bytes whose directories are there already sync only their own directory's entry.
+    # One in 65,536 hashes shares both fan-out directories: some of 4 million almost surely do.
+    sibling = next(data for i in range(4_000_000)
+                   if hashlib.sha256(data := f"n{i}".encode()).hexdigest()[:4] == staged.sha256[:4])
+    sync.calls.clear()
+    assert await blobs.commit(await blobs.receive(chunked(sibling), limit=100))
+    names = [paths for paths, _ in sync.calls if final.parent in paths]
+    assert names and all(tmp_path not in paths and final.parent.parent not in paths for paths in names)
+
+
 async def test_a_group_commit_batches_what_arrives_while_it_runs() -> None:
     batches: list[list[int]] = []
     running = asyncio.Event()
