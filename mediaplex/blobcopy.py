@@ -45,7 +45,6 @@ async def copy_blobs(source: BlobStore, target: BlobStore, progress: Callable[[i
     return result
 
 
-
 async def copy_renditions(directory: Path, target: DerivedFiles, progress: Callable[[int, int], None]) -> Copied:
     """Every rendition in a renditions directory (laid out as core/ports.py `rendition_dir`) that
     `target` lacks; `progress(done, total)` after each."""
