@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import heapq
+import operator
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -18,8 +19,9 @@ import msgspec
 import sqlite_utils
 
 from core.log import Record
-from store.changes import Deliver, Sweep
-from store.readmodel import TABLES, Change, Patch, Put, Remove, changes
+from store.changes import Deliver, Sweep, Table
+from store.readmodel import OUTCOME_COLUMNS, TABLES, UPLOAD_COLUMNS, Change, Patch, Put, Remove, changes
+from store.runs import MediaRun, fold_run, split_runs
 
 T = TypeVar("T")
 # A row of the read model: its table and its primary key.
@@ -128,7 +130,7 @@ class Projection:
         fresh = [r for r in records if r.seq > after]
         if not fresh:
             return after, []
-        return fresh[-1].seq, self._statements.plan([changes(r.event, r.seq) for r in fresh])
+        return fresh[-1].seq, self._statements.plan_records(fresh)
 
     def reload(self) -> int:
         """The checkpoint as the file has it now, after another connection wrote it."""
@@ -240,16 +242,22 @@ class Projection:
             # The checkpoint read inside the transaction is the guard against a
             # redelivered batch: only sequences past it change anything.
             (current,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
-            fresh = [changes(r.event, r.seq) for r in records if r.seq > current]
-            if fresh:
-                if self._on_blobs is not None:
-                    # Read before the changes: a removed row names its blobs only now.
-                    blobs = _media_blobs(conn, fresh)
-                for sql, params in self._statements.plan(fresh):
+            unapplied = [r for r in records if r.seq > current]
+            if unapplied:
+                if watched or self._on_blobs is not None:
+                    fresh = [changes(r.event, r.seq) for r in unapplied]
+                    if self._on_blobs is not None:
+                        # Read before the changes: a removed row names its blobs only now.
+                        blobs = _media_blobs(conn, fresh)
+                    if watched:
+                        rows, tables = _touched(fresh, watched)
+                    statements = self._statements.plan(fresh)
+                else:
+                    # Nobody needs to know what changed, only that it did.
+                    statements = self._statements.plan_records(unapplied)
+                for sql, params in statements:
                     conn.execute(sql, params)
                 current = records[-1].seq
-                if watched:
-                    rows, tables = _touched(fresh, watched)
             conn.execute(f"UPDATE {CHECKPOINT} SET seq = ? WHERE id = 1", (current,))
             conn.execute("COMMIT")
         except BaseException:
@@ -379,6 +387,30 @@ class Statements:
 
     def plan(self, batches: Iterable[list[Change]]) -> list[Statement]:
         return [statement for group in self._group(batches) for statement in self._statements(group)]
+
+    def plan_records(self, records: Sequence[Record]) -> list[Statement]:
+        """The statements of the records' changes, each long run of uploads and outcomes folded on its own
+        (store/runs.py) and the rest as `plan` groups them."""
+        out: list[Statement] = []
+        for is_run, part in split_runs(records):
+            if is_run:
+                out.extend(self._run(fold_run(part)))
+            else:
+                out.extend(self.plan([changes(r.event, r.seq) for r in part]))
+        return out
+
+    def _run(self, run: MediaRun) -> Iterator[Statement]:
+        columns, rows = _set_columns(UPLOAD_COLUMNS, list(run.rows.values()))
+        groups = [
+            _Group(Remove, "requests", (), run.requests, [[key] for key in run.requests], 0),
+            _Group(Put, "media", columns, list(run.rows), rows, 1),
+            _Group(Patch, "media", OUTCOME_COLUMNS, list(run.outcomes),
+                   [[key, *fields] for key, fields in run.outcomes.items()], 2),
+        ]
+        for group in groups:
+            if group.keys:
+                yield from self._statements(group)
+
 
     def _group(self, batches: Iterable[list[Change]]) -> list[_Group]:
         """Changes in groups, in an order with the same outcome as theirs.
@@ -513,6 +545,19 @@ class Statements:
             yield head + ", ".join([row] * len(chunk)) + tail, [*chain.from_iterable(chunk)]
 
 
+def _set_columns(columns: tuple[str, ...], rows: list[list[Any]]) -> tuple[tuple[str, ...], list[Any]]:
+    """(the columns some row sets, the rows cut to those columns): a column an INSERT leaves out is
+    NULL all the same, and the uploads of a run leave a third of theirs NULL."""
+    if not rows:
+        return columns, rows
+    kept = [i for i, value in enumerate(rows[0]) if value is not None or any(row[i] is not None for row in rows)]
+    if len(kept) == len(columns):
+        return columns, rows
+    if len(kept) == 1:
+        return (columns[kept[0]],), [[row[kept[0]]] for row in rows]
+    return tuple(columns[i] for i in kept), list(map(operator.itemgetter(*kept), rows))
+
+
 def _deliveries(params: list[list[Any]], max_params: int) -> Iterator[Statement]:
     """One INSERT ... SELECT per chunk: each (suffix, seq, activity, major, actor) reaches the actor's followers."""
     head = ("INSERT OR IGNORE INTO inbox (entry, user_id, seq, activity_id, major, direct)"
@@ -617,15 +662,24 @@ def _digest(conn: sqlite3.Connection) -> tuple[int, str]:
     try:
         (seq,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
         hasher = hashlib.sha256()
-        encode = msgspec.json.Encoder().encode
         rows = conn.cursor()
-        # Plain tuples, whatever the connection makes: the same bytes without a Row per row.
+        # Plain tuples, whatever the connection makes: a string a row, with no Row around it.
         rows.row_factory = None
         for table in TABLES:
             hasher.update(table.name.encode())
-            columns = ", ".join(sorted(table.columns))
-            for row in rows.execute(f"SELECT {columns} FROM {table.name} ORDER BY {table.pk}"):
-                hasher.update(encode(row))
+            for (row,) in rows.execute(f"SELECT {_row_text(table)} FROM {table.name} ORDER BY {table.pk}"):
+                hasher.update(row.encode())
     finally:
         conn.execute("COMMIT")
     return int(seq), hasher.hexdigest()
+
+
+def _row_text(table: Table) -> str:
+    """A row as one JSON array, made by SQLite: a Python object per value would cost twice as much.
+
+    JSON writes a real to 15 digits, which two different times can share, so reals go as text
+    of 17 digits, enough to tell any two doubles apart.
+    """
+    values = (f"iif(typeof({name}) = 'real', printf('%!.17g', {name}), {name})" if kind is float else name
+              for name, kind in sorted(table.columns.items()))
+    return f"json_array({', '.join(values)})"

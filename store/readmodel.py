@@ -316,28 +316,31 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
     raise TypeError(f"no projection for {type(event).__name__}")
 
 
-def _uploaded(event: MediaUploaded) -> list[Change]:
+# The media row an upload writes, column by column as `upload_row` gives the values.
+UPLOAD_COLUMNS = (
+    "media_id", "owner_id", "blob", "size", "content_type", "width", "height", "frames", "filename",
+    "description", "description_html", "focus_x", "focus_y", "via", "status", "version", "original",
+    "small", "blurhash", "failure", "created_at", "updated_at", "title", "license", "tags", "published_at",
+    "thumb", "attached_at", "post_id", "kind", "meta", "preview_blob", "preview_version", "preview_small",
+    "preview_thumb", "preview_blurhash", "location",
+)
+# The media fields an outcome sets, as `outcome_row` gives the values.
+OUTCOME_COLUMNS = ("status", "version", "original", "small", "thumb", "blurhash", "failure", "updated_at", "meta")
+
+
+def upload_row(event: MediaUploaded) -> list[Any]:
     focus = event.focus
     return [
-        Put("media", {
-            "media_id": event.media_id, "owner_id": event.owner_id, "blob": event.blob,
-            "size": event.size, "content_type": event.content_type, "width": event.width,
-            "height": event.height, "frames": event.frames, "filename": event.filename,
-            "description": event.description, "description_html": 0,
-            "focus_x": focus.x if focus else None, "focus_y": focus.y if focus else None,
-            "via": event.via, "status": PROCESSING, "version": None, "original": None,
-            "small": None, "blurhash": None, "failure": None,
-            "created_at": event.at, "updated_at": event.at,
-            "title": None, "license": None, "tags": None, "published_at": None, "thumb": None,
-            "attached_at": None, "post_id": None, "kind": event.kind, "meta": None,
-            "preview_blob": None, "preview_version": None, "preview_small": None, "preview_thumb": None,
-            "preview_blurhash": None, "location": None,
-        }),
-        Remove("requests", event.media_id),
+        event.media_id, event.owner_id, event.blob, event.size, event.content_type, event.width,
+        event.height, event.frames, event.filename, event.description, 0,
+        focus.x if focus else None, focus.y if focus else None, event.via, PROCESSING, None, None,
+        None, None, None, event.at, event.at, None, None, None, None,
+        None, None, None, event.kind, None, None, None, None,
+        None, None, None,
     ]
 
 
-def _processed(event: MediaProcessed) -> list[Change]:
+def outcome_row(event: MediaProcessed) -> list[Any]:
     # As `by_style` names them, the last of a style winning, without the dict.
     original = small = thumb = None
     for info in event.renditions:
@@ -347,13 +350,17 @@ def _processed(event: MediaProcessed) -> list[Change]:
             small = _json(info)
         elif info.style == "thumb":
             thumb = _json(info)
-    return [
-        Patch("media", event.media_id, {
-            "status": READY, "version": event.version, "original": original, "small": small, "thumb": thumb,
-            "blurhash": event.blurhash, "failure": None, "updated_at": event.at,
-            "meta": msgspec.json.encode(event.meta).decode() if event.meta is not None else None,
-        }),
-    ]
+    meta = msgspec.json.encode(event.meta).decode() if event.meta is not None else None
+    return [READY, event.version, original, small, thumb, event.blurhash, None, event.at, meta]
+
+
+def _uploaded(event: MediaUploaded) -> list[Change]:
+    return [Put("media", dict(zip(UPLOAD_COLUMNS, upload_row(event), strict=True))),
+            Remove("requests", event.media_id)]
+
+
+def _processed(event: MediaProcessed) -> list[Change]:
+    return [Patch("media", event.media_id, dict(zip(OUTCOME_COLUMNS, outcome_row(event), strict=True)))]
 
 
 def _safe_activity(event: ActivityPosted) -> ActivityPosted:
