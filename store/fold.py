@@ -9,7 +9,8 @@ event loop's thread, one list after the other.
 A long one is applied apart: this process reads, decodes and plans each list, and a second process
 (`python -m store.fold`, which imports nothing of the project) runs the statements of the list
 before. The two share no lock, so on two cores SQLite's time hides behind the reading and planning.
-The statements cross a pipe pickled, which costs a tenth of what running them does.
+The statements cross a pipe as MessagePack, which writes in half the time pickle takes and reads in
+the same; every parameter is a str, int, float or None, which it carries unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import collections
 import contextlib
 import gc
 import os
-import pickle
 import sqlite3
 import struct
 import subprocess
@@ -29,6 +29,8 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+import msgspec
 
 if TYPE_CHECKING:
     from core.log import EventLog, Record
@@ -127,6 +129,7 @@ class _Applier:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         # The checkpoint acknowledged last.
         self.last = applied
+        self._encode = msgspec.msgpack.Encoder().encode
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold-apart")
         self._sending: collections.deque[asyncio.Future[None]] = collections.deque()
         self._acks: collections.deque[int] = collections.deque()
@@ -141,7 +144,7 @@ class _Applier:
             self._acks.append(WORD.unpack(word)[0])
 
     async def send(self, after: int, last: int, statements: list[Any]) -> None:
-        frame = pickle.dumps((after, last, statements), protocol=pickle.HIGHEST_PROTOCOL)
+        frame = self._encode((after, last, statements))
         while len(self._sending) >= AHEAD:
             await self._sending.popleft()
         stdin = self._process.stdin
@@ -209,9 +212,10 @@ def apply_apart(path: str, checkpoint: str, cache_kib: int) -> None:
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute(f"PRAGMA cache_size=-{cache_kib}")
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    decode = msgspec.msgpack.Decoder().decode
     try:
         while len(word := stdin.read(WORD.size)) == WORD.size:
-            after, last, statements = pickle.loads(stdin.read(WORD.unpack(word)[0]))
+            after, last, statements = decode(stdin.read(WORD.unpack(word)[0]))
             conn.execute("BEGIN IMMEDIATE")
             try:
                 (current,) = conn.execute(f"SELECT seq FROM {checkpoint} WHERE id = 1").fetchone()

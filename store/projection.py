@@ -550,7 +550,8 @@ def _set_columns(columns: tuple[str, ...], rows: list[list[Any]]) -> tuple[tuple
     NULL all the same, and the uploads of a run leave a third of theirs NULL."""
     if not rows:
         return columns, rows
-    kept = [i for i, value in enumerate(rows[0]) if value is not None or any(row[i] is not None for row in rows)]
+    kept = [i for i, value in enumerate(rows[0])
+            if value is not None or operator.countOf(map(operator.itemgetter(i), rows), None) < len(rows)]
     if len(kept) == len(columns):
         return columns, rows
     if len(kept) == 1:

@@ -316,16 +316,16 @@ def changes(event: AnyEvent, seq: int = 0) -> list[Change]:
     raise TypeError(f"no projection for {type(event).__name__}")
 
 
-# The media row an upload writes, column by column as `upload_row` gives the values.
-UPLOAD_COLUMNS = (
-    "media_id", "owner_id", "blob", "size", "content_type", "width", "height", "frames", "filename",
-    "description", "description_html", "focus_x", "focus_y", "via", "status", "version", "original",
-    "small", "blurhash", "failure", "created_at", "updated_at", "title", "license", "tags", "published_at",
-    "thumb", "attached_at", "post_id", "kind", "meta", "preview_blob", "preview_version", "preview_small",
-    "preview_thumb", "preview_blurhash", "location",
-)
 # The media fields an outcome sets, as `outcome_row` gives the values.
 OUTCOME_COLUMNS = ("status", "version", "original", "small", "thumb", "blurhash", "failure", "updated_at", "meta")
+# The media row an upload writes, as `upload_row` gives the values: the fields an outcome sets come
+# last, so that an outcome folded into the row is one slice (store/runs.py).
+UPLOAD_COLUMNS = (
+    "media_id", "owner_id", "blob", "size", "content_type", "width", "height", "frames", "filename",
+    "description", "description_html", "focus_x", "focus_y", "via", "created_at", "title", "license", "tags",
+    "published_at", "attached_at", "post_id", "kind", "preview_blob", "preview_version",
+    "preview_small", "preview_thumb", "preview_blurhash", "location", *OUTCOME_COLUMNS,
+)
 
 
 def upload_row(event: MediaUploaded) -> list[Any]:
@@ -333,10 +333,11 @@ def upload_row(event: MediaUploaded) -> list[Any]:
     return [
         event.media_id, event.owner_id, event.blob, event.size, event.content_type, event.width,
         event.height, event.frames, event.filename, event.description, 0,
-        focus.x if focus else None, focus.y if focus else None, event.via, PROCESSING, None, None,
-        None, None, None, event.at, event.at, None, None, None, None,
-        None, None, None, event.kind, None, None, None, None,
-        None, None, None,
+        focus.x if focus else None, focus.y if focus else None, event.via, event.at, None, None, None,
+        None, None, None, event.kind, None, None,
+        None, None, None, None,
+        # What an outcome sets: still processing, as of the upload.
+        PROCESSING, None, None, None, None, None, None, event.at, None,
     ]
 
 

@@ -23,8 +23,8 @@ from store.readmodel import OUTCOME_COLUMNS, UPLOAD_COLUMNS, outcome_row, upload
 # Records in a row from which they are folded as a run: a shorter run stays among the changes
 # around it, where it shares their statements.
 RUN = 64
-# Where each outcome field sits in an upload's row.
-_OUTCOME_AT = tuple(UPLOAD_COLUMNS.index(name) for name in OUTCOME_COLUMNS)
+# Where the outcome's fields begin in an upload's row: they end it.
+OUTCOME_AT = len(UPLOAD_COLUMNS) - len(OUTCOME_COLUMNS)
 
 
 class MediaRun(msgspec.Struct):
@@ -54,8 +54,7 @@ def fold_run(records: Sequence[Record]) -> MediaRun:
         if row is None:
             outcomes[media_id] = fields
         else:
-            for at, value in zip(_OUTCOME_AT, fields, strict=True):
-                row[at] = value
+            row[OUTCOME_AT:] = fields
     return MediaRun(rows, outcomes, requests)
 
 
