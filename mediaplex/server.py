@@ -28,6 +28,7 @@ from core.tasks import stop as stop_task
 from gateways import health
 from gateways.app import Handler, create_app
 from gateways.kit.descriptor import Gateway
+from gateways.kit.grants import Grants
 from gateways.kit.jetstream_kv import JetStreamBuckets
 from gateways.kit.services import SERVICES, Services
 from gateways.registry import GATEWAYS, processing_limits, swept_vias
@@ -40,6 +41,7 @@ from mediaplex.sweeper import Sweeper, SweepSettings, remove_stale
 from processors.imaging import rendition_leftovers
 from processors.worker import Processor, lane_settings
 from store.live import LiveProjection
+from store.projection import Told
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Server:
         self.projection: LiveProjection | None = None
         self.generations: Generations | None = None
         self.variants: VariantCache | None = None
+        self.grants = Grants()
         self.services: Services | None = None
         self._blobs: BlobStore | None = None
         self.derived = Derived()
@@ -161,7 +164,8 @@ class Server:
         # Pushed before the runner's cleanup, so it runs after it: no request can start a render then.
         self._stack.push_async_callback(variants.close)
         self.variants = variants
-        owner = Generations(events, config.projection_dir, on_blobs=variants.forget)
+        # The grants are told of the tokens every batch issues or revokes: a revoked one is refused at once.
+        owner = Generations(events, config.projection_dir, told=Told(blobs=variants.forget, tokens=self.grants.forget))
         self.projection = await owner.open()
         # Pushed before the runner's cleanup, so it runs after it: requests end before the file closes.
         self._stack.push_async_callback(owner.close)
@@ -187,7 +191,7 @@ class Server:
                                  limits=self.limits,
                                  renderer=Renderer(blobs, config.renditions, processing, self.derived.renditions),
                                  variants=variants, buckets=buckets, metrics=self.metrics,
-                                 renditions=self.derived.renditions)
+                                 renditions=self.derived.renditions, grants=self.grants)
         app[SERVICES] = self.services
         for gateway in self.gateways:
             if gateway.start is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from core.jetstream import JetStreamLog
@@ -13,7 +12,7 @@ from mediaplex.runtime import catch_up
 from store import generations
 from store.feed import Feed
 from store.live import LiveProjection
-from store.projection import Projection, SchemaChanged
+from store.projection import Projection, SchemaChanged, Told
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +44,10 @@ class Generations:
     """
 
     def __init__(self, events: JetStreamLog, directory: Path, *, interval: float = 0.5,
-                 on_blobs: Callable[[frozenset[str]], None] | None = None) -> None:
-        """`on_blobs`: what every generation tells of the blobs each batch changed media rows of
-        (store.projection.Projection)."""
+                 told: Told | None = None) -> None:
+        """`told`: who every generation tells what each batch changed (store.projection.Told)."""
         self._events = events
-        self._on_blobs = on_blobs
+        self._told = told
         self._directory = directory
         self._interval = interval
         self._generation: Generation | None = None
@@ -70,12 +68,12 @@ class Generations:
         path = generations.current(self._directory)
         fresh = False
         try:
-            projection = await _opened(path, self._on_blobs)
+            projection = await _opened(path, self._told)
         except SchemaChanged:
             # Read models are derived: a new shape is folded afresh from the whole log.
             log.info("read-model schema changed: folding a new projection from the log")
             path = generations.fresh(self._directory)
-            projection = await _opened(path, self._on_blobs)
+            projection = await _opened(path, self._told)
             fresh = True
         try:
             await catch_up(self._events, projection)
@@ -128,7 +126,7 @@ class Generations:
         live = self._live
         assert old is not None and live is not None
         try:
-            projection = await _opened(path, self._on_blobs)
+            projection = await _opened(path, self._told)
         except SchemaChanged:
             self._refused = path.name
             log.warning("%s was built for another read-model schema; not switching to it", path.name)
@@ -167,7 +165,7 @@ class Generations:
             self._generation = None
 
 
-async def _opened(path: Path, on_blobs: Callable[[frozenset[str]], None] | None) -> Projection:
-    projection = Projection(path, building=generations.building(path), on_blobs=on_blobs)
+async def _opened(path: Path, told: Told | None) -> Projection:
+    projection = Projection(path, building=generations.building(path), told=told)
     await projection.open()
     return projection

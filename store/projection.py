@@ -62,17 +62,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 class Projection:
     """Owns one SQLite file. Open it, feed it records, query it, close it."""
 
-    def __init__(self, path: Path, *, readers: int = 2, building: bool = False,
-                 on_blobs: Callable[[frozenset[str]], None] | None = None) -> None:
+    def __init__(self, path: Path, *, readers: int = 2, building: bool = False, told: Told | None = None) -> None:
         """`building`: a fresh file nobody serves from yet, folded fast and made durable on close.
 
-        `on_blobs`: told, after each batch that changed media rows and before any waiter wakes, the
-        blobs those rows named before or after the change; what serves a blob's files from memory
-        forgets them then, so a delete, a focus change or a change of who may see them is never
-        answered from before it.
+        `told`: who hears what each batch changed (see Told).
         """
         self.path = path
-        self._on_blobs = on_blobs
+        self._told = told or Told()
         self.applied = 0
         self._building = building
         self._dropped: list[tuple[str, str]] = []
@@ -122,7 +118,7 @@ class Projection:
     def apart(self) -> bool:
         """Whether another connection may write this file while it folds: it is being built, so
         nothing reads it yet and nobody waits for its rows or blobs."""
-        return self._building and self._on_blobs is None and self._write_conn is not None
+        return self._building and not self._told.listening and self._write_conn is not None
 
     def plan(self, records: Sequence[Record], after: int) -> tuple[int, list[Statement]]:
         """(the checkpoint they reach, the statements) that fold the records past `after`, for a
@@ -208,10 +204,12 @@ class Projection:
         # Rows waited on now; a waiter that comes later is woken by this batch whatever it changed.
         watched = frozenset(self._by_row)
         known = self._serial
-        applied, rows, tables, blobs = await self._on_writer(self._write, fresh, watched)
+        applied, rows, tables, blobs, tokens = await self._on_writer(self._write, fresh, watched)
         self.applied = applied
-        if blobs and self._on_blobs is not None:
-            self._on_blobs(blobs)
+        if blobs and self._told.blobs is not None:
+            self._told.blobs(blobs)
+        if tokens and self._told.tokens is not None:
+            self._told.tokens(tokens)
         self._wake(rows, tables, known)
         return applied
 
@@ -229,14 +227,16 @@ class Projection:
         self.wakeups += woken
 
     def _write(self, records: list[Record], watched: frozenset[RowKey]) -> tuple[
-            int, frozenset[RowKey], frozenset[str], frozenset[str]]:
+            int, frozenset[RowKey], frozenset[str], frozenset[str], frozenset[str]]:
         """(checkpoint, the watched rows the records changed, tables they swept or delivered to, blobs whose
-        media rows changed when someone listens for them)."""
+        media rows changed and tokens whose rows changed, when someone listens for them)."""
         conn = self._write_conn
         assert conn is not None
         rows: frozenset[RowKey] = frozenset()
         tables: frozenset[str] = frozenset()
         blobs: frozenset[str] = frozenset()
+        tokens: frozenset[str] = frozenset()
+        told = self._told
         conn.execute("BEGIN IMMEDIATE")
         try:
             # The checkpoint read inside the transaction is the guard against a
@@ -244,11 +244,13 @@ class Projection:
             (current,) = conn.execute(f"SELECT seq FROM {CHECKPOINT} WHERE id = 1").fetchone()
             unapplied = [r for r in records if r.seq > current]
             if unapplied:
-                if watched or self._on_blobs is not None:
+                if watched or told.listening:
                     fresh = [changes(r.event, r.seq) for r in unapplied]
-                    if self._on_blobs is not None:
+                    if told.blobs is not None:
                         # Read before the changes: a removed row names its blobs only now.
                         blobs = _media_blobs(conn, fresh)
+                    if told.tokens is not None:
+                        tokens = _keys_of(fresh, "tokens")
                     if watched:
                         rows, tables = _touched(fresh, watched)
                     statements = self._statements.plan(fresh)
@@ -263,7 +265,7 @@ class Projection:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return int(current), rows, tables, blobs
+        return int(current), rows, tables, blobs, tokens
 
     def waiting(self) -> int:
         """Callers waiting in wait_for or wait_until right now."""
@@ -357,6 +359,22 @@ class Projection:
 
 RowId = tuple[str, Any]
 Statement = tuple[str, list[Any]]
+
+
+class Told(msgspec.Struct, frozen=True):
+    """Who hears, after each batch and before any waiter wakes, what the batch changed: what keeps
+    something read from the projection in memory forgets it then, so nothing is answered from before
+    the change."""
+
+    # The blobs that media rows named before or after the change: a delete, a focus change or a
+    # change of who may see them.
+    blobs: Callable[[frozenset[str]], None] | None = None
+    # The hashes of the tokens whose rows were issued or revoked.
+    tokens: Callable[[frozenset[str]], None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self.blobs is not None or self.tokens is not None
 
 
 class _Group(msgspec.Struct):
@@ -628,6 +646,15 @@ def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[f
 
 
 MEDIA_BLOBS = ("blob", "preview_blob")
+
+
+def _keys_of(batches: list[list[Change]], table: str) -> frozenset[str]:
+    """The keys of the rows of `table` the changes put, patch or remove (no sweep or delivery reaches it)."""
+    pk = next(t.pk for t in TABLES if t.name == table)
+    return frozenset(
+        change.row[pk] if isinstance(change, Put) else change.key
+        for batch in batches for change in batch if change.table == table and isinstance(change, Put | Patch | Remove)
+    )
 
 
 def _media_blobs(conn: sqlite3.Connection, batches: list[list[Change]]) -> frozenset[str]:

@@ -37,7 +37,7 @@ from mediaplex.runtime import projection_at
 from store import generations
 from store.changes import Sweep
 from store.feed import Feed
-from store.projection import CHECKPOINT, Projection, Statements
+from store.projection import CHECKPOINT, Projection, Statements, Told
 from store.readmodel import Patch, Put, Remove, changes
 
 
@@ -358,7 +358,7 @@ def test_pumpio_text_written_before_it_was_cut_to_the_whitelist_folds_safe() -> 
 
 async def test_each_batch_tells_which_blobs_its_media_changes_name(tmp_path: Path) -> None:
     told: list[frozenset[str]] = []
-    projection = Projection(tmp_path / "p.db", on_blobs=told.append)
+    projection = Projection(tmp_path / "p.db", told=Told(blobs=told.append))
     await projection.open()
     other = MediaUploaded(at=10.0, media_id="2", owner_id="bob", blob="c" * 64, size=5,
                           content_type="image/jpeg", width=640, height=480)

@@ -12,7 +12,8 @@ import pyvips
 from core.jetstream import connect
 from core.log import LogUnavailable
 from core.ports import VARIANT_NAMES
-from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, Read, VariantCache, heavy
+from gateways.kit.kept import Kept
+from gateways.transform.cache import ANSWER_OVERHEAD, Answer, Answers, Key, VariantCache, heavy
 from gateways.transform.params import normalize, parse
 from store.derivedfiles import ObjectDerivedFiles
 from store.objectblobs import BucketSettings, ObjectBlobStore
@@ -160,10 +161,10 @@ def test_answers_forget_by_blob_and_keep_nothing_read_before_a_forget() -> None:
 
 
 def test_rows_read_before_a_forget_are_not_kept_and_a_forget_drops_them() -> None:
-    answers = Answers(1 << 20)
-    rows: Read[str] = Read(answers, limit=2)
+    rows: Kept[str] = Kept(limit=2)
     since = rows.since
-    answers.forget(frozenset({"other"}))
+    # A batch that changed another blob's rows ended meanwhile.
+    rows.forget(frozenset({"other"}))
     rows.keep(BLOB, "read before the change", since=since)
     assert rows.get(BLOB) is None
     rows.keep(BLOB, "read after it", since=rows.since)

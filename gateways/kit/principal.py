@@ -20,6 +20,7 @@ from core.ids import token_hash
 # Re-exported for the gateways that import them from here.
 from gateways.kit.catchup import caught_up as caught_up
 from gateways.kit.catchup import once_caught_up as once_caught_up
+from gateways.kit.grants import Grant
 from gateways.kit.login import Login
 from gateways.kit.refusal import Refusal
 from gateways.kit.services import SERVICES
@@ -60,19 +61,6 @@ def bearer(request: web.Request) -> str | None:
         return value.strip()
     # Mastodon also takes the token as a parameter, which some clients use for media URLs.
     return request.query.get("access_token") or None
-
-
-class Grant(msgspec.Struct, frozen=True):
-    """An issued bearer token, as the read model holds it."""
-
-    token_hash: str
-    # "" for an app's own token (client credentials), which acts for no user.
-    user_id: str
-    # As issued, in order.
-    scopes: tuple[str, ...]
-    client_id: str
-    # Made by `mediaplex token create`.
-    cli: bool
 
 
 # The token of a request is looked up once, however many of its steps (rate limits, the handler) ask.
@@ -134,11 +122,19 @@ async def _lookup(request: web.Request) -> Grant | None:
     # Tokens are issued in URL-safe ASCII; anything else (a header read as Latin-1, say) names no token.
     if token is None or not token.isascii():
         return None
-    projection = request.app[SERVICES].projection
+    services = request.app[SERVICES]
     hashed = token_hash(token)
+    grants = services.grants
+    if grants is not None and (kept := grants.get(hashed)) is not None:
+        return kept
+    since = grants.since if grants is not None else 0
+    projection = services.projection
     # The first miss may have raced the very event that issued this token.
     row = await once_caught_up(request.app, lambda: bearer_token(projection, hashed))
     if row is None:
         return None
-    return Grant(token_hash=hashed, user_id=row["user_id"], scopes=tuple(row["scopes"].split()),
-                 client_id=row["client_id"] or "", cli=bool(row["cli"]))
+    found = Grant(token_hash=hashed, user_id=row["user_id"], scopes=tuple(row["scopes"].split()),
+                  client_id=row["client_id"] or "", cli=bool(row["cli"]))
+    if grants is not None:
+        grants.keep(hashed, found, since=since)
+    return found

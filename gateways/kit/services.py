@@ -15,6 +15,7 @@ from core.log import EventLog
 from core.metrics import Metrics
 from core.ports import BlobStore, DerivedFiles
 from core.probe import Limits
+from gateways.kit.grants import Grants
 from gateways.kit.keyvalue import Buckets
 from gateways.transform.cache import VariantCache
 from processors.rendered import Rendered
@@ -50,6 +51,9 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     # Renditions every host reads, made once by whichever processor rendered them; None: this host's own.
     renditions: DerivedFiles | None = None
+    # Bearer tokens found lately, forgotten as the projection applies their changes; None: every
+    # request asks the projection (a projection that tells nobody of its tokens must not have one).
+    grants: Grants | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import msgspec
 
@@ -27,11 +27,11 @@ from core.jetstream import LEADERLESS
 from core.log import LogUnavailable
 from core.metrics import Metrics
 from core.ports import DerivedFiles
+from gateways.kit.kept import Kept
 from gateways.transform.params import MAX_SIDE, Variant
 from gateways.transform.render import RENDER_VERSION, Sizes, render
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 # Render threads per slot (per core by default); see VariantCache.
@@ -139,43 +139,6 @@ class Answers:
             del self._by_blob[answer.blob]
 
 
-class Read(Generic[T]):
-    """What was read of each blob's media rows, kept until the projection says those rows changed.
-
-    The same guarantee as Answers: `forget` is told of every blob whose media rows a batch changes
-    before anyone waits on that batch, and a read that began before a `forget` is not kept, as it may
-    have seen the rows from before it.
-    """
-
-    def __init__(self, answers: Answers, limit: int = 4096) -> None:
-        self._answers = answers
-        self._limit = limit
-        self._kept: OrderedDict[str, T] = OrderedDict()
-
-    def get(self, blob: str) -> T | None:
-        found = self._kept.get(blob)
-        if found is not None:
-            self._kept.move_to_end(blob)
-        return found
-
-    @property
-    def since(self) -> int:
-        """To take before reading the rows, and hand to `keep` with what was read."""
-        return self._answers.forgotten
-
-    def keep(self, blob: str, value: T, *, since: int) -> None:
-        if since != self._answers.forgotten:
-            return
-        self._kept[blob] = value
-        self._kept.move_to_end(blob)
-        while len(self._kept) > self._limit:
-            self._kept.popitem(last=False)
-
-    def forget(self, blobs: frozenset[str]) -> None:
-        for blob in blobs:
-            self._kept.pop(blob, None)
-
-
 class VariantCache:
     def __init__(
         self, root: Path, *, concurrency: int | None = None, memory: int = 64 << 20, largest: int = 1 << 20,
@@ -192,7 +155,7 @@ class VariantCache:
         self.answers = Answers(answers, largest)
         # What the projection says of each blob served lately (gateways.transform.source.Shown): a
         # request for a variant of it needs no trip to a reader thread and SQLite.
-        self.shown: Read[Any] = Read(self.answers)
+        self.shown: Kept[Any] = Kept()
         # The most recently served variants also stay in memory, up to `memory` bytes: a hit then
         # costs no trip to a thread for the file, which is most of the cost of a cached answer.
         # Variants over `largest` bytes are not kept, so that a few big ones cannot push out many.
