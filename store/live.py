@@ -92,6 +92,10 @@ class LiveProjection:
         async with self.pinned() as projection:
             return await projection.one(sql, params)
 
+    async def keyed(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self.pinned() as projection:
+            return await projection.keyed(sql, params)
+
     async def wait_for(self, seq: int, timeout: float) -> bool:
         async with self.pinned() as projection:
             return await projection.wait_for(seq, timeout)

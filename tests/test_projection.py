@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from core.events import (
     ActivityPosted,
     AnyEvent,
@@ -371,5 +373,24 @@ async def test_each_batch_tells_which_blobs_its_media_changes_name(tmp_path: Pat
         # Nothing left to change: a deleted media's row is gone, so nobody is told.
         await projection.apply([Record(6, MediaUpdated(at=6.0, media_id="1", description="late"))])
         assert told == [frozenset({"b" * 64, "c" * 64}), frozenset({"c" * 64}), frozenset({"b" * 64})]
+    finally:
+        await projection.close()
+
+
+async def test_a_keyed_read_finds_the_row_one_finds_without_a_reader_thread(tmp_path: Path) -> None:
+    projection = Projection(tmp_path / "p.db")
+    await projection.open()
+    try:
+        await projection.apply([Record(1, uploaded("1"))])
+        sql = "SELECT * FROM media WHERE media_id = ?"
+        found, kept = await projection.one(sql, ("1",)), await projection.keyed(sql, ("1",))
+        assert found is not None and kept is not None and tuple(found) == tuple(kept)
+        assert await projection.keyed(sql, ("2",)) is None
+        # With no reader thread left to take it, only a read on the calling thread still answers.
+        projection._readers.shutdown(wait=True)
+        with pytest.raises(RuntimeError):
+            await projection.one(sql, ("1",))
+        again = await projection.keyed(sql, ("1",))
+        assert again is not None and again["status"] == "processing"
     finally:
         await projection.close()

@@ -17,7 +17,7 @@ def activity_by_id(conn: sqlite3.Connection, activity_id: str) -> sqlite3.Row | 
 
 async def activity_seq(projection: ProjectionReader, activity_id: str) -> int | None:
     """The stream sequence an activity was appended at, which feeds page by."""
-    row = await projection.one("SELECT seq FROM activities WHERE activity_id = ?", (activity_id,))
+    row = await projection.keyed("SELECT seq FROM activities WHERE activity_id = ?", (activity_id,))
     return None if row is None else int(row["seq"])
 
 

@@ -44,7 +44,7 @@ def collection_row(conn: sqlite3.Connection, collection_id: str) -> sqlite3.Row 
 
 
 async def collection_by_id(projection: ProjectionReader, collection_id: str) -> sqlite3.Row | None:
-    return await projection.one("SELECT * FROM collections WHERE collection_id = ?", (collection_id,))
+    return await projection.keyed("SELECT * FROM collections WHERE collection_id = ?", (collection_id,))
 
 
 def collections_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqlite3.Row]:

@@ -31,7 +31,7 @@ def parent_owner(conn: sqlite3.Connection, object_id: str) -> str:
 
 
 async def comment_by_id(projection: ProjectionReader, comment_id: str) -> sqlite3.Row | None:
-    return await projection.one("SELECT * FROM comments WHERE comment_id = ?", (comment_id,))
+    return await projection.keyed("SELECT * FROM comments WHERE comment_id = ?", (comment_id,))
 
 
 def comments_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqlite3.Row]:

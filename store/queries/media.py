@@ -11,7 +11,7 @@ from store.readmodel import PROCESSING, READY
 
 
 async def media_by_id(projection: ProjectionReader, media_id: str) -> sqlite3.Row | None:
-    return await projection.one("SELECT * FROM media WHERE media_id = ?", (media_id,))
+    return await projection.keyed("SELECT * FROM media WHERE media_id = ?", (media_id,))
 
 
 def media_row(conn: sqlite3.Connection, media_id: str) -> sqlite3.Row | None:

@@ -10,7 +10,7 @@ from store.reader import ProjectionReader
 
 
 async def request_by_id(projection: ProjectionReader, media_id: str) -> sqlite3.Row | None:
-    return await projection.one("SELECT * FROM requests WHERE media_id = ?", (media_id,))
+    return await projection.keyed("SELECT * FROM requests WHERE media_id = ?", (media_id,))
 
 
 def requests_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqlite3.Row]:

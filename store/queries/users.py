@@ -10,7 +10,7 @@ from store.reader import ProjectionReader
 
 
 async def user_by_id(projection: ProjectionReader, user_id: str) -> sqlite3.Row | None:
-    return await projection.one("SELECT * FROM users WHERE user_id = ?", (user_id,))
+    return await projection.keyed("SELECT * FROM users WHERE user_id = ?", (user_id,))
 
 
 def users_by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sqlite3.Row]:
@@ -24,7 +24,7 @@ async def user_count(projection: ProjectionReader) -> int:
 
 async def avatar_id(projection: ProjectionReader, user_id: str) -> str | None:
     """The media a user's profile shows; None for a user without one, or no such user."""
-    row = await projection.one("SELECT avatar FROM users WHERE user_id = ?", (user_id,))
+    row = await projection.keyed("SELECT avatar FROM users WHERE user_id = ?", (user_id,))
     return str(row["avatar"]) if row is not None and row["avatar"] else None
 
 
@@ -53,5 +53,5 @@ def user_row(conn: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
 
 async def is_admin(projection: ProjectionReader, user_id: str) -> bool:
     """Whether the user may open the operator console; False for no such user."""
-    row = await projection.one("SELECT admin FROM users WHERE user_id = ?", (user_id,))
+    row = await projection.keyed("SELECT admin FROM users WHERE user_id = ?", (user_id,))
     return row is not None and bool(row["admin"])
