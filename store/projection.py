@@ -439,7 +439,6 @@ class Statements:
             if group.keys:
                 yield from self._statements(group)
 
-
     def _group(self, batches: Iterable[list[Change]]) -> list[_Group]:
         """Changes in groups, in an order with the same outcome as theirs.
 
