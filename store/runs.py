@@ -62,8 +62,10 @@ def split_runs(records: Sequence[Record]) -> Iterator[tuple[bool, Sequence[Recor
     """(whether it is a run, its records): the records in order, runs of at least `RUN` apart."""
     start = 0
     begun = -1
-    for index, record in enumerate(records):
-        kind = type(record.event)
+    end = len(records)
+    # One step past the last record ends a run that reaches the end as any other record would.
+    for index in range(end + 1):
+        kind = type(records[index].event) if index < end else None
         if kind is MediaUploaded or kind is MediaProcessed:
             if begun < 0:
                 begun = index
@@ -74,11 +76,5 @@ def split_runs(records: Sequence[Record]) -> Iterator[tuple[bool, Sequence[Recor
             yield True, records[begun:index]
             start = index
         begun = -1
-    end = len(records)
-    if begun >= 0 and end - begun >= RUN:
-        if begun > start:
-            yield False, records[start:begun]
-        yield True, records[begun:end]
-        start = end
     if start < end:
         yield False, records[start:end]
