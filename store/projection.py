@@ -642,11 +642,8 @@ def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[f
             table = change.table
             if table not in tables:
                 continue
-            if isinstance(change, Put):
-                key = change.row[pks[table]]
-            elif isinstance(change, Patch | Remove):
-                key = change.key
-            else:
+            key = _key_of(change, pks)
+            if key is None:
                 reached.add(table)
                 continue
             if (table, key) in watched:
@@ -657,13 +654,20 @@ def _touched(batches: list[list[Change]], watched: frozenset[RowKey]) -> tuple[f
 MEDIA_BLOBS = ("blob", "preview_blob")
 
 
+def _key_of(change: Change, pks: dict[str, str]) -> Any:
+    """The key of the one row a Put, Patch or Remove names; None for a change that reaches rows by another column."""
+    if isinstance(change, Put):
+        return change.row[pks[change.table]]
+    if isinstance(change, Patch | Remove):
+        return change.key
+    return None
+
+
 def _keys_of(batches: list[list[Change]], table: str) -> frozenset[str]:
     """The keys of the rows of `table` the changes put, patch or remove (no sweep or delivery reaches it)."""
-    pk = next(t.pk for t in TABLES if t.name == table)
-    return frozenset(
-        change.row[pk] if isinstance(change, Put) else change.key
-        for batch in batches for change in batch if change.table == table and isinstance(change, Put | Patch | Remove)
-    )
+    pks = {t.name: t.pk for t in TABLES}
+    return frozenset(key for batch in batches for change in batch
+                     if change.table == table and (key := _key_of(change, pks)) is not None)
 
 
 def _media_blobs(conn: sqlite3.Connection, batches: list[list[Change]]) -> frozenset[str]:
