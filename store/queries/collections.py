@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from store.queries._rows import by_key
+from store.queries._rows import by_key, one_snapshot
 from store.queries.feeds import Cursor
 from store.reader import ProjectionReader
 
@@ -101,8 +101,11 @@ async def last_change(projection: ProjectionReader, object_id: str, target: str 
 async def standing(projection: ProjectionReader, collection_id: str, object_id: str) -> tuple[sqlite3.Row | None, int]:
     """The object's membership and the last change to it, read together: two racing adds that find it
     absent then find the same last change, and so make the same change id."""
-    return await projection.read(lambda conn: (member(conn, collection_id, object_id),
-                                               changed(conn, object_id, collection_id)))
+    return await projection.read(lambda conn: membership_state(conn, collection_id, object_id))
+
+
+def membership_state(conn: sqlite3.Connection, collection_id: str, object_id: str) -> tuple[sqlite3.Row | None, int]:
+    return one_snapshot(conn, lambda c: (member(c, collection_id, object_id), changed(c, object_id, collection_id)))
 
 
 def _page(conn: sqlite3.Connection, clause: str, params: tuple[Any, ...], window: Cursor, alias: str) -> Page:
