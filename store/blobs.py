@@ -23,9 +23,10 @@ class FileBlobStore:
         self._root = root
         self._staging = Staging(root / "tmp")
         self._sync = sync or FileSync(root)
-        # Two stages, so one batch's names are linked and synced while the next batch's bytes sync.
-        self._synced = GroupCommit[Staged, None](self._sync_batch)
-        self._named = GroupCommit[Staged, bool](self._name_batch)
+        # One stage doing both syncs, not one stage for each so that a batch's names sync while the next
+        # batch's bytes do: each stage costs every batch a trip to a worker thread and back, and on a busy
+        # loop those trips cost more CPU than the overlap saves time (a fifth of an upload's, measured).
+        self._committed = GroupCommit[Staged, bool](self._commit_batch)
 
     def path(self, sha256: str) -> Path:
         checked_name(sha256)
@@ -48,12 +49,13 @@ class FileBlobStore:
         return await self._staging.receive(chunks, limit)
 
     async def commit(self, staged: Staged) -> bool:
-        await self._synced.submit(staged)
-        return await self._named.submit(staged)
+        return await self._committed.submit(staged)
 
-    def _sync_batch(self, batch: Sequence[Staged]) -> list[BaseException | None]:
-        outcomes: list[BaseException | None] = [None] * len(batch)
-        written: list[Path] = []
+    def _commit_batch(self, batch: Sequence[Staged]) -> list[bool | BaseException]:
+        """Every file's bytes synced, then each linked under its hash, then the names synced: no name
+        is ever durable before the bytes it names."""
+        outcomes: list[bool | BaseException] = [False] * len(batch)
+        written: list[int] = []
         for index, staged in enumerate(batch):
             if staged.held is not None:
                 try:
@@ -62,21 +64,18 @@ class FileBlobStore:
                     staged.path.unlink(missing_ok=True)
                     outcomes[index] = exc
                     continue
-            written.append(staged.path)
-        self._sync.paths(written)
-        return outcomes
-
-    def _name_batch(self, batch: Sequence[Staged]) -> list[bool | BaseException]:
-        outcomes: list[bool | BaseException] = []
+            written.append(index)
+        self._sync.paths([batch[index].path for index in written])
         named: list[Path] = []
-        for staged in batch:
+        for index in written:
+            staged = batch[index]
             try:
-                outcomes.append(self._link(staged, named))
+                outcomes[index] = self._link(staged, named)
             except OSError as exc:
-                outcomes.append(exc)
+                outcomes[index] = exc
                 continue
-            # Bytes that were there already may have been linked by a batch still syncing: either way
-            # the name is durable before any caller appends an event naming it.
+            # Bytes that were there already may have been linked by another process still syncing:
+            # either way the name is durable before any caller appends an event naming it.
             named.append(self.path(staged.sha256).parent)
         self._sync.paths(named)
         return outcomes
