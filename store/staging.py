@@ -20,6 +20,11 @@ from core.ports import Staged, TooLarge
 SPOOL_BYTES = 1024 * 1024
 # What a file on this host is read in when it is staged again (copied into a store): a thread hop each.
 READ_BYTES = 1024 * 1024
+# hashlib gives up the interpreter lock to hash more than 2047 bytes at once (CPython's
+# HASHLIB_GIL_MINSIZE). On the event loop that is a loss: each give-up lets a worker thread in, and
+# taking the lock back waits behind it, while the hashing itself is a microsecond a piece. Fed in
+# pieces of this size, an upload is hashed with the lock held (7% less CPU an upload, bench row 3c).
+HASHED_WITH_THE_LOCK = 2047
 
 
 class Staging:
@@ -39,7 +44,7 @@ class Staging:
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(limit)
-                digest.update(chunk)
+                _hash(digest, chunk)
                 if handle is not None:
                     await asyncio.to_thread(handle.write, chunk)
                     continue
@@ -63,6 +68,12 @@ class Staging:
 
     def leftovers(self) -> list[Path]:
         return sorted(path for path in self._directory.iterdir() if path.is_file())
+
+
+def _hash(digest: hashlib._Hash, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    for at in range(0, len(view), HASHED_WITH_THE_LOCK):
+        digest.update(view[at:at + HASHED_WITH_THE_LOCK])
 
 
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:

@@ -392,3 +392,10 @@ async def test_a_blob_of_more_chunks_than_a_window_reads_back_whole(nats_url: st
         assert await store.commit(staged)
         fresh = ObjectBlobStore(store.jetstream, tmp_path / "fresh", store.settings)
         assert (await fresh.local(staged.sha256)).read_bytes() == data
+
+
+@pytest.mark.parametrize("chunk", [1, 2046, 2047, 2048, 4095, 64 * 1024, SPOOL_BYTES + 1])
+async def test_an_upload_is_named_by_the_hash_of_all_its_bytes_whatever_its_chunks(tmp_path: Path, chunk: int) -> None:
+    data = hashlib.sha256(b"seed").digest() * 4_000 + b"tail"
+    staged = await FileBlobStore(tmp_path).receive(chunked(data, chunk), limit=len(data))
+    assert (staged.sha256, staged.size) == (hashlib.sha256(data).hexdigest(), len(data))
