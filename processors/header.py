@@ -13,7 +13,7 @@ from core.kinds import AV_CONTAINERS
 from core.probe import Header, MediaRejected
 from core.sniff import SNIFF_BYTES, SUPPORTED_IMAGE_TYPES, sniff
 from processors.avheader import read_av_header
-from processors.quickheader import quick_jpeg_header
+from processors.quickheader import QUICK_READERS
 
 SUPPORTED_TYPES: frozenset[str] = SUPPORTED_IMAGE_TYPES | AV_CONTAINERS
 
@@ -39,8 +39,9 @@ def read_header(source: Path | bytes) -> Header:
         return read_av_header(source, content_type)
     if content_type not in SUPPORTED_IMAGE_TYPES:
         raise MediaRejected("unsupported", f"{content_type} is not a supported image type")
-    if content_type == "image/jpeg" and isinstance(source, bytes):
-        quick = quick_jpeg_header(source)
+    quick_reader = QUICK_READERS.get(content_type)
+    if quick_reader is not None and isinstance(source, bytes):
+        quick = quick_reader(source)
         if quick is not None:
             return quick
     try:

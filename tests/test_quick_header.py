@@ -1,7 +1,7 @@
-"""The JPEG header read in Python (processors/quickheader.py) answers only what libvips answers.
+"""The JPEG and PNG headers read in Python (processors/quickheader.py) answer only what libvips answers.
 
-For every file it reads, the size and orientation equal libvips' header for the same bytes; for every
-file libvips refuses it gives None, so libvips refuses it as before. Checked on JPEGs of several
+For every file they read, the size and orientation equal libvips' header for the same bytes; for every
+file libvips refuses they give None, so libvips refuses it as before. Checked on files of several
 encoders and settings, and on thousands of copies of them damaged where the header is.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
@@ -19,22 +20,23 @@ import pyvips
 
 from core.probe import Header, MediaRejected
 from processors.header import FAIL_ON, read_header
-from processors.quickheader import quick_jpeg_header
+from processors.quickheader import quick_jpeg_header, quick_png_header
 
 SOS = b"\xff\xda"
 
 
-def libvips_header(data: bytes) -> Header | tuple[str, str]:
+def libvips_header(data: bytes, content_type: str = "image/jpeg") -> Header | tuple[str, str]:
     """libvips' own judgement of the bytes, as read_header gave it before the quick path."""
+    loader = {"image/jpeg": "jpegload_buffer", "image/png": "pngload_buffer"}[content_type]
     try:
-        image = pyvips.Operation.call("jpegload_buffer", data, access="sequential", fail_on=FAIL_ON)
+        image = pyvips.Operation.call(loader, data, access="sequential", fail_on=FAIL_ON)
         width, height = image.width, image.height
         orientation = image.get("orientation") if image.get_typeof("orientation") else 1
     except pyvips.Error as error:
         return ("corrupt", str(error).splitlines()[0])
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return Header(content_type="image/jpeg", width=width, height=height, frames=1, kind="image")
+    return Header(content_type=content_type, width=width, height=height, frames=1, kind="image")
 
 
 def libvips_jpegs() -> Iterator[bytes]:
@@ -151,9 +153,9 @@ def sof(data: bytes) -> bytes:
     return data[at + 4:at + 2 + length]
 
 
-def exif(entry: bytes) -> bytes:
-    """An EXIF block whose first directory holds `entry` (none when empty)."""
-    directory = (struct.pack("<H", 1) + entry if entry else struct.pack("<H", 0)) + b"\x00" * 4
+def exif(*entries: bytes) -> bytes:
+    """An EXIF block whose first directory holds `entries`."""
+    directory = struct.pack("<H", len(entries)) + b"".join(entries) + b"\x00" * 4
     return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + directory
 
 
@@ -175,8 +177,9 @@ LEFT_TO_LIBVIPS: dict[str, Callable[[bytes], bytes]] = {
         0xC4, b"\x10" + bytes([255, 2] + [0] * 14) + bytes(range(256)) + b"\x00")),
     "a scan of a component the frame lacks": lambda plain: scan_component(plain, 9),
     "orientation out of range": lambda plain: rebuilt(plain, {0xE1: exif(struct.pack("<HHIHH", 0x0112, 3, 1, 9, 0))}),
+    "two orientations": lambda plain: rebuilt(plain, {0xE1: exif(*[struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0)] * 2)}),
     "orientation as a long": lambda plain: rebuilt(plain, {0xE1: exif(struct.pack("<HHII", 0x0112, 4, 1, 6))}),
-    "exif header without its zeros": lambda plain: rebuilt(plain, {0xE1: b"Exif" + exif(b"")[6:]}),
+    "exif header without its zeros": lambda plain: rebuilt(plain, {0xE1: b"Exif" + exif()[6:]}),
 }
 
 
@@ -197,3 +200,151 @@ def test_an_orientation_turns_the_size_as_libvips_does(plain: bytes) -> None:
     header = quick_jpeg_header(turned)
     assert header is not None and header == libvips_header(turned)
     assert (header.width, header.height) == (libvips_header(plain).height, libvips_header(plain).width)
+
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def before_data(data: bytes, extra: bytes) -> bytes:
+    """The PNG with `extra` chunks just before its first IDAT."""
+    at = data.find(b"IDAT") - 4
+    return data[:at] + extra + data[at:]
+
+
+def libvips_pngs() -> Iterator[bytes]:
+    grey = pyvips.Image.gaussnoise(37, 29).cast("uchar")
+    colour = grey.bandjoin([grey.rot180(), grey.flip("horizontal")])
+    for image in (grey, colour, colour.bandjoin(200), grey.bandjoin(100)):
+        for options in ({}, {"interlace": True}, {"strip": True}, {"bitdepth": 16}):
+            for orientation in (None, 6):
+                marked = image.copy()
+                if orientation is not None:
+                    marked.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+                yield marked.pngsave_buffer(**options)
+    for depth in (1, 2, 4):
+        yield grey.pngsave_buffer(bitdepth=depth)
+    palette = colour.pngsave_buffer(palette=True, strip=True)
+    yield from (palette, colour.pngsave_buffer(palette=True, bitdepth=4),
+                before_data(palette, chunk(b"tRNS", bytes(9))))
+    plain = colour.pngsave_buffer(strip=True)
+    yield from (before_data(plain, chunk(b"gAMA", struct.pack(">I", 45455)) + chunk(b"sRGB", b"\x00")),
+                before_data(plain, chunk(b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000,
+                                                               15000, 6000))),
+                before_data(plain, chunk(b"tRNS", struct.pack(">3H", 1, 2, 3))),
+                before_data(grey.pngsave_buffer(strip=True), chunk(b"tRNS", struct.pack(">H", 7))))
+
+
+def ffmpeg_pngs() -> Iterator[bytes]:
+    pixels = (np.random.default_rng(6).random((24, 40, 3)) * 255).astype("uint8")
+    for layout in ("rgb24", "rgba", "gray", "rgb48be"):
+        codec = av.CodecContext.create("png", "w")
+        codec.width, codec.height, codec.pix_fmt, codec.time_base = 40, 24, layout, Fraction(1, 25)
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format=layout)
+        (packet,) = [*codec.encode(frame), *codec.encode(None)]
+        yield bytes(packet)
+
+
+@pytest.fixture(scope="module")
+def pngs() -> list[bytes]:
+    return [*libvips_pngs(), *ffmpeg_pngs()]
+
+
+def test_every_png_sample_is_read_quickly_and_as_libvips_reads_it(pngs: list[bytes]) -> None:
+    for data in pngs:
+        assert quick_png_header(data) == libvips_header(data, "image/png")
+
+
+def png_chunks(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each chunk before the image data."""
+    found, at = [], 8
+    while data[at + 4:at + 8] != b"IDAT":
+        (length,) = struct.unpack_from(">I", data, at)
+        found.append((at, length))
+        at += 12 + length
+    return found
+
+
+def png_damaged(data: bytes, rng: random.Random) -> bytes:
+    """A few bytes changed, inserted or removed, or the file cut short, before the image data's start."""
+    header_end = data.find(b"IDAT") + 8
+    copy = bytearray(data)
+    at = rng.randrange(8, header_end)
+    choice = rng.random()
+    if choice < 0.5:
+        copy[at] = rng.choice((0, 0xFF, rng.randrange(256), (copy[at] + 1) & 0xFF, (copy[at] - 1) & 0xFF))
+    elif choice < 0.7:
+        del copy[rng.randrange(8, header_end + 40):]
+    elif choice < 0.85:
+        copy[at:at] = bytes([rng.randrange(256)]) * rng.choice((1, 4))
+    else:
+        del copy[at:at + rng.choice((1, 4))]
+    return bytes(copy)
+
+
+def png_resealed(data: bytes, rng: random.Random) -> bytes:
+    """A chunk's body changed and its CRC made right again, so what it says must be judged."""
+    at, length = rng.choice([(at, length) for at, length in png_chunks(data) if length])
+    copy = bytearray(data)
+    for _ in range(rng.choice((1, 2))):
+        spot = rng.randrange(at + 8, at + 8 + length)
+        copy[spot] = rng.choice((0, 1, 2, 3, 6, 16, 0xFF, rng.randrange(256), (copy[spot] + 1) & 0xFF))
+    struct.pack_into(">I", copy, at + 8 + length, zlib.crc32(bytes(copy[at + 4:at + 8 + length])))
+    return bytes(copy)
+
+
+@pytest.mark.parametrize("damage", [png_damaged, png_resealed])
+def test_a_damaged_png_header_is_read_as_libvips_reads_it_or_left_to_libvips(
+        pngs: list[bytes], damage: Callable[[bytes, random.Random], bytes]) -> None:
+    rng = random.Random(23)
+    read = 0
+    for data in pngs:
+        for _ in range(60):
+            copy = damage(data, rng)
+            quick = quick_png_header(copy)
+            if quick is not None:
+                read += 1
+                assert quick == libvips_header(copy, "image/png"), copy[8:copy.find(b"IDAT")].hex()
+    assert read > len(pngs) * 60 // (20 if damage is png_damaged else 3)
+
+
+def rechunked(data: bytes, kind: bytes, body: bytes) -> bytes:
+    """The PNG with the body of its first `kind` chunk replaced, its CRC made right."""
+    at = data.find(kind) - 4
+    (length,) = struct.unpack_from(">I", data, at)
+    return data[:at] + chunk(kind, body) + data[at + 12 + length:]
+
+
+def _ihdr(data: bytes, **fields: int) -> bytes:
+    names = ("width", "height", "depth", "colour", "compression", "filtering", "interlace")
+    values = dict(zip(names, struct.unpack_from(">IIBBBBB", data, 16), strict=True)) | fields
+    return rechunked(data, b"IHDR", struct.pack(">IIBBBBB", *values.values()))
+
+
+PNG_LEFT_TO_LIBVIPS: dict[str, Callable[[bytes], bytes]] = {
+    "a wrong crc": lambda png: png[:29] + bytes([png[29] ^ 1]) + png[30:],
+    "a text chunk": lambda png: before_data(png, chunk(b"tEXt", b"Software\x00pyvips")),
+    "an animation": lambda png: before_data(png, chunk(b"acTL", struct.pack(">II", 2, 0))),
+    "a palette in grey": lambda png: before_data(_ihdr(png, colour=0, depth=8), chunk(b"PLTE", bytes(6))),
+    "transparency with alpha": lambda png: before_data(_ihdr(png, colour=6), chunk(b"tRNS", bytes(6))),
+    "a palette image without its palette": lambda png: _ihdr(png, colour=3),
+    "16-bit palette": lambda png: _ihdr(png, colour=3, depth=16),
+    "no width": lambda png: _ihdr(png, width=0),
+    "wider than libvips makes images": lambda png: _ihdr(png, width=10_000_001),
+    "interlace 2": lambda png: _ihdr(png, interlace=2),
+    "two pHYs": lambda png: before_data(png, chunk(b"pHYs", bytes(9)) * 2),
+    "cut before the image data": lambda png: png[:png.find(b"IDAT") - 4],
+    "image data longer than the file": lambda png: png[:png.find(b"IDAT") + 20],
+}
+
+
+@pytest.mark.parametrize("what", PNG_LEFT_TO_LIBVIPS)
+def test_what_the_quick_png_reader_leaves_to_libvips(pngs: list[bytes], what: str) -> None:
+    data = PNG_LEFT_TO_LIBVIPS[what](pngs[2])
+    assert quick_png_header(data) is None
+    judged = libvips_header(data, "image/png")
+    try:
+        assert read_header(data) == judged
+    except MediaRejected as refused:
+        assert isinstance(judged, tuple) and refused.kind == judged[0]
