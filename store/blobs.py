@@ -72,6 +72,9 @@ class FileBlobStore:
             try:
                 outcomes[index] = self._link(staged, named)
             except OSError as exc:
+                if staged.held is not None:
+                    # Written here, and nobody else knows the file: no sweep grace need pass first.
+                    staged.path.unlink(missing_ok=True)
                 outcomes[index] = exc
                 continue
             # Bytes that were there already may have been linked by another process still syncing:

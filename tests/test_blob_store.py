@@ -249,6 +249,16 @@ async def test_held_bytes_the_file_store_cannot_write_are_refused_and_name_nothi
     assert await store.stored() != [] and store.leftovers() == []
 
 
+async def test_held_bytes_whose_link_fails_leave_no_temp_file(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    staged = await store.receive(chunked(b"no place to go"), limit=100)
+    # A file where the blob's first fan-out directory should be: the link cannot be made.
+    (tmp_path / "blobs" / staged.sha256[:2]).write_bytes(b"in the way")
+    with pytest.raises(NotADirectoryError):
+        await store.commit(staged)
+    assert not await store.has(staged.sha256) and store.leftovers() == []
+
+
 class Recording(FileSync):
     """Syncs for real and notes what each sync was of and which of the store's final names existed then."""
 
