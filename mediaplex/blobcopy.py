@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 from core.ports import RENDITION_NAMES, BlobStore, DerivedFiles
+from processors.imaging import rendition_files
 from store.staging import file_chunks
 
 
@@ -63,7 +64,7 @@ async def copy_renditions(directory: Path, target: DerivedFiles, progress: Calla
 def _renditions(directory: Path) -> list[tuple[str, Path]]:
     names = re.compile(RENDITION_NAMES)
     found = []
-    for path in directory.glob("??/*/v*/*"):
+    for path in rendition_files(directory):
         fan, _, name = path.relative_to(directory).as_posix().partition("/")
         # Temp files of renditions being written start with a dot, which no rendition's name does.
         if names.fullmatch(name) and name.startswith(fan) and path.is_file():

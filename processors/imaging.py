@@ -191,9 +191,18 @@ def _still_output_type(content_type: str) -> str:
     return "image/jpeg"
 
 
+# Where a rendition lies under the renditions root: ab/<sha256>/v<version>/<style>.<ext>.
+_LAID_OUT = "??/*/v*/"
+
+
+def rendition_files(renditions: Path) -> Iterator[Path]:
+    """Every entry where renditions lie: the renditions, and temp files of renders."""
+    return renditions.glob(f"{_LAID_OUT}*")
+
+
 def rendition_leftovers(renditions: Path) -> Iterator[Path]:
     """Temp files under the renditions root, of renders under way or of a process that died in one."""
-    return renditions.glob(f"??/*/v*/.*{_TEMPORARY_SUFFIX}")
+    return renditions.glob(f"{_LAID_OUT}.*{_TEMPORARY_SUFFIX}")
 
 
 _TEMPORARY_SUFFIX = ".tmp"
