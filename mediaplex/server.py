@@ -35,6 +35,7 @@ from gateways.registry import GATEWAYS, processing_limits, swept_vias
 from gateways.transform.cache import VariantCache
 from gateways.transform.settings import TransformSettings
 from mediaplex.admin import add_user, create_token
+from mediaplex.runner import AppRunner
 from mediaplex.runtime import Derived, Renderer, event_log, open_blobs, open_derived, prepare_vips, running_broker
 from mediaplex.swap import Generations
 from mediaplex.sweeper import Sweeper, SweepSettings, remove_stale
@@ -144,7 +145,7 @@ class Server:
             self.config = config
         app = await self._gateway_app(events, processing) if parts.gateways else health.create_app(self.metrics)
         app[health.READINESS] = self.readiness
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+        runner = AppRunner(app, access_log=None, shutdown_timeout=5)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         await web.SockSite(runner, listener).start()

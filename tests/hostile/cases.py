@@ -21,9 +21,10 @@ import msgspec
 import pyvips
 
 from gateways.mastodon import errors as mastodon
+from mediaplex import runner
 
 # How the refusal is shaped: {"error"} (mastodon, pumpio), {"error", "code"} (coded), or refused by the
-# HTTP parser before any gateway sees the request (framing), which answers with a plain-text reason.
+# HTTP parser before any gateway sees the request (framing), answered as {"error"} too (mediaplex/runner.py).
 PROTOCOLS = ("mastodon", "pumpio", "coded", "framing")
 
 
@@ -805,12 +806,13 @@ def framing_cases() -> Iterator[Case]:
         ("length-400-digits", "POST", ((b"Content-Length", b"9" * 400),), b"", False),
         ("bad-chunk-size", "POST", ((b"Transfer-Encoding", b"chunked"),), b"zz\r\nabc\r\n0\r\n\r\n", False),
     ]
+    too_long = {"header-100k", "authorization-20k"}
     for name, method, headers, body, length in doctored:
         for target in targets:
             yield Case(f"framing-{name}-{target}", method, target, "framing", headers=headers, body=body,
-                       length=length, status=400)
+                       length=length, status=400, error=runner.TOO_LONG if name in too_long else runner.NOT_HTTP)
     for target in ["/" + "a" * 20_000, "/api/v1/media/" + "9" * 20_000]:
-        yield Case(f"framing-target-{len(target)}", "GET", target, "framing", status=400)
+        yield Case(f"framing-target-{len(target)}", "GET", target, "framing", status=400, error=runner.TOO_LONG)
 
 
 def mastodon_oauth_cases() -> Iterator[Case]:
