@@ -1,13 +1,13 @@
-"""The header of a plain JPEG or PNG held in memory, read in Python: a tenth of what libvips costs.
+"""The header of a plain JPEG, PNG or WebP held in memory, read in Python: a tenth of libvips' cost.
 
 libvips spends about 100 µs of GObject machinery on a header whatever the file's size, and on a busy
 server every one of its forty-odd calls also gives up and takes back the interpreter lock. These
-readers walk what libjpeg reads before the first scan, or libspng before the first IDAT, and check it
-as they do, but answer only for files they find entirely well formed: anything they do not know, or
-that the library would warn about or refuse, gives None, and libvips judges that file as before. So
-no file is let in that libvips would have refused, and the size and orientation they answer are
-libvips' own (held to that by tests/test_quick_header.py, on a corpus and on thousands of damaged
-copies of it).
+readers walk what libjpeg reads before the first scan, libspng before the first IDAT or libwebp's
+demuxer in the whole container, and check it as they do, but answer only for files they find entirely
+well formed: anything they do not know, or that the library would warn about or refuse, gives None,
+and libvips judges that file as before. So no file is let in that libvips would have refused, and the
+size and orientation they answer are libvips' own (held to that by tests/test_quick_header.py, on a
+corpus and on thousands of damaged copies of it).
 """
 
 from __future__ import annotations
@@ -244,8 +244,117 @@ def _png_chunk_fits(kind: bytes, body: bytes, seen: dict[bytes, bytes], colour: 
     return True
 
 
+_VP8X_ICC, _VP8X_ALPHA, _VP8X_EXIF, _VP8X_XMP, _VP8X_ANIMATION = 0x20, 0x10, 0x08, 0x04, 0x02
+_VP8X_KNOWN = _VP8X_ICC | _VP8X_ALPHA | _VP8X_EXIF | _VP8X_XMP | _VP8X_ANIMATION
+_VP8_START = b"\x9d\x01\x2a"
+
+
+def quick_webp_header(data: bytes) -> Header | None:
+    """The header libvips reads for these WebP bytes, or None where libvips must be asked.
+
+    Only a still image: one lossy or lossless bitstream, alone or in an extended container whose flags
+    name exactly the chunks it holds (ICC profile, alpha, EXIF, XMP) in the order the format gives.
+    """
+    if len(data) < 20 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    (size,) = struct.unpack_from("<I", data, 4)
+    if size + 8 != len(data) or size % 2:
+        return None
+    chunks: list[tuple[bytes, int, int]] = []
+    pos = 12
+    while pos < len(data):
+        if pos + 8 > len(data):
+            return None
+        kind, length = struct.unpack_from("<4sI", data, pos)
+        end = pos + 8 + length
+        if end + (length & 1) > len(data):
+            return None
+        chunks.append((kind, pos + 8, end))
+        pos = end + (length & 1)
+    kinds = [kind for kind, _, _ in chunks]
+    if kinds in ([b"VP8 "], [b"VP8L"]):
+        _, start, stop = chunks[0]
+        size_read = _bitstream_size(data, kinds[0], start, stop)
+        if size_read is None:
+            return None
+        width, height = size_read
+        orientation = 1
+    else:
+        found = _extended(data, chunks)
+        if found is None:
+            return None
+        width, height, orientation = found
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return Header(content_type="image/webp", width=width, height=height, frames=1, kind="image")
+
+
+def _extended(data: bytes, chunks: list[tuple[bytes, int, int]]) -> tuple[int, int, int] | None:
+    """(canvas width, height, orientation) of an extended still image laid out as the format gives it."""
+    kind, start, stop = chunks[0]
+    if kind != b"VP8X" or stop - start != 10:
+        return None
+    flags = data[start]
+    if flags & ~_VP8X_KNOWN or flags & _VP8X_ANIMATION or data[start + 1:start + 4] != b"\x00\x00\x00":
+        return None
+    width = int.from_bytes(data[start + 4:start + 7], "little") + 1
+    height = int.from_bytes(data[start + 7:start + 10], "little") + 1
+    kinds = [kind for kind, _, _ in chunks[1:]]
+    image = [index for index, kind in enumerate(kinds) if kind in (b"VP8 ", b"VP8L")]
+    if len(image) != 1:
+        return None
+    bitstream = kinds[image[0]]
+    before, after = kinds[:image[0]], kinds[image[0] + 1:]
+    # ICCP first, then ALPH (a lossy image's alpha), then the image, then EXIF and XMP, each once.
+    if before not in ([], [b"ICCP"], [b"ALPH"], [b"ICCP", b"ALPH"]) or after not in ([], [b"EXIF"], [b"XMP "],
+                                                                                      [b"EXIF", b"XMP "]):
+        return None
+    if b"ALPH" in before and bitstream != b"VP8 ":
+        return None
+    named = {_VP8X_ICC: b"ICCP" in before, _VP8X_EXIF: b"EXIF" in after, _VP8X_XMP: b"XMP " in after}
+    if any(bool(flags & flag) != present for flag, present in named.items()):
+        return None
+    _, start, stop = chunks[1 + image[0]]
+    size_read = _bitstream_size(data, bitstream, start, stop)
+    if size_read != (width, height):
+        return None
+    orientation = 1
+    if b"EXIF" in after:
+        _, start, stop = chunks[1 + image[0] + 1 + after.index(b"EXIF")]
+        block = data[start:stop]
+        # libvips reads the block with or without the "Exif\0\0" a JPEG's APP1 starts with, as writers differ.
+        if block.startswith(b"Exif"):
+            block = block[6:] if block.startswith(b"Exif\x00\x00") else b""
+        turned = _exif_orientation(block)
+        if turned is None:
+            return None
+        orientation = turned
+    return width, height, orientation
+
+
+def _bitstream_size(data: bytes, kind: bytes, start: int, stop: int) -> tuple[int, int] | None:
+    """(width, height) of a lossy or lossless bitstream header libwebp takes without complaint."""
+    if kind == b"VP8 ":
+        if stop - start < 10 or data[start + 3:start + 6] != _VP8_START:
+            return None
+        bits = int.from_bytes(data[start:start + 3], "little")
+        # A key frame, a known profile, shown, and a first partition within the chunk.
+        if bits & 1 or (bits >> 1) & 7 > 3 or not (bits >> 4) & 1 or bits >> 5 >= stop - start:
+            return None
+        width, height = struct.unpack_from("<HH", data, start + 6)
+        width, height = width & 0x3FFF, height & 0x3FFF
+        return (width, height) if width and height else None
+    if stop - start < 5 or data[start] != 0x2F:
+        return None
+    (bits,) = struct.unpack_from("<I", data, start + 1)
+    if bits >> 29:
+        return None
+    return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+
+
 # By sniffed type: what reads a header of that type held in memory, before libvips is asked.
 QUICK_READERS: dict[str, Callable[[bytes], Header | None]] = {
     "image/jpeg": quick_jpeg_header,
     "image/png": quick_png_header,
+    "image/webp": quick_webp_header,
 }

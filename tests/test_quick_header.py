@@ -1,4 +1,4 @@
-"""The JPEG and PNG headers read in Python (processors/quickheader.py) answer only what libvips answers.
+"""The JPEG, PNG and WebP headers read in Python (processors/quickheader.py) answer only what libvips does.
 
 For every file they read, the size and orientation equal libvips' header for the same bytes; for every
 file libvips refuses they give None, so libvips refuses it as before. Checked on files of several
@@ -20,14 +20,14 @@ import pyvips
 
 from core.probe import Header, MediaRejected
 from processors.header import FAIL_ON, read_header
-from processors.quickheader import QUICK_READERS, quick_jpeg_header, quick_png_header
+from processors.quickheader import QUICK_READERS, quick_jpeg_header, quick_png_header, quick_webp_header
 
 SOS = b"\xff\xda"
 
 
 def libvips_header(data: bytes, content_type: str = "image/jpeg") -> Header | tuple[str, str]:
     """libvips' own judgement of the bytes, as read_header gave it before the quick path."""
-    loader = {"image/jpeg": "jpegload_buffer", "image/png": "pngload_buffer"}[content_type]
+    loader = f"{content_type.removeprefix('image/')}load_buffer"
     try:
         image = pyvips.Operation.call(loader, data, access="sequential", fail_on=FAIL_ON)
         width, height = image.width, image.height
@@ -71,10 +71,10 @@ def jpegs() -> list[bytes]:
     return [*libvips_jpegs(), *ffmpeg_stills("mjpeg", ("yuvj420p", "yuvj422p", "yuvj444p"), 96, 64)]
 
 
-@pytest.mark.parametrize("content_type", ["image/jpeg", "image/png"])
+@pytest.mark.parametrize("content_type", ["image/jpeg", "image/png", "image/webp"])
 def test_every_sample_is_read_quickly_and_as_libvips_reads_it(request: pytest.FixtureRequest,
                                                                content_type: str) -> None:
-    samples: list[bytes] = request.getfixturevalue("jpegs" if content_type == "image/jpeg" else "pngs")
+    samples: list[bytes] = request.getfixturevalue(content_type.removeprefix("image/") + "s")
     for data in samples:
         assert QUICK_READERS[content_type](data) == libvips_header(data, content_type)
 
@@ -334,3 +334,87 @@ def test_what_the_quick_png_reader_leaves_to_libvips(pngs: list[bytes], what: st
     data = PNG_LEFT_TO_LIBVIPS[what](pngs[2])
     assert quick_png_header(data) is None
     judged_as_before(data, "image/png")
+
+
+
+def libvips_webps() -> Iterator[bytes]:
+    grey = pyvips.Image.gaussnoise(37, 29).cast("uchar")
+    colour = grey.bandjoin([grey.rot180(), grey.flip("horizontal")])
+    for image in (colour, colour.bandjoin(200), grey):
+        for options in ({}, {"lossless": True}, {"strip": True}, {"strip": True, "lossless": True}, {"profile": "p3"}):
+            for orientation in (None, 6):
+                marked = image.copy()
+                if orientation is not None:
+                    marked.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+                yield marked.webpsave_buffer(**options)
+
+
+@pytest.fixture(scope="module")
+def webps() -> list[bytes]:
+    return [*libvips_webps(), *ffmpeg_stills("libwebp", ("yuv420p", "yuva420p"), 40, 24)]
+
+
+def resized(data: bytes) -> bytes:
+    """The WebP with its RIFF size made right for its length again."""
+    return data[:4] + struct.pack("<I", len(data) - 8) + data[8:]
+
+
+def webp_damaged(data: bytes, rng: random.Random) -> bytes:
+    """A few bytes changed, inserted or removed, mostly in the headers, the RIFF size made right or not."""
+    copy = bytearray(data)
+    at = rng.randrange(0, 80) if rng.random() < 0.8 else rng.randrange(0, len(copy))
+    choice = rng.random()
+    if choice < 0.5:
+        copy[at] = rng.choice((0, 0xFF, rng.randrange(256), (copy[at] + 1) & 0xFF, (copy[at] - 1) & 0xFF))
+    elif choice < 0.65:
+        del copy[rng.randrange(1, len(copy)):]
+    elif choice < 0.8:
+        copy[at:at] = bytes([rng.randrange(256)]) * rng.choice((1, 2, 4))
+    else:
+        del copy[at:at + rng.choice((1, 2, 4))]
+    return resized(bytes(copy)) if rng.random() < 0.5 and len(copy) >= 8 else bytes(copy)
+
+
+def test_a_damaged_webp_header_is_read_as_libvips_reads_it_or_left_to_libvips(webps: list[bytes]) -> None:
+    assert read_of_damaged(webps, webp_damaged, 60, "image/webp") > len(webps) * 60 // 10
+
+
+def with_flags(data: bytes, flags: int) -> bytes:
+    return data[:20] + bytes([flags]) + data[21:]
+
+
+def riff_chunks(data: bytes) -> list[bytes]:
+    found, at = [], 12
+    while at < len(data):
+        (length,) = struct.unpack_from("<I", data, at + 4)
+        found.append(data[at:at + 8 + length + (length & 1)])
+        at += 8 + length + (length & 1)
+    return found
+
+
+def riff(*chunks: bytes) -> bytes:
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+WEBP_LEFT_TO_LIBVIPS: dict[str, Callable[[list[bytes]], bytes]] = {
+    "an animation flag": lambda webps: with_flags(webps[0], webps[0][20] | 0x02),
+    "an EXIF flag without its chunk": lambda webps: riff(*riff_chunks(webps[0])[:2]),
+    "an EXIF chunk without its flag": lambda webps: with_flags(webps[0], 0x00),
+    "a reserved flag": lambda webps: with_flags(webps[0], webps[0][20] | 0x01),
+    "a trailing byte": lambda webps: resized(webps[4] + b"\x00\x00"),
+    "a riff size past the end": lambda webps: webps[4][:4] + struct.pack("<I", len(webps[4])) + webps[4][8:],
+    "two bitstreams": lambda webps: riff(*riff_chunks(webps[4]) * 2),
+    "no key frame": lambda webps: webps[4][:20] + bytes([webps[4][20] | 1]) + webps[4][21:],
+    "a lossless version of 1": lambda webps: webps[6][:24] + bytes([webps[6][24] | 0x20]) + webps[6][25:],
+    "a canvas larger than the image": lambda webps: webps[0][:24] + bytes([webps[0][24] + 1]) + webps[0][25:],
+    "exif after xmp": lambda webps: riff(*riff_chunks(with_flags(webps[0], 0x0C))[:2],
+                                         b"XMP \x01\x00\x00\x00x\x00", riff_chunks(webps[0])[2]),
+}
+
+
+@pytest.mark.parametrize("what", WEBP_LEFT_TO_LIBVIPS)
+def test_what_the_quick_webp_reader_leaves_to_libvips(webps: list[bytes], what: str) -> None:
+    data = WEBP_LEFT_TO_LIBVIPS[what](webps)
+    assert quick_webp_header(data) is None
+    judged_as_before(data, "image/webp")
