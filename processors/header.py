@@ -13,7 +13,7 @@ from core.kinds import AV_CONTAINERS
 from core.probe import Header, MediaRejected
 from core.sniff import SNIFF_BYTES, SUPPORTED_IMAGE_TYPES, sniff
 from processors.avheader import read_av_header
-from processors.quickheader import QUICK_READERS
+from processors.quickheader import QUICK_READERS, upright
 
 SUPPORTED_TYPES: frozenset[str] = SUPPORTED_IMAGE_TYPES | AV_CONTAINERS
 
@@ -59,11 +59,7 @@ def read_header(source: Path | bytes) -> Header:
         orientation: int = image.get("orientation") if image.get_typeof("orientation") else 1
     except pyvips.Error as error:
         raise MediaRejected("corrupt") from error
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    # Only GIF animation is kept (see core.probe.is_animated), and it is kept as video.
-    kind = "gifv" if content_type == "image/gif" and frames > 1 else "image"
-    return Header(content_type=content_type, width=width, height=height, frames=frames, kind=kind)
+    return upright(content_type, width, height, orientation, frames)
 
 
 def loader(content_type: str) -> str:

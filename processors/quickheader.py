@@ -68,18 +68,15 @@ def quick_jpeg_header(data: bytes) -> Header | None:
             if length != 4:
                 return None
         elif marker == _APP1 and data.startswith(b"Exif", body):
-            if orientation is not None or not data.startswith(b"Exif\x00\x00", body):
+            if orientation is not None:
                 return None
-            orientation = _exif_orientation(data[body + 6:pos])
+            orientation = _prefixed_exif_orientation(data[body:pos])
             if orientation is None:
                 return None
         elif marker not in _SKIPPED:
             return None
     height, width, _ = frame
-    turned = orientation or 1
-    if turned in (5, 6, 7, 8):
-        width, height = height, width
-    return Header(content_type="image/jpeg", width=width, height=height, frames=1, kind="image")
+    return upright("image/jpeg", width, height, orientation or 1)
 
 
 def _frame(data: bytes, start: int, stop: int) -> tuple[int, int, frozenset[int]] | None:
@@ -135,6 +132,16 @@ def _quantization(data: bytes, start: int, stop: int) -> bool:
         if at > stop or 0 in data[at - 64:at]:
             return False
     return at == stop
+
+
+def _prefixed_exif_orientation(block: bytes) -> int | None:
+    """`_exif_orientation` of a block that may start with the "Exif\\0\\0" of a JPEG's APP1: libvips
+    reads EXIF with or without it, as writers differ."""
+    if block.startswith(b"Exif"):
+        if not block.startswith(b"Exif\x00\x00"):
+            return None
+        block = block[6:]
+    return _exif_orientation(block)
 
 
 def _exif_orientation(tiff: bytes) -> int | None:
@@ -195,10 +202,10 @@ def quick_png_header(data: bytes) -> Header | None:
             break
         if length > _INT31 or pos + 12 + length > len(data) or kind in seen or not _crc_holds(data, pos, length):
             return None
+        if kind not in _PNG_KNOWN or _PNG_KNOWN[kind] not in (None, length):
+            return None
         body = data[pos + 8:pos + 8 + length]
-        expected = _PNG_KNOWN.get(kind, -1)
-        if expected == -1 or (expected is not None and length != expected) or not _png_chunk_fits(kind, body, seen,
-                                                                                                  colour, depth):
+        if not _png_chunk_fits(kind, body, seen, colour, depth):
             return None
         if kind == b"eXIf":
             turned = _exif_orientation(body)
@@ -209,9 +216,7 @@ def quick_png_header(data: bytes) -> Header | None:
         pos += 12 + length
     if colour == 3 and b"PLTE" not in seen:
         return None
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    return Header(content_type="image/png", width=width, height=height, frames=1, kind="image")
+    return upright("image/png", width, height, orientation)
 
 
 def _crc_holds(data: bytes, pos: int, length: int) -> bool:
@@ -284,9 +289,7 @@ def quick_webp_header(data: bytes) -> Header | None:
         if found is None:
             return None
         width, height, orientation = found
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    return Header(content_type="image/webp", width=width, height=height, frames=1, kind="image")
+    return upright("image/webp", width, height, orientation)
 
 
 def _extended(data: bytes, chunks: list[tuple[bytes, int, int]]) -> tuple[int, int, int] | None:
@@ -314,22 +317,15 @@ def _extended(data: bytes, chunks: list[tuple[bytes, int, int]]) -> tuple[int, i
     named = {_VP8X_ICC: b"ICCP" in before, _VP8X_EXIF: b"EXIF" in after, _VP8X_XMP: b"XMP " in after}
     if any(bool(flags & flag) != present for flag, present in named.items()):
         return None
-    _, start, stop = chunks[1 + image[0]]
-    size_read = _bitstream_size(data, bitstream, start, stop)
-    if size_read != (width, height):
+    # Each kind is there at most once now, so a chunk is found by its kind.
+    places = {kind: (start, stop) for kind, start, stop in chunks[1:]}
+    if _bitstream_size(data, bitstream, *places[bitstream]) != (width, height):
         return None
-    orientation = 1
-    if b"EXIF" in after:
-        _, start, stop = chunks[1 + image[0] + 1 + after.index(b"EXIF")]
-        block = data[start:stop]
-        # libvips reads the block with or without the "Exif\0\0" a JPEG's APP1 starts with, as writers differ.
-        if block.startswith(b"Exif"):
-            block = block[6:] if block.startswith(b"Exif\x00\x00") else b""
-        turned = _exif_orientation(block)
-        if turned is None:
-            return None
-        orientation = turned
-    return width, height, orientation
+    if b"EXIF" not in places:
+        return width, height, 1
+    start, stop = places[b"EXIF"]
+    orientation = _prefixed_exif_orientation(data[start:stop])
+    return None if orientation is None else (width, height, orientation)
 
 
 def _bitstream_size(data: bytes, kind: bytes, start: int, stop: int) -> tuple[int, int] | None:
@@ -350,6 +346,15 @@ def _bitstream_size(data: bytes, kind: bytes, start: int, stop: int) -> tuple[in
     if bits >> 29:
         return None
     return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+
+
+def upright(content_type: str, width: int, height: int, orientation: int, frames: int = 1) -> Header:
+    """The header of an image shown turned by its EXIF orientation: 5 to 8 swap its sides."""
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    # Only GIF animation is kept (see core.probe.is_animated), and it is kept as video.
+    kind = "gifv" if content_type == "image/gif" and frames > 1 else "image"
+    return Header(content_type=content_type, width=width, height=height, frames=frames, kind=kind)
 
 
 # By sniffed type: what reads a header of that type held in memory, before libvips is asked.
