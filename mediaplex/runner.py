@@ -23,11 +23,13 @@ NOT_HTTP = "The request is not valid HTTP/1.1"
 class _JsonRefusals(RequestHandler):
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        # aiohttp's own answer first: it logs, and refuses to answer twice on a broken connection.
-        super().handle_error(request, status, exc, message)
         if status >= 500:
+            # A fault here: aiohttp logs its traceback, and refuses to answer twice on a broken connection.
+            super().handle_error(request, status, exc, message)
             text = HTTPStatus(status).phrase
         else:
+            # The client's malformed request: one line, not the traceback aiohttp would log for it.
+            self.logger.info("refused by the HTTP parser: %s from %s", type(exc).__name__, request.remote)
             text = TOO_LONG if isinstance(exc, LineTooLong) else NOT_HTTP
         response = web.json_response({"error": text}, status=status)
         response.force_close()
